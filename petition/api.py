@@ -1,0 +1,108 @@
+"""API routes: a Route that validates its JSON body and query with pydantic and documents itself.
+
+An `ApiRoute` in the app's route list is all it takes for an operation to
+appear in the OpenAPI document, with the same models that validate it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .errors import ApiError, ErrorCode, FieldError
+
+JSON_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the OpenAPI document says about one route and method."""
+
+    summary: str
+    response: type[BaseModel] | None
+    status: int = 200
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    auth: bool = False
+    tags: Sequence[str] = ()
+    errors: Sequence[int] = field(default_factory=tuple)
+
+
+class ApiRoute(Route):
+    """A JSON route: `endpoint(request, body=..., query=...)` returns a model, or a Response."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Awaitable[Any]],
+        *,
+        summary: str,
+        response: type[BaseModel] | None,
+        methods: Sequence[str] = ("GET",),
+        status: int = 200,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        auth: bool = False,
+        tags: Sequence[str] = (),
+        errors: Sequence[int] = (),
+        name: str | None = None,
+    ) -> None:
+        self.operation = Operation(summary, response, status, body, query, auth, tuple(tags), tuple(errors))
+        operation = self.operation
+
+        async def handle(request: Request) -> Response:
+            arguments: dict[str, Any] = {}
+            if operation.body is not None:
+                arguments["body"] = await read_json(request, operation.body)
+            if operation.query is not None:
+                arguments["query"] = read_query(request, operation.query)
+            result = await endpoint(request, **arguments)
+            if isinstance(result, Response):
+                return result
+            return json_response(result, operation.status)
+
+        super().__init__(path, handle, methods=list(methods), name=name or endpoint.__name__)
+
+
+def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A pydantic model -> a JSON response (serialised by pydantic's Rust core)."""
+    return Response(model.model_dump_json(), status, headers=headers, media_type=JSON_TYPE)
+
+
+async def read_json(request: Request, model: type[BaseModel]) -> Any:
+    """The request body as `model`: 415 when it is not JSON, 400 when malformed, 422 when invalid."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != JSON_TYPE:
+        raise ApiError(415)
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            raise ApiError(400, "The body is not valid JSON.", code=ErrorCode.MALFORMED_JSON) from None
+        raise validation_error(error) from None
+
+
+def read_query(request: Request, model: type[BaseModel]) -> Any:
+    """The query string as `model` (unknown parameters are ignored); 422 when invalid."""
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as error:
+        raise validation_error(error) from None
+
+
+def validation_error(error: ValidationError) -> ApiError:
+    """A pydantic error -> 422 naming each field, without echoing what was sent."""
+    fields = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        location = ".".join(str(part) for part in item["loc"]) or "body"
+        message = "is not a field of this request" if item["type"] == "extra_forbidden" else item["msg"]
+        fields.append(FieldError(field=location, message=message))
+    summary = "; ".join(f"{item.field}: {item.message}" for item in fields[:3])
+    return ApiError(422, f"Some fields are not valid ({summary}).", fields=fields)

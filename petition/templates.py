@@ -1,0 +1,78 @@
+"""Jinja2 templates: autoescaped, linking by route name, with a versioned stylesheet."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import Message, Receive, Scope, Send
+
+from .csrf import FORM_FIELD, csrf_token
+from .settings import Settings
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# A versioned asset URL changes whenever the file does, so browsers may keep it a year.
+VERSIONED_MAX_AGE = 365 * 24 * 3600
+UNVERSIONED_MAX_AGE = 3600
+
+
+def make_templates(settings: Settings) -> Jinja2Templates:
+    """The app's template environment, with `url_for`, `static_url` and `csrf_input` globals."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    versions = asset_versions(STATIC_DIR)
+
+    @jinja2.pass_context
+    def url_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
+        # A path, not an absolute URL: links never depend on the Host header.
+        request: Request = context["request"]
+        return str(request.app.url_path_for(name, **path_params))
+
+    def static_url(path: str) -> str:
+        version = versions.get(path)
+        return f"/static/{path}?v={version}" if version else f"/static/{path}"
+
+    @jinja2.pass_context
+    def csrf_input(context: dict[str, Any]) -> Markup:
+        token = csrf_token(context["request"])
+        return Markup('<input type="hidden" name="{}" value="{}">').format(FORM_FIELD, token)
+
+    env.globals.update(url_for=url_for, static_url=static_url, csrf_input=csrf_input, site_name=settings.site_name)
+    return Jinja2Templates(env=env)
+
+
+def asset_versions(directory: Path) -> dict[str, str]:
+    """Each static file's path -> the first characters of its hash."""
+    return {
+        str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        for path in directory.rglob("*")
+        if path.is_file()
+    }
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files with a Cache-Control header: long when the URL carries a version."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        versioned = b"v=" in scope.get("query_string", b"")
+        max_age = VERSIONED_MAX_AGE if versioned else UNVERSIONED_MAX_AGE
+        value = f"public, max-age={max_age}" + (", immutable" if versioned else "")
+
+        async def send_with_cache(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (200, 304):
+                message["headers"] = [*message.get("headers", ()), (b"cache-control", value.encode())]
+            await send(message)
+
+        await super().__call__(scope, receive, send_with_cache)

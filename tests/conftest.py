@@ -1,0 +1,120 @@
+"""Shared fixtures: every database test runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from petition.app import create_app
+from petition.database import Database
+from petition.migrations import migrate
+from petition.settings import Settings
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+DIALECTS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+BASE_URL = "http://127.0.0.1:8000"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_DATABASE_URL and urlsplit(TEST_DATABASE_URL).scheme not in ("postgresql", "postgres"):
+        raise pytest.UsageError("TEST_DATABASE_URL must be a postgresql:// URL")
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def db_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL to an empty database of the dialect: a SQLite file, or a fresh PostgreSQL schema."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    schema = f"test_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(TEST_DATABASE_URL)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        separator = "&" if "?" in TEST_DATABASE_URL else "?"
+        yield f"{TEST_DATABASE_URL}{separator}search_path={schema}"
+    finally:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await admin.close()
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A connected, migrated database."""
+    database = Database(db_url)
+    await database.connect()
+    await migrate(database)
+    try:
+        yield database
+    finally:
+        await database.disconnect()
+
+
+def make_settings(tmp_path: Path, **changes: object) -> Settings:
+    """Settings for tests: fixed secrets, a temporary DATA_DIR, no file written."""
+    base = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'test.db'}",
+        base_url=BASE_URL,
+        secret_key=b"s" * 32,
+        pepper=b"p" * 32,
+        encryption_key=b"e" * 32,
+        signing_key=b"k" * 32,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return make_settings(tmp_path, database_url=db_url)
+
+
+async def start_app(settings: Settings) -> tuple[Starlette, object]:
+    """A migrated database and a running app (its lifespan entered); returns (app, lifespan)."""
+    database = Database(settings.database_url)
+    await database.connect()
+    await migrate(database)
+    await database.disconnect()
+    app = create_app(settings)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    return app, lifespan
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The app, started on a migrated database."""
+    application, lifespan = await start_app(settings)
+    try:
+        yield application
+    finally:
+        await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in process."""
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        yield http
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Everything the service logs during a test, at every level."""
+    caplog.set_level(logging.DEBUG)
+    yield caplog

@@ -1,0 +1,218 @@
+"""The database module: group commit, acknowledgement after durability, readers that never wait."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from petition import leases
+from petition.database import Database, DatabaseError, Transaction
+
+CREATE_ITEMS = "CREATE TABLE items (key TEXT PRIMARY KEY, value BIGINT NOT NULL)"
+INSERT_ITEM = "INSERT INTO items (key, value) VALUES (:key, :value)"
+
+
+async def create_items(db: Database) -> None:
+    async with db.exclusive() as tx:
+        await tx.execute(CREATE_ITEMS)
+
+
+def insert(key: str, value: int):  # type: ignore[no-untyped-def]
+    async def unit(tx: Transaction) -> str:
+        await tx.execute(INSERT_ITEM, {"key": key, "value": value})
+        return key
+
+    return unit
+
+
+async def test_concurrent_writes_share_commits_and_all_succeed(db: Database) -> None:
+    await create_items(db)
+    commits_before = db.commits
+    keys = await asyncio.gather(*(db.write(insert(f"k{i}", i)) for i in range(300)))
+    assert keys == [f"k{i}" for i in range(300)]
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM items") == 300
+    assert await db.fetch_val("SELECT SUM(value) AS total FROM items") == sum(range(300))
+    assert db.commits - commits_before < 300 / 10, "300 concurrent writes should share a few commits"
+
+
+async def test_a_failing_write_is_undone_without_harming_the_others_in_its_commit(db: Database) -> None:
+    await create_items(db)
+
+    async def half_then_fail(tx: Transaction) -> None:
+        await tx.execute(INSERT_ITEM, {"key": "partial", "value": 1})
+        await tx.execute(INSERT_ITEM, {"key": "partial", "value": 2})  # duplicate key: fails
+
+    results = await asyncio.gather(
+        db.write(insert("before", 1)),
+        db.write(half_then_fail),
+        db.write(insert("after", 2)),
+        return_exceptions=True,
+    )
+    assert results[0] == "before" and results[2] == "after"
+    assert isinstance(results[1], Exception)
+    rows = await db.fetch_all("SELECT key FROM items ORDER BY key")
+    assert [row["key"] for row in rows] == ["after", "before"]
+
+
+async def test_a_domain_error_reaches_the_caller_and_writes_nothing(db: Database) -> None:
+    await create_items(db)
+
+    class CodeAlreadyUsed(Exception):
+        pass
+
+    async def refuse(tx: Transaction) -> None:
+        await tx.execute(INSERT_ITEM, {"key": "refused", "value": 1})
+        raise CodeAlreadyUsed()
+
+    with pytest.raises(CodeAlreadyUsed):
+        await db.write(refuse)
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM items") == 0
+
+
+async def test_a_write_is_acknowledged_only_after_its_commit(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await create_items(db)
+    writer = db._writer
+    assert writer is not None
+    original_commit = writer.commit
+    commit_started = asyncio.Event()
+    release_commit = asyncio.Event()
+
+    async def slow_commit() -> None:
+        commit_started.set()
+        await release_commit.wait()
+        await original_commit()
+
+    monkeypatch.setattr(writer, "commit", slow_commit)
+    pending = asyncio.create_task(db.write(insert("durable", 1)))
+    await asyncio.wait_for(commit_started.wait(), 5)
+    await asyncio.sleep(0.05)
+    assert not pending.done(), "the write was acknowledged before its commit finished"
+    release_commit.set()
+    assert await asyncio.wait_for(pending, 5) == "durable"
+
+
+async def test_a_failed_commit_acknowledges_nothing(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await create_items(db)
+    writer = db._writer
+    assert writer is not None
+
+    async def failing_commit() -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer, "commit", failing_commit)
+    results = await asyncio.gather(*(db.write(insert(f"k{i}", i)) for i in range(5)), return_exceptions=True)
+    assert all(isinstance(result, DatabaseError) for result in results)
+    monkeypatch.undo()
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM items") == 0
+    assert await db.write(insert("later", 1)) == "later", "the writer recovers after a failed commit"
+
+
+async def test_reads_do_not_wait_for_a_writer_holding_its_transaction(db: Database) -> None:
+    await create_items(db)
+    await db.write(insert("visible", 1))
+    inside = asyncio.Event()
+    leave = asyncio.Event()
+
+    async def hold_transaction() -> None:
+        async with db.exclusive() as tx:
+            await tx.execute(INSERT_ITEM, {"key": "uncommitted", "value": 2})
+            inside.set()
+            await leave.wait()
+
+    holder = asyncio.create_task(hold_transaction())
+    await asyncio.wait_for(inside.wait(), 5)
+    rows = await asyncio.wait_for(db.fetch_all("SELECT key FROM items"), 2)
+    assert [row["key"] for row in rows] == ["visible"], "readers see only committed data, without waiting"
+    leave.set()
+    await holder
+
+
+async def test_rows_come_back_as_plain_dicts(db: Database) -> None:
+    await create_items(db)
+    await db.write(insert("a", 1))
+    assert await db.fetch_one("SELECT key, value FROM items") == {"key": "a", "value": 1}
+    assert await db.fetch_one("SELECT key FROM items WHERE key = :key", {"key": "missing"}) is None
+
+
+async def test_sqlite_connections_are_durable_and_readers_cannot_write(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    await db.connect()
+    try:
+        writer = db._writer
+        assert writer is not None
+        conn = writer.conn  # type: ignore[union-attr]
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        assert await db.fetch_val("PRAGMA foreign_keys") == 1
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await db.fetch_all("CREATE TABLE sneaky (x TEXT)")
+    finally:
+        await db.disconnect()
+
+
+async def test_an_unreachable_postgresql_is_a_one_line_error() -> None:
+    db = Database("postgresql://nobody@127.0.0.1:1/petition")
+    with pytest.raises(DatabaseError) as error:
+        await db.connect()
+    assert str(error.value).startswith("cannot open PostgreSQL at 127.0.0.1:1/petition:")
+    assert "\n" not in str(error.value)
+
+
+async def test_an_unopenable_sqlite_file_is_a_one_line_error(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'missing-folder' / 'p.db'}")
+    with pytest.raises(DatabaseError, match="cannot open SQLite database"):
+        await db.connect()
+
+
+async def test_writes_are_refused_before_connecting(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    with pytest.raises(DatabaseError, match="not connected"):
+        await db.write(insert("x", 1))
+
+
+async def test_queued_writes_finish_before_disconnect(db_url: str) -> None:
+    db = Database(db_url)
+    await db.connect()
+    await create_items(db)
+    tasks = [asyncio.create_task(db.write(insert(f"k{i}", i))) for i in range(50)]
+    await asyncio.sleep(0)
+    await db.disconnect()
+    assert all(task.done() and not task.exception() for task in tasks)
+    await db.connect()
+    try:
+        assert await db.fetch_val("SELECT COUNT(*) AS n FROM items") == 50
+    finally:
+        await db.disconnect()
+
+
+async def test_only_one_process_holds_a_lease_until_it_runs_out(db: Database, db_url: str) -> None:
+    other = Database(db_url)
+    await other.connect()
+    try:
+        assert await leases.take(db, name="batcher", holder="process-a", seconds=60, at=1000)
+        assert not await leases.take(other, name="batcher", holder="process-b", seconds=60, at=1030)
+        assert await leases.take(db, name="batcher", holder="process-a", seconds=60, at=1030), "the holder renews"
+        assert await leases.take(other, name="batcher", holder="process-b", seconds=60, at=1091), "expired"
+        await leases.release(other, name="batcher", holder="process-b")
+        assert await leases.take(db, name="batcher", holder="process-a", seconds=60, at=1092)
+    finally:
+        await other.disconnect()
+
+
+async def test_concurrent_lease_takers_get_exactly_one_winner(db: Database, db_url: str) -> None:
+    others = [Database(db_url) for _ in range(3)]
+    for other in others:
+        await other.connect()
+    try:
+        results = await asyncio.gather(
+            *(leases.take(d, name="purge", holder=f"p{i}", seconds=60) for i, d in enumerate([db, *others]))
+        )
+        assert sorted(results) == [False, False, False, True]
+    finally:
+        for other in others:
+            await other.disconnect()

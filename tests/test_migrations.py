@@ -1,0 +1,156 @@
+"""Migrations: numbered files applied once, in order, each whole or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from petition.database import Database
+from petition.migrations import (
+    MIGRATIONS_DIR,
+    MigrationError,
+    check_current,
+    discover,
+    migrate,
+    split_statements,
+)
+
+
+def write_migrations(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(exist_ok=True)
+    for name, sql in files.items():
+        (folder / name).write_text(sql)
+    return folder
+
+
+@pytest.fixture
+async def empty_db(db_url: str) -> Database:
+    database = Database(db_url)
+    await database.connect()
+    yield database
+    await database.disconnect()
+
+
+async def table_exists(db: Database, table: str) -> bool:
+    try:
+        await db.fetch_all(f"SELECT * FROM {table}")
+    except Exception:
+        return False
+    return True
+
+
+async def test_project_migrations_apply_once_and_are_recorded(empty_db: Database) -> None:
+    applied = await migrate(empty_db)
+    assert [m.filename for m in applied] == [m.filename for m in discover(MIGRATIONS_DIR)]
+    assert await migrate(empty_db) == []
+    assert await check_current(empty_db) == discover(MIGRATIONS_DIR)[-1].version
+
+
+async def test_migrations_apply_in_number_order(empty_db: Database, tmp_path: Path) -> None:
+    folder = write_migrations(
+        tmp_path / "m",
+        {
+            "0002_add_column.sql": "ALTER TABLE things ADD COLUMN colour TEXT;",
+            "0001_things.sql": "CREATE TABLE things (id TEXT PRIMARY KEY);",
+        },
+    )
+    applied = await migrate(empty_db, folder)
+    assert [m.filename for m in applied] == ["0001_things.sql", "0002_add_column.sql"]
+    assert await empty_db.fetch_all("SELECT id, colour FROM things") == []
+
+
+async def test_a_migration_failing_halfway_leaves_nothing_of_itself(empty_db: Database, tmp_path: Path) -> None:
+    folder = write_migrations(
+        tmp_path / "m",
+        {
+            "0001_good.sql": "CREATE TABLE good (id TEXT PRIMARY KEY);",
+            "0002_bad.sql": "CREATE TABLE half (id TEXT PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);",
+        },
+    )
+    with pytest.raises(MigrationError) as error:
+        await migrate(empty_db, folder)
+    message = str(error.value)
+    assert message.startswith("migration 0002_bad.sql failed at statement 2")
+    assert "\n" not in message
+    assert await table_exists(empty_db, "good")
+    assert not await table_exists(empty_db, "half"), "the failed migration's first statement was kept"
+    with pytest.raises(MigrationError, match=r"1 migration\(s\) pending \(0002_bad.sql\)"):
+        await check_current(empty_db, folder)
+
+
+async def test_an_applied_migration_that_was_edited_is_refused(empty_db: Database, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", {"0001_things.sql": "CREATE TABLE things (id TEXT PRIMARY KEY);"})
+    await migrate(empty_db, folder)
+    (folder / "0001_things.sql").write_text("CREATE TABLE things (id TEXT PRIMARY KEY, extra TEXT);")
+    with pytest.raises(MigrationError, match=r"0001_things.sql was changed after it was applied"):
+        await migrate(empty_db, folder)
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        await check_current(empty_db, folder)
+
+
+async def test_a_database_newer_than_the_code_is_refused(empty_db: Database, tmp_path: Path) -> None:
+    newer = write_migrations(
+        tmp_path / "newer",
+        {"0001_a.sql": "CREATE TABLE a (id TEXT PRIMARY KEY);", "0002_b.sql": "CREATE TABLE b (id TEXT PRIMARY KEY);"},
+    )
+    await migrate(empty_db, newer)
+    older = write_migrations(tmp_path / "older", {"0001_a.sql": "CREATE TABLE a (id TEXT PRIMARY KEY);"})
+    with pytest.raises(MigrationError, match=r"has migration 0002_b.sql, which this version does not have"):
+        await check_current(empty_db, older)
+
+
+async def test_concurrent_migrators_apply_each_migration_once(db_url: str, tmp_path: Path) -> None:
+    folder = write_migrations(
+        tmp_path / "m",
+        {
+            "0001_a.sql": "CREATE TABLE a (id TEXT PRIMARY KEY);",
+            "0002_b.sql": "CREATE TABLE b (id TEXT PRIMARY KEY);",
+        },
+    )
+    databases = [Database(db_url) for _ in range(3)]
+    for database in databases:
+        await database.connect()
+    try:
+        results = await asyncio.gather(*(migrate(database, folder) for database in databases))
+        applied = sorted(m.filename for result in results for m in result)
+        assert applied == ["0001_a.sql", "0002_b.sql"]
+    finally:
+        for database in databases:
+            await database.disconnect()
+
+
+async def test_without_rowid_tables_work_on_both_databases(empty_db: Database, tmp_path: Path) -> None:
+    folder = write_migrations(
+        tmp_path / "m", {"0001_private.sql": "CREATE TABLE private (key TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;"}
+    )
+    await migrate(empty_db, folder)
+    assert await empty_db.fetch_all("SELECT key FROM private") == []
+    if empty_db.dialect == "sqlite":
+        with pytest.raises(Exception, match="rowid"):
+            await empty_db.fetch_all("SELECT rowid FROM private")
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"1_short.sql": "SELECT 1;"}, "migration files are named like 0002_add_petitions.sql"),
+        ({"0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;"}, "have the same number"),
+    ],
+)
+def test_misnamed_or_duplicate_migration_files_are_refused(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    with pytest.raises(MigrationError, match=message):
+        discover(write_migrations(tmp_path / "m", files))
+
+
+def test_statements_split_on_semicolons_outside_quotes_and_comments() -> None:
+    sql = """
+    -- a comment; with a semicolon
+    CREATE TABLE t (note TEXT DEFAULT 'a;b', other TEXT DEFAULT 'it''s; fine');
+    INSERT INTO t (note) VALUES ('x'); -- trailing comment
+    """
+    assert split_statements(sql) == [
+        "CREATE TABLE t (note TEXT DEFAULT 'a;b', other TEXT DEFAULT 'it''s; fine')",
+        "INSERT INTO t (note) VALUES ('x')",
+    ]
