@@ -22,9 +22,8 @@ import secrets
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
-from .errors import is_api_path, plain_error_response
 from .settings import Settings
 
 FORM_FIELD = "csrf_token"
@@ -58,38 +57,23 @@ def csrf_token(request: Request) -> str:
     return token_for(settings.secret_key, cookie)
 
 
-class CSRFMiddleware:
-    """Refuses an unsafe HTML request without a matching token or from another origin (403)."""
+class CSRFGuard:
+    """Checks unsafe HTML requests, and sets the cookie a rendered form asked for."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cookie_name = cookie_name(settings)
         secure = "; Secure" if settings.is_https else ""
         self.cookie_attributes = f"; Path=/; HttpOnly; SameSite=Lax{secure}"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_api_path(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] in UNSAFE_METHODS:
-            receive = await self._check(scope, receive)
-            if receive is None:
-                await plain_error_response(scope["path"], 403, FORBIDDEN_MESSAGE)(scope, _no_body, send)
-                return
+    def cookie_to_set(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """The Set-Cookie header for a page that rendered a form for a browser without the cookie."""
+        cookie = (scope.get("state") or {}).get("csrf_cookie")
+        if not cookie:
+            return []
+        return [(b"set-cookie", f"{self.cookie_name}={cookie}{self.cookie_attributes}".encode())]
 
-        async def send_with_cookie(message: Message) -> None:
-            # A page that rendered a form for a browser without the cookie sets it now.
-            if message["type"] == "http.response.start":
-                cookie = scope.get("state", {}).get("csrf_cookie")
-                if cookie:
-                    header = f"{self.cookie_name}={cookie}{self.cookie_attributes}".encode()
-                    message["headers"] = [*message.get("headers", ()), (b"set-cookie", header)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
-
-    async def _check(self, scope: Scope, receive: Receive) -> Receive | None:
+    async def check(self, scope: Scope, receive: Receive) -> Receive | None:
         """The request's receive (replaying the body it read) when it passes, else None."""
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         origin = headers.get("origin")
@@ -136,7 +120,3 @@ class CSRFMiddleware:
 
 
 FORBIDDEN_MESSAGE = "This form has expired or came from another site. Go back, reload the page and try again."
-
-
-async def _no_body() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}

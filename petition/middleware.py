@@ -1,7 +1,11 @@
-"""Pure ASGI middleware: access log, security headers, the last-resort error page, body limit.
+"""The one pure-ASGI layer every request passes through.
 
-Each wraps `send` or `receive` only; none builds a Request, so each costs a few
-microseconds per request.
+It does what every response needs: the body limit, the CSRF check of HTML
+form posts, the security headers, the error pages (HTTP errors and the
+last-resort 500), and the access log line. They share one layer, which also
+stands in for Starlette's own two (ServerErrorMiddleware and
+ExceptionMiddleware), because each layer costs every request its time and
+/healthz must stay within 10% of a bare Starlette app.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import traceback
 from typing import Any
 
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import ApiError, plain_error_response
+from .csrf import FORBIDDEN_MESSAGE, UNSAFE_METHODS, CSRFGuard
+from .errors import API_PREFIX, ApiError, handle_http_exception, plain_error_response
+from .logs import AccessLog
 from .settings import Settings
 
-access_logger = logging.getLogger("petition.access")
 error_logger = logging.getLogger("petition.errors")
 
 CONTENT_SECURITY_POLICY = (
@@ -26,6 +32,24 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
 HSTS = "max-age=63072000; includeSubDomains"
+# Methods whose requests carry no body worth limiting or checking.
+BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """The headers added to every response that does not set them itself."""
+    # Each header costs every response about a microsecond in uvicorn, so only those that
+    # protect: X-Frame-Options is superseded by frame-ancestors, and a Permissions-Policy
+    # guards nothing on pages that use no powerful feature and embed nothing third-party.
+    headers = [
+        (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if settings.is_https:
+        headers.append((b"strict-transport-security", HSTS.encode()))
+    return headers
 
 
 def route_template(scope: Scope) -> str:
@@ -37,142 +61,112 @@ def route_template(scope: Scope) -> str:
     path = getattr(route, "path", None)
     if path is None:
         return "(no route)"
-    if isinstance(route, Mount):
-        return f"{path}/…"
-    return str(path)
+    return f"{path}/…" if isinstance(route, Mount) else str(path)
 
 
-class AccessLogMiddleware:
-    """One line per request: method, route template, status, duration. No address, no query string."""
+class ShellMiddleware:
+    """Body limit, CSRF check, security headers, error pages, access log: one layer."""
 
-    def __init__(self, app: ASGIApp, enabled: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Settings, access_log: AccessLog | None) -> None:
         self.app = app
-        self.enabled = enabled
+        self.max_body_bytes = settings.max_body_bytes
+        self.headers = security_headers(settings)
+        self.header_names = {name for name, _ in self.headers}
+        self.csrf = CSRFGuard(settings)
+        self.access_log = access_log
+        self.exception_handlers = ({HTTPException: handle_http_exception}, {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.enabled:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        # Routes answer their own HTTP errors with our pages (Starlette reads this key).
+        scope["starlette.exception_handlers"] = self.exception_handlers
+        method = scope["method"]
+        path = scope["path"]
         status = 0
 
-        async def send_and_note_status(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = list(message.get("headers") or ())
+                extra = self.headers
+                for name, _ in headers:
+                    if name in self.header_names:  # the response set some itself (rare): keep its own
+                        own = {name for name, _ in headers}
+                        extra = [item for item in self.headers if item[0] not in own]
+                        break
+                headers += extra
+                if "csrf_cookie" in scope.get("state", ()):
+                    headers += self.csrf.cookie_to_set(scope)
+                message["headers"] = headers
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_note_status)
-        finally:
-            elapsed = (time.perf_counter() - start) * 1000
-            access_logger.info("%s %s %d %.1fms", scope["method"], route_template(scope), status, elapsed)
-
-
-class SecurityHeadersMiddleware:
-    """Adds the security headers to every response that does not set its own."""
-
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        headers = [
-            (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-frame-options", b"DENY"),
-            (b"cross-origin-opener-policy", b"same-origin"),
-            (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
-        ]
-        if settings.is_https:
-            headers.append((b"strict-transport-security", HSTS.encode()))
-        self.headers = headers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", ())}
-                extra = [item for item in self.headers if item[0] not in present]
-                message["headers"] = list(message.get("headers", ())) + extra
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class ErrorMiddleware:
-    """The last resort: any exception becomes a plain 500 (or its HTTP status), logged without its message.
-
-    Exception messages can carry data (a database error quotes the values it
-    rejected), so the log gets the exception's type and stack only.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_and_note_start(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note_start)
+            if method not in BODYLESS_METHODS:
+                refusal = self._announced_body_refusal(scope)
+                if refusal:
+                    await plain_error_response(path, refusal)(scope, receive, send_with_headers)
+                    return
+                receive = self._limit(receive)
+                if method in UNSAFE_METHODS and not path.startswith(API_PREFIX):
+                    checked = await self.csrf.check(scope, receive)
+                    if checked is None:
+                        await plain_error_response(path, 403, FORBIDDEN_MESSAGE)(scope, receive, send_with_headers)
+                        return
+                    receive = checked
+            await self.app(scope, receive, send_with_headers)
+        except HTTPException as error:
+            # Raised outside a route's own handler: no route (404), wrong method (405), the body limit.
+            if status == 0:
+                response = await handle_http_exception(Request(scope, receive), error)
+                await response(scope, receive, send_with_headers)
         except Exception as error:
-            if isinstance(error, HTTPException) and error.status_code < 500:
-                status = error.status_code  # raised outside a route, e.g. by the body limit
-            else:
-                status = 500
-                log_exception(error, scope)
-            if not started:
-                await plain_error_response(scope["path"], status)(scope, receive, send)
+            log_exception(error, scope)
+            if status == 0:
+                await plain_error_response(path, 500)(scope, receive, send_with_headers)
+        finally:
+            if self.access_log is not None:
+                self.access_log.record(method, route_template(scope), status, time.perf_counter() - start)
 
-
-def log_exception(error: BaseException, scope: dict[str, Any]) -> None:
-    """Log an unexpected exception's type and stack, but not its message."""
-    stack = "\n".join(
-        f"  {frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(error.__traceback__)
-    )
-    error_logger.error(
-        "unhandled %s in %s %s\n%s", type(error).__qualname__, scope.get("method"), route_template(scope), stack
-    )
-
-
-class BodyLimitMiddleware:
-    """Refuses request bodies over the limit with 413, whether announced or streamed."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def _announced_body_refusal(self, scope: Scope) -> int | None:
+        """400 for a malformed Content-Length, 413 for one over the limit, else None."""
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit():
-                    await plain_error_response(scope["path"], 400)(scope, receive, send)
-                    return
-                if int(value) > self.max_bytes:
-                    await plain_error_response(scope["path"], 413)(scope, receive, send)
-                    return
+                    return 400
+                if int(value) > self.max_body_bytes:
+                    return 413
+        return None
+
+    def _limit(self, receive: Receive) -> Receive:
+        """A receive that raises 413 once a streamed body passes the limit."""
         received = 0
+        limit = self.max_body_bytes
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise ApiError(413)
             return message
 
-        await self.app(scope, limited_receive, send)
+        return limited_receive
+
+
+def log_exception(error: BaseException, scope: dict[str, Any]) -> None:
+    """Log an unexpected exception's type and where it happened, but not its message.
+
+    Exception messages can carry data (a database error quotes the values it
+    rejected), and source lines can too, so only file, line and function are logged.
+    """
+    stack = "\n".join(
+        f"  {frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(error.__traceback__)
+    )
+    error_logger.error(
+        "unhandled %s in %s %s\n%s", type(error).__qualname__, scope.get("method"), route_template(scope), stack
+    )

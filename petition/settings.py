@@ -66,7 +66,7 @@ class Settings:
     log_batch_min: int = 5
     min_cell_size: int = 5
     log_level: str = "INFO"
-    access_log: bool = True
+    access_log: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -131,7 +131,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
     if problem:
         problems.append(problem)
 
-    access_log = read("ACCESS_LOG", "true").lower()
+    # Off by default: even without addresses, the times of signing requests are metadata.
+    access_log = read("ACCESS_LOG", "false").lower()
     if access_log not in ("true", "false", "1", "0", "yes", "no"):
         problems.append(f"ACCESS_LOG must be true or false, not {access_log!r}")
 

@@ -74,6 +74,8 @@ def make_settings(tmp_path: Path, **changes: object) -> Settings:
         pepper=b"p" * 32,
         encryption_key=b"e" * 32,
         signing_key=b"k" * 32,
+        # On in tests (off by default), so every test also checks what the access log would hold.
+        access_log=True,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 

@@ -28,6 +28,7 @@ def test_development_defaults_need_no_configuration(tmp_path: Path) -> None:
     assert settings.log_batch_seconds == 60 and settings.log_batch_min == 5
     assert settings.min_cell_size == 5 and settings.max_code_emails_per_day == 5
     assert len(settings.encryption_key) == 32 and len(settings.signing_key) == 32
+    assert settings.access_log is False, "no access log unless the operator asks for one"
 
 
 def test_development_secrets_are_generated_once_into_a_private_file(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 
@@ -211,27 +212,44 @@ async def test_openapi_document_lists_api_routes_with_their_models(
 
 
 async def test_access_log_names_the_route_but_never_the_address_path_or_query(
-    client: httpx.AsyncClient, logs: pytest.LogCaptureFixture
+    app: Starlette, client: httpx.AsyncClient, logs: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await client.get("/privacy?code=SECRET-CODE-1234", headers={"x-forwarded-for": "198.51.100.23"})
     await client.get("/static/style.css?v=1")
-    lines = [record.getMessage() for record in logs.records if record.name == "petition.access"]
-    assert "GET /privacy 200" in lines[0]
-    assert lines[1].startswith("GET /static/… 200")
+    app.state.access_log.flush()
+    lines = [line for line in capsys.readouterr().err.splitlines() if "petition.access" in line]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO petition.access: GET /privacy 200 [\d.]+ms", lines[0])
+    assert "GET /static/… 200" in lines[1]
     # The test's own HTTP client (httpx) logs its requests; everything else is the service's.
-    everything = "\n".join(r.getMessage() for r in logs.records if not r.name.startswith(("httpx", "httpcore")))
+    logged = [r.getMessage() for r in logs.records if not r.name.startswith(("httpx", "httpcore"))]
+    everything = "\n".join([*lines, *logged])
     for forbidden in ("SECRET-CODE", "code=", "198.51.100.23", "203.0.113.7", "style.css"):
         assert forbidden not in everything
 
 
-async def test_access_log_can_be_turned_off(settings: Settings, logs: pytest.LogCaptureFixture) -> None:
+async def test_access_log_lines_are_written_within_a_second_in_atomic_chunks(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[str] = []
+    monkeypatch.setattr("sys.stderr", type("Sink", (), {"write": writes.append, "flush": lambda self: None})())
+    for _ in range(120):
+        await client.get("/healthz")
+    assert writes, "a full buffer is written at once"
+    assert all(len(chunk.encode()) <= 4096 for chunk in writes), "each write fits a pipe's atomic size"
+    written = sum(chunk.count("\n") for chunk in writes)
+    await asyncio.sleep(1.2)
+    assert sum(chunk.count("\n") for chunk in writes) == 120 > written, "the rest is written within a second"
+
+
+async def test_access_log_can_be_turned_off(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     app, lifespan = await start_app(replace(settings, access_log=False))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
             await http.get("/healthz")
     finally:
         await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
-    assert not [r for r in logs.records if r.name == "petition.access"]
+    assert app.state.access_log is None
+    assert "petition.access" not in capsys.readouterr().err
 
 
 async def test_the_app_refuses_to_start_on_an_unmigrated_database(settings: Settings) -> None:

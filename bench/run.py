@@ -1,0 +1,206 @@
+"""Benchmark: the service beside a bare Starlette app, loaded with wrk, in one run.
+
+    .venv/bin/python bench/run.py [--duration 10] [--connections 64] [--rounds 2]
+
+Starts both servers on 127.0.0.1 (the service on a fresh SQLite database in a
+temporary folder), loads each workload with wrk for a bounded time, and prints
+one table: requests/s, p50, p99, and the ratios to the bare app and to /healthz.
+
+This machine is noisy (the same server measures 6,000 to 11,000 requests/s a
+minute apart), so: servers run pinned to one core and wrk to the other; the
+workloads take turns in short slices, round after round; and a ratio is the
+median over rounds of the ratio within each round, so slow noise cancels.
+Everything it starts, it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+WRK_THREADS = 1
+# With two or more cores and taskset, servers run on one core and wrk on another.
+PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+SERVER_CPU, WRK_CPU = "1", "0"
+
+
+def pinned(command: list[str], cpu: str) -> list[str]:
+    return ["taskset", "-c", cpu, *command] if PIN else command
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def ensure_wrk() -> str:
+    """The path to wrk, installing Debian's package when it is missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk from Debian's packages", file=sys.stderr)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    )
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit("wrk could not be installed")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"server exited early while starting ({url})")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    sys.exit(f"server did not answer {url} within {seconds} s")
+
+
+def start_bare(port: int, log: Path) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-server-header", "--log-level", "warning",
+    ]  # fmt: skip
+    return subprocess.Popen(pinned(command, SERVER_CPU), cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def start_service(port: int, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    environ = {**os.environ, "DATA_DIR": str(data_dir), "BASE_URL": f"http://127.0.0.1:{port}"}
+    environ.pop("DATABASE_URL", None)
+    command = [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(port)]
+    return subprocess.Popen(
+        pinned(command, SERVER_CPU), cwd=data_dir, env=environ, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+
+
+def run_wrk(wrk: str, url: str, duration: int, connections: int) -> Result:
+    output = subprocess.run(
+        pinned([wrk, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{duration}s", "--latency", url], WRK_CPU),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 30,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        sys.exit(f"{url} answered {errors.group(1)} errors under load")
+    return Result(rps, latency(output, "50%"), latency(output, "99%"))
+
+
+def latency(output: str, percentile: str) -> float:
+    """A wrk latency percentile, in milliseconds."""
+    value, unit = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def peak_memory_mb(pid: int) -> float:
+    """The peak resident memory of a process, in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=3, help="seconds of load per workload and round")
+    parser.add_argument("--connections", type=int, default=64, help="open connections")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds in which every workload takes a turn")
+    parser.add_argument("--verbose", action="store_true", help="print each round's figures")
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+
+    with tempfile.TemporaryDirectory(prefix="petition-bench-") as folder:
+        folder_path = Path(folder)
+        bare_port, service_port = free_port(), free_port()
+        bare = start_bare(bare_port, folder_path / "bare.log")
+        service = start_service(service_port, folder_path, folder_path / "service.log")
+        try:
+            wait_until_up(f"http://127.0.0.1:{bare_port}/healthz", bare)
+            wait_until_up(f"http://127.0.0.1:{service_port}/healthz", service)
+            workloads = {
+                "bare Starlette app": f"http://127.0.0.1:{bare_port}/healthz",
+                "/healthz": f"http://127.0.0.1:{service_port}/healthz",
+            }
+            for url in workloads.values():  # warm up
+                run_wrk(wrk, url, 2, args.connections)
+            results: dict[str, list[Result]] = {name: [] for name in workloads}
+            for _ in range(args.rounds):
+                for name, url in workloads.items():
+                    results[name].append(run_wrk(wrk, url, args.duration, args.connections))
+                if args.verbose:
+                    print(" ".join(f"{name}: {runs[-1].rps:,.0f}" for name, runs in results.items()), file=sys.stderr)
+            memory = peak_memory_mb(service.pid)
+        finally:
+            stop(service)
+            stop(bare)
+
+    bare_runs = results["bare Starlette app"]
+    health_runs = results["/healthz"]
+    print(
+        f"\n{args.rounds} rounds of {args.duration} s per workload, {args.connections} connections, wrk -t{WRK_THREADS}"
+    )
+    print(f"servers pinned to CPU {SERVER_CPU}, wrk to CPU {WRK_CPU}" if PIN else "not pinned (no taskset)")
+    print(f"service peak memory: {memory:.0f} MiB\n")
+    print("| workload | requests/s | p50 | p99 | ratio to bare | ratio to /healthz |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, runs in results.items():
+        result = median(runs)
+        print(
+            f"| {name} | {result.rps:,.0f} | {result.p50_ms:.2f} ms | {result.p99_ms:.2f} ms "
+            f"| {paired_ratio(runs, bare_runs):.2f} | {paired_ratio(runs, health_runs):.2f} |"
+        )
+
+
+def paired_ratio(runs: list[Result], baseline: list[Result]) -> float:
+    """The median, over rounds, of the ratio of requests/s within each round."""
+    return statistics.median(run.rps / base.rps for run, base in zip(runs, baseline, strict=True))
+
+
+def median(runs: list[Result]) -> Result:
+    return Result(
+        statistics.median(r.rps for r in runs),
+        statistics.median(r.p50_ms for r in runs),
+        statistics.median(r.p99_ms for r in runs),
+    )
+
+
+if __name__ == "__main__":
+    main()
