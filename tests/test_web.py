@@ -260,3 +260,16 @@ async def test_the_app_refuses_to_start_on_an_unmigrated_database(settings: Sett
     with pytest.raises(MigrationError, match="pending"):
         async with app.router.lifespan_context(app):
             pass
+
+
+async def test_status_is_503_when_the_database_is_unreachable(
+    app: Starlette, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable(*args: object, **kwargs: object) -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(app.state.db, "fetch_val", unreachable)
+    response = await client.get("/api/v1/status")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+    assert (await client.get("/healthz")).status_code == 200, "/healthz touches nothing"
