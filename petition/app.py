@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,8 +20,6 @@ from .migrations import check_current
 from .openapi import openapi_document
 from .settings import Settings, load_settings
 from .templates import STATIC_DIR, CachedStaticFiles, make_templates
-
-logger = logging.getLogger("petition")
 
 
 def make_routes() -> list[BaseRoute]:
@@ -78,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             gc.freeze()
             yield
         finally:
+            gc.unfreeze()
             await db.disconnect()
             if access_log is not None:
                 access_log.flush()

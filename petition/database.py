@@ -80,12 +80,29 @@ class Transaction(Protocol):
 WriteUnit = Callable[[Transaction], Awaitable[T]]
 
 
+class _FetchShortcuts:
+    """`fetch_one` and `fetch_val`, for anything that has `fetch_all`."""
+
+    async def fetch_all(self, sql: str, values: dict[str, Any] | None = None) -> list[Row]:
+        raise NotImplementedError
+
+    async def fetch_one(self, sql: str, values: dict[str, Any] | None = None) -> Row | None:
+        """The first row, or None."""
+        rows = await self.fetch_all(sql, values)
+        return rows[0] if rows else None
+
+    async def fetch_val(self, sql: str, values: dict[str, Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
+        row = await self.fetch_one(sql, values)
+        return next(iter(row.values())) if row else None
+
+
 def dialect_of(url: str) -> str:
     """A DATABASE_URL -> "sqlite" or "postgresql"."""
     return "sqlite" if urlsplit(url).scheme == "sqlite" else "postgresql"
 
 
-class Database:
+class Database(_FetchShortcuts):
     """Held reader connections plus one writer that commits many writes at once."""
 
     def __init__(self, url: str, *, readers: int = 2) -> None:
@@ -192,16 +209,6 @@ class Database:
             return await reader.fetch_all(sql, values)
         finally:
             self._readers.put_nowait(reader)
-
-    async def fetch_one(self, sql: str, values: dict[str, Any] | None = None) -> Row | None:
-        """The first row of a read, or None."""
-        rows = await self.fetch_all(sql, values)
-        return rows[0] if rows else None
-
-    async def fetch_val(self, sql: str, values: dict[str, Any] | None = None) -> Any:
-        """The first column of the first row of a read, or None."""
-        row = await self.fetch_one(sql, values)
-        return next(iter(row.values())) if row else None
 
     # -- writes ----------------------------------------------------------------
 
@@ -312,7 +319,7 @@ class Database:
             await writer.commit()
 
 
-class _Reader:
+class _Reader(_FetchShortcuts):
     """A held `databases` connection that returns rows as dicts."""
 
     def __init__(self, conn: databases.core.Connection) -> None:
@@ -320,14 +327,6 @@ class _Reader:
 
     async def fetch_all(self, sql: str, values: dict[str, Any] | None = None) -> list[Row]:
         return [dict(record._mapping) for record in await self.conn.fetch_all(sql, values)]
-
-    async def fetch_one(self, sql: str, values: dict[str, Any] | None = None) -> Row | None:
-        rows = await self.fetch_all(sql, values)
-        return rows[0] if rows else None
-
-    async def fetch_val(self, sql: str, values: dict[str, Any] | None = None) -> Any:
-        row = await self.fetch_one(sql, values)
-        return next(iter(row.values())) if row else None
 
     async def execute(self, sql: str, values: dict[str, Any] | None = None) -> None:
         await self.conn.execute(sql, values)
@@ -337,7 +336,7 @@ class _Reader:
             await self.conn.execute(sql, item)
 
 
-class _SQLiteTransaction:
+class _SQLiteTransaction(_FetchShortcuts):
     """Statements on the writer's own sqlite3 connection, run directly on the event loop.
 
     Inside BEGIN IMMEDIATE the writer already holds the write lock and WAL writes
@@ -353,14 +352,6 @@ class _SQLiteTransaction:
             return []
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
-    async def fetch_one(self, sql: str, values: dict[str, Any] | None = None) -> Row | None:
-        rows = await self.fetch_all(sql, values)
-        return rows[0] if rows else None
-
-    async def fetch_val(self, sql: str, values: dict[str, Any] | None = None) -> Any:
-        row = await self.fetch_one(sql, values)
-        return next(iter(row.values())) if row else None
 
     async def execute(self, sql: str, values: dict[str, Any] | None = None) -> None:
         self.conn.execute(sql, values or {})
