@@ -11,13 +11,16 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
-from . import pages
+from . import login, organize, pages
 from .api import ApiRoute
 from .database import Database
 from .logs import AccessLog
+from .mailer import make_mailer
 from .middleware import ShellMiddleware
 from .migrations import check_current
 from .openapi import openapi_document
+from .passwords import PasswordHashing
+from .ratelimit import RateLimiter
 from .settings import Settings, load_settings
 from .templates import STATIC_DIR, CachedStaticFiles, make_templates
 
@@ -37,6 +40,23 @@ def make_routes() -> list[BaseRoute]:
             tags=["service"],
             errors=[503],
         ),
+        ApiRoute(
+            "/api/v1/me",
+            organize.api_me,
+            summary="The organizer the API token acts as",
+            response=organize.OrganizerPublic,
+            auth=True,
+            tags=["organizers"],
+        ),
+        Route("/setup/{token}", login.setup_page, name="setup_page"),
+        Route("/setup/{token}", login.setup, methods=["POST"], name="setup"),
+        Route("/login", login.login_page, name="login_page"),
+        Route("/login", login.login, methods=["POST"], name="login"),
+        Route("/logout", login.logout, methods=["POST"], name="logout"),
+        Route("/organize", organize.home, name="organize_home"),
+        Route("/organize/settings", organize.settings_page, name="settings_page"),
+        Route("/organize/tokens", organize.create_token, methods=["POST"], name="create_token"),
+        Route("/organize/tokens/{token_id}/revoke", organize.revoke_token, methods=["POST"], name="revoke_token"),
         Mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
@@ -69,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             # `python main.py` migrates before it serves; this only makes sure.
             await check_current(db)
+            await app.state.passwords.prepare()
             # Everything built so far (modules, templates, connections) lives as long as the
             # process: take it out of the garbage collector's sight, so collections under
             # load only walk what requests allocate.
@@ -90,4 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.access_log = access_log
     app.state.templates = make_templates(settings)
     app.state.openapi = None
+    app.state.passwords = PasswordHashing(settings.password_hash_concurrency)
+    app.state.rate_limiter = RateLimiter()
+    app.state.mailer = make_mailer(settings)
     return app

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
+from . import accounts, api_tokens, organizers
 from .database import Database, DatabaseError
 from .logs import configure_logging, logging_config
 from .migrations import MigrationError, migrate
+from .passwords import password_problem
 from .settings import SECRET_LENGTHS, Settings, SettingsError, load_settings, new_secret
 
+T = TypeVar("T")
 EXIT_CONFIG = 2  # a setting is missing or malformed
 EXIT_FAILURE = 1  # the database or a migration failed
 
@@ -50,6 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     secrets_cmd = commands.add_parser("generate-secrets", help="print a fresh set of secrets for production")
     secrets_cmd.set_defaults(run=run_generate_secrets)
+
+    organizer_cmd = commands.add_parser(
+        "create-organizer",
+        help="create an organizer (the password is read from stdin, or asked twice at a terminal)",
+    )
+    organizer_cmd.add_argument("email")
+    organizer_cmd.add_argument("--admin", action="store_true", help="make an administrator (the first one always is)")
+    organizer_cmd.set_defaults(run=run_create_organizer)
+
+    token_cmd = commands.add_parser("create-token", help="make an API token for an organizer; printed last")
+    token_cmd.add_argument("email")
+    token_cmd.add_argument("--name", default="command line", help="what the token is for")
+    token_cmd.set_defaults(run=run_create_token)
     return parser
 
 
@@ -80,6 +99,9 @@ def run_serve(args: argparse.Namespace) -> int:
     applied = prepare_database(settings)
     for name in applied:
         print(f"applied migration {name}", file=sys.stderr)
+    setup_token = with_database(settings, accounts.setup_link_if_needed)
+    if setup_token:
+        print(f"Setup link: {settings.base_url}/setup/{setup_token}", file=sys.stderr)
     print(
         f"Serving {settings.site_name} on http://{args.host}:{args.port} "
         f"({settings.env}, {Database(settings.database_url).describe()}, {args.workers} worker(s))",
@@ -125,6 +147,71 @@ def run_generate_secrets(args: argparse.Namespace) -> int:
     for name in SECRET_LENGTHS:
         print(f"{name}={new_secret()}")
     return 0
+
+
+def run_create_organizer(args: argparse.Namespace) -> int:
+    settings = settings_or_exit()
+    prepare_database(settings)
+    email = organizers.canonical_email(args.email)
+    if problem := organizers.email_problem(email):
+        raise CommandError(problem, EXIT_CONFIG)
+    password = read_new_password()
+
+    async def create(db: Database) -> bool:
+        return await accounts.create_organizer(db, email=email, password=password, admin=args.admin)
+
+    if not with_database(settings, create):
+        raise CommandError(f"an organizer with the address {email} already exists")
+    print(f"created organizer {email}")
+    return 0
+
+
+def read_new_password() -> str:
+    """A new password from stdin, or asked twice at a terminal; CommandError when unacceptable."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise CommandError("the two passwords differ", EXIT_CONFIG)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if problem := password_problem(password):
+        raise CommandError(problem, EXIT_CONFIG)
+    return password
+
+
+def run_create_token(args: argparse.Namespace) -> int:
+    settings = settings_or_exit()
+    prepare_database(settings)
+    name = args.name.strip()
+    if not 1 <= len(name) <= api_tokens.MAX_NAME_LENGTH:
+        raise CommandError(f"--name must be 1 to {api_tokens.MAX_NAME_LENGTH} characters", EXIT_CONFIG)
+
+    async def create(db: Database) -> str | None:
+        return await accounts.create_token_for(db, email=args.email, name=name)
+
+    token = with_database(settings, create)
+    if token is None:
+        raise CommandError(f"no active organizer has the address {organizers.canonical_email(args.email)}")
+    print(f"API token {name!r} for {organizers.canonical_email(args.email)} (shown once):")
+    print(token)
+    return 0
+
+
+def with_database(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `action(db)` on a connected database; one-line errors."""
+
+    async def run() -> T:
+        db = Database(settings.database_url, readers=1)
+        await db.connect()
+        try:
+            return await action(db)
+        finally:
+            await db.disconnect()
+
+    try:
+        return asyncio.run(run())
+    except DatabaseError as error:
+        raise CommandError(str(error)) from None
 
 
 def settings_or_exit() -> Settings:

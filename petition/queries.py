@@ -38,3 +38,112 @@ RELEASE_LEASE = """
 UPDATE leases SET holder = '', expires_at = 0
 WHERE name = :name AND holder = :holder
 """
+
+# -- organizers ----------------------------------------------------------------
+
+COUNT_ORGANIZERS = "SELECT COUNT(*) AS n FROM organizers"
+INSERT_ORGANIZER = """
+INSERT INTO organizers (id, email, password_hash, is_admin, is_active, created_at)
+VALUES (:id, :email, :password_hash, :is_admin, 1, :created_at)
+ON CONFLICT (email) DO NOTHING
+RETURNING id
+"""
+ORGANIZER_COLUMNS = "id, email, password_hash, is_admin, is_active, totp_secret, created_at"
+SELECT_ORGANIZER_BY_EMAIL = f"SELECT {ORGANIZER_COLUMNS} FROM organizers WHERE email = :email"
+SELECT_ORGANIZER_BY_ID = f"SELECT {ORGANIZER_COLUMNS} FROM organizers WHERE id = :id"
+SELECT_ORGANIZERS = f"SELECT {ORGANIZER_COLUMNS} FROM organizers ORDER BY email"
+UPDATE_ORGANIZER_PASSWORD = "UPDATE organizers SET password_hash = :password_hash WHERE id = :id"
+UPDATE_ORGANIZER_TOTP = "UPDATE organizers SET totp_secret = :totp_secret WHERE id = :id"
+DEACTIVATE_ORGANIZER = "UPDATE organizers SET is_active = 0 WHERE id = :id AND is_active = 1 RETURNING id"
+
+# -- organizer sessions --------------------------------------------------------
+
+INSERT_SESSION = """
+INSERT INTO organizer_sessions (token_hash, organizer_id, needs_second_factor, created_at, last_seen_at)
+VALUES (:token_hash, :organizer_id, :needs_second_factor, :now, :now)
+"""
+SELECT_SESSION = f"""
+SELECT s.token_hash, s.needs_second_factor, s.created_at AS session_created_at, s.last_seen_at,
+       {", ".join("o." + column for column in ORGANIZER_COLUMNS.split(", "))}
+FROM organizer_sessions s JOIN organizers o ON o.id = s.organizer_id
+WHERE s.token_hash = :token_hash
+"""
+TOUCH_SESSION = "UPDATE organizer_sessions SET last_seen_at = :now WHERE token_hash = :token_hash"
+DELETE_SESSION = "DELETE FROM organizer_sessions WHERE token_hash = :token_hash"
+DELETE_ORGANIZER_SESSIONS = "DELETE FROM organizer_sessions WHERE organizer_id = :organizer_id"
+DELETE_OTHER_SESSIONS = """
+DELETE FROM organizer_sessions WHERE organizer_id = :organizer_id AND token_hash <> :token_hash
+"""
+DELETE_EXPIRED_SESSIONS = (
+    "DELETE FROM organizer_sessions WHERE last_seen_at < :idle_before OR created_at < :created_before"
+)
+
+# -- API tokens ----------------------------------------------------------------
+
+INSERT_API_TOKEN = """
+INSERT INTO api_tokens (id, token_hash, organizer_id, name, created_at)
+VALUES (:id, :token_hash, :organizer_id, :name, :created_at)
+"""
+SELECT_API_TOKEN = f"""
+SELECT t.id AS token_id, t.last_used_day, {", ".join("o." + column for column in ORGANIZER_COLUMNS.split(", "))}
+FROM api_tokens t JOIN organizers o ON o.id = t.organizer_id
+WHERE t.token_hash = :token_hash AND t.revoked_at IS NULL
+"""
+SELECT_API_TOKENS = """
+SELECT id, name, created_at, last_used_day, revoked_at FROM api_tokens
+WHERE organizer_id = :organizer_id ORDER BY created_at DESC, id
+"""
+MARK_API_TOKEN_USED = "UPDATE api_tokens SET last_used_day = :day WHERE id = :id"
+REVOKE_API_TOKEN = """
+UPDATE api_tokens SET revoked_at = :now
+WHERE id = :id AND organizer_id = :organizer_id AND revoked_at IS NULL
+RETURNING name
+"""
+REVOKE_ORGANIZER_API_TOKENS = (
+    "UPDATE api_tokens SET revoked_at = :now WHERE organizer_id = :organizer_id AND revoked_at IS NULL"
+)
+
+# -- single-use links (setup, invitation, password reset) ----------------------
+
+INSERT_LINK = """
+INSERT INTO organizer_links (token_hash, kind, organizer_id, email, make_admin, created_by, expires_at)
+VALUES (:token_hash, :kind, :organizer_id, :email, :make_admin, :created_by, :expires_at)
+"""
+USE_LINK = """
+UPDATE organizer_links SET used_at = :now
+WHERE token_hash = :token_hash AND kind = :kind AND used_at IS NULL AND expires_at > :now
+RETURNING organizer_id, email, make_admin, created_by
+"""
+SELECT_LINK = """
+SELECT kind, organizer_id, email, make_admin, expires_at, used_at FROM organizer_links
+WHERE token_hash = :token_hash AND kind = :kind
+"""
+EXPIRE_UNUSED_LINKS = "UPDATE organizer_links SET expires_at = 0 WHERE kind = :kind AND used_at IS NULL"
+
+# -- recovery codes ------------------------------------------------------------
+
+INSERT_RECOVERY_CODE = "INSERT INTO recovery_codes (code_hash, organizer_id) VALUES (:code_hash, :organizer_id)"
+USE_RECOVERY_CODE = """
+DELETE FROM recovery_codes WHERE code_hash = :code_hash AND organizer_id = :organizer_id RETURNING code_hash
+"""
+DELETE_RECOVERY_CODES = "DELETE FROM recovery_codes WHERE organizer_id = :organizer_id"
+COUNT_RECOVERY_CODES = "SELECT COUNT(*) AS n FROM recovery_codes WHERE organizer_id = :organizer_id"
+
+# -- audit trail ---------------------------------------------------------------
+
+INSERT_AUDIT = """
+INSERT INTO audit_log (id, organizer_id, action, detail, at_micros)
+VALUES (:id, :organizer_id, :action, :detail, :at_micros)
+"""
+SELECT_AUDIT = """
+SELECT a.action, a.detail, a.at_micros, o.email FROM audit_log a LEFT JOIN organizers o ON o.id = a.organizer_id
+ORDER BY a.at_micros DESC, a.id LIMIT :limit
+"""
+
+# -- instance settings ---------------------------------------------------------
+
+SELECT_INSTANCE_SETTING = "SELECT value FROM instance_settings WHERE name = :name"
+UPSERT_INSTANCE_SETTING = """
+INSERT INTO instance_settings (name, value) VALUES (:name, :value)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value
+"""

@@ -65,6 +65,12 @@ class Settings:
     log_batch_seconds: int = 60
     log_batch_min: int = 5
     min_cell_size: int = 5
+    session_idle_minutes: int = 60
+    session_max_hours: int = 12
+    rate_limit_window_seconds: int = 900
+    rate_limit_login_per_account: int = 10
+    rate_limit_login_per_client: int = 100
+    password_hash_concurrency: int = 2
     log_level: str = "INFO"
     access_log: bool = False
 
@@ -166,11 +172,20 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         log_batch_seconds=read_int("LOG_BATCH_SECONDS", 60, 1),
         log_batch_min=read_int("LOG_BATCH_MIN", 5, 1),
         min_cell_size=read_int("MIN_CELL_SIZE", 5, 1),
+        session_idle_minutes=read_int("SESSION_IDLE_MINUTES", 60, 1),
+        session_max_hours=read_int("SESSION_MAX_HOURS", 12, 1),
+        rate_limit_window_seconds=read_int("RATE_LIMIT_WINDOW_SECONDS", 900, 1),
+        rate_limit_login_per_account=read_int("RATE_LIMIT_LOGIN_PER_ACCOUNT", 10, 1),
+        rate_limit_login_per_client=read_int("RATE_LIMIT_LOGIN_PER_CLIENT", 100, 1),
+        password_hash_concurrency=read_int("PASSWORD_HASH_CONCURRENCY", 2, 1),
         log_level=read_choice("LOG_LEVEL", "INFO", LOG_LEVELS),
         access_log=access_log in ("true", "1", "yes"),
     )
     if smtp_host and not values["smtp_from"]:
         problems.append("SMTP_FROM is needed when SMTP_HOST is set")
+    if production and not smtp_host:
+        # Without it, password-reset and invitation links would be printed to the log.
+        problems.append("SMTP_HOST (and SMTP_FROM) are needed in production")
 
     secret_values = _read_secrets(config, production, data_dir, problems)
     if problems:

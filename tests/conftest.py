@@ -120,3 +120,17 @@ def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]
     """Everything the service logs during a test, at every level."""
     caplog.set_level(logging.DEBUG)
     yield caplog
+
+
+ORGANIZER_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+async def organizer(app: Starlette) -> str:
+    """An admin organizer, alice@example.org, with ORGANIZER_PASSWORD."""
+    from petition import accounts
+
+    assert await accounts.create_organizer(
+        app.state.db, email="alice@example.org", password=ORGANIZER_PASSWORD, admin=True
+    )
+    return "alice@example.org"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -89,6 +90,7 @@ def test_serve_starts_on_a_fresh_folder_with_private_secrets_and_database(tmp_pa
         _, stderr = process.communicate(timeout=20)
     assert "applied migration 0001_initial.sql" in stderr
     assert f"Serving Petitions on http://127.0.0.1:{port}" in stderr
+    assert re.search(rf"^Setup link: http://127\.0\.0\.1:{port}/setup/[A-Za-z0-9_-]{{43}}$", stderr, re.M)
     assert "Traceback" not in stderr
 
 
@@ -106,7 +108,8 @@ def test_generated_secrets_satisfy_production(tmp_path: Path) -> None:
     assert result.returncode == 0
     secrets = dict(line.split("=", 1) for line in result.stdout.splitlines() if not line.startswith("#"))
     assert set(secrets) == {"SECRET_KEY", "PEPPER", "ENCRYPTION_KEY", "SIGNING_KEY"}
-    migrated = run(tmp_path, "migrate", ENV="production", BASE_URL="https://petitions.example.org", **secrets)
+    production = {"ENV": "production", "BASE_URL": "https://petitions.example.org", "SMTP_HOST": "mail.example.org"}
+    migrated = run(tmp_path, "migrate", SMTP_FROM="petitions@example.org", **production, **secrets)
     assert migrated.returncode == 0, migrated.stderr
     assert not (tmp_path / "data" / "secrets.env").exists(), "production never generates secrets"
 
@@ -117,6 +120,7 @@ def test_production_without_secrets_exits_naming_what_is_missing(tmp_path: Path)
     line = one_error_line(result)
     assert "BASE_URL must start with https://" in line
     assert "SECRET_KEY (or SECRET_KEY_FILE)" in line and "SIGNING_KEY (or SIGNING_KEY_FILE)" in line
+    assert "SMTP_HOST (and SMTP_FROM) are needed in production" in line
 
 
 @pytest.mark.parametrize(

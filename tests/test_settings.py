@@ -13,6 +13,7 @@ from petition.settings import SECRET_LENGTHS, Settings, SettingsError, load_sett
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 PRODUCTION_SECRETS = {name: new_secret() for name in SECRET_LENGTHS}
+PRODUCTION = {"ENV": "production", "SMTP_HOST": "mail.example.org", "SMTP_FROM": "petitions@example.org"}
 
 
 def load(tmp_path: Path, **environ: str) -> Settings:
@@ -76,7 +77,7 @@ def test_production_names_every_missing_secret_and_the_insecure_base_url(tmp_pat
 
 
 def test_production_starts_with_explicit_secrets_and_https(tmp_path: Path) -> None:
-    settings = load(tmp_path, ENV="production", BASE_URL="https://petitions.example.org/", **PRODUCTION_SECRETS)
+    settings = load(tmp_path, BASE_URL="https://petitions.example.org/", **PRODUCTION, **PRODUCTION_SECRETS)
     assert settings.is_production and settings.is_https
     assert settings.base_url == "https://petitions.example.org"
     assert not (tmp_path / "data" / "secrets.env").exists()
@@ -87,12 +88,12 @@ def test_secrets_are_read_from_private_files(tmp_path: Path) -> None:
     secret_file = tmp_path / "pepper"
     secret_file.write_text(environ.pop("PEPPER") + "\n")
     secret_file.chmod(0o600)
-    settings = load(tmp_path, ENV="production", BASE_URL="https://x.example", PEPPER_FILE=str(secret_file), **environ)
+    settings = load(tmp_path, BASE_URL="https://x.example", PEPPER_FILE=str(secret_file), **PRODUCTION, **environ)
     assert len(settings.pepper) == 32
 
     secret_file.chmod(0o640)
     with pytest.raises(SettingsError, match=r"PEPPER_FILE: .* can be read by others"):
-        load(tmp_path, ENV="production", BASE_URL="https://x.example", PEPPER_FILE=str(secret_file), **environ)
+        load(tmp_path, BASE_URL="https://x.example", PEPPER_FILE=str(secret_file), **PRODUCTION, **environ)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,69 @@
+"""API tokens: `Authorization: Bearer <token>` acts as the organizer who made it."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+
+from . import queries
+from .database import Database, Row, Transaction, now
+from .errors import ApiError
+from .organizers import Organizer, audit, organizer_from
+from .tokens import new_id, new_token, token_hash
+
+MAX_NAME_LENGTH = 80
+# Query parameters under which clients might try to pass a token; refused, never read.
+TOKEN_QUERY_PARAMETERS = ("token", "access_token", "api_token", "key")
+
+
+async def create_token(tx: Transaction, organizer_id: str, name: str) -> str:
+    """Inside a write: a new token, returned once; only its hash is kept."""
+    token = new_token()
+    await tx.execute(
+        queries.INSERT_API_TOKEN,
+        {
+            "id": new_id(),
+            "token_hash": token_hash(token),
+            "organizer_id": organizer_id,
+            "name": name,
+            "created_at": now(),
+        },
+    )
+    await audit(tx, organizer_id, "token created", name)
+    return token
+
+
+async def list_tokens(db: Database, organizer_id: str) -> list[Row]:
+    return await db.fetch_all(queries.SELECT_API_TOKENS, {"organizer_id": organizer_id})
+
+
+async def revoke_token(db: Database, organizer_id: str, token_id: str) -> bool:
+    async def unit(tx: Transaction) -> bool:
+        row = await tx.fetch_one(queries.REVOKE_API_TOKEN, {"id": token_id, "organizer_id": organizer_id, "now": now()})
+        if row:
+            await audit(tx, organizer_id, "token revoked", row["name"])
+        return row is not None
+
+    return await db.write(unit)
+
+
+async def bearer_organizer(request: Request) -> Organizer:
+    """The organizer a request's bearer token acts as; 401 when missing, wrong or revoked."""
+    if any(name in request.query_params for name in TOKEN_QUERY_PARAMETERS):
+        raise ApiError(401, "Send the token in the Authorization header, never in the address.")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "Send an API token: Authorization: Bearer <token>.")
+    db: Database = request.app.state.db
+    row = await db.fetch_one(queries.SELECT_API_TOKEN, {"token_hash": token_hash(token.strip())})
+    if row is None or not row["is_active"]:
+        raise ApiError(401, "This API token is not valid, or was revoked.")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    if row["last_used_day"] != today:
+
+        async def mark(tx: Transaction) -> None:
+            await tx.execute(queries.MARK_API_TOKEN_USED, {"id": row["token_id"], "day": today})
+
+        await db.write(mark)
+    return organizer_from(row)

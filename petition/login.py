@@ -1,0 +1,155 @@
+"""Signing organizers in and out: the first organizer's setup link, login, logout."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from . import organizers, queries
+from .database import Database, Transaction
+from .organizers import Organizer, audit
+from .passwords import PasswordHashing, password_problem
+from .ratelimit import RateLimiter
+from .sessions import clear_session_cookie, current_session, end_session, set_session_cookie, start_session
+from .settings import Settings
+
+WRONG_LOGIN = "Wrong email or password."
+TOO_MANY = "Too many login attempts. Please wait a few minutes and try again."
+USED_LINK = "This link has expired or was already used. Ask for a new one."
+
+
+def page(request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200) -> Response:
+    """An organizer page: never stored by the browser or any cache."""
+    response = request.app.state.templates.TemplateResponse(request, template, context or {}, status_code=status)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+async def signed_in(request: Request) -> Organizer | None:
+    """The organizer behind the request's session, once fully signed in; else None."""
+    session = await current_session(request)
+    if session is None or session.needs_second_factor:
+        return None
+    return session.organizer
+
+
+def to_login() -> Response:
+    return RedirectResponse("/login", status_code=303, headers={"cache-control": "no-store"})
+
+
+def signed_in_response(request: Request, token: str, location: str) -> Response:
+    response = RedirectResponse(location, status_code=303, headers={"cache-control": "no-store"})
+    set_session_cookie(response, token, request.app.state.settings)
+    return response
+
+
+async def login_page(request: Request) -> Response:
+    """GET /login."""
+    if await signed_in(request):
+        return RedirectResponse("/organize", status_code=303)
+    return page(request, "login.html", {"email": "", "error": None})
+
+
+async def login(request: Request) -> Response:
+    """POST /login: the same answer, in the same time, for an unknown address and a wrong password."""
+    settings: Settings = request.app.state.settings
+    db: Database = request.app.state.db
+    limiter: RateLimiter = request.app.state.rate_limiter
+    passwords: PasswordHashing = request.app.state.passwords
+    async with request.form() as form:
+        email = organizers.canonical_email(str(form.get("email") or ""))
+        password = str(form.get("password") or "")
+
+    window = settings.rate_limit_window_seconds
+    account_key = "login:" + hashlib.sha256(email.encode()).hexdigest()
+    client_ok = limiter.allow(limiter.client_key(request.scope, settings), settings.rate_limit_login_per_client, window)
+    if not client_ok or not limiter.allow(account_key, settings.rate_limit_login_per_account, window):
+        return page(request, "login.html", {"email": email, "error": TOO_MANY}, status=429)
+
+    organizer = await organizers.find_by_email(db, email) if email else None
+    usable = organizer if organizer and organizer.is_active else None
+    if not await passwords.verify(usable.password_hash if usable else None, password) or usable is None:
+        await organizers.record(db, organizer.id if organizer else None, "login failed")
+        return page(request, "login.html", {"email": email, "error": WRONG_LOGIN}, status=400)
+
+    old_session = await current_session(request)
+    needs_second_factor = usable.two_factor
+
+    async def sign_in(tx: Transaction) -> str:
+        # A new token at every login: one captured before it is worth nothing after.
+        if old_session is not None:
+            await end_session(tx, old_session.token_hash)
+        await audit(tx, usable.id, "password accepted" if needs_second_factor else "login")
+        return await start_session(tx, usable.id, needs_second_factor=needs_second_factor)
+
+    token = await db.write(sign_in)
+    return signed_in_response(request, token, "/login/two-factor" if needs_second_factor else "/organize")
+
+
+async def logout(request: Request) -> Response:
+    """POST /logout: ends the session on the server, not only in the browser."""
+    session = await current_session(request)
+    if session is not None:
+
+        async def sign_out(tx: Transaction) -> None:
+            await end_session(tx, session.token_hash)
+            await audit(tx, session.organizer.id, "logout")
+
+        await request.app.state.db.write(sign_out)
+    response = RedirectResponse("/login", status_code=303, headers={"cache-control": "no-store"})
+    clear_session_cookie(response, request.app.state.settings)
+    return response
+
+
+async def setup_page(request: Request) -> Response:
+    """GET /setup/{token}: the form that creates the first organizer."""
+    db: Database = request.app.state.db
+    token = request.path_params["token"]
+    if await organizers.count_organizers(db) or not await organizers.link_is_usable(db, token, "setup"):
+        return page(request, "message.html", {"title": "Link not valid", "message": USED_LINK}, status=404)
+    return page(request, "setup.html", {"email": "", "errors": {}})
+
+
+async def setup(request: Request) -> Response:
+    """POST /setup/{token}: create the first organizer, an admin, and sign them in."""
+    db: Database = request.app.state.db
+    token = request.path_params["token"]
+    async with request.form() as form:
+        email = organizers.canonical_email(str(form.get("email") or ""))
+        password = str(form.get("password") or "")
+        again = str(form.get("password_again") or "")
+    errors = new_account_errors(email, password, again)
+    if errors:
+        return page(request, "setup.html", {"email": email, "errors": errors}, status=422)
+    password_hash = await request.app.state.passwords.hash(password)
+
+    async def create_first(tx: Transaction) -> str | None:
+        if await organizers.use_link(tx, token, "setup") is None:
+            return None
+        if int(await tx.fetch_val(queries.COUNT_ORGANIZERS) or 0):
+            return None
+        organizer_id = await organizers.insert_organizer(tx, email=email, password_hash=password_hash, is_admin=True)
+        assert organizer_id is not None
+        await audit(tx, organizer_id, "organizer created", "first organizer, by setup link")
+        await audit(tx, organizer_id, "login")
+        return await start_session(tx, organizer_id, needs_second_factor=False)
+
+    session_token = await db.write(create_first)
+    if session_token is None:
+        return page(request, "message.html", {"title": "Link not valid", "message": USED_LINK}, status=404)
+    return signed_in_response(request, session_token, "/organize")
+
+
+def new_account_errors(email: str, password: str, again: str) -> dict[str, str]:
+    """Field -> problem, for a new organizer's address and password."""
+    errors = {}
+    if problem := organizers.email_problem(email):
+        errors["email"] = problem
+    if problem := password_problem(password):
+        errors["password"] = problem
+    elif password != again:
+        errors["password_again"] = "The two passwords differ."  # noqa: S105 (a message, not a password)
+    return errors

@@ -1,0 +1,68 @@
+"""The organizer's own pages: home, settings (API tokens), and the `GET /api/v1/me` twin."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from . import api_tokens
+from .api_tokens import bearer_organizer
+from .database import Database, Transaction
+from .login import page, signed_in, to_login
+
+
+async def home(request: Request) -> Response:
+    """GET /organize: where an organizer lands after login."""
+    organizer = await signed_in(request)
+    if organizer is None:
+        return to_login()
+    return page(request, "organize.html", {"organizer": organizer})
+
+
+async def settings_page(request: Request, *, new_token: str | None = None, error: str | None = None) -> Response:
+    """GET /organize/settings: API tokens (and, once made, the new token shown this one time)."""
+    organizer = await signed_in(request)
+    if organizer is None:
+        return to_login()
+    tokens = await api_tokens.list_tokens(request.app.state.db, organizer.id)
+    context = {"organizer": organizer, "tokens": tokens, "new_token": new_token, "error": error}
+    return page(request, "settings.html", context, status=422 if error else 200)
+
+
+async def create_token(request: Request) -> Response:
+    """POST /organize/tokens: make a named token and show it once."""
+    organizer = await signed_in(request)
+    if organizer is None:
+        return to_login()
+    async with request.form() as form:
+        name = str(form.get("name") or "").strip()
+    if not 1 <= len(name) <= api_tokens.MAX_NAME_LENGTH or not name.isprintable():
+        return await settings_page(request, error=f"Name the token (1 to {api_tokens.MAX_NAME_LENGTH} characters).")
+    db: Database = request.app.state.db
+
+    async def unit(tx: Transaction) -> str:
+        return await api_tokens.create_token(tx, organizer.id, name)
+
+    return await settings_page(request, new_token=await db.write(unit))
+
+
+async def revoke_token(request: Request) -> Response:
+    """POST /organize/tokens/{token_id}/revoke."""
+    organizer = await signed_in(request)
+    if organizer is None:
+        return to_login()
+    await api_tokens.revoke_token(request.app.state.db, organizer.id, request.path_params["token_id"])
+    return RedirectResponse("/organize/settings", status_code=303)
+
+
+class OrganizerPublic(BaseModel):
+    email: str
+    is_admin: bool
+    two_factor: bool
+
+
+async def api_me(request: Request) -> OrganizerPublic:
+    """GET /api/v1/me: the organizer the bearer token acts as."""
+    organizer = await bearer_organizer(request)
+    return OrganizerPublic(email=organizer.email, is_admin=organizer.is_admin, two_factor=organizer.two_factor)

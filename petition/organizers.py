@@ -1,0 +1,153 @@
+"""Organizers: accounts, single-use links, and the audit trail of what they did."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import queries
+from .database import Database, Row, Transaction, now
+from .tokens import new_id, new_token, token_hash
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL_LENGTH = 254
+SETUP_LINK_SECONDS = 7 * 24 * 3600
+INVITE_LINK_SECONDS = 7 * 24 * 3600
+RESET_LINK_SECONDS = 30 * 60
+REQUIRE_TWO_FACTOR = "require_two_factor"
+
+
+@dataclass(frozen=True)
+class Organizer:
+    id: str
+    email: str
+    is_admin: bool
+    is_active: bool
+    two_factor: bool
+    totp_secret: str | None
+    password_hash: str
+
+
+def organizer_from(row: Row) -> Organizer:
+    return Organizer(
+        id=row["id"],
+        email=row["email"],
+        is_admin=bool(row["is_admin"]),
+        is_active=bool(row["is_active"]),
+        two_factor=row["totp_secret"] is not None,
+        totp_secret=row["totp_secret"],
+        password_hash=row["password_hash"],
+    )
+
+
+def micros() -> int:
+    """Microseconds since the epoch: audit entries keep their order within a second."""
+    return time.time_ns() // 1000
+
+
+def canonical_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def email_problem(email: str) -> str | None:
+    """None for a plausible address, else the reason."""
+    if len(email) > MAX_EMAIL_LENGTH or not EMAIL.match(email):
+        return "Enter an email address like name@example.org."
+    return None
+
+
+async def count_organizers(db: Database) -> int:
+    return int(await db.fetch_val(queries.COUNT_ORGANIZERS) or 0)
+
+
+async def find_by_email(db: Database, email: str) -> Organizer | None:
+    row = await db.fetch_one(queries.SELECT_ORGANIZER_BY_EMAIL, {"email": canonical_email(email)})
+    return organizer_from(row) if row else None
+
+
+async def find_by_id(db: Database, organizer_id: str) -> Organizer | None:
+    row = await db.fetch_one(queries.SELECT_ORGANIZER_BY_ID, {"id": organizer_id})
+    return organizer_from(row) if row else None
+
+
+async def list_organizers(db: Database) -> list[Organizer]:
+    return [organizer_from(row) for row in await db.fetch_all(queries.SELECT_ORGANIZERS)]
+
+
+async def insert_organizer(tx: Transaction, *, email: str, password_hash: str, is_admin: bool) -> str | None:
+    """Inside a write: add an organizer; its id, or None when the address is taken."""
+    row = await tx.fetch_one(
+        queries.INSERT_ORGANIZER,
+        {
+            "id": new_id(),
+            "email": canonical_email(email),
+            "password_hash": password_hash,
+            "is_admin": int(is_admin),
+            "created_at": now(),
+        },
+    )
+    return row["id"] if row else None
+
+
+async def audit(tx: Transaction, organizer_id: str | None, action: str, detail: str = "") -> None:
+    """Inside a write: record what an organizer did (never from where)."""
+    await tx.execute(
+        queries.INSERT_AUDIT,
+        {"id": new_id(), "organizer_id": organizer_id, "action": action, "detail": detail, "at_micros": micros()},
+    )
+
+
+async def record(db: Database, organizer_id: str | None, action: str, detail: str = "") -> None:
+    """Record an audit entry on its own."""
+
+    async def unit(tx: Transaction) -> None:
+        await audit(tx, organizer_id, action, detail)
+
+    await db.write(unit)
+
+
+async def audit_trail(db: Database, limit: int = 200) -> list[Row]:
+    return await db.fetch_all(queries.SELECT_AUDIT, {"limit": limit})
+
+
+async def create_link(
+    tx: Transaction,
+    *,
+    kind: str,
+    seconds: int,
+    organizer_id: str | None = None,
+    email: str | None = None,
+    make_admin: bool = False,
+    created_by: str | None = None,
+) -> str:
+    """Inside a write: a new single-use link token of `kind`."""
+    token = new_token()
+    await tx.execute(
+        queries.INSERT_LINK,
+        {
+            "token_hash": token_hash(token),
+            "kind": kind,
+            "organizer_id": organizer_id,
+            "email": email,
+            "make_admin": int(make_admin),
+            "created_by": created_by,
+            "expires_at": now() + seconds,
+        },
+    )
+    return token
+
+
+async def link_is_usable(db: Database, token: str, kind: str) -> bool:
+    row = await db.fetch_one(queries.SELECT_LINK, {"token_hash": token_hash(token), "kind": kind})
+    return bool(row) and row["used_at"] is None and row["expires_at"] > now()  # type: ignore[index]
+
+
+async def use_link(tx: Transaction, token: str, kind: str) -> dict[str, Any] | None:
+    """Inside a write: spend a link; its row, or None when unknown, used or expired."""
+    return await tx.fetch_one(queries.USE_LINK, {"token_hash": token_hash(token), "kind": kind, "now": now()})
+
+
+async def two_factor_required(db: Database) -> bool:
+    return await db.fetch_val(queries.SELECT_INSTANCE_SETTING, {"name": REQUIRE_TWO_FACTOR}) == "1"

@@ -1,0 +1,121 @@
+"""API tokens: made on the settings page or the command line, shown once, revocable, header only."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from petition import accounts, organizers
+from petition.csrf import FORM_FIELD
+from petition.database import Database
+
+from .test_cli import MAIN, clean_environ
+from .test_login import PASSWORD, csrf_of, log_in
+
+pytestmark = pytest.mark.usefixtures("organizer")
+
+
+async def make_token_on_page(client: httpx.AsyncClient, name: str) -> str:
+    csrf = await csrf_of(client, "/organize/settings")
+    page = await client.post("/organize/tokens", data={FORM_FIELD: csrf, "name": name})
+    assert page.status_code == 200
+    match = re.search(r'<code class="secret">([^<]+)</code>', page.text)
+    assert match, "the new token is shown"
+    return match.group(1)
+
+
+async def test_a_token_made_on_the_settings_page_acts_as_its_organizer(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await log_in(client, "alice@example.org")
+    token = await make_token_on_page(client, "newsroom script")
+    settings_page = await client.get("/organize/settings")
+    assert "newsroom script" in settings_page.text
+    assert token not in settings_page.text, "shown once, then gone"
+    client.cookies.clear()  # the token alone, no session
+    me = await client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    assert me.json() == {"email": "alice@example.org", "is_admin": True, "two_factor": False}
+    rows = await app.state.db.fetch_all("SELECT token_hash FROM api_tokens")
+    assert token not in str(rows), "only a hash is stored"
+
+
+async def test_a_revoked_token_is_refused(app: Starlette, client: httpx.AsyncClient) -> None:
+    await log_in(client, "alice@example.org")
+    token = await make_token_on_page(client, "old")
+    token_id = (await app.state.db.fetch_one("SELECT id FROM api_tokens"))["id"]
+    csrf = await csrf_of(client, "/organize/settings")
+    assert (await client.post(f"/organize/tokens/{token_id}/revoke", data={FORM_FIELD: csrf})).status_code == 303
+    me = await client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
+    assert me.status_code == 401
+    assert me.json()["error"]["code"] == "unauthorized"
+    actions = [row["action"] for row in await organizers.audit_trail(app.state.db)]
+    assert "token created" in actions and "token revoked" in actions
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"authorization": "Bearer made-up"}, {"authorization": "Basic YWxpY2U6cGFzcw=="}]
+)
+async def test_a_missing_or_wrong_token_is_401_in_the_json_shape(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await client.get("/api/v1/me", headers=headers)
+    assert response.status_code == 401
+    assert set(response.json()["error"]) >= {"code", "message"}
+
+
+async def test_a_token_in_the_query_string_is_refused_even_when_valid(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    token = await accounts.create_token_for(app.state.db, email="alice@example.org", name="x")
+    response = await client.get(f"/api/v1/me?token={token}")
+    assert response.status_code == 401
+    assert "Authorization header" in response.json()["error"]["message"]
+    with_header = await client.get(f"/api/v1/me?access_token={token}", headers={"authorization": f"Bearer {token}"})
+    assert with_header.status_code == 401
+
+
+async def test_the_token_records_its_last_use_to_the_day(app: Starlette, client: httpx.AsyncClient) -> None:
+    db: Database = app.state.db
+    token = await accounts.create_token_for(db, email="alice@example.org", name="x")
+    await client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
+    day = await db.fetch_val("SELECT last_used_day FROM api_tokens")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", day)
+
+
+async def test_an_empty_token_name_is_refused(app: Starlette, client: httpx.AsyncClient) -> None:
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, "/organize/settings")
+    page = await client.post("/organize/tokens", data={FORM_FIELD: csrf, "name": "  "})
+    assert page.status_code == 422
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM api_tokens") == 0
+
+
+def test_the_command_line_makes_organizers_and_prints_a_token_last(tmp_path: Path) -> None:
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(MAIN), *args],
+            cwd=tmp_path,
+            env=clean_environ(tmp_path, {}),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    created = run("create-organizer", "Bob@Example.org", stdin=PASSWORD + "\n")
+    assert created.returncode == 0, created.stderr
+    assert run("create-organizer", "bob@example.org", stdin=PASSWORD + "\n").returncode == 1, "taken"
+    weak = run("create-organizer", "carol@example.org", stdin="password\n")
+    assert weak.returncode == 2 and "at least 12 characters" in weak.stderr
+    token = run("create-token", "bob@example.org", "--name", "cron")
+    assert token.returncode == 0
+    last_line = token.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", last_line)
+    assert run("create-token", "nobody@example.org").returncode == 1
