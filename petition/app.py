@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
-from . import login, organize, pages
+from . import login, organize, pages, two_factor
 from .api import ApiRoute
 from .database import Database
 from .logs import AccessLog
@@ -52,9 +52,14 @@ def make_routes() -> list[BaseRoute]:
         Route("/setup/{token}", login.setup, methods=["POST"], name="setup"),
         Route("/login", login.login_page, name="login_page"),
         Route("/login", login.login, methods=["POST"], name="login"),
+        Route("/login/two-factor", two_factor.login_step_page, name="login_two_factor_page"),
+        Route("/login/two-factor", two_factor.login_step, methods=["POST"], name="login_two_factor"),
         Route("/logout", login.logout, methods=["POST"], name="logout"),
         Route("/organize", organize.home, name="organize_home"),
         Route("/organize/settings", organize.settings_page, name="settings_page"),
+        Route("/organize/two-factor", two_factor.start, methods=["POST"], name="two_factor_start"),
+        Route("/organize/two-factor/confirm", two_factor.confirm, methods=["POST"], name="two_factor_confirm"),
+        Route("/organize/two-factor/off", two_factor.turn_off, methods=["POST"], name="two_factor_off"),
         Route("/organize/tokens", organize.create_token, methods=["POST"], name="create_token"),
         Route("/organize/tokens/{token_id}/revoke", organize.revoke_token, methods=["POST"], name="revoke_token"),
         Mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static"),

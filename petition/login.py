@@ -36,6 +36,20 @@ async def signed_in(request: Request) -> Organizer | None:
     return session.organizer
 
 
+async def guard(request: Request, *, two_factor_setup: bool = False) -> Organizer | Response:
+    """The signed-in organizer, or the redirect to show instead.
+
+    While an admin requires two-factor, an organizer without it reaches only the
+    pages that set it up (`two_factor_setup`).
+    """
+    organizer = await signed_in(request)
+    if organizer is None:
+        return to_login()
+    if not two_factor_setup and not organizer.two_factor and await organizers.two_factor_required(request.app.state.db):
+        return RedirectResponse("/organize/settings", status_code=303, headers={"cache-control": "no-store"})
+    return organizer
+
+
 def to_login() -> Response:
     return RedirectResponse("/login", status_code=303, headers={"cache-control": "no-store"})
 

@@ -6,35 +6,43 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import api_tokens
+from . import api_tokens, organizers, queries
 from .api_tokens import bearer_organizer
 from .database import Database, Transaction
-from .login import page, signed_in, to_login
+from .login import guard, page
 
 
 async def home(request: Request) -> Response:
     """GET /organize: where an organizer lands after login."""
-    organizer = await signed_in(request)
-    if organizer is None:
-        return to_login()
+    organizer = await guard(request)
+    if isinstance(organizer, Response):
+        return organizer
     return page(request, "organize.html", {"organizer": organizer})
 
 
 async def settings_page(request: Request, *, new_token: str | None = None, error: str | None = None) -> Response:
     """GET /organize/settings: API tokens (and, once made, the new token shown this one time)."""
-    organizer = await signed_in(request)
-    if organizer is None:
-        return to_login()
-    tokens = await api_tokens.list_tokens(request.app.state.db, organizer.id)
-    context = {"organizer": organizer, "tokens": tokens, "new_token": new_token, "error": error}
+    organizer = await guard(request, two_factor_setup=True)
+    if isinstance(organizer, Response):
+        return organizer
+    db: Database = request.app.state.db
+    tokens = await api_tokens.list_tokens(db, organizer.id)
+    context = {
+        "organizer": organizer,
+        "tokens": tokens,
+        "new_token": new_token,
+        "error": error,
+        "two_factor_required": await organizers.two_factor_required(db),
+        "recovery_codes_left": await db.fetch_val(queries.COUNT_RECOVERY_CODES, {"organizer_id": organizer.id}),
+    }
     return page(request, "settings.html", context, status=422 if error else 200)
 
 
 async def create_token(request: Request) -> Response:
     """POST /organize/tokens: make a named token and show it once."""
-    organizer = await signed_in(request)
-    if organizer is None:
-        return to_login()
+    organizer = await guard(request)
+    if isinstance(organizer, Response):
+        return organizer
     async with request.form() as form:
         name = str(form.get("name") or "").strip()
     if not 1 <= len(name) <= api_tokens.MAX_NAME_LENGTH or not name.isprintable():
@@ -49,9 +57,9 @@ async def create_token(request: Request) -> Response:
 
 async def revoke_token(request: Request) -> Response:
     """POST /organize/tokens/{token_id}/revoke."""
-    organizer = await signed_in(request)
-    if organizer is None:
-        return to_login()
+    organizer = await guard(request)
+    if isinstance(organizer, Response):
+        return organizer
     await api_tokens.revoke_token(request.app.state.db, organizer.id, request.path_params["token_id"])
     return RedirectResponse("/organize/settings", status_code=303)
 

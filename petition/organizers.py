@@ -27,6 +27,7 @@ class Organizer:
     is_active: bool
     two_factor: bool
     totp_secret: str | None
+    totp_last_step: int
     password_hash: str
 
 
@@ -38,6 +39,7 @@ def organizer_from(row: Row) -> Organizer:
         is_active=bool(row["is_active"]),
         two_factor=row["totp_secret"] is not None,
         totp_secret=row["totp_secret"],
+        totp_last_step=int(row["totp_last_step"]),
         password_hash=row["password_hash"],
     )
 

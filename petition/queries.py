@@ -48,12 +48,16 @@ VALUES (:id, :email, :password_hash, :is_admin, 1, :created_at)
 ON CONFLICT (email) DO NOTHING
 RETURNING id
 """
-ORGANIZER_COLUMNS = "id, email, password_hash, is_admin, is_active, totp_secret, created_at"
+ORGANIZER_COLUMNS = "id, email, password_hash, is_admin, is_active, totp_secret, totp_last_step, created_at"
 SELECT_ORGANIZER_BY_EMAIL = f"SELECT {ORGANIZER_COLUMNS} FROM organizers WHERE email = :email"
 SELECT_ORGANIZER_BY_ID = f"SELECT {ORGANIZER_COLUMNS} FROM organizers WHERE id = :id"
 SELECT_ORGANIZERS = f"SELECT {ORGANIZER_COLUMNS} FROM organizers ORDER BY email"
 UPDATE_ORGANIZER_PASSWORD = "UPDATE organizers SET password_hash = :password_hash WHERE id = :id"
-UPDATE_ORGANIZER_TOTP = "UPDATE organizers SET totp_secret = :totp_secret WHERE id = :id"
+UPDATE_ORGANIZER_TOTP = "UPDATE organizers SET totp_secret = :totp_secret, totp_last_step = :step WHERE id = :id"
+# Compare-and-set: of two requests with the same code, only one moves the step forward.
+USE_TOTP_STEP = """
+UPDATE organizers SET totp_last_step = :step WHERE id = :id AND totp_last_step < :step RETURNING id
+"""
 DEACTIVATE_ORGANIZER = "UPDATE organizers SET is_active = 0 WHERE id = :id AND is_active = 1 RETURNING id"
 
 # -- organizer sessions --------------------------------------------------------
