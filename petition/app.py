@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
-from . import login, organize, pages, two_factor
+from . import admin, login, organize, pages, recovery, two_factor
 from .api import ApiRoute
 from .database import Database
 from .logs import AccessLog
@@ -55,6 +56,12 @@ def make_routes() -> list[BaseRoute]:
         Route("/login/two-factor", two_factor.login_step_page, name="login_two_factor_page"),
         Route("/login/two-factor", two_factor.login_step, methods=["POST"], name="login_two_factor"),
         Route("/logout", login.logout, methods=["POST"], name="logout"),
+        Route("/reset", recovery.reset_request_page, name="reset_request_page"),
+        Route("/reset", recovery.reset_request, methods=["POST"], name="reset_request"),
+        Route("/reset/{token}", recovery.reset_page, name="reset_page"),
+        Route("/reset/{token}", recovery.reset, methods=["POST"], name="reset"),
+        Route("/invite/{token}", recovery.invite_page, name="invite_page"),
+        Route("/invite/{token}", recovery.accept_invite, methods=["POST"], name="accept_invite"),
         Route("/organize", organize.home, name="organize_home"),
         Route("/organize/settings", organize.settings_page, name="settings_page"),
         Route("/organize/two-factor", two_factor.start, methods=["POST"], name="two_factor_start"),
@@ -62,6 +69,15 @@ def make_routes() -> list[BaseRoute]:
         Route("/organize/two-factor/off", two_factor.turn_off, methods=["POST"], name="two_factor_off"),
         Route("/organize/tokens", organize.create_token, methods=["POST"], name="create_token"),
         Route("/organize/tokens/{token_id}/revoke", organize.revoke_token, methods=["POST"], name="revoke_token"),
+        Route("/organize/admin", admin.admin_page, name="admin_page"),
+        Route("/organize/admin/invite", admin.invite, methods=["POST"], name="invite_organizer"),
+        Route(
+            "/organize/admin/organizers/{organizer_id}/deactivate",
+            admin.deactivate,
+            methods=["POST"],
+            name="deactivate_organizer",
+        ),
+        Route("/organize/admin/two-factor", admin.require_two_factor, methods=["POST"], name="require_two_factor"),
         Mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
@@ -102,6 +118,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             gc.unfreeze()
+            # Mail being sent in the background finishes before the database closes.
+            await asyncio.gather(*app.state.background_tasks, return_exceptions=True)
             await db.disconnect()
             if access_log is not None:
                 access_log.flush()
@@ -119,4 +137,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.passwords = PasswordHashing(settings.password_hash_concurrency)
     app.state.rate_limiter = RateLimiter()
     app.state.mailer = make_mailer(settings)
+    app.state.background_tasks = set()
     return app

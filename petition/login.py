@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from . import organizers, queries
 from .database import Database, Transaction
 from .organizers import Organizer, audit
-from .passwords import PasswordHashing, password_problem
+from .passwords import PasswordHashing, new_password_errors
 from .ratelimit import RateLimiter
 from .sessions import clear_session_cookie, current_session, end_session, set_session_cookie, start_session
 from .settings import Settings
@@ -46,16 +46,21 @@ async def guard(request: Request, *, two_factor_setup: bool = False) -> Organize
     if organizer is None:
         return to_login()
     if not two_factor_setup and not organizer.two_factor and await organizers.two_factor_required(request.app.state.db):
-        return RedirectResponse("/organize/settings", status_code=303, headers={"cache-control": "no-store"})
+        return redirect("/organize/settings")
     return organizer
 
 
+def redirect(location: str) -> Response:
+    """A 303 to another organizer page, itself never cached."""
+    return RedirectResponse(location, status_code=303, headers={"cache-control": "no-store"})
+
+
 def to_login() -> Response:
-    return RedirectResponse("/login", status_code=303, headers={"cache-control": "no-store"})
+    return redirect("/login")
 
 
 def signed_in_response(request: Request, token: str, location: str) -> Response:
-    response = RedirectResponse(location, status_code=303, headers={"cache-control": "no-store"})
+    response = redirect(location)
     set_session_cookie(response, token, request.app.state.settings)
     return response
 
@@ -63,7 +68,7 @@ def signed_in_response(request: Request, token: str, location: str) -> Response:
 async def login_page(request: Request) -> Response:
     """GET /login."""
     if await signed_in(request):
-        return RedirectResponse("/organize", status_code=303)
+        return redirect("/organize")
     return page(request, "login.html", {"email": "", "error": None})
 
 
@@ -113,7 +118,7 @@ async def logout(request: Request) -> Response:
             await audit(tx, session.organizer.id, "logout")
 
         await request.app.state.db.write(sign_out)
-    response = RedirectResponse("/login", status_code=303, headers={"cache-control": "no-store"})
+    response = to_login()
     clear_session_cookie(response, request.app.state.settings)
     return response
 
@@ -159,11 +164,7 @@ async def setup(request: Request) -> Response:
 
 def new_account_errors(email: str, password: str, again: str) -> dict[str, str]:
     """Field -> problem, for a new organizer's address and password."""
-    errors = {}
+    errors = new_password_errors(password, again)
     if problem := organizers.email_problem(email):
         errors["email"] = problem
-    if problem := password_problem(password):
-        errors["password"] = problem
-    elif password != again:
-        errors["password_again"] = "The two passwords differ."  # noqa: S105 (a message, not a password)
     return errors

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from . import api_tokens, organizers, queries
 from .api_tokens import bearer_organizer
 from .database import Database, Transaction
-from .login import guard, page
+from .login import guard, page, redirect
 
 
 async def home(request: Request) -> Response:
@@ -61,7 +61,7 @@ async def revoke_token(request: Request) -> Response:
     if isinstance(organizer, Response):
         return organizer
     await api_tokens.revoke_token(request.app.state.db, organizer.id, request.path_params["token_id"])
-    return RedirectResponse("/organize/settings", status_code=303)
+    return redirect("/organize/settings")
 
 
 class OrganizerPublic(BaseModel):

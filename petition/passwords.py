@@ -34,6 +34,15 @@ def password_problem(password: str) -> str | None:
     return None
 
 
+def new_password_errors(password: str, again: str) -> dict[str, str]:
+    """Field -> problem, for a new password typed twice."""
+    if problem := password_problem(password):
+        return {"password": problem}
+    if password != again:
+        return {"password_again": "The two passwords differ."}
+    return {}
+
+
 class PasswordHashing:
     """argon2id in worker threads, at most `concurrency` at once (each takes 19 MiB)."""
 

@@ -12,12 +12,12 @@ import qrcode
 import qrcode.image.svg
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from . import organizers, queries
 from .database import Database, Transaction
 from .encryption import decrypt, encrypt
-from .login import guard, page, signed_in_response, to_login
+from .login import guard, page, redirect, signed_in_response, to_login
 from .organizers import Organizer, audit
 from .sessions import current_session, end_session, start_session
 from .settings import Settings
@@ -159,7 +159,7 @@ async def turn_off(request: Request) -> Response:
         return organizer
     db: Database = request.app.state.db
     if not organizer.two_factor:
-        return RedirectResponse("/organize/settings", status_code=303)
+        return redirect("/organize/settings")
     if await organizers.two_factor_required(db):
         message = "An administrator requires two-factor for every organizer, so it cannot be turned off."
         return page(request, "message.html", {"title": "Two-factor stays on", "message": message}, 409)
@@ -174,7 +174,7 @@ async def turn_off(request: Request) -> Response:
         await audit(tx, organizer.id, "two-factor turned off")
 
     await db.write(off)
-    return RedirectResponse("/organize/settings", status_code=303)
+    return redirect("/organize/settings")
 
 
 async def login_step_page(request: Request) -> Response:

@@ -137,3 +137,18 @@ async def test_over_https_the_cookie_is_secure_with_the_host_prefix(settings: Se
 async def test_the_api_is_not_subject_to_form_tokens(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/v1/status", json={})
     assert response.status_code == 405, "API routes answer for themselves; no 403 from the CSRF check"
+
+
+async def test_every_html_post_route_refuses_a_post_without_a_token(app: Starlette, client: httpx.AsyncClient) -> None:
+    """Walks the app's route list, so a new form route is covered by being written."""
+    posted = 0
+    for route in app.routes:
+        methods = getattr(route, "methods", None) or set()
+        path = getattr(route, "path", "")
+        if "POST" not in methods or path.startswith("/api/"):
+            continue
+        url = re.sub(r"{[^}]+}", "anything", path)
+        response = await client.post(url, data={"email": "a@example.org", "password": "x" * 20, "code": "1"})
+        assert response.status_code == 403, f"POST {path} without a CSRF token"
+        posted += 1
+    assert posted >= 15

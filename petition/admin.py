@@ -1,0 +1,129 @@
+"""Administrators' pages: organizers, invitations, deactivation, requiring two-factor, the audit trail."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import organizers, queries
+from .database import Database, Transaction
+from .login import guard, page, redirect
+from .organizers import REQUIRE_TWO_FACTOR, Organizer, audit
+from .recovery import send_in_background
+from .settings import Settings
+
+AUDIT_ENTRIES_SHOWN = 200
+
+
+async def admin_guard(request: Request) -> Organizer | Response:
+    """The signed-in admin; anyone else gets the 404 of a page they may not see."""
+    organizer = await guard(request)
+    if isinstance(organizer, Response):
+        return organizer
+    if not organizer.is_admin:
+        message = "There is nothing at this address."
+        return page(request, "message.html", {"title": "Not found", "message": message}, status=404)
+    return organizer
+
+
+async def admin_page(request: Request, *, notice: str | None = None, error: str | None = None) -> Response:
+    """GET /organize/admin."""
+    admin = await admin_guard(request)
+    if isinstance(admin, Response):
+        return admin
+    db: Database = request.app.state.db
+    trail = [
+        {**row, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row["at_micros"] // 1_000_000))}
+        for row in await organizers.audit_trail(db, AUDIT_ENTRIES_SHOWN)
+    ]
+    context = {
+        "organizer": admin,
+        "organizers": await organizers.list_organizers(db),
+        "two_factor_required": await organizers.two_factor_required(db),
+        "trail": trail,
+        "notice": notice,
+        "error": error,
+    }
+    return page(request, "admin.html", context, status=422 if error else 200)
+
+
+async def invite(request: Request) -> Response:
+    """POST /organize/admin/invite: email a single-use invitation link, valid 7 days."""
+    admin = await admin_guard(request)
+    if isinstance(admin, Response):
+        return admin
+    settings: Settings = request.app.state.settings
+    db: Database = request.app.state.db
+    async with request.form() as form:
+        email = organizers.canonical_email(str(form.get("email") or ""))
+        make_admin = form.get("admin") == "on"
+    if problem := organizers.email_problem(email):
+        return await admin_page(request, error=problem)
+    if await organizers.find_by_email(db, email):
+        return await admin_page(request, error="An organizer with that address already exists.")
+
+    async def make_invitation(tx: Transaction) -> str:
+        await audit(tx, admin.id, "invitation sent", email + (" (as administrator)" if make_admin else ""))
+        return await organizers.create_link(
+            tx,
+            kind="invite",
+            seconds=organizers.INVITE_LINK_SECONDS,
+            email=email,
+            make_admin=make_admin,
+            created_by=admin.id,
+        )
+
+    token = await db.write(make_invitation)
+    body = (
+        f"{admin.email} invites you to organize petitions on {settings.site_name}.\n\n"
+        f"To accept, open this link within 7 days and choose a password:\n{settings.base_url}/invite/{token}\n"
+    )
+    send_in_background(request, request.app.state.mailer.send(to=email, subject="An invitation to organize", body=body))
+    return await admin_page(request, notice=f"Invitation sent to {email}.")
+
+
+async def deactivate(request: Request) -> Response:
+    """POST /organize/admin/organizers/{organizer_id}/deactivate: ends their sessions and tokens at once."""
+    admin = await admin_guard(request)
+    if isinstance(admin, Response):
+        return admin
+    db: Database = request.app.state.db
+    target = await organizers.find_by_id(db, request.path_params["organizer_id"])
+    if target is None:
+        return await admin_page(request, error="There is no such organizer.")
+    if target.id == admin.id:
+        return await admin_page(request, error="You cannot deactivate yourself.")
+
+    async def unit(tx: Transaction) -> bool:
+        if await tx.fetch_one(queries.DEACTIVATE_ORGANIZER, {"id": target.id}) is None:
+            return False
+        await tx.execute(queries.DELETE_ORGANIZER_SESSIONS, {"organizer_id": target.id})
+        await tx.execute(queries.REVOKE_ORGANIZER_API_TOKENS, {"organizer_id": target.id, "now": int(time.time())})
+        await audit(tx, admin.id, "organizer deactivated", target.email)
+        return True
+
+    if not await db.write(unit):
+        return await admin_page(request, error=f"{target.email} is already deactivated.")
+    return await admin_page(request, notice=f"{target.email} is deactivated; their sessions and tokens are ended.")
+
+
+async def require_two_factor(request: Request) -> Response:
+    """POST /organize/admin/two-factor: require (or stop requiring) two-factor for every organizer."""
+    admin = await admin_guard(request)
+    if isinstance(admin, Response):
+        return admin
+    async with request.form() as form:
+        required = form.get("required") == "on"
+    if required and not admin.two_factor:
+        return await admin_page(request, error="Turn on two-factor for yourself first.")
+
+    async def unit(tx: Transaction) -> None:
+        await tx.execute(
+            queries.UPSERT_INSTANCE_SETTING, {"name": REQUIRE_TWO_FACTOR, "value": "1" if required else "0"}
+        )
+        await audit(tx, admin.id, "two-factor required" if required else "two-factor no longer required")
+
+    await request.app.state.db.write(unit)
+    return redirect("/organize/admin")

@@ -1,0 +1,166 @@
+"""Password reset by an emailed single-use link, and accepting an invitation.
+
+Both end with a new password; both links are single use and expire (a reset
+after 30 minutes, an invitation after 7 days), and both open a page that acts
+only on a POST, since mail scanners open links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import organizers, queries
+from .database import Database, Transaction
+from .login import USED_LINK, page, signed_in_response
+from .organizers import audit
+from .passwords import new_password_errors
+from .sessions import start_session
+from .settings import Settings
+from .tokens import token_hash
+
+logger = logging.getLogger("petition.mail")
+RESET_SENT = (
+    "If an organizer account uses that address, we have sent it a link to choose a new password. "
+    "The link works once, for 30 minutes."
+)
+
+
+def send_in_background(request: Request, sending: Coroutine[Any, Any, None]) -> None:
+    """Send mail without making the answer wait (so its timing tells nothing)."""
+    tasks: set[asyncio.Task[None]] = request.app.state.background_tasks
+
+    async def run() -> None:
+        try:
+            await sending
+        except Exception as error:  # the message and address stay out of the log
+            logger.error("sending mail failed: %s", type(error).__name__)
+
+    task = asyncio.create_task(run())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def reset_request_page(request: Request) -> Response:
+    """GET /reset: ask for the address."""
+    return page(request, "reset_request.html", {"sent": False, "error": None})
+
+
+async def reset_request(request: Request) -> Response:
+    """POST /reset: the same answer whether or not the address has an account."""
+    settings: Settings = request.app.state.settings
+    limiter = request.app.state.rate_limiter
+    async with request.form() as form:
+        email = organizers.canonical_email(str(form.get("email") or ""))
+    window = settings.rate_limit_window_seconds
+    account_key = "reset:" + hashlib.sha256(email.encode()).hexdigest()
+    client_ok = limiter.allow(limiter.client_key(request.scope, settings), settings.rate_limit_login_per_client, window)
+    if not client_ok or not limiter.allow(account_key, settings.rate_limit_login_per_account, window):
+        message = "Too many requests. Please wait a few minutes and try again."
+        return page(request, "reset_request.html", {"sent": False, "error": message}, status=429)
+    db: Database = request.app.state.db
+    organizer = await organizers.find_by_email(db, email) if email else None
+    if organizer is not None and organizer.is_active:
+
+        async def make_link(tx: Transaction) -> str:
+            await audit(tx, organizer.id, "password reset requested")
+            return await organizers.create_link(
+                tx, kind="reset", seconds=organizers.RESET_LINK_SECONDS, organizer_id=organizer.id
+            )
+
+        token = await db.write(make_link)
+        body = (
+            f"Someone asked to reset the password of your organizer account on {settings.site_name}.\n\n"
+            f"To choose a new password, open this link within 30 minutes:\n{settings.base_url}/reset/{token}\n\n"
+            "If it was not you, ignore this message: your password stays as it is."
+        )
+        send_in_background(request, request.app.state.mailer.send(to=email, subject="Reset your password", body=body))
+    # Always return the same response to prevent email enumeration attacks.
+    return page(request, "reset_request.html", {"sent": True, "error": None})
+
+
+async def reset_page(request: Request) -> Response:
+    """GET /reset/{token}: the new-password form (nothing happens until it is posted)."""
+    if not await organizers.link_is_usable(request.app.state.db, request.path_params["token"], "reset"):
+        return page(request, "message.html", {"title": "Link not valid", "message": USED_LINK}, status=404)
+    return page(request, "new_password.html", {"errors": {}, "title": "Choose a new password", "email": None})
+
+
+async def reset(request: Request) -> Response:
+    """POST /reset/{token}: set the password, end every session of the account."""
+    db: Database = request.app.state.db
+    token = request.path_params["token"]
+    async with request.form() as form:
+        password = str(form.get("password") or "")
+        again = str(form.get("password_again") or "")
+    errors = new_password_errors(password, again)
+    if errors:
+        context = {"errors": errors, "title": "Choose a new password", "email": None}
+        return page(request, "new_password.html", context, status=422)
+    password_hash = await request.app.state.passwords.hash(password)
+
+    async def set_password(tx: Transaction) -> bool:
+        link = await organizers.use_link(tx, token, "reset")
+        if link is None:
+            return False
+        organizer_id = link["organizer_id"]
+        await tx.execute(queries.UPDATE_ORGANIZER_PASSWORD, {"id": organizer_id, "password_hash": password_hash})
+        await tx.execute(queries.DELETE_ORGANIZER_SESSIONS, {"organizer_id": organizer_id})
+        await audit(tx, organizer_id, "password reset")
+        return True
+
+    if not await db.write(set_password):
+        return page(request, "message.html", {"title": "Link not valid", "message": USED_LINK}, status=404)
+    message = "Your password is changed, and every session of your account was ended. Log in with the new one."
+    return page(request, "message.html", {"title": "Password changed", "message": message})
+
+
+async def invite_page(request: Request) -> Response:
+    """GET /invite/{token}: the invited organizer chooses a password."""
+    db: Database = request.app.state.db
+    row = await db.fetch_one(
+        queries.SELECT_LINK, {"token_hash": token_hash(request.path_params["token"]), "kind": "invite"}
+    )
+    if row is None or not await organizers.link_is_usable(db, request.path_params["token"], "invite"):
+        return page(request, "message.html", {"title": "Link not valid", "message": USED_LINK}, status=404)
+    context = {"errors": {}, "title": "Join as an organizer", "email": row["email"]}
+    return page(request, "new_password.html", context)
+
+
+async def accept_invite(request: Request) -> Response:
+    """POST /invite/{token}: create the invited organizer and sign them in."""
+    db: Database = request.app.state.db
+    token = request.path_params["token"]
+    async with request.form() as form:
+        password = str(form.get("password") or "")
+        again = str(form.get("password_again") or "")
+    errors = new_password_errors(password, again)
+    if errors:
+        row = await db.fetch_one(queries.SELECT_LINK, {"token_hash": token_hash(token), "kind": "invite"})
+        context = {"errors": errors, "title": "Join as an organizer", "email": row["email"] if row else ""}
+        return page(request, "new_password.html", context, status=422)
+    password_hash = await request.app.state.passwords.hash(password)
+
+    async def join(tx: Transaction) -> str | None:
+        link = await organizers.use_link(tx, token, "invite")
+        if link is None:
+            return None
+        organizer_id = await organizers.insert_organizer(
+            tx, email=link["email"], password_hash=password_hash, is_admin=bool(link["make_admin"])
+        )
+        if organizer_id is None:
+            return None
+        await audit(tx, organizer_id, "invitation accepted")
+        await audit(tx, organizer_id, "login")
+        return await start_session(tx, organizer_id, needs_second_factor=False)
+
+    session_token = await db.write(join)
+    if session_token is None:
+        return page(request, "message.html", {"title": "Link not valid", "message": USED_LINK}, status=404)
+    return signed_in_response(request, session_token, "/organize")
