@@ -12,7 +12,19 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
-from . import admin, login, organize, pages, recovery, two_factor
+from . import (
+    admin,
+    jobs,
+    login,
+    organize,
+    pages,
+    petition_forms,
+    petition_pages,
+    petitions,
+    petitions_api,
+    recovery,
+    two_factor,
+)
 from .api import ApiRoute
 from .database import Database
 from .logs import AccessLog
@@ -30,8 +42,9 @@ def make_routes() -> list[BaseRoute]:
     """Every URL the service answers, in one ordered list."""
     return [
         Route("/healthz", pages.healthz, name="healthz"),
-        Route("/", pages.home, name="home"),
+        Route("/", petition_pages.home, name="home"),
         Route("/privacy", pages.privacy, name="privacy"),
+        Route("/p/{slug}", petition_pages.petition_page, name="petition_page"),
         Route("/api/openapi.json", openapi_document, name="openapi"),
         ApiRoute(
             "/api/v1/status",
@@ -49,6 +62,73 @@ def make_routes() -> list[BaseRoute]:
             auth=True,
             tags=["organizers"],
         ),
+        ApiRoute(
+            "/api/v1/me/petitions",
+            petitions_api.my_petitions,
+            summary="Every petition the token's organizer organizes, drafts included",
+            response=petitions_api.OrganizerPetitionList,
+            auth=True,
+            tags=["petitions"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions",
+            petitions_api.list_petitions,
+            summary="Open and closed petitions, newest first; follow next_cursor for more",
+            response=petitions.PetitionList,
+            query=petitions_api.PetitionListQuery,
+            tags=["petitions"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions",
+            petitions_api.create_petition,
+            methods=["POST"],
+            status=201,
+            summary="Create a petition as a draft",
+            body=petitions.PetitionCreate,
+            response=petitions.PetitionOrganizerView,
+            auth=True,
+            errors=[409],
+            tags=["petitions"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}",
+            petitions_api.get_petition,
+            summary="A petition; drafts only to their organizers (with a token), who also see every setting",
+            response=petitions.PetitionPublic,
+            errors=[401],
+            tags=["petitions"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}",
+            petitions_api.update_petition,
+            methods=["PATCH"],
+            summary="Change a petition's fields (some are fixed once it is published)",
+            body=petitions.PetitionUpdate,
+            response=petitions.PetitionOrganizerView,
+            auth=True,
+            errors=[409],
+            tags=["petitions"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/publish",
+            petitions_api.publish_petition,
+            methods=["POST"],
+            summary="Publish a draft: it opens for signatures",
+            response=petitions.PetitionOrganizerView,
+            auth=True,
+            errors=[409],
+            tags=["petitions"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/close",
+            petitions_api.close_petition,
+            methods=["POST"],
+            summary="Close an open petition",
+            response=petitions.PetitionOrganizerView,
+            auth=True,
+            errors=[409],
+            tags=["petitions"],
+        ),
         Route("/setup/{token}", login.setup_page, name="setup_page"),
         Route("/setup/{token}", login.setup, methods=["POST"], name="setup"),
         Route("/login", login.login_page, name="login_page"),
@@ -62,7 +142,31 @@ def make_routes() -> list[BaseRoute]:
         Route("/reset/{token}", recovery.reset, methods=["POST"], name="reset"),
         Route("/invite/{token}", recovery.invite_page, name="invite_page"),
         Route("/invite/{token}", recovery.accept_invite, methods=["POST"], name="accept_invite"),
-        Route("/organize", organize.home, name="organize_home"),
+        Route("/organize", petition_forms.my_petitions, name="organize_home"),
+        Route("/organize/petitions/new", petition_forms.new_petition_page, name="new_petition_page"),
+        Route("/organize/petitions", petition_forms.create_petition, methods=["POST"], name="create_petition"),
+        Route("/organize/petitions/{slug}", petition_forms.manage_page, name="manage_petition"),
+        Route("/organize/petitions/{slug}/edit", petition_forms.edit_page, name="edit_petition_page"),
+        Route("/organize/petitions/{slug}/edit", petition_forms.edit, methods=["POST"], name="edit_petition"),
+        Route(
+            "/organize/petitions/{slug}/organizers",
+            petition_forms.add_co_organizer,
+            methods=["POST"],
+            name="add_co_organizer",
+        ),
+        Route(
+            "/organize/petitions/{slug}/organizers/{organizer_id}/remove",
+            petition_forms.remove_co_organizer,
+            methods=["POST"],
+            name="remove_co_organizer",
+        ),
+        Route("/organize/petitions/{slug}/{action}", petition_forms.confirm_page, name="confirm_petition_action"),
+        Route(
+            "/organize/petitions/{slug}/{action}",
+            petition_forms.change_state,
+            methods=["POST"],
+            name="petition_action",
+        ),
         Route("/organize/settings", organize.settings_page, name="settings_page"),
         Route("/organize/two-factor", two_factor.start, methods=["POST"], name="two_factor_start"),
         Route("/organize/two-factor/confirm", two_factor.confirm, methods=["POST"], name="two_factor_confirm"),
@@ -115,7 +219,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # process: take it out of the garbage collector's sight, so collections under
             # load only walk what requests allocate.
             gc.freeze()
-            yield
+            closing = asyncio.create_task(
+                jobs.run_every(db, name="close-due", seconds=jobs.CLOSE_DUE_EVERY_SECONDS, job=petitions.close_due)
+            )
+            try:
+                yield
+            finally:
+                closing.cancel()
+                await asyncio.gather(closing, return_exceptions=True)
         finally:
             gc.unfreeze()
             # Mail being sent in the background finishes before the database closes.

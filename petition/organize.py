@@ -12,14 +12,6 @@ from .database import Database, Transaction
 from .login import guard, page, redirect
 
 
-async def home(request: Request) -> Response:
-    """GET /organize: where an organizer lands after login."""
-    organizer = await guard(request)
-    if isinstance(organizer, Response):
-        return organizer
-    return page(request, "organize.html", {"organizer": organizer})
-
-
 async def settings_page(request: Request, *, new_token: str | None = None, error: str | None = None) -> Response:
     """GET /organize/settings: API tokens (and, once made, the new token shown this one time)."""
     organizer = await guard(request, two_factor_setup=True)

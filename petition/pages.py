@@ -11,11 +11,6 @@ from .database import Database
 from .errors import ApiError
 
 
-async def home(request: Request) -> Response:
-    """GET /: what the service is and what it keeps about signers."""
-    return request.app.state.templates.TemplateResponse(request, "home.html")
-
-
 async def privacy(request: Request) -> Response:
     """GET /privacy: in plain words, what is and is not kept about a signer."""
     return request.app.state.templates.TemplateResponse(request, "privacy.html")

@@ -151,3 +151,85 @@ UPSERT_INSTANCE_SETTING = """
 INSERT INTO instance_settings (name, value) VALUES (:name, :value)
 ON CONFLICT (name) DO UPDATE SET value = excluded.value
 """
+
+# -- petitions -----------------------------------------------------------------
+
+PETITION_COLUMNS = (
+    "id, slug, state, title, summary, body, target, goal, closes_at, allowed_domains, verification, "
+    "show_names, reasons_enabled, timeline_floor, retention_days, signature_count, count_email, count_code, "
+    "created_by, created_at, opened_at, closed_at, text_changed_at, version"
+)
+SELECT_PETITION_BY_SLUG = f"SELECT {PETITION_COLUMNS} FROM petitions WHERE slug = :slug"
+INSERT_PETITION = """
+INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, closes_at, allowed_domains,
+    verification, show_names, reasons_enabled, timeline_floor, retention_days, created_by, created_at)
+VALUES (:id, :slug, 'draft', :title, :summary, :body, :target, :goal, :closes_at, :allowed_domains,
+    :verification, :show_names, :reasons_enabled, :timeline_floor, :retention_days, :created_by, :created_at)
+ON CONFLICT (slug) DO NOTHING
+RETURNING slug
+"""
+INSERT_PETITION_ORGANIZER = """
+INSERT INTO petition_organizers (petition_id, organizer_id) VALUES (:petition_id, :organizer_id)
+ON CONFLICT (petition_id, organizer_id) DO NOTHING
+"""
+DELETE_PETITION_ORGANIZER = """
+DELETE FROM petition_organizers WHERE petition_id = :petition_id AND organizer_id = :organizer_id
+"""
+SELECT_PETITION_ORGANIZER = """
+SELECT organizer_id FROM petition_organizers WHERE petition_id = :petition_id AND organizer_id = :organizer_id
+"""
+SELECT_PETITION_ORGANIZER_EMAILS = """
+SELECT o.id, o.email FROM petition_organizers p JOIN organizers o ON o.id = p.organizer_id
+WHERE p.petition_id = :petition_id ORDER BY o.email
+"""
+
+
+def update_petition(assignments: str) -> str:
+    """An UPDATE of the named columns (`title = :title, ...`), built from model field names only."""
+    return f"UPDATE petitions SET {assignments}, version = version + 1 WHERE id = :id"
+
+
+COUNT_PETITION_VERSIONS = "SELECT COUNT(*) AS n FROM petition_versions WHERE petition_id = :petition_id"
+INSERT_PETITION_VERSION = """
+INSERT INTO petition_versions (petition_id, number, title, summary, body, target, replaced_at)
+VALUES (:petition_id, :number, :title, :summary, :body, :target, :replaced_at)
+"""
+MARK_TEXT_CHANGED = "UPDATE petitions SET text_changed_at = :now WHERE id = :id"
+PUBLISH_PETITION = """
+UPDATE petitions SET state = 'open', opened_at = :now, version = version + 1
+WHERE id = :id AND state = 'draft'
+RETURNING id
+"""
+CLOSE_PETITION = """
+UPDATE petitions SET state = 'closed', closed_at = :now, version = version + 1
+WHERE id = :id AND state = 'open'
+RETURNING id
+"""
+CLOSE_DUE_PETITIONS = """
+UPDATE petitions SET state = 'closed', closed_at = closes_at, version = version + 1
+WHERE state = 'open' AND closes_at IS NOT NULL AND closes_at <= :now
+RETURNING id
+"""
+# Newest first; the cursor is the (opened_at, id) of the last row of the previous page.
+SELECT_PUBLIC_PETITIONS = f"""
+SELECT {PETITION_COLUMNS} FROM petitions
+WHERE state IN ('open', 'closed') AND (:state = '' OR state = :state)
+  AND (opened_at < :before_at OR (opened_at = :before_at AND id < :before_id))
+ORDER BY opened_at DESC, id DESC
+LIMIT :limit
+"""
+SELECT_ORGANIZER_PETITIONS = f"""
+SELECT {", ".join("p." + column for column in PETITION_COLUMNS.split(", "))}
+FROM petitions p JOIN petition_organizers o ON o.petition_id = p.id
+WHERE o.organizer_id = :organizer_id
+ORDER BY p.created_at DESC, p.id
+"""
+SELECT_CACHE_VERSION = "SELECT version FROM cache_version WHERE id = 1"
+BUMP_CACHE_VERSION = "UPDATE cache_version SET version = version + 1 WHERE id = 1"
+SELECT_OPEN_PETITIONS = f"""
+SELECT {PETITION_COLUMNS} FROM petitions WHERE state = 'open' ORDER BY opened_at DESC, id LIMIT :limit
+"""
+SELECT_RECENTLY_CLOSED_PETITIONS = f"""
+SELECT {PETITION_COLUMNS} FROM petitions WHERE state = 'closed' AND closed_at >= :since
+ORDER BY closed_at DESC, id LIMIT :limit
+"""

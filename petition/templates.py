@@ -15,6 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .csrf import FORM_FIELD, csrf_token
 from .settings import Settings
+from .text import long_date, paragraphs
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -49,7 +50,14 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         token = csrf_token(context["request"])
         return Markup('<input type="hidden" name="{}" value="{}">').format(FORM_FIELD, token)
 
-    env.globals.update(url_for=url_for, static_url=static_url, csrf_input=csrf_input, site_name=settings.site_name)
+    env.globals.update(
+        url_for=url_for,
+        static_url=static_url,
+        csrf_input=csrf_input,
+        site_name=settings.site_name,
+        paragraphs=paragraphs,
+        long_date=long_date,
+    )
     return Jinja2Templates(env=env)
 
 

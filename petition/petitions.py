@@ -1,0 +1,393 @@
+"""Petitions: their fields and rules, states, versions of their text, and who may change them."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import unicodedata
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from . import queries
+from .database import Database, Row, Transaction, now
+from .tokens import new_id
+
+STATES = ("draft", "open", "closed")
+VISIBLE_STATES = ("open", "closed")
+# Fixed once published: who may sign and how, and how finely the timeline may be read.
+FROZEN_AFTER_PUBLISHING = ("verification", "allowed_domains", "timeline_floor")
+TEXT_FIELDS = ("title", "summary", "body", "target")
+MAX_DOMAINS = 50
+SLUG_FALLBACK_PREFIX = "petition-"
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+Slug = Annotated[str, StringConstraints(min_length=3, max_length=60, pattern=r"^[a-z0-9-]+$")]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Body = Annotated[str, StringConstraints(max_length=20_000)]
+Target = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Goal = Annotated[int, Field(strict=True, gt=0, le=1_000_000_000)]
+RetentionDays = Annotated[int, Field(strict=True, ge=1, le=3650)]
+Method = Literal["email", "code"]
+Floor = Literal["day", "hour"]
+
+
+class PetitionError(Exception):
+    """A refused change; `status` is 404, 409 or 422, `message` says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _no_control_characters(value: str | None, *, multiline: bool) -> str | None:
+    if value is None:
+        return value
+    if CONTROL.search(value) or (not multiline and ("\n" in value or "\r" in value)):
+        raise ValueError("must not hold control characters" + ("" if multiline else " or line breaks"))
+    return value
+
+
+def _domains(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return value
+    cleaned = []
+    for domain in value:
+        domain = domain.strip().lower()
+        if not DOMAIN.match(domain):
+            raise ValueError("each must be a domain like example.org")
+        if domain not in cleaned:
+            cleaned.append(domain)
+    return cleaned
+
+
+def _methods(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return value
+    if not value:
+        raise ValueError("needs at least one method")
+    return [method for method in ("email", "code") if method in value]
+
+
+def _future(value: datetime | None) -> datetime | None:
+    if value is not None and value.timestamp() <= time.time():
+        raise ValueError("must be in the future")
+    return value
+
+
+class PetitionFields(BaseModel):
+    """Validation shared by creating and updating: lengths, characters, domains, deadline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("title", "summary", "target", check_fields=False)
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return _no_control_characters(value, multiline=False)
+
+    @field_validator("body", check_fields=False)
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _no_control_characters(value, multiline=True)
+
+    @field_validator("allowed_domains", check_fields=False)
+    @classmethod
+    def _allowed_domains(cls, value: list[str] | None) -> list[str] | None:
+        return _domains(value)
+
+    @field_validator("verification", check_fields=False)
+    @classmethod
+    def _verification(cls, value: list[str] | None) -> list[str] | None:
+        return _methods(value)
+
+    @field_validator("closes_at", check_fields=False)
+    @classmethod
+    def _closes_at(cls, value: datetime | None) -> datetime | None:
+        return _future(value)
+
+
+class PetitionCreate(PetitionFields):
+    slug: Slug | None = None
+    title: Title
+    summary: Summary
+    body: Body = ""
+    target: Target
+    goal: Goal
+    closes_at: AwareDatetime | None = None
+    allowed_domains: Annotated[list[str], Field(max_length=MAX_DOMAINS)] = []
+    verification: Annotated[list[Method], Field(max_length=2)] = ["email"]
+    show_names: bool = False
+    reasons_enabled: bool = False
+    timeline_floor: Floor = "day"
+    retention_days: RetentionDays = 30
+
+
+class PetitionUpdate(PetitionFields):
+    title: Title | None = None
+    summary: Summary | None = None
+    body: Body | None = None
+    target: Target | None = None
+    goal: Goal | None = None
+    closes_at: AwareDatetime | None = None
+    allowed_domains: Annotated[list[str], Field(max_length=MAX_DOMAINS)] | None = None
+    verification: Annotated[list[Method], Field(max_length=2)] | None = None
+    show_names: bool | None = None
+    reasons_enabled: bool | None = None
+    timeline_floor: Floor | None = None
+    retention_days: RetentionDays | None = None
+
+
+class CountByMethod(BaseModel):
+    email: int
+    code: int
+
+
+class PetitionPublic(BaseModel):
+    slug: str
+    title: str
+    summary: str
+    body: str
+    target: str
+    state: Literal["open", "closed"] | Literal["draft"]
+    goal: int
+    signature_count: int
+    signature_count_by_method: CountByMethod
+    opened_at: str | None
+    closes_at: str | None
+    closed_at: str | None
+    text_changed_at: str | None
+    url: str
+
+
+class PetitionOrganizerView(PetitionPublic):
+    """What a petition's organizers see: the public view and every setting."""
+
+    allowed_domains: list[str]
+    verification: list[str]
+    show_names: bool
+    reasons_enabled: bool
+    timeline_floor: str
+    retention_days: int
+    created_at: str
+
+
+class PetitionList(BaseModel):
+    petitions: list[PetitionPublic]
+    next_cursor: str | None
+
+
+def slugify(title: str) -> str:
+    """A title -> a URL slug; titles with no Latin letters get a random one."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:50].strip("-")
+    if len(slug) < 3:
+        slug = SLUG_FALLBACK_PREFIX + secrets.token_hex(4)
+    return slug
+
+
+def floor_time(moment: int | None, floor: str) -> str | None:
+    """Seconds since the epoch -> ISO 8601 UTC, rounded down to the day or hour."""
+    if moment is None:
+        return None
+    unit = 86400 if floor == "day" else 3600
+    return iso(moment - moment % unit)
+
+
+def iso(moment: int | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+
+
+def public_view(row: Row, base_url: str) -> PetitionPublic:
+    floor = row["timeline_floor"]
+    return PetitionPublic(
+        slug=row["slug"],
+        title=row["title"],
+        summary=row["summary"],
+        body=row["body"],
+        target=row["target"],
+        state=row["state"],
+        goal=row["goal"],
+        signature_count=row["signature_count"],
+        signature_count_by_method=CountByMethod(email=row["count_email"], code=row["count_code"]),
+        opened_at=floor_time(row["opened_at"], floor),
+        closes_at=iso(row["closes_at"]),
+        closed_at=floor_time(row["closed_at"], floor),
+        text_changed_at=floor_time(row["text_changed_at"], floor),
+        url=f"{base_url}/p/{row['slug']}",
+    )
+
+
+def organizer_view(row: Row, base_url: str) -> PetitionOrganizerView:
+    return PetitionOrganizerView(
+        **public_view(row, base_url).model_dump(),
+        allowed_domains=json.loads(row["allowed_domains"]),
+        verification=json.loads(row["verification"]),
+        show_names=bool(row["show_names"]),
+        reasons_enabled=bool(row["reasons_enabled"]),
+        timeline_floor=row["timeline_floor"],
+        retention_days=row["retention_days"],
+        created_at=iso(row["created_at"]) or "",
+    )
+
+
+async def find(db: Database, slug: str) -> Row | None:
+    return await db.fetch_one(queries.SELECT_PETITION_BY_SLUG, {"slug": slug})
+
+
+async def is_organizer_of(db: Database, petition_id: str, organizer_id: str) -> bool:
+    row = await db.fetch_one(
+        queries.SELECT_PETITION_ORGANIZER, {"petition_id": petition_id, "organizer_id": organizer_id}
+    )
+    return row is not None
+
+
+async def visible_to(db: Database, slug: str, organizer_id: str | None) -> Row | None:
+    """The petition if the caller may see it: open or closed to all, drafts to their organizers only."""
+    row = await find(db, slug)
+    if row is None:
+        return None
+    if row["state"] in VISIBLE_STATES:
+        return row
+    if organizer_id and await is_organizer_of(db, row["id"], organizer_id):
+        return row
+    return None
+
+
+async def editable_by(db: Database, slug: str, organizer_id: str) -> Row:
+    """The petition if the organizer may change it; PetitionError(404) otherwise (they may not see it)."""
+    row = await find(db, slug)
+    if row is None or not await is_organizer_of(db, row["id"], organizer_id):
+        raise PetitionError(404, "There is no petition at this address that you organize.")
+    return row
+
+
+async def create(db: Database, *, organizer_id: str, data: PetitionCreate) -> str:
+    """A new draft; its slug. PetitionError(409) when a slug given explicitly is taken."""
+    base_slug = data.slug or slugify(data.title)
+    values: dict[str, Any] = {
+        "title": data.title,
+        "summary": data.summary,
+        "body": data.body,
+        "target": data.target,
+        "goal": data.goal,
+        "closes_at": int(data.closes_at.timestamp()) if data.closes_at else None,
+        "allowed_domains": json.dumps(data.allowed_domains),
+        "verification": json.dumps(data.verification),
+        "show_names": int(data.show_names),
+        "reasons_enabled": int(data.reasons_enabled),
+        "timeline_floor": data.timeline_floor,
+        "retention_days": data.retention_days,
+        "created_by": organizer_id,
+        "created_at": now(),
+    }
+
+    async def insert(tx: Transaction) -> str | None:
+        petition_id = new_id()
+        # A derived slug that is taken gets a number; an explicit one is refused.
+        for attempt in range(1 if data.slug else 50):
+            slug = base_slug if attempt == 0 else f"{base_slug[:55]}-{attempt + 1}"
+            row = await tx.fetch_one(queries.INSERT_PETITION, {**values, "id": petition_id, "slug": slug})
+            if row is not None:
+                await tx.execute(
+                    queries.INSERT_PETITION_ORGANIZER, {"petition_id": petition_id, "organizer_id": organizer_id}
+                )
+                await tx.execute(queries.BUMP_CACHE_VERSION)
+                return slug
+        return None
+
+    slug = await db.write(insert)
+    if slug is None:
+        raise PetitionError(409, "That slug is already taken; choose another.")
+    return slug
+
+
+async def update(db: Database, *, organizer_id: str, slug: str, data: PetitionUpdate) -> None:
+    """Apply the fields given; keeps the earlier text of a published petition."""
+    changes = data.model_dump(exclude_unset=True)
+    row = await editable_by(db, slug, organizer_id)
+    if row["state"] == "closed":
+        raise PetitionError(409, "A closed petition cannot change.")
+    if row["state"] != "draft":
+        frozen = [name for name in FROZEN_AFTER_PUBLISHING if name in changes]
+        if frozen:
+            raise PetitionError(409, f"{', '.join(frozen)} cannot change after publishing.")
+    for name in ("allowed_domains", "verification"):
+        if name in changes:
+            changes[name] = json.dumps(changes[name])
+    for name in ("show_names", "reasons_enabled"):
+        if name in changes:
+            changes[name] = int(changes[name])
+    if "closes_at" in changes and changes["closes_at"] is not None:
+        changes["closes_at"] = int(changes["closes_at"].timestamp())
+    text_changed = row["state"] == "open" and any(
+        name in changes and changes[name] != row[name] for name in TEXT_FIELDS
+    )
+    if not changes:
+        return
+    assignments = ", ".join(f"{name} = :{name}" for name in changes)
+    moment = now()
+
+    async def apply(tx: Transaction) -> None:
+        if text_changed:
+            number = int(await tx.fetch_val(queries.COUNT_PETITION_VERSIONS, {"petition_id": row["id"]}) or 0) + 1
+            await tx.execute(
+                queries.INSERT_PETITION_VERSION,
+                {"petition_id": row["id"], "number": number, "replaced_at": moment}
+                | {name: row[name] for name in TEXT_FIELDS},
+            )
+            await tx.execute(queries.MARK_TEXT_CHANGED, {"id": row["id"], "now": moment})
+        await tx.execute(queries.update_petition(assignments), {**changes, "id": row["id"]})
+        await tx.execute(queries.BUMP_CACHE_VERSION)
+
+    await db.write(apply)
+
+
+async def publish(db: Database, *, organizer_id: str, slug: str) -> None:
+    row = await editable_by(db, slug, organizer_id)
+    if row["state"] != "draft":
+        raise PetitionError(409, f"This petition is already {row['state']}; only a draft can be published.")
+    if "email" in json.loads(row["verification"]) and not json.loads(row["allowed_domains"]):
+        raise PetitionError(
+            409, "List the allowed work-email domains before publishing, or verify by printed code only."
+        )
+    if row["closes_at"] is not None and row["closes_at"] <= now():
+        raise PetitionError(409, "The deadline has passed; set a later one before publishing.")
+    await _change_state(db, row["id"], "draft", "open", queries.PUBLISH_PETITION)
+
+
+async def close(db: Database, *, organizer_id: str, slug: str) -> None:
+    row = await editable_by(db, slug, organizer_id)
+    if row["state"] != "open":
+        raise PetitionError(409, f"This petition is {row['state']}; only an open petition can be closed.")
+    await _change_state(db, row["id"], "open", "closed", queries.CLOSE_PETITION)
+
+
+async def _change_state(db: Database, petition_id: str, before: str, after: str, sql: str) -> None:
+    async def unit(tx: Transaction) -> bool:
+        changed = await tx.fetch_one(sql, {"id": petition_id, "now": now()})
+        if changed:
+            await tx.execute(queries.BUMP_CACHE_VERSION)
+        return changed is not None
+
+    if not await db.write(unit):
+        raise PetitionError(409, f"This petition is no longer {before}.")
+
+
+async def close_due(db: Database) -> int:
+    """Close every open petition whose deadline has passed (stamped at the deadline); how many."""
+
+    async def unit(tx: Transaction) -> int:
+        closed = await tx.fetch_all(queries.CLOSE_DUE_PETITIONS, {"now": now()})
+        if closed:
+            await tx.execute(queries.BUMP_CACHE_VERSION)
+        return len(closed)
+
+    return await db.write(unit)

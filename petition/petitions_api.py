@@ -1,0 +1,141 @@
+"""The petitions JSON API: public reads (CORS open), and an organizer's changes with a bearer token."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import petitions, queries
+from .api import json_response
+from .api_tokens import bearer_organizer
+from .database import Database
+from .errors import ApiError, ErrorCode
+from .organizers import Organizer
+from .petitions import PetitionCreate, PetitionError, PetitionList, PetitionOrganizerView, PetitionUpdate
+
+PAGE_SIZE = 50
+CORS = {"access-control-allow-origin": "*"}
+FIRST_PAGE = (2**62, "~")  # later than any opened_at; "~" sorts after every id
+
+
+class PetitionListQuery(BaseModel):
+    cursor: str | None = None
+    state: Literal["open", "closed"] | None = None
+    limit: int = Field(default=PAGE_SIZE, ge=1, le=PAGE_SIZE)
+
+
+class OrganizerPetitionList(BaseModel):
+    petitions: list[PetitionOrganizerView]
+
+
+def encode_cursor(opened_at: int, petition_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([opened_at, petition_id]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        opened_at, petition_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(opened_at), str(petition_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise ApiError(422, "The cursor is not one this API gave out.", code=ErrorCode.VALIDATION_FAILED) from None
+
+
+def refused(error: PetitionError) -> ApiError:
+    return ApiError(error.status, error.message)
+
+
+async def optional_organizer(request: Request) -> Organizer | None:
+    """The organizer behind a bearer token, when the request sends one (a bad one is still 401)."""
+    if "authorization" in request.headers:
+        return await bearer_organizer(request)
+    return None
+
+
+async def list_petitions(request: Request, query: PetitionListQuery) -> Response:
+    """GET /api/v1/petitions: open and closed petitions, newest first, a page at a time."""
+    before_at, before_id = decode_cursor(query.cursor) if query.cursor else FIRST_PAGE
+    db: Database = request.app.state.db
+    rows = await db.fetch_all(
+        queries.SELECT_PUBLIC_PETITIONS,
+        {"state": query.state or "", "before_at": before_at, "before_id": before_id, "limit": query.limit},
+    )
+    base_url = request.app.state.settings.base_url
+    next_cursor = encode_cursor(rows[-1]["opened_at"], rows[-1]["id"]) if len(rows) == query.limit else None
+    page = PetitionList(petitions=[petitions.public_view(row, base_url) for row in rows], next_cursor=next_cursor)
+    return json_response(page, headers=CORS)
+
+
+async def get_petition(request: Request) -> Response:
+    """GET /api/v1/petitions/{slug}: the public view; drafts only to their organizers, with every setting."""
+    organizer = await optional_organizer(request)
+    db: Database = request.app.state.db
+    row = await petitions.visible_to(db, request.path_params["slug"], organizer.id if organizer else None)
+    if row is None:
+        raise ApiError(404, "There is no petition at this address.")
+    base_url = request.app.state.settings.base_url
+    if organizer and await petitions.is_organizer_of(db, row["id"], organizer.id):
+        return json_response(petitions.organizer_view(row, base_url), headers=CORS)
+    return json_response(petitions.public_view(row, base_url), headers=CORS)
+
+
+async def my_petitions(request: Request) -> OrganizerPetitionList:
+    """GET /api/v1/me/petitions: every petition the token's organizer organizes, drafts included."""
+    organizer = await bearer_organizer(request)
+    rows = await request.app.state.db.fetch_all(queries.SELECT_ORGANIZER_PETITIONS, {"organizer_id": organizer.id})
+    base_url = request.app.state.settings.base_url
+    return OrganizerPetitionList(petitions=[petitions.organizer_view(row, base_url) for row in rows])
+
+
+async def create_petition(request: Request, body: PetitionCreate) -> PetitionOrganizerView:
+    """POST /api/v1/petitions: a new draft (201)."""
+    organizer = await bearer_organizer(request)
+    try:
+        slug = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=body)
+    except PetitionError as error:
+        raise refused(error) from None
+    return await _organizer_view(request, slug)
+
+
+async def update_petition(request: Request, body: PetitionUpdate) -> PetitionOrganizerView:
+    """PATCH /api/v1/petitions/{slug}: change the fields given."""
+    organizer = await bearer_organizer(request)
+    slug = request.path_params["slug"]
+    try:
+        await petitions.update(request.app.state.db, organizer_id=organizer.id, slug=slug, data=body)
+    except PetitionError as error:
+        raise refused(error) from None
+    return await _organizer_view(request, slug)
+
+
+async def publish_petition(request: Request) -> PetitionOrganizerView:
+    """POST /api/v1/petitions/{slug}/publish: draft -> open."""
+    organizer = await bearer_organizer(request)
+    slug = request.path_params["slug"]
+    try:
+        await petitions.publish(request.app.state.db, organizer_id=organizer.id, slug=slug)
+    except PetitionError as error:
+        raise refused(error) from None
+    return await _organizer_view(request, slug)
+
+
+async def close_petition(request: Request) -> PetitionOrganizerView:
+    """POST /api/v1/petitions/{slug}/close: open -> closed."""
+    organizer = await bearer_organizer(request)
+    slug = request.path_params["slug"]
+    try:
+        await petitions.close(request.app.state.db, organizer_id=organizer.id, slug=slug)
+    except PetitionError as error:
+        raise refused(error) from None
+    return await _organizer_view(request, slug)
+
+
+async def _organizer_view(request: Request, slug: str) -> PetitionOrganizerView:
+    row = await petitions.find(request.app.state.db, slug)
+    assert row is not None
+    return petitions.organizer_view(row, request.app.state.settings.base_url)

@@ -1,0 +1,303 @@
+"""Petitions: drafts, publishing, closing, editing rules, the public pages and the JSON API."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from petition import accounts, petitions
+from petition.csrf import FORM_FIELD
+from petition.database import Database
+
+from .conftest import ORGANIZER_PASSWORD
+from .test_login import csrf_of, log_in
+
+pytestmark = pytest.mark.usefixtures("organizer")
+PETITION = {
+    "title": "Stop the tracking program",
+    "summary": "Our data should stay ours.",
+    "body": "First paragraph.\n\nSecond, see https://example.org/report.",
+    "target": "The board",
+    "goal": 100,
+    "allowed_domains": ["Example.org"],
+}
+
+
+@pytest.fixture
+async def token(app: Starlette) -> str:
+    value = await accounts.create_token_for(app.state.db, email="alice@example.org", name="tests")
+    assert value
+    return value
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def create(client: httpx.AsyncClient, token: str, **changes: object) -> httpx.Response:
+    return await client.post("/api/v1/petitions", json={**PETITION, **changes}, headers=bearer(token))
+
+
+async def published(client: httpx.AsyncClient, token: str, **changes: object) -> str:
+    slug = (await create(client, token, **changes)).json()["slug"]
+    assert (await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))).status_code == 200
+    return slug
+
+
+async def other_organizer_token(app: Starlette) -> str:
+    await accounts.create_organizer(app.state.db, email="bob@example.org", password=ORGANIZER_PASSWORD, admin=False)
+    value = await accounts.create_token_for(app.state.db, email="bob@example.org", name="bob")
+    assert value
+    return value
+
+
+async def test_a_petition_is_created_as_a_draft_only_its_organizers_see(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    response = await create(client, token)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["state"] == "draft" and body["slug"] == "stop-the-tracking-program"
+    assert body["allowed_domains"] == ["example.org"] and body["verification"] == ["email"]
+    assert body["timeline_floor"] == "day" and body["retention_days"] == 30
+    assert (await client.get("/api/v1/petitions/stop-the-tracking-program")).status_code == 404
+    assert (await client.get("/p/stop-the-tracking-program")).status_code == 404
+    own = await client.get("/api/v1/petitions/stop-the-tracking-program", headers=bearer(token))
+    assert own.status_code == 200 and own.json()["state"] == "draft"
+    bob = await other_organizer_token(app)
+    assert (await client.get("/api/v1/petitions/stop-the-tracking-program", headers=bearer(bob))).status_code == 404
+    mine = await client.get("/api/v1/me/petitions", headers=bearer(token))
+    assert [p["slug"] for p in mine.json()["petitions"]] == ["stop-the-tracking-program"]
+
+
+async def test_slugs_are_derived_numbered_and_have_a_fallback(client: httpx.AsyncClient, token: str) -> None:
+    assert (await create(client, token)).json()["slug"] == "stop-the-tracking-program"
+    assert (await create(client, token)).json()["slug"] == "stop-the-tracking-program-2"
+    greek = (await create(client, token, title="Όχι στην παρακολούθηση")).json()["slug"]
+    assert re.fullmatch(r"petition-[0-9a-f]{8}", greek)
+    assert (await create(client, token, title="Café über alles")).json()["slug"] == "cafe-uber-alles"
+    taken = await create(client, token, slug="stop-the-tracking-program")
+    assert taken.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"slug": "Bad Slug!"},
+        {"slug": "ab"},
+        {"title": "x" * 121},
+        {"summary": "two\nlines"},
+        {"body": "x" * 20_001},
+        {"goal": 0},
+        {"goal": -5},
+        {"goal": "100"},
+        {"closes_at": "2020-01-01T00:00:00Z"},
+        {"closes_at": "2099-01-01T00:00:00"},
+        {"allowed_domains": ["not a domain"]},
+        {"verification": []},
+        {"verification": ["sms"]},
+        {"timeline_floor": "minute"},
+        {"colour": "red"},
+    ],
+)
+async def test_bad_fields_are_refused_with_422_and_nothing_is_created(
+    app: Starlette, client: httpx.AsyncClient, token: str, changes: dict[str, object]
+) -> None:
+    response = await create(client, token, **changes)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_failed"
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM petitions") == 0
+
+
+async def test_malformed_json_no_token_and_wrong_type_are_refused(client: httpx.AsyncClient, token: str) -> None:
+    malformed = await client.post(
+        "/api/v1/petitions", content=b"{", headers={**bearer(token), "content-type": "application/json"}
+    )
+    assert malformed.status_code == 400
+    assert (await client.post("/api/v1/petitions", json=PETITION)).status_code == 401
+    text = await client.post(
+        "/api/v1/petitions", content=b"title=x", headers={**bearer(token), "content-type": "text/plain"}
+    )
+    assert text.status_code == 415
+
+
+async def test_publishing_needs_allowed_domains_for_email_verification(client: httpx.AsyncClient, token: str) -> None:
+    slug = (await create(client, token, allowed_domains=[])).json()["slug"]
+    refused = await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))
+    assert refused.status_code == 409
+    code_only = (await create(client, token, allowed_domains=[], verification=["code"])).json()["slug"]
+    assert (await client.post(f"/api/v1/petitions/{code_only}/publish", headers=bearer(token))).status_code == 200
+
+
+async def test_publish_and_close_stamp_their_times_and_refuse_the_wrong_state(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await published(client, token)
+    view = (await client.get(f"/api/v1/petitions/{slug}")).json()
+    today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z")
+    assert view["state"] == "open" and view["opened_at"] == today, "times shown to the floor (day)"
+    assert (await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))).status_code == 409
+    closed = await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))
+    assert closed.status_code == 200 and closed.json()["closed_at"] == today
+    assert (await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))).status_code == 409
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 409
+    edit = await client.patch(f"/api/v1/petitions/{slug}", json={"goal": 5}, headers=bearer(token))
+    assert edit.status_code == 409
+
+
+async def test_after_publishing_verification_is_frozen_and_text_edits_keep_the_old_version(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await published(client, token)
+    for frozen in ({"verification": ["code"]}, {"allowed_domains": ["other.org"]}, {"timeline_floor": "hour"}):
+        response = await client.patch(f"/api/v1/petitions/{slug}", json=frozen, headers=bearer(token))
+        assert response.status_code == 409
+    goal = await client.patch(f"/api/v1/petitions/{slug}", json={"goal": 500}, headers=bearer(token))
+    assert goal.status_code == 200 and goal.json()["text_changed_at"] is None
+    text = await client.patch(f"/api/v1/petitions/{slug}", json={"title": "A better title"}, headers=bearer(token))
+    assert text.json()["title"] == "A better title" and text.json()["text_changed_at"].endswith("T00:00:00Z")
+    db: Database = app.state.db
+    versions = await db.fetch_all("SELECT number, title FROM petition_versions")
+    assert versions == [{"number": 1, "title": PETITION["title"]}]
+    page = await client.get(f"/p/{slug}")
+    assert "The text of this petition was changed on" in page.text
+
+
+async def test_another_organizers_petition_is_404_and_unchanged(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = (await create(client, token)).json()["slug"]
+    bob = await other_organizer_token(app)
+    for method, path in (("PATCH", ""), ("POST", "/publish"), ("POST", "/close")):
+        response = await client.request(
+            method, f"/api/v1/petitions/{slug}{path}", json={"goal": 1}, headers=bearer(bob)
+        )
+        assert response.status_code == 404
+    assert (await client.get(f"/api/v1/petitions/{slug}", headers=bearer(token))).json()["goal"] == 100
+
+
+async def test_a_petition_closes_by_itself_at_its_deadline(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    deadline = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    slug = await published(client, token, closes_at=deadline)
+    db: Database = app.state.db
+    await db.write(lambda tx: tx.execute("UPDATE petitions SET closes_at = closes_at - 3 * 86400"))
+    assert await petitions.close_due(db) == 1
+    view = (await client.get(f"/api/v1/petitions/{slug}")).json()
+    assert view["state"] == "closed"
+
+
+async def test_the_public_list_pages_with_a_cursor_and_allows_any_origin(client: httpx.AsyncClient, token: str) -> None:
+    slugs = [await published(client, token, title=f"Petition number {i}") for i in range(5)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        response = await client.get("/api/v1/petitions", params=query)
+        assert response.headers["access-control-allow-origin"] == "*"
+        page = response.json()
+        seen += [p["slug"] for p in page["petitions"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(slugs) and len(seen) == 5
+    assert (await client.get("/api/v1/petitions", params={"cursor": "garbage"})).status_code == 422
+    assert (await client.get("/api/v1/petitions", params={"limit": "0"})).status_code == 422
+
+
+async def test_the_petition_page_shows_everything_and_markup_as_text(client: httpx.AsyncClient, token: str) -> None:
+    slug = await published(client, token, title="No <script>alert(1)</script> here", body="Hello <b>there</b>")
+    page = await client.get(f"/p/{slug}")
+    assert page.status_code == 200
+    html = page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
+    assert "&lt;b&gt;there&lt;/b&gt;" in html
+    assert "To: The board" in html and "Our data should stay ours." in html
+    assert '<progress max="100" value="0">' in html
+    assert "Open for signatures" in html
+    home = await client.get("/")
+    assert f'href="/p/{slug}"' in home.text
+
+
+async def test_body_paragraphs_and_links(client: httpx.AsyncClient, token: str) -> None:
+    slug = await published(client, token)
+    html = (await client.get(f"/p/{slug}")).text
+    assert "<p>First paragraph.</p>" in html
+    assert '<a href="https://example.org/report" rel="nofollow noopener">https://example.org/report</a>.' in html
+
+
+async def test_an_organizer_creates_edits_and_publishes_from_the_browser(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, "/organize/petitions/new")
+    form = {
+        FORM_FIELD: csrf,
+        "title": "Fair shifts",
+        "summary": "Rotas two weeks ahead.",
+        "target": "Operations",
+        "body": "",
+        "goal": "50",
+        "closes_at": "",
+        "allowed_domains": "example.org",
+        "verification": "email",
+        "timeline_floor": "day",
+        "retention_days": "30",
+    }
+    bad = await client.post("/organize/petitions", data={**form, "goal": "0", "title": ""})
+    assert bad.status_code == 422
+    assert re.search(r'id="goal-error">[^<]+', bad.text) and re.search(r'id="title-error">[^<]+', bad.text)
+    created = await client.post("/organize/petitions", data=form)
+    assert created.status_code == 303 and created.headers["location"] == "/organize/petitions/fair-shifts"
+    dashboard = await client.get("/organize")
+    assert "Fair shifts" in dashboard.text and "draft" in dashboard.text
+    edited = await client.post("/organize/petitions/fair-shifts/edit", data={**form, "goal": "75"})
+    assert edited.status_code == 303
+    confirm = await client.get("/organize/petitions/fair-shifts/publish")
+    assert "Yes, publish it" in confirm.text, "publishing asks first"
+    done = await client.post("/organize/petitions/fair-shifts/publish", data={FORM_FIELD: csrf})
+    assert "open for signatures" in done.text
+    view = (await client.get("/api/v1/petitions/fair-shifts")).json()
+    assert view["state"] == "open" and view["goal"] == 75
+
+
+async def test_co_organizers_can_be_added_and_removed(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
+    slug = (await create(client, token)).json()["slug"]
+    bob = await other_organizer_token(app)
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, f"/organize/petitions/{slug}")
+    added = await client.post(
+        f"/organize/petitions/{slug}/organizers", data={FORM_FIELD: csrf, "email": "bob@example.org"}
+    )
+    assert "bob@example.org can now organize this petition" in added.text
+    assert (await client.get(f"/api/v1/petitions/{slug}", headers=bearer(bob))).status_code == 200
+    unknown = await client.post(
+        f"/organize/petitions/{slug}/organizers", data={FORM_FIELD: csrf, "email": "x@example.org"}
+    )
+    assert unknown.status_code == 409
+    rows = await app.state.db.fetch_all("SELECT id FROM organizers WHERE email = 'bob@example.org'")
+    removed = await client.post(
+        f"/organize/petitions/{slug}/organizers/{rows[0]['id']}/remove", data={FORM_FIELD: csrf}
+    )
+    assert "no longer organizes" in removed.text
+    assert (await client.get(f"/api/v1/petitions/{slug}", headers=bearer(bob))).status_code == 404
+
+
+async def test_organizer_pages_of_another_organizers_petition_are_404(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = (await create(client, token)).json()["slug"]
+    await accounts.create_organizer(app.state.db, email="carol@example.org", password=ORGANIZER_PASSWORD, admin=False)
+    await log_in(client, "carol@example.org")
+    for path in (
+        f"/organize/petitions/{slug}",
+        f"/organize/petitions/{slug}/edit",
+        f"/organize/petitions/{slug}/publish",
+    ):
+        assert (await client.get(path)).status_code == 404
+    assert (await client.get(f"/p/{slug}")).status_code == 404, "a draft stays hidden from other organizers"
