@@ -26,6 +26,7 @@ from . import (
     two_factor,
 )
 from .api import ApiRoute
+from .cache import PublicCache
 from .database import Database
 from .logs import AccessLog
 from .mailer import make_mailer
@@ -219,8 +220,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # process: take it out of the garbage collector's sight, so collections under
             # load only walk what requests allocate.
             gc.freeze()
+
+            async def close_due(db: Database) -> None:
+                if await petitions.close_due(db):
+                    app.state.public_cache.clear()
+
             closing = asyncio.create_task(
-                jobs.run_every(db, name="close-due", seconds=jobs.CLOSE_DUE_EVERY_SECONDS, job=petitions.close_due)
+                jobs.run_every(db, name="close-due", seconds=jobs.CLOSE_DUE_EVERY_SECONDS, job=close_due)
             )
             try:
                 yield
@@ -249,4 +255,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.rate_limiter = RateLimiter()
     app.state.mailer = make_mailer(settings)
     app.state.background_tasks = set()
+    app.state.public_cache = PublicCache(db)
     return app

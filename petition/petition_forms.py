@@ -137,6 +137,7 @@ async def create_petition(request: Request) -> Response:
     try:
         data = PetitionCreate.model_validate(values)
         slug = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=data)
+        request.app.state.public_cache.clear()
     except ValidationError as error:
         return page(request, "petition_form.html", form_context(None, shown, field_errors(error)), status=422)
     except PetitionError as error:
@@ -193,6 +194,7 @@ async def edit(request: Request) -> Response:
     try:
         data = PetitionUpdate.model_validate(values)
         await petitions.update(request.app.state.db, organizer_id=organizer.id, slug=row["slug"], data=data)
+        request.app.state.public_cache.clear()
     except ValidationError as error:
         return page(request, "petition_form.html", form_context(row, shown, field_errors(error)), status=422)
     except PetitionError as error:
@@ -222,6 +224,7 @@ async def change_state(request: Request) -> Response:
     action = petitions.publish if request.path_params["action"] == "publish" else petitions.close
     try:
         await action(request.app.state.db, organizer_id=organizer.id, slug=slug)
+        request.app.state.public_cache.clear()
     except PetitionError as error:
         if error.status == 404:
             return _not_found(request)

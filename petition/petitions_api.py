@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import petitions, queries
-from .api import json_response
+from .api import JSON_TYPE, json_response
 from .api_tokens import bearer_organizer
 from .database import Database
 from .errors import ApiError, ErrorCode
@@ -21,6 +21,8 @@ from .petitions import PetitionCreate, PetitionError, PetitionList, PetitionOrga
 
 PAGE_SIZE = 50
 CORS = {"access-control-allow-origin": "*"}
+# Counts move only when a batch closes; a few seconds of reuse costs nothing.
+PUBLIC_CACHE_CONTROL = "public, max-age=5"
 FIRST_PAGE = (2**62, "~")  # later than any opened_at; "~" sorts after every id
 
 
@@ -75,6 +77,8 @@ async def get_petition(request: Request) -> Response:
     """GET /api/v1/petitions/{slug}: the public view; drafts only to their organizers, with every setting."""
     organizer = await optional_organizer(request)
     db: Database = request.app.state.db
+    if organizer is None:
+        return await public_petition_json(request)
     row = await petitions.visible_to(db, request.path_params["slug"], organizer.id if organizer else None)
     if row is None:
         raise ApiError(404, "There is no petition at this address.")
@@ -82,6 +86,25 @@ async def get_petition(request: Request) -> Response:
     if organizer and await petitions.is_organizer_of(db, row["id"], organizer.id):
         return json_response(petitions.organizer_view(row, base_url), headers=CORS)
     return json_response(petitions.public_view(row, base_url), headers=CORS)
+
+
+async def public_petition_json(request: Request) -> Response:
+    """The public JSON of an open or closed petition, from the cache (304 on a matching ETag)."""
+    slug = request.path_params["slug"]
+    db: Database = request.app.state.db
+    base_url = request.app.state.settings.base_url
+
+    async def build() -> tuple[bytes, str, dict[str, str]] | None:
+        row = await petitions.visible_to(db, slug, None)
+        if row is None:
+            return None
+        body = petitions.public_view(row, base_url).model_dump_json().encode()
+        return body, JSON_TYPE, {**CORS, "cache-control": PUBLIC_CACHE_CONTROL}
+
+    cached = await request.app.state.public_cache.get_or_build(("json", slug), build)
+    if cached is None:
+        raise ApiError(404, "There is no petition at this address.")
+    return cached.response(request)
 
 
 async def my_petitions(request: Request) -> OrganizerPetitionList:
@@ -99,6 +122,7 @@ async def create_petition(request: Request, body: PetitionCreate) -> PetitionOrg
         slug = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=body)
     except PetitionError as error:
         raise refused(error) from None
+    request.app.state.public_cache.clear()
     return await _organizer_view(request, slug)
 
 
@@ -110,6 +134,7 @@ async def update_petition(request: Request, body: PetitionUpdate) -> PetitionOrg
         await petitions.update(request.app.state.db, organizer_id=organizer.id, slug=slug, data=body)
     except PetitionError as error:
         raise refused(error) from None
+    request.app.state.public_cache.clear()
     return await _organizer_view(request, slug)
 
 
@@ -121,6 +146,7 @@ async def publish_petition(request: Request) -> PetitionOrganizerView:
         await petitions.publish(request.app.state.db, organizer_id=organizer.id, slug=slug)
     except PetitionError as error:
         raise refused(error) from None
+    request.app.state.public_cache.clear()
     return await _organizer_view(request, slug)
 
 
@@ -132,6 +158,7 @@ async def close_petition(request: Request) -> PetitionOrganizerView:
         await petitions.close(request.app.state.db, organizer_id=organizer.id, slug=slug)
     except PetitionError as error:
         raise refused(error) from None
+    request.app.state.public_cache.clear()
     return await _organizer_view(request, slug)
 
 

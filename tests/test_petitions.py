@@ -301,3 +301,39 @@ async def test_organizer_pages_of_another_organizers_petition_are_404(
     ):
         assert (await client.get(path)).status_code == 404
     assert (await client.get(f"/p/{slug}")).status_code == 404, "a draft stays hidden from other organizers"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/petitions/{slug}", "/p/{slug}"])
+async def test_public_reads_carry_an_etag_and_answer_304_until_the_petition_changes(
+    client: httpx.AsyncClient, token: str, path: str
+) -> None:
+    slug = await published(client, token)
+    url = path.format(slug=slug)
+    first = await client.get(url)
+    etag = first.headers["etag"]
+    assert first.status_code == 200 and "max-age" in first.headers["cache-control"]
+    unchanged = await client.get(url, headers={"if-none-match": etag})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    await client.patch(f"/api/v1/petitions/{slug}", json={"goal": 250}, headers=bearer(token))
+    changed = await client.get(url, headers={"if-none-match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert "250" in changed.text
+
+
+async def test_the_cache_notices_changes_made_by_another_process(
+    app: Starlette, client: httpx.AsyncClient, token: str, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from petition import cache
+
+    monkeypatch.setattr(cache, "CHECK_EVERY_SECONDS", 0.0)
+    slug = await published(client, token)
+    assert (await client.get(f"/api/v1/petitions/{slug}")).json()["goal"] == 100
+    other = Database(db_url)  # another app process's connection
+    await other.connect()
+    try:
+        await other.write(lambda tx: tx.execute("UPDATE petitions SET goal = 321"))
+        assert (await client.get(f"/api/v1/petitions/{slug}")).json()["goal"] == 100, "no version change, no reload"
+        await other.write(lambda tx: tx.execute("UPDATE cache_version SET version = version + 1"))
+        assert (await client.get(f"/api/v1/petitions/{slug}")).json()["goal"] == 321
+    finally:
+        await other.disconnect()
