@@ -5,6 +5,8 @@
 Starts both servers on 127.0.0.1 (the service on a fresh SQLite database in a
 temporary folder), loads each workload with wrk for a bounded time, and prints
 one table: requests/s, p50, p99, and the ratios to the bare app and to /healthz.
+The petition reads spread over many petitions (a wrk script picks one at
+random for each request), made through the API before the load starts.
 
 This machine is noisy (the same server measures 6,000 to 11,000 requests/s a
 minute apart), so: servers run pinned to one core and wrk to the other; the
@@ -101,9 +103,11 @@ def start_service(port: int, data_dir: Path, log: Path) -> subprocess.Popen[byte
     )
 
 
-def run_wrk(wrk: str, url: str, duration: int, connections: int) -> Result:
+def run_wrk(wrk: str, url: str, duration: int, connections: int, script: Path | None = None) -> Result:
+    command = [wrk, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    command += ["-s", str(script)] if script else []
     output = subprocess.run(
-        pinned([wrk, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{duration}s", "--latency", url], WRK_CPU),
+        pinned([*command, url], WRK_CPU),
         capture_output=True,
         text=True,
         check=True,
@@ -114,6 +118,52 @@ def run_wrk(wrk: str, url: str, duration: int, connections: int) -> Result:
     if errors:
         sys.exit(f"{url} answered {errors.group(1)} errors under load")
     return Result(rps, latency(output, "50%"), latency(output, "99%"))
+
+
+def seed_petitions(service_port: int, data_dir: Path, count: int) -> list[str]:
+    """An organizer, a token, and `count` open petitions; their slugs."""
+    environ = {**os.environ, "DATA_DIR": str(data_dir)}
+    environ.pop("DATABASE_URL", None)
+    main_py = str(ROOT / "main.py")
+    password = "bench password that is long enough\n"
+    subprocess.run(
+        [sys.executable, main_py, "create-organizer", "bench@example.org"],
+        input=password, text=True, cwd=data_dir, env=environ, check=True, capture_output=True,
+    )  # fmt: skip
+    token = subprocess.run(
+        [sys.executable, main_py, "create-token", "bench@example.org"],
+        text=True, cwd=data_dir, env=environ, check=True, capture_output=True,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+    headers = {"authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{service_port}/api/v1/petitions"
+    slugs = []
+    with httpx.Client(timeout=30) as client:
+        for number in range(count):
+            petition = {
+                "title": f"Benchmark petition number {number}",
+                "summary": "A petition made for the benchmark.",
+                "body": "Paragraph one of the text.\n\nParagraph two, with https://example.org/a-link.",
+                "target": "The board",
+                "goal": 1000,
+                "allowed_domains": ["example.org"],
+            }
+            slug = client.post(base, json=petition, headers=headers).raise_for_status().json()["slug"]
+            client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
+            slugs.append(slug)
+    return slugs
+
+
+def spread_script(folder: Path, name: str, pattern: str, slugs: list[str]) -> Path:
+    """A wrk Lua script whose every request asks for a random one of `slugs`, as `pattern` % slug."""
+    listed = ", ".join(f'"{slug}"' for slug in slugs)
+    script = folder / f"{name}.lua"
+    script.write_text(
+        f"local slugs = {{{listed}}}\n"
+        "request = function()\n"
+        f'  return wrk.format("GET", string.format("{pattern}", slugs[math.random(#slugs)]))\n'
+        "end\n"
+    )
+    return script
 
 
 def latency(output: str, percentile: str) -> float:
@@ -144,6 +194,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="open connections")
     parser.add_argument("--rounds", type=int, default=8, help="rounds in which every workload takes a turn")
     parser.add_argument("--verbose", action="store_true", help="print each round's figures")
+    parser.add_argument("--petitions", type=int, default=200, help="open petitions the reads spread over")
     args = parser.parse_args()
     wrk = ensure_wrk()
 
@@ -155,16 +206,20 @@ def main() -> None:
         try:
             wait_until_up(f"http://127.0.0.1:{bare_port}/healthz", bare)
             wait_until_up(f"http://127.0.0.1:{service_port}/healthz", service)
-            workloads = {
-                "bare Starlette app": f"http://127.0.0.1:{bare_port}/healthz",
-                "/healthz": f"http://127.0.0.1:{service_port}/healthz",
+            slugs = seed_petitions(service_port, folder_path, args.petitions)
+            service_url = f"http://127.0.0.1:{service_port}"
+            workloads: dict[str, tuple[str, Path | None]] = {
+                "bare Starlette app": (f"http://127.0.0.1:{bare_port}/healthz", None),
+                "/healthz": (f"{service_url}/healthz", None),
+                "petition JSON": (service_url, spread_script(folder_path, "json", "/api/v1/petitions/%s", slugs)),
+                "petition page": (service_url, spread_script(folder_path, "page", "/p/%s", slugs)),
             }
-            for url in workloads.values():  # warm up
-                run_wrk(wrk, url, 2, args.connections)
+            for url, script in workloads.values():  # warm up (and fill the caches)
+                run_wrk(wrk, url, 2, args.connections, script)
             results: dict[str, list[Result]] = {name: [] for name in workloads}
             for _ in range(args.rounds):
-                for name, url in workloads.items():
-                    results[name].append(run_wrk(wrk, url, args.duration, args.connections))
+                for name, (url, script) in workloads.items():
+                    results[name].append(run_wrk(wrk, url, args.duration, args.connections, script))
                 if args.verbose:
                     print(" ".join(f"{name}: {runs[-1].rps:,.0f}" for name, runs in results.items()), file=sys.stderr)
             memory = peak_memory_mb(service.pid)

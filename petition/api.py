@@ -35,7 +35,7 @@ class Operation:
 
 
 class ApiRoute(Route):
-    """A JSON route: `endpoint(request, body=..., query=...)` returns a model, or a Response."""
+    """A JSON route: `endpoint(request, body=..., query=...)` returns a model, or a response."""
 
     def __init__(
         self,
@@ -63,9 +63,9 @@ class ApiRoute(Route):
             if operation.query is not None:
                 arguments["query"] = read_query(request, operation.query)
             result = await endpoint(request, **arguments)
-            if isinstance(result, Response):
-                return result
-            return json_response(result, operation.status)
+            if isinstance(result, BaseModel):
+                return json_response(result, operation.status)
+            return result  # a ready response (or any ASGI response, such as a cache hit)
 
         super().__init__(path, handle, methods=list(methods), name=name or endpoint.__name__)
 

@@ -40,12 +40,21 @@ from .templates import STATIC_DIR, CachedStaticFiles, make_templates
 
 
 def make_routes() -> list[BaseRoute]:
-    """Every URL the service answers, in one ordered list."""
+    """Every URL the service answers, in one ordered list (the busiest first)."""
     return [
         Route("/healthz", pages.healthz, name="healthz"),
         Route("/", petition_pages.home, name="home"),
         Route("/privacy", pages.privacy, name="privacy"),
         Route("/p/{slug}", petition_pages.petition_page, name="petition_page"),
+        # The public reads a newsroom polls come first: routes are matched in order.
+        ApiRoute(
+            "/api/v1/petitions/{slug}",
+            petitions_api.get_petition,
+            summary="A petition; drafts only to their organizers (with a token), who also see every setting",
+            response=petitions.PetitionPublic,
+            errors=[401],
+            tags=["petitions"],
+        ),
         Route("/api/openapi.json", openapi_document, name="openapi"),
         ApiRoute(
             "/api/v1/status",
@@ -89,14 +98,6 @@ def make_routes() -> list[BaseRoute]:
             response=petitions.PetitionOrganizerView,
             auth=True,
             errors=[409],
-            tags=["petitions"],
-        ),
-        ApiRoute(
-            "/api/v1/petitions/{slug}",
-            petitions_api.get_petition,
-            summary="A petition; drafts only to their organizers (with a token), who also see every setting",
-            response=petitions.PetitionPublic,
-            errors=[401],
             tags=["petitions"],
         ),
         ApiRoute(

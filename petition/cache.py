@@ -12,10 +12,9 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import queries
 from .database import Database
@@ -24,19 +23,38 @@ CHECK_EVERY_SECONDS = 1.0
 MAX_ENTRIES = 5000
 
 
-@dataclass(frozen=True)
 class Cached:
-    body: bytes
-    media_type: str
-    etag: str
-    headers: tuple[tuple[str, str], ...]
+    """A rendered response with its headers encoded once, answered without building a Response."""
 
-    def response(self, request: Request) -> Response:
+    def __init__(self, body: bytes, media_type: str, headers: dict[str, str]) -> None:
+        self.body = body
+        self.etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+        common = [(b"etag", self.etag.encode())] + [(k.encode(), v.encode()) for k, v in headers.items()]
+        self.full_headers = [
+            (b"content-type", media_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *common,
+        ]
+        self.not_modified_headers = common
+
+    def response(self, request: Request) -> ASGIApp:
         """The response, or 304 when the client already holds this version."""
-        headers = {"etag": self.etag, **dict(self.headers)}
         if self.etag in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers=headers)
-        return Response(self.body, media_type=self.media_type, headers=headers)
+            return _Raw(304, self.not_modified_headers, b"")
+        return _Raw(200, self.full_headers, self.body)
+
+
+class _Raw:
+    """An ASGI response from ready-made parts (a cache hit should cost next to nothing)."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": list(self.headers)})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 class PublicCache:
@@ -77,8 +95,7 @@ class PublicCache:
         if built is None:
             return None
         body, media_type, headers = built
-        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-        cached = Cached(body, media_type, etag, tuple(headers.items()))
+        cached = Cached(body, media_type, headers)
         if len(self.entries) >= MAX_ENTRIES:
             self.entries.clear()
         self.entries[key] = cached
