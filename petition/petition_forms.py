@@ -147,12 +147,10 @@ async def create_petition(request: Request) -> Response:
 
 async def manage_page(request: Request, *, notice: str | None = None, error: str | None = None) -> Response:
     """GET /organize/petitions/{slug}: one petition's controls."""
-    organizer = await guard(request)
-    if isinstance(organizer, Response):
-        return organizer
-    row = await _editable(request, organizer)
-    if isinstance(row, Response):
-        return row
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
     db: Database = request.app.state.db
     context = {
         "petition": petitions.public_view(row, request.app.state.settings.base_url),
@@ -167,23 +165,19 @@ async def manage_page(request: Request, *, notice: str | None = None, error: str
 
 async def edit_page(request: Request) -> Response:
     """GET /organize/petitions/{slug}/edit."""
-    organizer = await guard(request)
-    if isinstance(organizer, Response):
-        return organizer
-    row = await _editable(request, organizer)
-    if isinstance(row, Response):
-        return row
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    _, row = found
     return page(request, "petition_form.html", form_context(row, form_defaults(row), {}))
 
 
 async def edit(request: Request) -> Response:
     """POST /organize/petitions/{slug}/edit."""
-    organizer = await guard(request)
-    if isinstance(organizer, Response):
-        return organizer
-    row = await _editable(request, organizer)
-    if isinstance(row, Response):
-        return row
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
     frozen = row["state"] != "draft"
     async with request.form() as form:
         values = form_values(form, frozen=frozen)
@@ -204,12 +198,12 @@ async def edit(request: Request) -> Response:
 
 async def confirm_page(request: Request) -> Response:
     """GET /organize/petitions/{slug}/{action} (publish or close): asks before doing it."""
-    organizer = await guard(request)
-    if isinstance(organizer, Response):
-        return organizer
-    row = await _editable(request, organizer)
-    if isinstance(row, Response) or request.path_params["action"] not in ACTIONS:
-        return row if isinstance(row, Response) else _not_found(request)
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    _, row = found
+    if request.path_params["action"] not in ACTIONS:
+        return _not_found(request)
     return page(request, "petition_confirm.html", {"petition": row, "action": request.path_params["action"]})
 
 
@@ -235,12 +229,10 @@ async def change_state(request: Request) -> Response:
 
 async def add_co_organizer(request: Request) -> Response:
     """POST /organize/petitions/{slug}/organizers: another organizer may now change it."""
-    organizer = await guard(request)
-    if isinstance(organizer, Response):
-        return organizer
-    row = await _editable(request, organizer)
-    if isinstance(row, Response):
-        return row
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
     async with request.form() as form:
         email = organizers.canonical_email(str(form.get("email") or ""))
     db: Database = request.app.state.db
@@ -258,12 +250,10 @@ async def add_co_organizer(request: Request) -> Response:
 
 async def remove_co_organizer(request: Request) -> Response:
     """POST /organize/petitions/{slug}/organizers/{organizer_id}/remove (not the last one)."""
-    organizer = await guard(request)
-    if isinstance(organizer, Response):
-        return organizer
-    row = await _editable(request, organizer)
-    if isinstance(row, Response):
-        return row
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
     db: Database = request.app.state.db
     team = await db.fetch_all(queries.SELECT_PETITION_ORGANIZER_EMAILS, {"petition_id": row["id"]})
     target = next((member for member in team if member["id"] == request.path_params["organizer_id"]), None)
@@ -282,11 +272,16 @@ async def remove_co_organizer(request: Request) -> Response:
     return await manage_page(request, notice=f"{target['email']} no longer organizes this petition.")
 
 
-async def _editable(request: Request, organizer: Organizer) -> Row | Response:
+async def _organizer_and_petition(request: Request) -> tuple[Organizer, Row] | Response:
+    """The signed-in organizer and the petition of the path they organize, or the page to show instead."""
+    organizer = await guard(request)
+    if isinstance(organizer, Response):
+        return organizer
     try:
-        return await petitions.editable_by(request.app.state.db, request.path_params["slug"], organizer.id)
+        row = await petitions.editable_by(request.app.state.db, request.path_params["slug"], organizer.id)
     except PetitionError:
         return _not_found(request)
+    return organizer, row
 
 
 def _not_found(request: Request) -> Response:

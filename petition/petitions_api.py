@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -128,34 +129,31 @@ async def create_petition(request: Request, body: PetitionCreate) -> PetitionOrg
 
 async def update_petition(request: Request, body: PetitionUpdate) -> PetitionOrganizerView:
     """PATCH /api/v1/petitions/{slug}: change the fields given."""
-    organizer = await bearer_organizer(request)
-    slug = request.path_params["slug"]
-    try:
-        await petitions.update(request.app.state.db, organizer_id=organizer.id, slug=slug, data=body)
-    except PetitionError as error:
-        raise refused(error) from None
-    request.app.state.public_cache.clear()
-    return await _organizer_view(request, slug)
+    return await _change(
+        request, lambda db, organizer_id, slug: petitions.update(db, organizer_id=organizer_id, slug=slug, data=body)
+    )
 
 
 async def publish_petition(request: Request) -> PetitionOrganizerView:
     """POST /api/v1/petitions/{slug}/publish: draft -> open."""
-    organizer = await bearer_organizer(request)
-    slug = request.path_params["slug"]
-    try:
-        await petitions.publish(request.app.state.db, organizer_id=organizer.id, slug=slug)
-    except PetitionError as error:
-        raise refused(error) from None
-    request.app.state.public_cache.clear()
-    return await _organizer_view(request, slug)
+    return await _change(
+        request, lambda db, organizer_id, slug: petitions.publish(db, organizer_id=organizer_id, slug=slug)
+    )
 
 
 async def close_petition(request: Request) -> PetitionOrganizerView:
     """POST /api/v1/petitions/{slug}/close: open -> closed."""
+    return await _change(
+        request, lambda db, organizer_id, slug: petitions.close(db, organizer_id=organizer_id, slug=slug)
+    )
+
+
+async def _change(request: Request, change: Callable[[Database, str, str], Awaitable[None]]) -> PetitionOrganizerView:
+    """Apply a change as the token's organizer: refusals become API errors; success drops the cache."""
     organizer = await bearer_organizer(request)
     slug = request.path_params["slug"]
     try:
-        await petitions.close(request.app.state.db, organizer_id=organizer.id, slug=slug)
+        await change(request.app.state.db, organizer.id, slug)
     except PetitionError as error:
         raise refused(error) from None
     request.app.state.public_cache.clear()
