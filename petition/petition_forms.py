@@ -10,7 +10,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import organizers, petitions, queries
+from . import codes, organizers, petitions, queries
+from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction
 from .login import guard, page, redirect
 from .organizers import Organizer, audit
@@ -155,6 +156,9 @@ async def manage_page(request: Request, *, notice: str | None = None, error: str
     context = {
         "petition": petitions.public_view(row, request.app.state.settings.base_url),
         "row": row,
+        "takes_codes": "code" in json.loads(row["verification"]),
+        "batches": await codes.list_batches(db, row["id"]),
+        "max_codes": request.app.state.settings.max_codes_per_batch,
         "co_organizers": await db.fetch_all(queries.SELECT_PETITION_ORGANIZER_EMAILS, {"petition_id": row["id"]}),
         "organizer": organizer,
         "notice": notice,
@@ -287,3 +291,68 @@ async def _organizer_and_petition(request: Request) -> tuple[Organizer, Row] | R
 def _not_found(request: Request) -> Response:
     context = {"title": "Not found", "message": "There is no petition at this address that you organize."}
     return page(request, "message.html", context, status=404)
+
+
+async def create_codes(request: Request) -> Response:
+    """POST /organize/petitions/{slug}/codes: a batch of codes, kept encrypted until its one download."""
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
+    async with request.form() as form:
+        raw_count = str(form.get("count") or "").strip()
+        label = str(form.get("label") or "")
+    try:
+        data = CodeBatchCreate.model_validate(
+            {"count": int(raw_count) if raw_count.isdigit() else raw_count, "label": label}
+        )
+        await codes.make_batch(
+            request.app.state.db,
+            request.app.state.settings,
+            petition=row,
+            organizer_id=organizer.id,
+            data=data,
+            keep_for_download=True,
+        )
+    except ValidationError as error:
+        return await manage_page(request, error=" ".join(field_errors(error).values()))
+    except PetitionError as error:
+        return await manage_page(request, error=error.message)
+    return await manage_page(request, notice="Codes made. Download them now: they can be downloaded once.")
+
+
+async def download_codes(request: Request) -> Response:
+    """POST /organize/petitions/{slug}/codes/{batch_id}/download: the codes as CSV or text, once."""
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    _, row = found
+    async with request.form() as form:
+        text_format = "txt" if form.get("format") == "txt" else "csv"
+    try:
+        label, made = await codes.take_download(
+            request.app.state.db,
+            request.app.state.settings,
+            petition_id=row["id"],
+            batch_id=request.path_params["batch_id"],
+        )
+    except PetitionError as error:
+        return await manage_page(request, error=error.message)
+    body = codes.as_csv(label, made) if text_format == "csv" else "\n".join(made) + "\n"
+    media_type = "text/csv" if text_format == "csv" else "text/plain"
+    filename = f"{row['slug']}-codes.{text_format}"
+    headers = {"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"}
+    return Response(body, media_type=f"{media_type}; charset=utf-8", headers=headers)
+
+
+async def revoke_codes(request: Request) -> Response:
+    """POST /organize/petitions/{slug}/codes/{batch_id}/revoke: its unused codes stop working."""
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
+    batch_id = request.path_params["batch_id"]
+    if not await codes.revoke(request.app.state.db, petition_id=row["id"], batch_id=batch_id):
+        return await manage_page(request, error="There is no such batch, or it was revoked already.")
+    await organizers.record(request.app.state.db, organizer.id, "code batch revoked", row["slug"])
+    return await manage_page(request, notice="The batch's unused codes no longer work.")

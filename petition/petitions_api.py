@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import petitions, queries
+from . import codes, petitions, queries
 from .api import JSON_TYPE, json_response
 from .api_tokens import bearer_organizer
+from .codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList
 from .database import Database
 from .errors import ApiError, ErrorCode
 from .organizers import Organizer
@@ -164,3 +165,28 @@ async def _organizer_view(request: Request, slug: str) -> PetitionOrganizerView:
     row = await petitions.find(request.app.state.db, slug)
     assert row is not None
     return petitions.organizer_view(row, request.app.state.settings.base_url)
+
+
+async def create_codes(request: Request, body: CodeBatchCreate) -> CodeBatchCreated:
+    """POST /api/v1/petitions/{slug}/codes: a batch of single-use codes, returned this once (201)."""
+    organizer = await bearer_organizer(request)
+    db: Database = request.app.state.db
+    try:
+        row = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
+        batch_id, made = await codes.make_batch(
+            db, request.app.state.settings, petition=row, organizer_id=organizer.id, data=body, keep_for_download=False
+        )
+    except PetitionError as error:
+        raise refused(error) from None
+    return CodeBatchCreated(batch=batch_id, codes=made)
+
+
+async def list_codes(request: Request) -> CodeBatchList:
+    """GET /api/v1/petitions/{slug}/codes: each batch with how many of its codes were used (never which)."""
+    organizer = await bearer_organizer(request)
+    db: Database = request.app.state.db
+    try:
+        row = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
+    except PetitionError as error:
+        raise refused(error) from None
+    return CodeBatchList(batches=await codes.list_batches(db, row["id"]))

@@ -233,3 +233,41 @@ SELECT_RECENTLY_CLOSED_PETITIONS = f"""
 SELECT {PETITION_COLUMNS} FROM petitions WHERE state = 'closed' AND closed_at >= :since
 ORDER BY closed_at DESC, id LIMIT :limit
 """
+
+# -- printed signing codes -----------------------------------------------------
+
+INSERT_CODE_BATCH = """
+INSERT INTO code_batches (id, petition_id, label, size, created_by, created_at, plaintext)
+VALUES (:id, :petition_id, :label, :size, :created_by, :created_at, :plaintext)
+"""
+
+
+def insert_signing_codes(count: int) -> str:
+    """One INSERT of `count` codes, with parameters :h0 ... and :batch_id."""
+    rows = ", ".join(f"(:h{i}, :batch_id, 'unused')" for i in range(count))
+    return f"INSERT INTO signing_codes (code_hash, batch_id, state) VALUES {rows}"
+
+
+SELECT_CODE_BATCHES = """
+SELECT b.id, b.label, b.size, b.created_at, b.downloaded_at, b.revoked_at, b.plaintext IS NOT NULL AS downloadable,
+       (SELECT COUNT(*) FROM signing_codes c WHERE c.batch_id = b.id AND c.state = 'used') AS used
+FROM code_batches b WHERE b.petition_id = :petition_id
+ORDER BY b.created_at DESC, b.id
+"""
+# The one download: read the plaintext, then forget it; only the request whose UPDATE
+# returns a row may hand it out (RETURNING gives the new value, so it cannot do both).
+SELECT_CODE_BATCH_PLAINTEXT = """
+SELECT plaintext, label FROM code_batches
+WHERE id = :id AND petition_id = :petition_id AND plaintext IS NOT NULL
+"""
+FORGET_CODE_BATCH_PLAINTEXT = """
+UPDATE code_batches SET plaintext = NULL, downloaded_at = :now
+WHERE id = :id AND petition_id = :petition_id AND plaintext IS NOT NULL
+RETURNING id
+"""
+REVOKE_CODE_BATCH = """
+UPDATE code_batches SET revoked_at = :now, plaintext = NULL
+WHERE id = :id AND petition_id = :petition_id AND revoked_at IS NULL
+RETURNING id
+"""
+REVOKE_UNUSED_CODES = "UPDATE signing_codes SET state = 'revoked' WHERE batch_id = :batch_id AND state = 'unused'"

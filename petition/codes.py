@@ -1,0 +1,171 @@
+"""Printed single-use signing codes: made in batches, kept only as keyed hashes, downloaded once."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import secrets
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from . import queries
+from .database import Database, Row, Transaction, now
+from .encryption import decrypt, encrypt
+from .petitions import CONTROL, PetitionError
+from .settings import Settings
+from .tokens import new_id
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16  # 80 bits, shown as XXXX-XXXX-XXXX-XXXX
+INSERT_CHUNK = 500  # rows per INSERT statement, so a big batch is a few statements
+
+
+class CodeBatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: Annotated[int, Field(strict=True, ge=1)]
+    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if CONTROL.search(value) or "\n" in value:
+            raise ValueError("must not hold control characters or line breaks")
+        return value
+
+
+class CodeBatchCreated(BaseModel):
+    batch: str
+    codes: list[str]
+
+
+class CodeBatchPublic(BaseModel):
+    id: str
+    label: str
+    size: int
+    used: int
+    revoked: bool
+    downloadable: bool
+
+
+class CodeBatchList(BaseModel):
+    batches: list[CodeBatchPublic]
+
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(CROCKFORD) for _ in range(CODE_LENGTH))
+    return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
+
+
+def normalize(code: str) -> str:
+    """Typing slips forgiven: case, spaces and hyphens, O for 0, I and L for 1."""
+    cleaned = code.upper().replace("-", "").replace(" ", "")
+    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+
+
+def code_hash(pepper: bytes, code: str) -> str:
+    """What the database keeps of a code: HMAC-SHA256(PEPPER, "code/v1" | code)."""
+    return hmac.new(pepper, b"code/v1|" + normalize(code).encode(), hashlib.sha256).hexdigest()
+
+
+def batch_view(row: Row) -> CodeBatchPublic:
+    return CodeBatchPublic(
+        id=row["id"],
+        label=row["label"],
+        size=row["size"],
+        used=row["used"],
+        revoked=row["revoked_at"] is not None,
+        downloadable=bool(row["downloadable"]),
+    )
+
+
+async def make_batch(
+    db: Database,
+    settings: Settings,
+    *,
+    petition: Row,
+    organizer_id: str,
+    data: CodeBatchCreate,
+    keep_for_download: bool,
+) -> tuple[str, list[str]]:
+    """A new batch of codes for a petition; (batch id, the plaintext codes, this once).
+
+    With `keep_for_download`, the codes are also kept encrypted until their one download.
+    """
+    if "code" not in json.loads(petition["verification"]):
+        raise PetitionError(409, "This petition does not take printed codes; its verification is email only.")
+    if petition["state"] == "closed":
+        raise PetitionError(409, "This petition is closed; it takes no more signatures.")
+    if data.count > settings.max_codes_per_batch:
+        raise PetitionError(422, f"A batch holds at most {settings.max_codes_per_batch} codes.")
+    codes = [new_code() for _ in range(data.count)]
+    batch_id = new_id()
+    sealed = encrypt(settings.encryption_key, "\n".join(codes), f"codes/{batch_id}") if keep_for_download else None
+    hashes = [code_hash(settings.pepper, code) for code in codes]
+
+    async def insert(tx: Transaction) -> None:
+        await tx.execute(
+            queries.INSERT_CODE_BATCH,
+            {
+                "id": batch_id,
+                "petition_id": petition["id"],
+                "label": data.label,
+                "size": data.count,
+                "created_by": organizer_id,
+                "created_at": now(),
+                "plaintext": sealed,
+            },
+        )
+        for start in range(0, len(hashes), INSERT_CHUNK):
+            chunk = hashes[start : start + INSERT_CHUNK]
+            values = {f"h{i}": value for i, value in enumerate(chunk)} | {"batch_id": batch_id}
+            await tx.execute(queries.insert_signing_codes(len(chunk)), values)
+
+    await db.write(insert)
+    return batch_id, codes
+
+
+async def list_batches(db: Database, petition_id: str) -> list[CodeBatchPublic]:
+    return [batch_view(row) for row in await db.fetch_all(queries.SELECT_CODE_BATCHES, {"petition_id": petition_id})]
+
+
+async def take_download(db: Database, settings: Settings, *, petition_id: str, batch_id: str) -> tuple[str, list[str]]:
+    """The batch's (label, codes), once; PetitionError(409) when already downloaded or revoked."""
+
+    async def take(tx: Transaction) -> Row | None:
+        key = {"id": batch_id, "petition_id": petition_id}
+        row = await tx.fetch_one(queries.SELECT_CODE_BATCH_PLAINTEXT, key)
+        if row is None or await tx.fetch_one(queries.FORGET_CODE_BATCH_PLAINTEXT, {**key, "now": now()}) is None:
+            return None
+        return row
+
+    row = await db.write(take)
+    if row is None:
+        raise PetitionError(409, "These codes were already downloaded (or revoked); they are no longer on the server.")
+    return row["label"], decrypt(settings.encryption_key, row["plaintext"], f"codes/{batch_id}").split("\n")
+
+
+async def revoke(db: Database, *, petition_id: str, batch_id: str) -> bool:
+    """Make a batch's unused codes unusable; False when there is no such batch or it was revoked already."""
+
+    async def unit(tx: Transaction) -> bool:
+        if await tx.fetch_one(queries.REVOKE_CODE_BATCH, {"id": batch_id, "petition_id": petition_id, "now": now()}):
+            await tx.execute(queries.REVOKE_UNUSED_CODES, {"batch_id": batch_id})
+            return True
+        return False
+
+    return await db.write(unit)
+
+
+def as_csv(label: str, codes: list[str]) -> str:
+    """The codes as CSV (code, label), safe to open in a spreadsheet."""
+    if label[:1] in ("=", "+", "-", "@"):
+        label = "'" + label  # never a formula
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["code", "label"])
+    writer.writerows([code, label] for code in codes)
+    return out.getvalue()

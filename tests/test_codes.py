@@ -1,0 +1,151 @@
+"""Printed signing codes: batches made by organizers, kept only as keyed hashes, downloaded once."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from petition import accounts
+from petition.codes import code_hash, normalize
+from petition.csrf import FORM_FIELD
+from petition.database import Database
+
+from .conftest import ORGANIZER_PASSWORD
+from .test_login import csrf_of, log_in
+from .test_petitions import PETITION, bearer, create
+
+pytestmark = pytest.mark.usefixtures("organizer")
+CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$")
+
+
+@pytest.fixture
+async def token(app: Starlette) -> str:
+    value = await accounts.create_token_for(app.state.db, email="alice@example.org", name="tests")
+    assert value
+    return value
+
+
+async def code_petition(client: httpx.AsyncClient, token: str, **changes: object) -> str:
+    response = await create(client, token, verification=["code"], allowed_domains=[], **changes)
+    return str(response.json()["slug"])
+
+
+async def test_a_batch_of_codes_is_returned_once_and_stored_only_as_keyed_hashes(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await code_petition(client, token)
+    response = await client.post(
+        f"/api/v1/petitions/{slug}/codes", json={"count": 20, "label": "3rd floor"}, headers=bearer(token)
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert len(body["codes"]) == 20 and len(set(body["codes"])) == 20
+    assert all(CODE.match(code) for code in body["codes"]), "typeable Crockford base32, grouped, 80 bits"
+    db: Database = app.state.db
+    stored = await db.fetch_all("SELECT code_hash, state FROM signing_codes")
+    assert len(stored) == 20 and {row["state"] for row in stored} == {"unused"}
+    dump = str(await db.fetch_all("SELECT * FROM signing_codes")) + str(
+        await db.fetch_all("SELECT * FROM code_batches")
+    )
+    for code in body["codes"]:
+        assert code not in dump and normalize(code) not in dump
+    pepper = app.state.settings.pepper
+    assert {row["code_hash"] for row in stored} == {code_hash(pepper, code) for code in body["codes"]}
+    listed = await client.get(f"/api/v1/petitions/{slug}/codes", headers=bearer(token))
+    assert listed.json()["batches"] == [
+        {"id": body["batch"], "label": "3rd floor", "size": 20, "used": 0, "revoked": False, "downloadable": False}
+    ]
+
+
+def test_codes_forgive_case_hyphens_and_look_alike_letters() -> None:
+    pepper = b"p" * 32
+    assert code_hash(pepper, "abcd-efgh-0000-1111") == code_hash(pepper, "ABCDEFGHOOOOIIII")
+    assert code_hash(pepper, "ABCD EFGH 0000 1111") == code_hash(pepper, "abcd-efgh-0000-llll")
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ({"count": 0}, 422),
+        ({"count": 5001}, 422),
+        ({"count": "5"}, 422),
+        ({"count": 5, "label": "a\x00b"}, 422),
+        ({"count": 5, "label": "x" * 81}, 422),
+        ({"count": 5, "extra": 1}, 422),
+    ],
+)
+async def test_bad_batch_requests_are_refused_and_make_nothing(
+    app: Starlette, client: httpx.AsyncClient, token: str, payload: dict[str, object], status: int
+) -> None:
+    slug = await code_petition(client, token)
+    response = await client.post(f"/api/v1/petitions/{slug}/codes", json=payload, headers=bearer(token))
+    assert response.status_code == status
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM signing_codes") == 0
+
+
+async def test_codes_need_the_code_method_an_unclosed_petition_and_its_organizer(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    email_only = (await create(client, token)).json()["slug"]
+    refused = await client.post(f"/api/v1/petitions/{email_only}/codes", json={"count": 5}, headers=bearer(token))
+    assert refused.status_code == 409
+    slug = await code_petition(client, token)
+    await accounts.create_organizer(app.state.db, email="bob@example.org", password=ORGANIZER_PASSWORD, admin=False)
+    bob = await accounts.create_token_for(app.state.db, email="bob@example.org", name="bob")
+    assert (
+        await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 5}, headers=bearer(bob))
+    ).status_code == 404
+    assert (await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 5})).status_code == 401
+    await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))
+    await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))
+    closed = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 5}, headers=bearer(token))
+    assert closed.status_code == 409
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM signing_codes") == 0
+
+
+async def test_codes_made_on_the_page_download_once_then_are_gone(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await code_petition(client, token)
+    await log_in(client, "alice@example.org")
+    page = f"/organize/petitions/{slug}"
+    csrf = await csrf_of(client, page)
+    made = await client.post(f"{page}/codes", data={FORM_FIELD: csrf, "count": "12", "label": "=cmd|' /C calc'!A0"})
+    assert "Download them now" in made.text
+    batch_id = re.search(r"/codes/([0-9a-f]+)/download", made.text).group(1)  # type: ignore[union-attr]
+    download = await client.post(f"{page}/codes/{batch_id}/download", data={FORM_FIELD: csrf, "format": "csv"})
+    assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
+    assert "attachment" in download.headers["content-disposition"]
+    assert download.headers["cache-control"] == "no-store"
+    rows = list(csv.reader(io.StringIO(download.text)))
+    assert rows[0] == ["code", "label"] and len(rows) == 13
+    assert all(CODE.match(code) for code, _ in rows[1:])
+    assert rows[1][1].startswith("'="), "a label is never a spreadsheet formula"
+    again = await client.post(f"{page}/codes/{batch_id}/download", data={FORM_FIELD: csrf, "format": "txt"})
+    assert again.status_code == 409 and "already downloaded" in again.text
+    assert await app.state.db.fetch_val("SELECT plaintext FROM code_batches") is None
+
+
+async def test_revoking_a_batch_stops_its_unused_codes(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
+    slug = await code_petition(client, token)
+    batch = (await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 4}, headers=bearer(token))).json()
+    await log_in(client, "alice@example.org")
+    page = f"/organize/petitions/{slug}"
+    csrf = await csrf_of(client, page)
+    done = await client.post(f"{page}/codes/{batch['batch']}/revoke", data={FORM_FIELD: csrf})
+    assert "no longer work" in done.text
+    states = {row["state"] for row in await app.state.db.fetch_all("SELECT state FROM signing_codes")}
+    assert states == {"revoked"}
+    again = await client.post(f"{page}/codes/{batch['batch']}/revoke", data={FORM_FIELD: csrf})
+    assert again.status_code == 409
+
+
+async def test_a_petition_without_codes_shows_no_code_section(client: httpx.AsyncClient, token: str) -> None:
+    slug = (await create(client, token, **{k: v for k, v in PETITION.items() if k == "title"})).json()["slug"]
+    await log_in(client, "alice@example.org")
+    assert "Printed signing codes" not in (await client.get(f"/organize/petitions/{slug}")).text
