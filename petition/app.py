@@ -24,9 +24,12 @@ from . import (
     petitions,
     petitions_api,
     recovery,
+    signatures,
+    signing,
     two_factor,
 )
 from .api import ApiRoute
+from .batcher import Batcher
 from .cache import PublicCache
 from .database import Database
 from .logs import AccessLog
@@ -47,6 +50,10 @@ def make_routes() -> list[BaseRoute]:
         Route("/", petition_pages.home, name="home"),
         Route("/privacy", pages.privacy, name="privacy"),
         Route("/p/{slug}", petition_pages.petition_page, name="petition_page"),
+        Route("/p/{slug}/sign", signing.sign, methods=["POST"], name="sign"),
+        Route("/p/{slug}/receipt", signing.receipt_page, name="receipt_page"),
+        Route("/p/{slug}/receipt", signing.receipt_action, methods=["POST"], name="receipt_action"),
+        Route("/p/{slug}/receipt/download", signing.download_receipt, methods=["POST"], name="download_receipt"),
         # The public reads a newsroom polls come first: routes are matched in order.
         ApiRoute(
             "/api/v1/petitions/{slug}",
@@ -131,6 +138,36 @@ def make_routes() -> list[BaseRoute]:
             auth=True,
             errors=[409],
             tags=["petitions"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/signatures",
+            signing.api_sign,
+            methods=["POST"],
+            status=201,
+            summary="Sign with a printed single-use code; the receipt is in this answer only",
+            body=signatures.SignatureCreate,
+            response=signatures.SignatureAccepted,
+            errors=[409],
+            tags=["signing"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/signatures/status",
+            signing.api_status,
+            methods=["POST"],
+            summary="What became of the signature behind a receipt: pending, counted, withdrawn or invalidated",
+            body=signatures.ReceiptBody,
+            response=signatures.SignatureStatus,
+            tags=["signing"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/signatures/withdraw",
+            signing.api_withdraw,
+            methods=["POST"],
+            summary="Withdraw the signature behind a receipt (while the petition is open)",
+            body=signatures.ReceiptBody,
+            response=signatures.SignatureStatus,
+            errors=[409],
+            tags=["signing"],
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/codes",
@@ -260,14 +297,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if await petitions.close_due(db):
                     app.state.public_cache.clear()
 
-            closing = asyncio.create_task(
-                jobs.run_every(db, name="close-due", seconds=jobs.CLOSE_DUE_EVERY_SECONDS, job=close_due)
-            )
+            batcher = Batcher(settings)
+
+            async def close_batches(db: Database) -> None:
+                if await batcher.run_once(db):
+                    app.state.public_cache.clear()
+
+            background = [
+                asyncio.create_task(
+                    jobs.run_every(db, name="close-due", seconds=jobs.CLOSE_DUE_EVERY_SECONDS, job=close_due)
+                ),
+                asyncio.create_task(
+                    jobs.run_every(db, name="batcher", seconds=jobs.batch_check_seconds(settings), job=close_batches)
+                ),
+            ]
             try:
                 yield
             finally:
-                closing.cancel()
-                await asyncio.gather(closing, return_exceptions=True)
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
         finally:
             gc.unfreeze()
             # Mail being sent in the background finishes before the database closes.

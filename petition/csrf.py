@@ -11,6 +11,8 @@ posts, so "null" cannot be refused; a real foreign origin, or a
 
 The JSON API under /api/ is exempt: it authenticates with a bearer token in a
 header, never with cookies, so a forged cross-site request carries no authority.
+Signers' forms under /p/ need no token either (only the origin check): a signer
+has no session to ride on, and their pages are cached for everyone alike.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.types import Message, Receive, Scope
 from .settings import Settings
 
 FORM_FIELD = "csrf_token"
+SIGNER_PREFIX = "/p/"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 COOKIE_BYTES = 16
@@ -73,7 +76,7 @@ class CSRFGuard:
             return []
         return [(b"set-cookie", f"{self.cookie_name}={cookie}{self.cookie_attributes}".encode())]
 
-    async def check(self, scope: Scope, receive: Receive) -> Receive | None:
+    async def check(self, scope: Scope, receive: Receive, *, token_required: bool = True) -> Receive | None:
         """The request's receive (replaying the body it read) when it passes, else None."""
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         origin = headers.get("origin")
@@ -81,6 +84,8 @@ class CSRFGuard:
             return None
         if headers.get("sec-fetch-site", "same-origin") != "same-origin":
             return None
+        if not token_required:
+            return receive
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in FORM_TYPES:
             return None

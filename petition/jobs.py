@@ -9,9 +9,16 @@ from collections.abc import Awaitable, Callable
 
 from . import leases
 from .database import Database
+from .settings import Settings
 
 logger = logging.getLogger("petition.jobs")
 CLOSE_DUE_EVERY_SECONDS = 15
+# The batcher looks this often (or more often, for a short LOG_BATCH_SECONDS).
+BATCH_CHECK_SECONDS = 5.0
+
+
+def batch_check_seconds(settings: Settings) -> float:
+    return min(BATCH_CHECK_SECONDS, settings.log_batch_seconds / 2)
 
 
 async def run_every(db: Database, *, name: str, seconds: float, job: Callable[[Database], Awaitable[object]]) -> None:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .csrf import FORBIDDEN_MESSAGE, UNSAFE_METHODS, CSRFGuard
+from .csrf import FORBIDDEN_MESSAGE, SIGNER_PREFIX, UNSAFE_METHODS, CSRFGuard
 from .errors import API_PREFIX, ApiError, handle_http_exception, plain_error_response
 from .logs import AccessLog
 from .settings import Settings
@@ -112,7 +112,7 @@ class ShellMiddleware:
                     return
                 receive = self._limit(receive)
                 if method in UNSAFE_METHODS and not path.startswith(API_PREFIX):
-                    checked = await self.csrf.check(scope, receive)
+                    checked = await self.csrf.check(scope, receive, token_required=not path.startswith(SIGNER_PREFIX))
                     if checked is None:
                         await plain_error_response(path, 403, FORBIDDEN_MESSAGE)(scope, receive, send_with_headers)
                         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -10,6 +12,7 @@ from .database import Database, Row, now
 from .sessions import current_session
 
 HOME_OPEN_LIMIT = 50
+SHOWN_NAMES_LIMIT = 500
 HOME_CLOSED_LIMIT = 20
 RECENTLY_CLOSED_DAYS = 30
 
@@ -33,17 +36,17 @@ async def home(request: Request) -> Response:
 async def petition_page(request: Request) -> Response:
     """GET /p/{slug}: the petition; a draft only to its organizers. Visitors get the cached page."""
     session = await current_session(request)
-    if session is None:
+    if session is None and "code" not in request.query_params:
         cached = await request.app.state.public_cache.get_or_build(
             ("page", request.path_params["slug"]), lambda: _render_public_page(request)
         )
         return cached.response(request) if cached else _not_found(request)
-    organizer_id = None if session.needs_second_factor else session.organizer.id
+    organizer_id = None if session is None or session.needs_second_factor else session.organizer.id
     row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], organizer_id)
     if row is None:
         return _not_found(request)
-    response = _render(request, row)
-    response.headers["cache-control"] = "no-store"  # an organizer's view, drafts included
+    response = await _render(request, row, code=request.query_params.get("code", "")[:40])
+    response.headers["cache-control"] = "no-store"  # an organizer's view, or a code in the address
     return response
 
 
@@ -51,12 +54,25 @@ async def _render_public_page(request: Request) -> tuple[bytes, str, dict[str, s
     row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], None)
     if row is None:
         return None
-    return bytes(_render(request, row).body), "text/html; charset=utf-8", {"cache-control": "public, max-age=5"}
+    page = await _render(request, row)
+    return bytes(page.body), "text/html; charset=utf-8", {"cache-control": "public, max-age=5"}
 
 
-def _render(request: Request, row: Row) -> Response:
+async def _render(request: Request, row: Row, *, code: str = "") -> Response:
     view = petitions.public_view(row, request.app.state.settings.base_url)
-    context = {"petition": view, "floor": row["timeline_floor"], "draft": row["state"] == "draft"}
+    names = await request.app.state.db.fetch_all(
+        queries.SELECT_SIGNER_NAMES, {"petition_id": row["id"], "limit": SHOWN_NAMES_LIMIT}
+    )
+    context = {
+        "petition": view,
+        "row": row,
+        "floor": row["timeline_floor"],
+        "draft": row["state"] == "draft",
+        "names": names,
+        "takes_codes": "code" in json.loads(row["verification"]),
+        "values": {"code": code, "name": "", "role": "", "reason": ""},
+        "errors": {},
+    }
     return request.app.state.templates.TemplateResponse(request, "petition.html", context)
 
 

@@ -271,3 +271,70 @@ WHERE id = :id AND petition_id = :petition_id AND revoked_at IS NULL
 RETURNING id
 """
 REVOKE_UNUSED_CODES = "UPDATE signing_codes SET state = 'revoked' WHERE batch_id = :batch_id AND state = 'unused'"
+
+# -- signatures (see migrations/0006 for why these tables cannot be joined) ----
+
+USE_SIGNING_CODE = """
+UPDATE signing_codes SET state = 'used'
+WHERE code_hash = :code_hash AND state = 'unused'
+  AND batch_id IN (SELECT id FROM code_batches WHERE petition_id = :petition_id AND revoked_at IS NULL)
+RETURNING batch_id
+"""
+INSERT_SIGNATURE = """
+INSERT INTO signatures (receipt_hash, petition_id, method, accepted_hour)
+VALUES (:receipt_hash, :petition_id, :method, :accepted_hour)
+"""
+INSERT_PENDING_DETAILS = "INSERT INTO pending_details (id, petition_id, sealed) VALUES (:id, :petition_id, :sealed)"
+SELECT_SIGNATURE = """
+SELECT petition_id, method, counted, withdrawn FROM signatures WHERE receipt_hash = :receipt_hash
+"""
+WITHDRAW_SIGNATURE = """
+UPDATE signatures SET withdrawn = 1
+WHERE receipt_hash = :receipt_hash AND petition_id = :petition_id AND withdrawn = 0
+RETURNING method
+"""
+DELETE_SIGNER_NAME = "DELETE FROM signer_names WHERE name_key = :key"
+DELETE_SIGNER_REASON = "DELETE FROM signer_reasons WHERE reason_key = :key"
+SELECT_SIGNER_NAMES = (
+    "SELECT name, role FROM signer_names WHERE petition_id = :petition_id ORDER BY name_key LIMIT :limit"
+)
+
+# -- closing a batch -------------------------------------------------------------
+
+SELECT_PETITIONS_WITH_PENDING = """
+SELECT DISTINCT petition_id FROM signatures WHERE counted = 0 OR withdrawn = 1
+"""
+COUNT_PENDING_BY_METHOD = """
+SELECT method,
+       SUM(CASE WHEN counted = 0 THEN 1 ELSE 0 END) AS signed,
+       SUM(CASE WHEN withdrawn = 1 THEN 1 ELSE 0 END) AS withdrawn
+FROM signatures WHERE petition_id = :petition_id AND (counted = 0 OR withdrawn = 1)
+GROUP BY method
+"""
+# Mark, and learn from RETURNING exactly what was marked (and so is counted now).
+MARK_COUNTED = """
+UPDATE signatures SET counted = 1 WHERE petition_id = :petition_id AND counted = 0 RETURNING method
+"""
+MARK_WITHDRAWALS_COUNTED = """
+UPDATE signatures SET withdrawn = 2 WHERE petition_id = :petition_id AND withdrawn = 1 RETURNING method
+"""
+ADD_TO_PETITION_COUNT = """
+UPDATE petitions SET signature_count = signature_count + :signed - :withdrawn,
+    count_email = count_email + :email, count_code = count_code + :code, version = version + 1
+WHERE id = :petition_id
+"""
+ADD_TO_HOURLY_COUNTS = """
+INSERT INTO hourly_counts (petition_id, hour, signed, withdrawn) VALUES (:petition_id, :hour, :signed, :withdrawn)
+ON CONFLICT (petition_id, hour) DO UPDATE
+SET signed = hourly_counts.signed + excluded.signed, withdrawn = hourly_counts.withdrawn + excluded.withdrawn
+"""
+TAKE_PENDING_DETAILS = "DELETE FROM pending_details WHERE petition_id = :petition_id RETURNING sealed"
+SELECT_PETITION_FLOOR = "SELECT timeline_floor FROM petitions WHERE id = :id"
+SELECT_WITHDRAWN = "SELECT withdrawn FROM signatures WHERE receipt_hash = :receipt_hash"
+INSERT_SIGNER_NAME = """
+INSERT INTO signer_names (name_key, petition_id, name, role) VALUES (:name_key, :petition_id, :name, :role)
+"""
+INSERT_SIGNER_REASON = """
+INSERT INTO signer_reasons (reason_key, petition_id, reason, status)
+VALUES (:reason_key, :petition_id, :reason, 'hidden')
+"""

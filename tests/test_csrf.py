@@ -145,10 +145,30 @@ async def test_every_html_post_route_refuses_a_post_without_a_token(app: Starlet
     for route in app.routes:
         methods = getattr(route, "methods", None) or set()
         path = getattr(route, "path", "")
-        if "POST" not in methods or path.startswith("/api/"):
+        if "POST" not in methods or path.startswith(("/api/", "/p/")):
             continue
         url = re.sub(r"{[^}]+}", "anything", path)
         response = await client.post(url, data={"email": "a@example.org", "password": "x" * 20, "code": "1"})
         assert response.status_code == 403, f"POST {path} without a CSRF token"
         posted += 1
     assert posted >= 15
+
+
+async def test_signer_forms_need_no_token_but_refuse_a_foreign_origin(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """Signers have no session to ride on, and their pages are cached alike for everyone."""
+    signer_posts = [
+        route.path
+        for route in app.routes
+        if route.path.startswith("/p/") and "POST" in (getattr(route, "methods", None) or set())
+    ]
+    assert len(signer_posts) >= 3
+    for path in signer_posts:
+        url = re.sub(r"{[^}]+}", "anything", path)
+        foreign = await client.post(url, data={"code": "x"}, headers={"origin": "https://evil.example"})
+        assert foreign.status_code == 403, path
+        cross_site = await client.post(url, data={"code": "x"}, headers={"sec-fetch-site": "cross-site"})
+        assert cross_site.status_code == 403, path
+        own = await client.post(url, data={"code": "x"}, headers={"origin": BASE_URL})
+        assert own.status_code != 403, path

@@ -1,0 +1,157 @@
+"""Signing with a printed code, receipts, status and withdrawal.
+
+A signer gets a receipt: 256 random bits that only they hold. Every row about
+their signature is found through its own hash of the receipt ("sig/v1",
+"name/v1", "reason/v1"), so the rows cannot be joined without it, and a lost
+receipt cannot be recovered by anyone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+
+from . import codes, queries
+from .database import Database, Row, Transaction, now
+from .encryption import encrypt
+from .petitions import CONTROL, PetitionError
+from .settings import Settings
+from .tokens import new_id
+
+RECEIPT_BYTES = 32
+NOT_A_CODE = "This code is not valid for this petition, or it was already used."
+MARKUP = re.compile(r"[<>]")
+HOUR = 3600
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Receipt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class SignatureCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    name: Name = ""
+    role: Name = ""
+    show_name: bool = False
+    reason: Reason = ""
+
+    @field_validator("name", "role")
+    @classmethod
+    def _plain_line(cls, value: str) -> str:
+        if CONTROL.search(value) or "\n" in value or MARKUP.search(value):
+            raise ValueError("must be plain text on one line, without < or >")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _plain_text(cls, value: str) -> str:
+        if CONTROL.search(value):
+            raise ValueError("must not hold control characters")
+        return value
+
+
+class SignatureAccepted(BaseModel):
+    receipt: str
+    status: Literal["pending"]
+
+
+class ReceiptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    receipt: Receipt
+
+
+class SignatureStatus(BaseModel):
+    status: Literal["pending", "counted", "withdrawn", "invalidated"]
+
+
+def receipt_key(label: str, receipt: str) -> str:
+    """The key of one of a signer's rows: SHA-256(label | receipt)."""
+    return hashlib.sha256(f"{label}|{receipt.strip()}".encode()).hexdigest()
+
+
+def hour_of(moment: int) -> int:
+    return moment - moment % HOUR
+
+
+def check_open(petition: Row, method: str) -> None:
+    """PetitionError(409) unless the petition takes signatures by `method` now."""
+    if petition["state"] != "open" or (petition["closes_at"] is not None and petition["closes_at"] <= now()):
+        raise PetitionError(409, "This petition is not open for signatures.")
+    if method not in json.loads(petition["verification"]):
+        raise PetitionError(409, "This petition does not take printed codes.")
+
+
+async def sign_with_code(db: Database, settings: Settings, *, petition: Row, data: SignatureCreate) -> str:
+    """Spend a code and accept a signature; the receipt, once the commit is durable."""
+    check_open(petition, "code")
+    receipt = secrets.token_urlsafe(RECEIPT_BYTES)
+    details = {}
+    # A name is kept only when it will be shown: the petition allows it and the signer asked.
+    if petition["show_names"] and data.show_name and data.name:
+        details["name"] = {"key": receipt_key("name/v1", receipt), "name": data.name, "role": data.role}
+    if petition["reasons_enabled"] and data.reason:
+        details["reason"] = {"key": receipt_key("reason/v1", receipt), "reason": data.reason}
+    hashed_code = codes.code_hash(settings.pepper, data.code)
+
+    async def accept(tx: Transaction) -> bool:
+        used = await tx.fetch_one(queries.USE_SIGNING_CODE, {"code_hash": hashed_code, "petition_id": petition["id"]})
+        if used is None:
+            return False
+        await tx.execute(
+            queries.INSERT_SIGNATURE,
+            {
+                "receipt_hash": receipt_key("sig/v1", receipt),
+                "petition_id": petition["id"],
+                "method": "code",
+                "accepted_hour": hour_of(now()),
+            },
+        )
+        if details:
+            details["signature"] = receipt_key("sig/v1", receipt)
+            row_id = new_id()
+            sealed = encrypt(settings.encryption_key, json.dumps(details), f"details/{petition['id']}")
+            await tx.execute(
+                queries.INSERT_PENDING_DETAILS, {"id": row_id, "petition_id": petition["id"], "sealed": sealed}
+            )
+        return True
+
+    if not await db.write(accept):
+        raise PetitionError(422, NOT_A_CODE)
+    return receipt
+
+
+async def status_of(db: Database, *, petition: Row, receipt: str) -> str:
+    """pending, counted, withdrawn or invalidated; PetitionError(404) for a receipt of nothing here."""
+    row = await db.fetch_one(queries.SELECT_SIGNATURE, {"receipt_hash": receipt_key("sig/v1", receipt)})
+    if row is None or row["petition_id"] != petition["id"]:
+        raise PetitionError(404, "This receipt belongs to no signature on this petition.")
+    if row["withdrawn"]:
+        return "withdrawn"
+    return "counted" if row["counted"] else "pending"
+
+
+async def withdraw(db: Database, *, petition: Row, receipt: str) -> None:
+    """Take the signature out of the count (at the next batch) and delete its name and reason now."""
+    if petition["state"] != "open":
+        raise PetitionError(409, "Signatures can be withdrawn only while the petition is open.")
+    await status_of(db, petition=petition, receipt=receipt)
+
+    async def unit(tx: Transaction) -> bool:
+        changed = await tx.fetch_one(
+            queries.WITHDRAW_SIGNATURE,
+            {"receipt_hash": receipt_key("sig/v1", receipt), "petition_id": petition["id"]},
+        )
+        if changed is None:
+            return False
+        await tx.execute(queries.DELETE_SIGNER_NAME, {"key": receipt_key("name/v1", receipt)})
+        await tx.execute(queries.DELETE_SIGNER_REASON, {"key": receipt_key("reason/v1", receipt)})
+        return True
+
+    if not await db.write(unit):
+        raise PetitionError(409, "This signature was already withdrawn.")

@@ -1,0 +1,288 @@
+"""Signing with printed codes: receipts, batches, withdrawal, and storage nobody can join."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from petition import accounts
+from petition.batcher import Batcher, close_batch
+from petition.database import Database
+
+from .test_petitions import bearer, create
+
+pytestmark = pytest.mark.usefixtures("organizer")
+HIDDEN_NAME = "Zebulon Hiddenname"
+SHOWN_NAME = "Yolanda Shownname"
+REASON = "Because of the warehouse tables xq7"
+
+
+@pytest.fixture
+async def token(app: Starlette) -> str:
+    value = await accounts.create_token_for(app.state.db, email="alice@example.org", name="tests")
+    assert value
+    return value
+
+
+async def open_petition(client: httpx.AsyncClient, token: str, **changes: object) -> str:
+    fields = {"verification": ["code"], "allowed_domains": [], "show_names": True, "reasons_enabled": True}
+    slug = (await create(client, token, **{**fields, **changes})).json()["slug"]
+    assert (await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))).status_code == 200
+    return str(slug)
+
+
+async def make_codes(client: httpx.AsyncClient, token: str, slug: str, count: int) -> list[str]:
+    response = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": count}, headers=bearer(token))
+    return list(response.json()["codes"])
+
+
+async def sign(client: httpx.AsyncClient, slug: str, code: str, **fields: object) -> httpx.Response:
+    return await client.post(f"/api/v1/petitions/{slug}/signatures", json={"code": code, **fields})
+
+
+async def status(client: httpx.AsyncClient, slug: str, receipt: str) -> str:
+    response = await client.post(f"/api/v1/petitions/{slug}/signatures/status", json={"receipt": receipt})
+    return str(response.json()["status"])
+
+
+async def count_of(client: httpx.AsyncClient, slug: str) -> int:
+    return int((await client.get(f"/api/v1/petitions/{slug}")).json()["signature_count"])
+
+
+async def petition_id(db: Database, slug: str) -> str:
+    return str(await db.fetch_val("SELECT id FROM petitions WHERE slug = :slug", {"slug": slug}))
+
+
+async def test_a_code_signs_once_and_is_counted_only_when_its_batch_closes(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    response = await sign(client, slug, code.lower().replace("-", ""))
+    assert response.status_code == 201 and response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["status"] == "pending" and len(body["receipt"]) >= 43, "at least 256 bits"
+    assert await status(client, slug, body["receipt"]) == "pending"
+    assert await count_of(client, slug) == 0, "the count moves only when a batch closes"
+    again = await sign(client, slug, code)
+    wrong = await sign(client, slug, "AAAA-BBBB-CCCC-DDDD")
+    assert again.status_code == wrong.status_code == 422
+    assert again.json() == wrong.json(), "a used code and a wrong one look the same"
+    db: Database = app.state.db
+    await close_batch(db, app.state.settings, await petition_id(db, slug))
+    app.state.public_cache.clear()
+    assert await status(client, slug, body["receipt"]) == "counted"
+    view = (await client.get(f"/api/v1/petitions/{slug}")).json()
+    assert view["signature_count"] == 1 and view["signature_count_by_method"] == {"email": 0, "code": 1}
+    assert await db.fetch_val("SELECT SUM(signed) AS n FROM hourly_counts") == 1
+
+
+async def test_fifty_concurrent_uses_of_one_code_make_one_signature(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    responses = await asyncio.gather(*(sign(client, slug, code) for _ in range(50)))
+    assert sorted(r.status_code for r in responses) == [201] + [422] * 49
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM signatures") == 1
+
+
+async def test_fifty_codes_make_fifty_signatures_without_database_locks(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 50)
+    responses = await asyncio.gather(*(sign(client, slug, code) for code in codes))
+    assert [r.status_code for r in responses] == [201] * 50
+    db: Database = app.state.db
+    await close_batch(db, app.state.settings, await petition_id(db, slug))
+    app.state.public_cache.clear()
+    assert await count_of(client, slug) == 50
+
+
+async def test_revoked_and_foreign_codes_do_not_sign(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
+    slug = await open_petition(client, token)
+    other = await open_petition(client, token, title="Another petition")
+    [foreign] = await make_codes(client, token, other, 1)
+    assert (await sign(client, slug, foreign)).status_code == 422
+    response = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 1}, headers=bearer(token))
+    batch = response.json()
+    db: Database = app.state.db
+    await db.write(
+        lambda tx: tx.execute("UPDATE code_batches SET revoked_at = 1 WHERE id = :id", {"id": batch["batch"]})
+    )
+    assert (await sign(client, slug, batch["codes"][0])).status_code == 422
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM signatures") == 0
+
+
+async def test_drafts_closed_and_email_only_petitions_take_no_codes(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    draft = (await create(client, token, verification=["code"], allowed_domains=[])).json()["slug"]
+    [code] = await make_codes(client, token, draft, 1)
+    assert (await sign(client, draft, code)).status_code == 404
+    slug = await open_petition(client, token, title="Closing soon")
+    [code] = await make_codes(client, token, slug, 1)
+    await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))
+    assert (await sign(client, slug, code)).status_code == 409
+    email_only = await open_petition(
+        client, token, title="Email only", verification=["email"], allowed_domains=["example.org"]
+    )
+    assert (await sign(client, email_only, "AAAA-BBBB-CCCC-DDDD")).status_code == 409
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM signatures") == 0
+
+
+async def test_withdrawal_leaves_the_count_and_a_withdrawn_signer_may_sign_again(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    first, second, third = await make_codes(client, token, slug, 3)
+    db: Database = app.state.db
+    pid = await petition_id(db, slug)
+    counted = (await sign(client, slug, first, name=SHOWN_NAME, show_name=True)).json()["receipt"]
+    await close_batch(db, app.state.settings, pid)
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM signer_names") == 1
+    pending = (await sign(client, slug, second)).json()["receipt"]
+    withdraw = f"/api/v1/petitions/{slug}/signatures/withdraw"
+    assert (await client.post(withdraw, json={"receipt": counted})).status_code == 200
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM signer_names") == 0, "the name goes at once"
+    assert (await client.post(withdraw, json={"receipt": pending})).json() == {"status": "withdrawn"}
+    assert (await client.post(withdraw, json={"receipt": pending})).status_code == 409
+    assert (await client.post(withdraw, json={"receipt": "made-up"})).status_code == 404
+    await close_batch(db, app.state.settings, pid)
+    app.state.public_cache.clear()
+    assert await count_of(client, slug) == 0
+    assert await status(client, slug, counted) == "withdrawn"
+    assert (await sign(client, slug, third)).status_code == 201, "signing again, with another code"
+    totals = await db.fetch_one("SELECT SUM(signed) AS signed, SUM(withdrawn) AS withdrawn FROM hourly_counts")
+    assert totals == {"signed": 2, "withdrawn": 2}
+
+
+async def test_a_receipt_for_another_petition_is_not_found(client: httpx.AsyncClient, token: str) -> None:
+    slug = await open_petition(client, token)
+    other = await open_petition(client, token, title="Another petition")
+    [code] = await make_codes(client, token, slug, 1)
+    receipt = (await sign(client, slug, code)).json()["receipt"]
+    response = await client.post(f"/api/v1/petitions/{other}/signatures/status", json={"receipt": receipt})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "<b>Bold</b>", "show_name": True},
+        {"role": "a\x07b"},
+        {"name": "x" * 81},
+        {"reason": "y" * 501},
+        {"extra": 1},
+    ],
+)
+async def test_bad_signing_fields_are_refused_and_spend_no_code(
+    app: Starlette, client: httpx.AsyncClient, token: str, fields: dict[str, object]
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    assert (await sign(client, slug, code, **fields)).status_code == 422
+    assert (await sign(client, slug, code)).status_code == 201, "the code was not spent"
+
+
+async def test_batches_wait_for_time_and_size_but_close_at_the_end_of_the_bucket(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 5)
+    db: Database = app.state.db
+    batcher = Batcher(app.state.settings)  # LOG_BATCH_SECONDS 60, LOG_BATCH_MIN 5
+    day = 20_000 * 86400
+    for code in codes[:3]:
+        await sign(client, slug, code)
+    assert await batcher.run_once(db, clock=0, wall=day + 100) == 0, "first seen now"
+    assert await batcher.run_once(db, clock=61, wall=day + 161) == 0, "old enough, but only 3 wait"
+    for code in codes[3:]:
+        await sign(client, slug, code)
+    assert await batcher.run_once(db, clock=62, wall=day + 162) == 1, "60 s and 5 waiting: closes"
+    extra = await make_codes(client, token, slug, 1)
+    await sign(client, slug, extra[0])
+    assert await batcher.run_once(db, clock=100, wall=day + 86000) == 0
+    assert await batcher.run_once(db, clock=101, wall=day + 86400 + 1) == 1, "the day ended: closes whatever waits"
+    app.state.public_cache.clear()
+    assert await count_of(client, slug) == 6
+
+
+async def test_the_stored_tables_cannot_be_joined_and_hidden_names_are_nowhere(
+    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path, dialect: str
+) -> None:
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 6)
+    receipts = []
+    for number, code in enumerate(codes):
+        shown = number % 2 == 0
+        fields = {"name": SHOWN_NAME if shown else HIDDEN_NAME, "show_name": shown, "reason": f"{REASON} {number}"}
+        receipts.append((await sign(client, slug, code, **fields)).json()["receipt"])
+    db: Database = app.state.db
+    await close_batch(db, app.state.settings, await petition_id(db, slug))
+    tables = {
+        "signatures": await db.fetch_all("SELECT * FROM signatures"),
+        "signer_names": await db.fetch_all("SELECT * FROM signer_names"),
+        "signer_reasons": await db.fetch_all("SELECT * FROM signer_reasons"),
+        "signing_codes": await db.fetch_all("SELECT * FROM signing_codes"),
+    }
+    assert len(tables["signer_names"]) == 3 and len(tables["signer_reasons"]) == 6
+    values = {
+        name: {str(v) for row in rows for k, v in row.items() if k != "petition_id"} for name, rows in tables.items()
+    }
+    names = list(values)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            shared = values[first] & values[second] - {"code", "used", "hidden", "0", "1"}
+            assert not shared, f"{first} and {second} share {shared}"
+    columns = {name: set(rows[0]) for name, rows in tables.items()}
+    assert columns["signatures"] & columns["signer_names"] == {"petition_id"}
+    dump = str(tables) + str(await db.fetch_all("SELECT * FROM pending_details"))
+    assert HIDDEN_NAME not in dump
+    for receipt in receipts:
+        assert receipt not in dump
+    if dialect == "sqlite":
+        await db.disconnect()
+        await db.connect()  # checkpoint, so the WAL holds what it held
+        data_dir = Path(db.url.removeprefix("sqlite:///")).parent
+        for file in data_dir.glob("test.db*"):
+            raw = file.read_bytes()
+            assert HIDDEN_NAME.encode() not in raw, f"a hidden name is in {file.name}"
+            for receipt in receipts:
+                assert receipt.encode() not in raw
+
+
+async def test_signing_on_the_page_shows_the_receipt_once_and_never_caches_it(
+    app: Starlette,
+    client: httpx.AsyncClient,
+    token: str,
+    logs: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    page = await client.get(f"/p/{slug}?code={code}")
+    assert f'value="{code}"' in page.text and page.headers["cache-control"] == "no-store"
+    plain = await client.get(f"/p/{slug}")
+    assert code not in plain.text, "a code in one address never reaches the shared page"
+    signed = await client.post(f"/p/{slug}/sign", data={"code": code, "name": SHOWN_NAME, "show_name": "on"})
+    assert signed.status_code == 200 and signed.headers["cache-control"] == "no-store"
+    receipt = re.search(r'<code class="secret">([^<]+)</code>', signed.text).group(1)  # type: ignore[union-attr]
+    check = await client.post(f"/p/{slug}/receipt", data={"receipt": receipt})
+    assert "pending" in check.text
+    download = await client.post(f"/p/{slug}/receipt/download", data={"receipt": receipt})
+    assert receipt in download.text and "attachment" in download.headers["content-disposition"]
+    await close_batch(app.state.db, app.state.settings, await petition_id(app.state.db, slug))
+    app.state.public_cache.clear()
+    assert SHOWN_NAME in (await client.get(f"/p/{slug}")).text
+    again = await client.post(f"/p/{slug}/sign", data={"code": code})
+    assert again.status_code == 422 and "not valid for this petition" in again.text
+    app.state.access_log.flush()
+    logged = capsys.readouterr().err + "\n".join(r.getMessage() for r in logs.records if not r.name.startswith("httpx"))
+    assert receipt not in logged and code not in logged and code.replace("-", "") not in logged
