@@ -6,7 +6,9 @@ Starts both servers on 127.0.0.1 (the service on a fresh SQLite database in a
 temporary folder), loads each workload with wrk for a bounded time, and prints
 one table: requests/s, p50, p99, and the ratios to the bare app and to /healthz.
 The petition reads spread over many petitions (a wrk script picks one at
-random for each request), made through the API before the load starts.
+random for each request), made through the API before the load starts. The
+signing workload spends a fresh printed code at every request (codes made
+through the API beforehand); each 201 comes after its commit is on disk.
 
 This machine is noisy (the same server measures 6,000 to 11,000 requests/s a
 minute apart), so: servers run pinned to one core and wrk to the other; the
@@ -35,6 +37,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK_THREADS = 1
+CODES_PER_BATCH = 5000
+SIGNING = "sign with a code (durable)"
 # With two or more cores and taskset, servers run on one core and wrk on another.
 PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 SERVER_CPU, WRK_CPU = "1", "0"
@@ -49,6 +53,7 @@ class Result:
     rps: float
     p50_ms: float
     p99_ms: float
+    requests: int = 0
 
 
 def ensure_wrk() -> str:
@@ -103,21 +108,25 @@ def start_service(port: int, data_dir: Path, log: Path) -> subprocess.Popen[byte
     )
 
 
-def run_wrk(wrk: str, url: str, duration: int, connections: int, script: Path | None = None) -> Result:
+def run_wrk(
+    wrk: str, url: str, duration: int, connections: int, script: Path | None = None, offset: int | None = None
+) -> Result:
     command = [wrk, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{duration}s", "--latency"]
     command += ["-s", str(script)] if script else []
+    arguments = ["--", str(offset)] if offset is not None else []
     output = subprocess.run(
-        pinned([*command, url], WRK_CPU),
+        pinned([*command, url, *arguments], WRK_CPU),
         capture_output=True,
         text=True,
         check=True,
         timeout=duration + 30,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    sent = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if errors:
         sys.exit(f"{url} answered {errors.group(1)} errors under load")
-    return Result(rps, latency(output, "50%"), latency(output, "99%"))
+    return Result(rps, latency(output, "50%"), latency(output, "99%"), sent)
 
 
 def seed_petitions(service_port: int, data_dir: Path, count: int) -> list[str]:
@@ -151,6 +160,57 @@ def seed_petitions(service_port: int, data_dir: Path, count: int) -> list[str]:
             client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
             slugs.append(slug)
     return slugs
+
+
+def seed_codes(service_port: int, data_dir: Path, count: int) -> tuple[str, Path]:
+    """An open petition that takes printed codes, and a file of `count` fresh codes for it."""
+    token = bench_token(data_dir)
+    headers = {"authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{service_port}/api/v1/petitions"
+    petition = {
+        "title": "Benchmark signing petition",
+        "summary": "Signed by the benchmark.",
+        "target": "The board",
+        "goal": 1_000_000,
+        "verification": ["code"],
+    }
+    codes: list[str] = []
+    with httpx.Client(timeout=60) as client:
+        slug = client.post(base, json=petition, headers=headers).raise_for_status().json()["slug"]
+        client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
+        while len(codes) < count:
+            size = min(CODES_PER_BATCH, count - len(codes))
+            made = client.post(f"{base}/{slug}/codes", json={"count": size}, headers=headers).raise_for_status()
+            codes += made.json()["codes"]
+    path = data_dir / "codes.txt"
+    path.write_text("\n".join(codes) + "\n")
+    return slug, path
+
+
+def bench_token(data_dir: Path) -> str:
+    environ = {**os.environ, "DATA_DIR": str(data_dir)}
+    environ.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "create-token", "bench@example.org"],
+        text=True, cwd=data_dir, env=environ, check=True, capture_output=True,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+
+
+def signing_script(folder: Path, slug: str, codes: Path) -> Path:
+    """A wrk Lua script that signs with the next unused code at every request."""
+    script = folder / "sign.lua"
+    script.write_text(
+        "local codes = {}\n"
+        f'for line in io.lines("{codes}") do codes[#codes + 1] = line end\n'
+        "local next_code = 0\n"
+        "init = function(args) next_code = tonumber(args[1]) end\n"
+        "request = function()\n"
+        "  next_code = next_code + 1\n"
+        f'  return wrk.format("POST", "/api/v1/petitions/{slug}/signatures",\n'
+        '    {["Content-Type"] = "application/json"}, \'{"code": "\' .. codes[next_code] .. \'"}\')\n'
+        "end\n"
+    )
+    return script
 
 
 def spread_script(folder: Path, name: str, pattern: str, slugs: list[str]) -> Path:
@@ -195,6 +255,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8, help="rounds in which every workload takes a turn")
     parser.add_argument("--verbose", action="store_true", help="print each round's figures")
     parser.add_argument("--petitions", type=int, default=200, help="open petitions the reads spread over")
+    parser.add_argument("--codes", type=int, default=150_000, help="printed codes made for the signing workload")
     args = parser.parse_args()
     wrk = ensure_wrk()
 
@@ -207,19 +268,35 @@ def main() -> None:
             wait_until_up(f"http://127.0.0.1:{bare_port}/healthz", bare)
             wait_until_up(f"http://127.0.0.1:{service_port}/healthz", service)
             slugs = seed_petitions(service_port, folder_path, args.petitions)
+            signing_slug, code_file = seed_codes(service_port, folder_path, args.codes)
             service_url = f"http://127.0.0.1:{service_port}"
             workloads: dict[str, tuple[str, Path | None]] = {
                 "bare Starlette app": (f"http://127.0.0.1:{bare_port}/healthz", None),
                 "/healthz": (f"{service_url}/healthz", None),
                 "petition JSON": (service_url, spread_script(folder_path, "json", "/api/v1/petitions/%s", slugs)),
                 "petition page": (service_url, spread_script(folder_path, "page", "/p/%s", slugs)),
+                SIGNING: (service_url, signing_script(folder_path, signing_slug, code_file)),
             }
-            for url, script in workloads.values():  # warm up (and fill the caches)
-                run_wrk(wrk, url, 2, args.connections, script)
+            # The signing workload spends each code once: every run starts past the codes the
+            # runs before it may have used (requests sent, plus what was still in flight).
+            codes_used = 0
+
+            def measure(name: str, url: str, script: Path | None, duration: int) -> Result:
+                nonlocal codes_used
+                offset = codes_used if name == SIGNING else None
+                result = run_wrk(wrk, url, duration, args.connections, script, offset)
+                if name == SIGNING:
+                    codes_used += result.requests + 2 * args.connections
+                    if codes_used >= args.codes:
+                        sys.exit("the signing workload ran out of codes: raise --codes")
+                return result
+
+            for name, (url, script) in workloads.items():  # warm up (and fill the caches)
+                measure(name, url, script, 2)
             results: dict[str, list[Result]] = {name: [] for name in workloads}
             for _ in range(args.rounds):
                 for name, (url, script) in workloads.items():
-                    results[name].append(run_wrk(wrk, url, args.duration, args.connections, script))
+                    results[name].append(measure(name, url, script, args.duration))
                 if args.verbose:
                     print(" ".join(f"{name}: {runs[-1].rps:,.0f}" for name, runs in results.items()), file=sys.stderr)
             memory = peak_memory_mb(service.pid)

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import queries
-from .database import Database
+from .database import Database, Row
 
 CHECK_EVERY_SECONDS = 1.0
 MAX_ENTRIES = 5000
@@ -63,12 +63,14 @@ class PublicCache:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.entries: dict[tuple[str, str], Cached] = {}
+        self.rows: dict[str, Row | None] = {}
         self.version: int | None = None
         self.checked_at = 0.0
 
     def clear(self) -> None:
         """Forget everything (after this process changed a petition)."""
         self.entries.clear()
+        self.rows.clear()
         self.checked_at = 0.0
 
     async def _refresh(self) -> None:
@@ -79,7 +81,21 @@ class PublicCache:
         version = await self.db.fetch_val(queries.SELECT_CACHE_VERSION)
         if version != self.version:
             self.entries.clear()
+            self.rows.clear()
             self.version = version
+
+    async def petition_row(self, slug: str) -> Row | None:
+        """A petition's row as of the cache version (signing reads it at every request).
+
+        It may be up to a second stale for changes made by another process, so whatever
+        must be exact (is the petition still open?) is checked again inside the write.
+        """
+        await self._refresh()
+        if slug not in self.rows:
+            if len(self.rows) >= MAX_ENTRIES:
+                self.rows.clear()
+            self.rows[slug] = await self.db.fetch_one(queries.SELECT_PETITION_BY_SLUG, {"slug": slug})
+        return self.rows[slug]
 
     async def get_or_build(
         self,

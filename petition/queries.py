@@ -274,10 +274,13 @@ REVOKE_UNUSED_CODES = "UPDATE signing_codes SET state = 'revoked' WHERE batch_id
 
 # -- signatures (see migrations/0006 for why these tables cannot be joined) ----
 
+# Spends a code of an unrevoked batch of a petition that is open right now (checked here,
+# inside the write, since the caller's copy of the petition may be a second old).
 USE_SIGNING_CODE = """
 UPDATE signing_codes SET state = 'used'
 WHERE code_hash = :code_hash AND state = 'unused'
   AND batch_id IN (SELECT id FROM code_batches WHERE petition_id = :petition_id AND revoked_at IS NULL)
+  AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND state = 'open')
 RETURNING batch_id
 """
 INSERT_SIGNATURE = """

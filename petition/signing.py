@@ -17,9 +17,9 @@ NO_STORE = {"cache-control": "no-store"}
 
 
 async def open_petition(request: Request) -> Row:
-    """The petition of the path, if the public may see it; 404 otherwise."""
-    row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], None)
-    if row is None:
+    """The petition of the path, if the public may see it; 404 otherwise (from the cache)."""
+    row = await request.app.state.public_cache.petition_row(request.path_params["slug"])
+    if row is None or row["state"] not in petitions.VISIBLE_STATES:
         raise ApiError(404, "There is no petition at this address.")
     return row
 
