@@ -47,6 +47,14 @@ def send_in_background(request: Request, sending: Coroutine[Any, Any, None]) -> 
     task.add_done_callback(tasks.discard)
 
 
+async def read_new_password(request: Request) -> tuple[str, dict[str, str]]:
+    """A new-password form -> (the password, field -> problem)."""
+    async with request.form() as form:
+        password = str(form.get("password") or "")
+        again = str(form.get("password_again") or "")
+    return password, new_password_errors(password, again)
+
+
 async def reset_request_page(request: Request) -> Response:
     """GET /reset: ask for the address."""
     return page(request, "reset_request.html", {"sent": False, "error": None})
@@ -96,10 +104,7 @@ async def reset(request: Request) -> Response:
     """POST /reset/{token}: set the password, end every session of the account."""
     db: Database = request.app.state.db
     token = request.path_params["token"]
-    async with request.form() as form:
-        password = str(form.get("password") or "")
-        again = str(form.get("password_again") or "")
-    errors = new_password_errors(password, again)
+    password, errors = await read_new_password(request)
     if errors:
         context = {"errors": errors, "title": "Choose a new password", "email": None}
         return page(request, "new_password.html", context, status=422)
@@ -137,10 +142,7 @@ async def accept_invite(request: Request) -> Response:
     """POST /invite/{token}: create the invited organizer and sign them in."""
     db: Database = request.app.state.db
     token = request.path_params["token"]
-    async with request.form() as form:
-        password = str(form.get("password") or "")
-        again = str(form.get("password_again") or "")
-    errors = new_password_errors(password, again)
+    password, errors = await read_new_password(request)
     if errors:
         row = await db.fetch_one(queries.SELECT_LINK, {"token_hash": token_hash(token), "kind": "invite"})
         context = {"errors": errors, "title": "Join as an organizer", "email": row["email"] if row else ""}

@@ -134,3 +134,13 @@ async def organizer(app: Starlette) -> str:
         app.state.db, email="alice@example.org", password=ORGANIZER_PASSWORD, admin=True
     )
     return "alice@example.org"
+
+
+@pytest.fixture
+async def token(app: Starlette, organizer: str) -> str:
+    """An API token of the organizer fixture's account."""
+    from petition import accounts
+
+    value = await accounts.create_token_for(app.state.db, email=organizer, name="tests")
+    assert value
+    return value

@@ -23,13 +23,6 @@ pytestmark = pytest.mark.usefixtures("organizer")
 CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$")
 
 
-@pytest.fixture
-async def token(app: Starlette) -> str:
-    value = await accounts.create_token_for(app.state.db, email="alice@example.org", name="tests")
-    assert value
-    return value
-
-
 async def code_petition(client: httpx.AsyncClient, token: str, **changes: object) -> str:
     response = await create(client, token, verification=["code"], allowed_domains=[], **changes)
     return str(response.json()["slug"])

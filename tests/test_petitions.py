@@ -27,13 +27,6 @@ PETITION = {
 }
 
 
-@pytest.fixture
-async def token(app: Starlette) -> str:
-    value = await accounts.create_token_for(app.state.db, email="alice@example.org", name="tests")
-    assert value
-    return value
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 

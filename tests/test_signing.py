@@ -10,7 +10,6 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import accounts
 from petition.batcher import Batcher, close_batch
 from petition.database import Database
 
@@ -20,13 +19,6 @@ pytestmark = pytest.mark.usefixtures("organizer")
 HIDDEN_NAME = "Zebulon Hiddenname"
 SHOWN_NAME = "Yolanda Shownname"
 REASON = "Because of the warehouse tables xq7"
-
-
-@pytest.fixture
-async def token(app: Starlette) -> str:
-    value = await accounts.create_token_for(app.state.db, email="alice@example.org", name="tests")
-    assert value
-    return value
 
 
 async def open_petition(client: httpx.AsyncClient, token: str, **changes: object) -> str:
