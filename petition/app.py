@@ -39,6 +39,7 @@ from .migrations import check_current
 from .openapi import openapi_document
 from .passwords import PasswordHashing
 from .ratelimit import RateLimiter
+from .sessions import purge_expired
 from .settings import Settings, load_settings
 from .templates import STATIC_DIR, CachedStaticFiles, make_templates
 
@@ -293,9 +294,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # load only walk what requests allocate.
             gc.freeze()
 
-            async def close_due(db: Database) -> None:
+            async def housekeeping(db: Database) -> None:
                 if await petitions.close_due(db):
                     app.state.public_cache.clear()
+                await purge_expired(db, settings)
 
             batcher = Batcher(settings)
 
@@ -305,7 +307,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
             background = [
                 asyncio.create_task(
-                    jobs.run_every(db, name="close-due", seconds=jobs.CLOSE_DUE_EVERY_SECONDS, job=close_due)
+                    jobs.run_every(db, name="housekeeping", seconds=jobs.HOUSEKEEPING_SECONDS, job=housekeeping)
                 ),
                 asyncio.create_task(
                     jobs.run_every(db, name="batcher", seconds=jobs.batch_check_seconds(settings), job=close_batches)

@@ -12,7 +12,8 @@ from .database import Database
 from .settings import Settings
 
 logger = logging.getLogger("petition.jobs")
-CLOSE_DUE_EVERY_SECONDS = 15
+# Closing petitions at their deadline, and deleting expired organizer sessions.
+HOUSEKEEPING_SECONDS = 15
 # The batcher looks this often (or more often, for a short LOG_BATCH_SECONDS).
 BATCH_CHECK_SECONDS = 5.0
 

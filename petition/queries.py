@@ -75,9 +75,6 @@ WHERE s.token_hash = :token_hash
 TOUCH_SESSION = "UPDATE organizer_sessions SET last_seen_at = :now WHERE token_hash = :token_hash"
 DELETE_SESSION = "DELETE FROM organizer_sessions WHERE token_hash = :token_hash"
 DELETE_ORGANIZER_SESSIONS = "DELETE FROM organizer_sessions WHERE organizer_id = :organizer_id"
-DELETE_OTHER_SESSIONS = """
-DELETE FROM organizer_sessions WHERE organizer_id = :organizer_id AND token_hash <> :token_hash
-"""
 DELETE_EXPIRED_SESSIONS = (
     "DELETE FROM organizer_sessions WHERE last_seen_at < :idle_before OR created_at < :created_before"
 )

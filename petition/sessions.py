@@ -107,3 +107,17 @@ def set_session_cookie(response: Response, token: str, settings: Settings) -> No
 
 def clear_session_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(cookie_name(settings), path="/", secure=settings.is_https, httponly=True, samesite="lax")
+
+
+async def purge_expired(db: Database, settings: Settings) -> None:
+    """Delete sessions past their idle or absolute timeout (a browser that never came back)."""
+    moment = now()
+    values = {
+        "idle_before": moment - settings.session_idle_minutes * 60,
+        "created_before": moment - settings.session_max_hours * 3600,
+    }
+
+    async def unit(tx: Transaction) -> None:
+        await tx.execute(queries.DELETE_EXPIRED_SESSIONS, values)
+
+    await db.write(unit)

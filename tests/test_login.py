@@ -217,3 +217,15 @@ async def test_failed_and_successful_logins_are_audited_without_addresses(
     actions = [(row["action"], row["email"]) for row in reversed(trail)]
     assert actions[-3:] == [("login failed", organizer), ("login", organizer), ("login failed", None)]
     assert all("203.0.113.7" not in str(row) for row in trail)
+
+
+async def test_expired_sessions_are_purged(app: Starlette, organizer: str, client: httpx.AsyncClient) -> None:
+    from petition.sessions import purge_expired
+
+    await log_in(client, organizer)
+    db: Database = app.state.db
+    await purge_expired(db, app.state.settings)
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM organizer_sessions") == 1, "a live session stays"
+    await db.write(lambda tx: tx.execute("UPDATE organizer_sessions SET last_seen_at = last_seen_at - 3700"))
+    await purge_expired(db, app.state.settings)
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM organizer_sessions") == 0
