@@ -145,19 +145,21 @@ async def setup(request: Request) -> Response:
         return page(request, "setup.html", {"email": email, "errors": errors}, status=422)
     password_hash = await request.app.state.passwords.hash(password)
 
-    async def create_first(tx: Transaction) -> str | None:
+    async def create_first(tx: Transaction) -> str:
+        # Refusals raise, so the writer undoes the spent link too: nothing changes.
         if await organizers.use_link(tx, token, "setup") is None:
-            return None
+            raise organizers.LinkRefused()
         if int(await tx.fetch_val(queries.COUNT_ORGANIZERS) or 0):
-            return None
+            raise organizers.LinkRefused()
         organizer_id = await organizers.insert_organizer(tx, email=email, password_hash=password_hash, is_admin=True)
         assert organizer_id is not None
         await audit(tx, organizer_id, "organizer created", "first organizer, by setup link")
         await audit(tx, organizer_id, "login")
         return await start_session(tx, organizer_id, needs_second_factor=False)
 
-    session_token = await db.write(create_first)
-    if session_token is None:
+    try:
+        session_token = await db.write(create_first)
+    except organizers.LinkRefused:
         return page(request, "message.html", {"title": "Link not valid", "message": USED_LINK}, status=404)
     return signed_in_response(request, session_token, "/organize")
 

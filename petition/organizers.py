@@ -19,6 +19,10 @@ RESET_LINK_SECONDS = 30 * 60
 REQUIRE_TWO_FACTOR = "require_two_factor"
 
 
+class LinkRefused(Exception):
+    """Raised inside a write to undo it: the link is unknown, spent or expired, or cannot be used now."""
+
+
 @dataclass(frozen=True)
 class Organizer:
     id: str

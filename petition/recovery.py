@@ -149,20 +149,22 @@ async def accept_invite(request: Request) -> Response:
         return page(request, "new_password.html", context, status=422)
     password_hash = await request.app.state.passwords.hash(password)
 
-    async def join(tx: Transaction) -> str | None:
+    async def join(tx: Transaction) -> str:
+        # Refusals raise, so the writer undoes the spent link too: nothing changes.
         link = await organizers.use_link(tx, token, "invite")
         if link is None:
-            return None
+            raise organizers.LinkRefused()
         organizer_id = await organizers.insert_organizer(
             tx, email=link["email"], password_hash=password_hash, is_admin=bool(link["make_admin"])
         )
-        if organizer_id is None:
-            return None
+        if organizer_id is None:  # the address got an account meanwhile
+            raise organizers.LinkRefused()
         await audit(tx, organizer_id, "invitation accepted")
         await audit(tx, organizer_id, "login")
         return await start_session(tx, organizer_id, needs_second_factor=False)
 
-    session_token = await db.write(join)
-    if session_token is None:
+    try:
+        session_token = await db.write(join)
+    except organizers.LinkRefused:
         return page(request, "message.html", {"title": "Link not valid", "message": USED_LINK}, status=404)
     return signed_in_response(request, session_token, "/organize")

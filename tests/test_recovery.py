@@ -171,3 +171,17 @@ async def test_recovery_and_admin_forms_refuse_a_post_without_its_csrf_token(
     await log_in(client, "alice@example.org")
     response = await client.post(path, data={"email": "x@example.org", "password": PASSWORD})
     assert response.status_code == 403
+
+
+async def test_an_invitation_to_an_address_that_got_an_account_meanwhile_changes_nothing(
+    app: Starlette, client: httpx.AsyncClient, mailbox: Mailbox
+) -> None:
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, "/organize/admin")
+    await client.post("/organize/admin/invite", data={FORM_FIELD: csrf, "email": "bob@example.org"})
+    path = link_in((await delivered(app, mailbox))[0], "invite")
+    db: Database = app.state.db
+    await accounts.create_organizer(db, email="bob@example.org", password=PASSWORD, admin=False)
+    refused = await client.post(path, data={FORM_FIELD: csrf, "password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
+    assert refused.status_code == 404
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM organizer_links WHERE used_at IS NOT NULL") == 0
