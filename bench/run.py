@@ -8,7 +8,9 @@ one table: requests/s, p50, p99, and the ratios to the bare app and to /healthz.
 The petition reads spread over many petitions (a wrk script picks one at
 random for each request), made through the API before the load starts. The
 signing workload spends a fresh printed code at every request (codes made
-through the API beforehand); each 201 comes after its commit is on disk.
+through the API beforehand); each 201 comes after its commit is on disk. The
+email workload signs end to end with fresh work addresses (ask for a code, read
+it from a local SMTP sink, verify) and counts signatures per second.
 
 This machine is noisy (the same server measures 6,000 to 11,000 requests/s a
 minute apart), so: servers run pinned to one core and wrk to the other; the
@@ -20,6 +22,7 @@ Everything it starts, it stops.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import shutil
@@ -35,10 +38,14 @@ from pathlib import Path
 
 import httpx
 
+from bench import email_load
+
 ROOT = Path(__file__).resolve().parent.parent
 WRK_THREADS = 1
 CODES_PER_BATCH = 5000
 SIGNING = "sign with a code (durable)"
+EMAIL = "sign with a work-email code, end to end (signatures/s)"
+EMAIL_SIGNERS = 32  # signers at once in the email workload
 # With two or more cores and taskset, servers run on one core and wrk on another.
 PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 SERVER_CPU, WRK_CPU = "1", "0"
@@ -99,8 +106,20 @@ def start_bare(port: int, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(pinned(command, SERVER_CPU), cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
-def start_service(port: int, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    environ = {**os.environ, "DATA_DIR": str(data_dir), "BASE_URL": f"http://127.0.0.1:{port}"}
+def start_service(port: int, data_dir: Path, log: Path, smtp_port: int) -> subprocess.Popen[bytes]:
+    environ = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "BASE_URL": f"http://127.0.0.1:{port}",
+        # Mail goes to the benchmark's own SMTP sink; every client is 127.0.0.1 here, so the
+        # per-client limits (generous for an office, not for a load generator) are raised.
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SMTP_TLS": "none",
+        "SMTP_FROM": "bench@example.org",
+        "RATE_LIMIT_SIGNING_PER_CLIENT": "1000000000",
+        "RATE_LIMIT_CODE_EMAILS_PER_CLIENT": "1000000000",
+    }
     environ.pop("DATABASE_URL", None)
     command = [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(port)]
     return subprocess.Popen(
@@ -160,6 +179,23 @@ def seed_petitions(service_port: int, data_dir: Path, count: int) -> list[str]:
             client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
             slugs.append(slug)
     return slugs
+
+
+def seed_email_petition(service_port: int, data_dir: Path) -> str:
+    """An open petition that takes work addresses at example.org."""
+    headers = {"authorization": f"Bearer {bench_token(data_dir)}"}
+    base = f"http://127.0.0.1:{service_port}/api/v1/petitions"
+    petition = {
+        "title": "Benchmark email petition",
+        "summary": "Signed by the benchmark with work addresses.",
+        "target": "The board",
+        "verification": ["email"],
+        "allowed_domains": ["example.org"],
+    }
+    with httpx.Client(timeout=60) as client:
+        slug = client.post(base, json=petition, headers=headers).raise_for_status().json()["slug"]
+        client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
+    return str(slug)
 
 
 def seed_codes(service_port: int, data_dir: Path, count: int) -> tuple[str, Path]:
@@ -258,17 +294,20 @@ def main() -> None:
     parser.add_argument("--codes", type=int, default=150_000, help="printed codes made for the signing workload")
     args = parser.parse_args()
     wrk = ensure_wrk()
+    if PIN:  # this process drives the email workload and runs its SMTP sink: beside wrk, not the servers
+        os.sched_setaffinity(0, {int(WRK_CPU)})
 
-    with tempfile.TemporaryDirectory(prefix="petition-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="petition-bench-") as folder, email_load.CodeSink(free_port()) as sink:
         folder_path = Path(folder)
         bare_port, service_port = free_port(), free_port()
         bare = start_bare(bare_port, folder_path / "bare.log")
-        service = start_service(service_port, folder_path, folder_path / "service.log")
+        service = start_service(service_port, folder_path, folder_path / "service.log", sink.port)
         try:
             wait_until_up(f"http://127.0.0.1:{bare_port}/healthz", bare)
             wait_until_up(f"http://127.0.0.1:{service_port}/healthz", service)
             slugs = seed_petitions(service_port, folder_path, args.petitions)
             signing_slug, code_file = seed_codes(service_port, folder_path, args.codes)
+            email_slug = seed_email_petition(service_port, folder_path)
             service_url = f"http://127.0.0.1:{service_port}"
             workloads: dict[str, tuple[str, Path | None]] = {
                 "bare Starlette app": (f"http://127.0.0.1:{bare_port}/healthz", None),
@@ -276,6 +315,7 @@ def main() -> None:
                 "petition JSON": (service_url, spread_script(folder_path, "json", "/api/v1/petitions/%s", slugs)),
                 "petition page": (service_url, spread_script(folder_path, "page", "/p/%s", slugs)),
                 SIGNING: (service_url, signing_script(folder_path, signing_slug, code_file)),
+                EMAIL: (service_url, None),
             }
             # The signing workload spends each code once: every run starts past the codes the
             # runs before it may have used (requests sent, plus what was still in flight).
@@ -283,6 +323,9 @@ def main() -> None:
 
             def measure(name: str, url: str, script: Path | None, duration: int) -> Result:
                 nonlocal codes_used
+                if name == EMAIL:
+                    rate, p50, p99 = asyncio.run(email_load.run(url, sink, email_slug, duration, EMAIL_SIGNERS))
+                    return Result(rate, p50, p99)
                 offset = codes_used if name == SIGNING else None
                 result = run_wrk(wrk, url, duration, args.connections, script, offset)
                 if name == SIGNING:

@@ -7,11 +7,10 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import organizers, queries
+from . import organizers, outbox, queries
 from .database import Database, Transaction
 from .login import guard, page, redirect
 from .organizers import REQUIRE_TWO_FACTOR, Organizer, audit
-from .recovery import send_in_background
 from .settings import Settings
 
 AUDIT_ENTRIES_SHOWN = 200
@@ -64,9 +63,9 @@ async def invite(request: Request) -> Response:
     if await organizers.find_by_email(db, email):
         return await admin_page(request, error="An organizer with that address already exists.")
 
-    async def make_invitation(tx: Transaction) -> str:
+    async def invite(tx: Transaction) -> None:
         await audit(tx, admin.id, "invitation sent", email + (" (as administrator)" if make_admin else ""))
-        return await organizers.create_link(
+        token = await organizers.create_link(
             tx,
             kind="invite",
             seconds=organizers.INVITE_LINK_SECONDS,
@@ -74,13 +73,21 @@ async def invite(request: Request) -> Response:
             make_admin=make_admin,
             created_by=admin.id,
         )
+        body = (
+            f"{admin.email} invites you to organize petitions on {settings.site_name}.\n\n"
+            f"To accept, open this link within 7 days and choose a password:\n{settings.base_url}/invite/{token}\n"
+        )
+        await outbox.queue(
+            tx,
+            settings,
+            to=email,
+            subject="An invitation to organize",
+            body=body,
+            expires_in=organizers.INVITE_LINK_SECONDS,
+        )
 
-    token = await db.write(make_invitation)
-    body = (
-        f"{admin.email} invites you to organize petitions on {settings.site_name}.\n\n"
-        f"To accept, open this link within 7 days and choose a password:\n{settings.base_url}/invite/{token}\n"
-    )
-    send_in_background(request, request.app.state.mailer.send(to=email, subject="An invitation to organize", body=body))
+    await db.write(invite)
+    request.app.state.sender.wake()
     return await admin_page(request, notice=f"Invitation sent to {email}.")
 
 

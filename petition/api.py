@@ -6,7 +6,7 @@ appear in the OpenAPI document, with the same models that validate it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,8 @@ class Operation:
     auth: bool = False
     tags: Sequence[str] = ()
     errors: Sequence[int] = field(default_factory=tuple)
+    # Other successful answers: status -> model (say, 202 for a request that waits for an emailed code).
+    also: Mapping[int, type[BaseModel]] = field(default_factory=dict)
 
 
 class ApiRoute(Route):
@@ -51,9 +53,12 @@ class ApiRoute(Route):
         auth: bool = False,
         tags: Sequence[str] = (),
         errors: Sequence[int] = (),
+        also: Mapping[int, type[BaseModel]] | None = None,
         name: str | None = None,
     ) -> None:
-        self.operation = Operation(summary, response, status, body, query, auth, tuple(tags), tuple(errors))
+        self.operation = Operation(
+            summary, response, status, body, query, auth, tuple(tags), tuple(errors), dict(also or {})
+        )
         operation = self.operation
 
         async def handle(request: Request) -> Response:

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from . import (
     admin,
     codes,
+    email_signing,
     jobs,
     login,
     organize,
@@ -27,6 +28,7 @@ from . import (
     signatures,
     signing,
     two_factor,
+    updates,
 )
 from .api import ApiRoute
 from .batcher import Batcher
@@ -37,6 +39,7 @@ from .mailer import make_mailer
 from .middleware import ShellMiddleware
 from .migrations import check_current
 from .openapi import openapi_document
+from .outbox import Sender
 from .passwords import PasswordHashing
 from .ratelimit import RateLimiter
 from .sessions import purge_expired
@@ -52,6 +55,9 @@ def make_routes() -> list[BaseRoute]:
         Route("/privacy", pages.privacy, name="privacy"),
         Route("/p/{slug}", petition_pages.petition_page, name="petition_page"),
         Route("/p/{slug}/sign", signing.sign, methods=["POST"], name="sign"),
+        Route("/p/{slug}/verify", signing.verify, methods=["POST"], name="verify"),
+        Route("/p/{slug}/resend", signing.resend, methods=["POST"], name="resend"),
+        Route("/p/{slug}/updates", signing.updates_action, methods=["POST"], name="updates_action"),
         Route("/p/{slug}/receipt", signing.receipt_page, name="receipt_page"),
         Route("/p/{slug}/receipt", signing.receipt_action, methods=["POST"], name="receipt_action"),
         Route("/p/{slug}/receipt/download", signing.download_receipt, methods=["POST"], name="download_receipt"),
@@ -145,10 +151,65 @@ def make_routes() -> list[BaseRoute]:
             signing.api_sign,
             methods=["POST"],
             status=201,
-            summary="Sign with a printed single-use code; the receipt is in this answer only",
+            summary="Sign: with a printed code, 201 and the receipt (in this answer only); "
+            "with a work email, 202 and an attempt id while a code is emailed",
             body=signatures.SignatureCreate,
             response=signatures.SignatureAccepted,
+            also={202: email_signing.CheckEmail},
             errors=[409],
+            tags=["signing"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/signatures/verify",
+            signing.api_verify,
+            methods=["POST"],
+            status=201,
+            summary="Type the emailed code of an attempt; 201 and the receipt (in this answer only)",
+            body=email_signing.VerifyBody,
+            response=signatures.SignatureAccepted,
+            errors=[404, 409],
+            tags=["signing"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/signatures/resend",
+            signing.api_resend,
+            methods=["POST"],
+            status=202,
+            summary="Email a new code for an attempt (the one before stops working)",
+            body=email_signing.AttemptBody,
+            response=email_signing.CheckEmail,
+            errors=[404, 409],
+            tags=["signing"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/signatures/updates",
+            signing.api_updates,
+            methods=["POST"],
+            status=202,
+            summary="Give an address for updates; a code to confirm it is emailed to it",
+            body=updates.UpdatesRequest,
+            response=updates.UpdatesStatus,
+            errors=[404, 409],
+            tags=["signing"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/signatures/updates/confirm",
+            signing.api_updates_confirm,
+            methods=["POST"],
+            summary="Confirm the updates address with the code sent to it",
+            body=updates.UpdatesConfirm,
+            response=updates.UpdatesStatus,
+            errors=[404, 409],
+            tags=["signing"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/signatures/updates/unsubscribe",
+            signing.api_unsubscribe,
+            methods=["POST"],
+            summary="Delete the updates address kept for a receipt",
+            body=signatures.ReceiptBody,
+            response=updates.UpdatesStatus,
+            errors=[404, 409],
             tags=["signing"],
         ),
         ApiRoute(
@@ -298,6 +359,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if await petitions.close_due(db):
                     app.state.public_cache.clear()
                 await purge_expired(db, settings)
+                await email_signing.purge_expired(db)
 
             batcher = Batcher(settings)
 
@@ -312,6 +374,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 asyncio.create_task(
                     jobs.run_every(db, name="batcher", seconds=jobs.batch_check_seconds(settings), job=close_batches)
                 ),
+                # Every process sends: claims keep each message to one sender.
+                asyncio.create_task(app.state.sender.run()),
             ]
             try:
                 yield
@@ -321,8 +385,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await asyncio.gather(*background, return_exceptions=True)
         finally:
             gc.unfreeze()
-            # Mail being sent in the background finishes before the database closes.
-            await asyncio.gather(*app.state.background_tasks, return_exceptions=True)
             await db.disconnect()
             if access_log is not None:
                 access_log.flush()
@@ -339,7 +401,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.openapi = None
     app.state.passwords = PasswordHashing(settings.password_hash_concurrency)
     app.state.rate_limiter = RateLimiter()
-    app.state.mailer = make_mailer(settings)
-    app.state.background_tasks = set()
+    app.state.sender = Sender(db, settings, make_mailer(settings))
     app.state.public_cache = PublicCache(db)
     return app

@@ -5,7 +5,8 @@ since the first of them was seen and at least LOG_BATCH_MIN wait, or at the end
 of the petition's floor bucket (day or hour) whatever waits. When the batch is
 seen is kept in memory only: a row holding it would time a signature. Closing a
 batch, in one transaction: the petition's count and its hourly counters move,
-and the waiting names and reasons are written to their tables in shuffled order.
+and the waiting names, reasons and updates addresses are written to their tables in
+shuffled order.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import Counter
 
 from . import queries
 from .database import Database, Transaction, now
-from .encryption import decrypt
+from .encryption import decrypt, encrypt
 from .settings import Settings
 from .signatures import hour_of
 
@@ -88,7 +89,7 @@ async def close_batch(db: Database, settings: Settings, petition_id: str, *, at:
         for item in details:
             withdrawn_row = await tx.fetch_one(queries.SELECT_WITHDRAWN, {"receipt_hash": item["signature"]})
             if withdrawn_row is None or withdrawn_row["withdrawn"]:
-                continue  # withdrawn before its batch closed: its name and reason are never written
+                continue  # withdrawn before its batch closed: its name, reason and contact are never written
             if "name" in item:
                 name = item["name"]
                 await tx.execute(
@@ -100,6 +101,13 @@ async def close_batch(db: Database, settings: Settings, petition_id: str, *, at:
                 await tx.execute(
                     queries.INSERT_SIGNER_REASON,
                     {"reason_key": reason["key"], "petition_id": petition_id, "reason": reason["reason"]},
+                )
+            if "contact" in item:
+                contact = item["contact"]
+                sealed_address = encrypt(settings.encryption_key, contact["address"], f"contact/{contact['key']}")
+                await tx.execute(
+                    queries.INSERT_CONTACT,
+                    {"contact_key": contact["key"], "petition_id": petition_id, "sealed": sealed_address},
                 )
 
     await db.write(unit)

@@ -107,6 +107,8 @@ def run_serve(args: argparse.Namespace) -> int:
         f"({settings.env}, {Database(settings.database_url).describe()}, {args.workers} worker(s))",
         file=sys.stderr,
     )
+    if not settings.smtp_host:
+        print("No SMTP_HOST: mail is printed here, not sent (development only).", file=sys.stderr)
 
     import uvicorn
 

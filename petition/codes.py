@@ -55,9 +55,10 @@ class CodeBatchList(BaseModel):
     batches: list[CodeBatchPublic]
 
 
-def new_code() -> str:
-    raw = "".join(secrets.choice(CROCKFORD) for _ in range(CODE_LENGTH))
-    return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
+def new_code(length: int = CODE_LENGTH) -> str:
+    """`length` random Crockford base32 characters, in groups of four."""
+    raw = "".join(secrets.choice(CROCKFORD) for _ in range(length))
+    return "-".join(raw[i : i + 4] for i in range(0, length, 4))
 
 
 def normalize(code: str) -> str:

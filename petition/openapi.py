@@ -30,6 +30,7 @@ def build_document(routes: list[BaseRoute], *, title: str) -> dict[str, Any]:
             models.append((operation.body, "validation"))
         if operation.response is not None:
             models.append((operation.response, "serialization"))
+        models.extend((model, "serialization") for model in operation.also.values())
     unique = list(dict.fromkeys(models))
     refs, definitions = models_json_schema(unique, ref_template=REF_TEMPLATE)
 
@@ -54,6 +55,9 @@ def build_document(routes: list[BaseRoute], *, title: str) -> dict[str, Any]:
             ref = refs[(operation.response, "serialization")]
             success["content"] = {JSON_TYPE: {"schema": ref}}
         responses[str(operation.status)] = success
+        for status, model in operation.also.items():
+            content = {JSON_TYPE: {"schema": refs[(model, "serialization")]}}
+            responses[str(status)] = {"description": model.__doc__ or operation.summary, "content": content}
         for status in error_statuses(route):
             responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
 

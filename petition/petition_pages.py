@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from . import petitions, queries
 from .database import Database, Row, now
 from .sessions import current_session
+from .signing import FORM_FIELDS, sign_form_context
 
 HOME_OPEN_LIMIT = 50
 SHOWN_NAMES_LIMIT = 500
@@ -69,9 +68,7 @@ async def _render(request: Request, row: Row, *, code: str = "") -> Response:
         "floor": row["timeline_floor"],
         "draft": row["state"] == "draft",
         "names": names,
-        "takes_codes": "code" in json.loads(row["verification"]),
-        "values": {"code": code, "name": "", "role": "", "reason": ""},
-        "errors": {},
+        **sign_form_context(row, {**dict.fromkeys(FORM_FIELDS, ""), "code": code}),
     }
     return request.app.state.templates.TemplateResponse(request, "petition.html", context)
 

@@ -303,6 +303,7 @@ SELECT_SIGNER_NAMES = (
 
 SELECT_PETITIONS_WITH_PENDING = """
 SELECT DISTINCT petition_id FROM signatures WHERE counted = 0 OR withdrawn = 1
+UNION SELECT DISTINCT petition_id FROM pending_details
 """
 COUNT_PENDING_BY_METHOD = """
 SELECT method,
@@ -338,3 +339,86 @@ INSERT_SIGNER_REASON = """
 INSERT INTO signer_reasons (reason_key, petition_id, reason, status)
 VALUES (:reason_key, :petition_id, :reason, 'hidden')
 """
+# A changed address replaces the one kept.
+INSERT_CONTACT = """
+INSERT INTO contacts (contact_key, petition_id, sealed) VALUES (:contact_key, :petition_id, :sealed)
+ON CONFLICT (contact_key) DO UPDATE SET sealed = excluded.sealed
+"""
+
+# -- the outbox ------------------------------------------------------------------
+
+INSERT_OUTBOX = """
+INSERT INTO outbox (id, sealed, due_at, expires_at) VALUES (:id, :sealed, :due_at, :expires_at)
+"""
+# Claim due messages: moving due_at past the claim hides them from every other sender.
+# The WHERE is checked again on each row as it is updated, so two senders never both claim one.
+CLAIM_OUTBOX = """
+UPDATE outbox SET due_at = :claimed_until, attempts = attempts + 1
+WHERE due_at <= :now AND id IN (SELECT id FROM outbox WHERE due_at <= :now ORDER BY due_at LIMIT :limit)
+RETURNING id, sealed, attempts
+"""
+# The same on PostgreSQL, where senders in other processes skip rows another is claiming.
+CLAIM_OUTBOX_POSTGRES = """
+UPDATE outbox SET due_at = :claimed_until, attempts = attempts + 1
+WHERE due_at <= :now AND id IN (
+    SELECT id FROM outbox WHERE due_at <= :now ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED
+)
+RETURNING id, sealed, attempts
+"""
+RETRY_OUTBOX = "UPDATE outbox SET due_at = :due_at WHERE id = :id"
+DELETE_OUTBOX = "DELETE FROM outbox WHERE id = :id"
+DELETE_EXPIRED_OUTBOX = "DELETE FROM outbox WHERE expires_at <= :now"
+COUNT_OUTBOX = "SELECT COUNT(*) FROM outbox"
+
+# -- signing with a work-email code ------------------------------------------------
+
+# One more code email for an address today; the count after it (over the cap: none is sent).
+COUNT_CODE_EMAIL = """
+INSERT INTO code_email_counts (count_key, day, sent) VALUES (:count_key, :day, 1)
+ON CONFLICT (count_key) DO UPDATE SET sent = code_email_counts.sent + 1
+RETURNING sent
+"""
+DELETE_OLD_CODE_EMAIL_COUNTS = "DELETE FROM code_email_counts WHERE day < :day"
+INSERT_SIGN_ATTEMPT = """
+INSERT INTO sign_attempts (attempt_hash, petition_id, sealed, code_hash, expires_at)
+VALUES (:attempt_hash, :petition_id, :sealed, :code_hash, :expires_at)
+"""
+SELECT_SIGN_ATTEMPT = """
+SELECT petition_id, sealed, code_hash, tries, expires_at FROM sign_attempts WHERE attempt_hash = :attempt_hash
+"""
+RENEW_SIGN_ATTEMPT = """
+UPDATE sign_attempts SET code_hash = :code_hash, tries = 0, expires_at = :expires_at
+WHERE attempt_hash = :attempt_hash RETURNING petition_id
+"""
+# A wrong code: one try more, counted inside the write, so concurrent guesses cannot share a try.
+COUNT_SIGN_ATTEMPT_TRY = """
+UPDATE sign_attempts SET tries = tries + 1 WHERE attempt_hash = :attempt_hash RETURNING tries
+"""
+SELECT_OPEN_PETITION = "SELECT id FROM petitions WHERE id = :id AND state = 'open'"
+DELETE_SIGN_ATTEMPT = "DELETE FROM sign_attempts WHERE attempt_hash = :attempt_hash RETURNING sealed"
+DELETE_EXPIRED_SIGN_ATTEMPTS = "DELETE FROM sign_attempts WHERE expires_at <= :now"
+# Taking the address's place on the petition: RETURNING says whether it was free.
+INSERT_EMAIL_DEDUPE = """
+INSERT INTO email_dedupe (tag, petition_id, withdraw_key) VALUES (:tag, :petition_id, :withdraw_key)
+ON CONFLICT (tag) DO NOTHING RETURNING tag
+"""
+DELETE_EMAIL_DEDUPE = "DELETE FROM email_dedupe WHERE withdraw_key = :withdraw_key"
+
+# -- updates to a confirmed address ------------------------------------------------
+
+INSERT_CONTACT_CONFIRMATION = """
+INSERT INTO contact_confirmations (confirm_key, petition_id, sealed, code_hash, expires_at)
+VALUES (:confirm_key, :petition_id, :sealed, :code_hash, :expires_at)
+"""
+SELECT_CONTACT_CONFIRMATION = """
+SELECT petition_id, sealed, code_hash, tries, expires_at FROM contact_confirmations WHERE confirm_key = :confirm_key
+"""
+COUNT_CONTACT_CONFIRMATION_TRY = """
+UPDATE contact_confirmations SET tries = tries + 1 WHERE confirm_key = :confirm_key RETURNING tries
+"""
+DELETE_CONTACT_CONFIRMATION = "DELETE FROM contact_confirmations WHERE confirm_key = :confirm_key RETURNING sealed"
+DELETE_EXPIRED_CONTACT_CONFIRMATIONS = "DELETE FROM contact_confirmations WHERE expires_at <= :now"
+SELECT_CONTACT = "SELECT petition_id FROM contacts WHERE contact_key = :contact_key"
+DELETE_CONTACT = "DELETE FROM contacts WHERE contact_key = :contact_key RETURNING petition_id"
+DELETE_PENDING_DETAILS = "DELETE FROM pending_details WHERE id = :id RETURNING petition_id"
+SELECT_PENDING_DETAILS = "SELECT petition_id FROM pending_details WHERE id = :id"

@@ -7,16 +7,12 @@ only on a POST, since mail scanners open links.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
-from collections.abc import Coroutine
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import organizers, queries
+from . import organizers, outbox, queries
 from .database import Database, Transaction
 from .login import USED_LINK, page, signed_in_response
 from .organizers import audit
@@ -25,26 +21,10 @@ from .sessions import start_session
 from .settings import Settings
 from .tokens import token_hash
 
-logger = logging.getLogger("petition.mail")
 RESET_SENT = (
     "If an organizer account uses that address, we have sent it a link to choose a new password. "
     "The link works once, for 30 minutes."
 )
-
-
-def send_in_background(request: Request, sending: Coroutine[Any, Any, None]) -> None:
-    """Send mail without making the answer wait (so its timing tells nothing)."""
-    tasks: set[asyncio.Task[None]] = request.app.state.background_tasks
-
-    async def run() -> None:
-        try:
-            await sending
-        except Exception as error:  # the message and address stay out of the log
-            logger.error("sending mail failed: %s", type(error).__name__)
-
-    task = asyncio.create_task(run())
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
 
 
 async def read_new_password(request: Request) -> tuple[str, dict[str, str]]:
@@ -76,19 +56,27 @@ async def reset_request(request: Request) -> Response:
     organizer = await organizers.find_by_email(db, email) if email else None
     if organizer is not None and organizer.is_active:
 
-        async def make_link(tx: Transaction) -> str:
+        async def send_link(tx: Transaction) -> None:
             await audit(tx, organizer.id, "password reset requested")
-            return await organizers.create_link(
+            token = await organizers.create_link(
                 tx, kind="reset", seconds=organizers.RESET_LINK_SECONDS, organizer_id=organizer.id
             )
+            body = (
+                f"Someone asked to reset the password of your organizer account on {settings.site_name}.\n\n"
+                f"To choose a new password, open this link within 30 minutes:\n{settings.base_url}/reset/{token}\n\n"
+                "If it was not you, ignore this message: your password stays as it is."
+            )
+            await outbox.queue(
+                tx,
+                settings,
+                to=email,
+                subject="Reset your password",
+                body=body,
+                expires_in=organizers.RESET_LINK_SECONDS,
+            )
 
-        token = await db.write(make_link)
-        body = (
-            f"Someone asked to reset the password of your organizer account on {settings.site_name}.\n\n"
-            f"To choose a new password, open this link within 30 minutes:\n{settings.base_url}/reset/{token}\n\n"
-            "If it was not you, ignore this message: your password stays as it is."
-        )
-        send_in_background(request, request.app.state.mailer.send(to=email, subject="Reset your password", body=body))
+        await db.write(send_link)
+        request.app.state.sender.wake()
     # Always return the same response to prevent email enumeration attacks.
     return page(request, "reset_request.html", {"sent": True, "error": None})
 

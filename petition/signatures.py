@@ -8,20 +8,21 @@ receipt cannot be recovered by anyone.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import secrets
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
 
-from . import codes, queries
+from . import codes, queries, updates
 from .database import Database, Row, Transaction, now
 from .encryption import encrypt
+from .organizers import MAX_EMAIL_LENGTH, email_problem
 from .petitions import CONTROL, PetitionError
 from .settings import Settings
-from .tokens import new_id
+from .tokens import new_id, receipt_key
+from .updates import Receipt
 
 RECEIPT_BYTES = 32
 NOT_A_CODE = "This code is not valid for this petition, or it was already used."
@@ -30,16 +31,37 @@ HOUR = 3600
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-Receipt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+OptionalEmail = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_EMAIL_LENGTH)]
 
 
 class SignatureCreate(BaseModel):
+    """A signature: with a printed `code`, or with a work `email` that a code is sent to (not both)."""
+
     model_config = ConfigDict(extra="forbid")
-    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    email: OptionalEmail = ""
     name: Name = ""
     role: Name = ""
     show_name: bool = False
     reason: Reason = ""
+    updates: OptionalEmail = ""
+
+    @model_validator(mode="after")
+    def _one_route(self) -> SignatureCreate:
+        if bool(self.code) == bool(self.email):
+            raise ValueError("give either a printed code or a work email address")
+        return self
+
+    @field_validator("email", "updates")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value and email_problem(value):
+            raise ValueError("must be an email address like name@example.org")
+        return value
+
+    def fields(self) -> dict[str, Any]:
+        """What the signer left besides the route: kept only as far as the petition allows."""
+        return self.model_dump(include={"name", "role", "show_name", "reason", "updates"})
 
     @field_validator("name", "role")
     @classmethod
@@ -70,11 +92,6 @@ class SignatureStatus(BaseModel):
     status: Literal["pending", "counted", "withdrawn", "invalidated"]
 
 
-def receipt_key(label: str, receipt: str) -> str:
-    """The key of one of a signer's rows: SHA-256(label | receipt)."""
-    return hashlib.sha256(f"{label}|{receipt.strip()}".encode()).hexdigest()
-
-
 def hour_of(moment: int) -> int:
     return moment - moment % HOUR
 
@@ -84,46 +101,58 @@ def check_open(petition: Row, method: str) -> None:
     if petition["state"] != "open" or (petition["closes_at"] is not None and petition["closes_at"] <= now()):
         raise PetitionError(409, "This petition is not open for signatures.")
     if method not in json.loads(petition["verification"]):
-        raise PetitionError(409, "This petition does not take printed codes.")
+        words = {"code": "printed codes", "email": "work-email codes"}
+        raise PetitionError(409, f"This petition does not take {words[method]}.")
 
 
 async def sign_with_code(db: Database, settings: Settings, *, petition: Row, data: SignatureCreate) -> str:
     """Spend a code and accept a signature; the receipt, once the commit is durable."""
     check_open(petition, "code")
     receipt = secrets.token_urlsafe(RECEIPT_BYTES)
-    details = {}
-    # A name is kept only when it will be shown: the petition allows it and the signer asked.
-    if petition["show_names"] and data.show_name and data.name:
-        details["name"] = {"key": receipt_key("name/v1", receipt), "name": data.name, "role": data.role}
-    if petition["reasons_enabled"] and data.reason:
-        details["reason"] = {"key": receipt_key("reason/v1", receipt), "reason": data.reason}
     hashed_code = codes.code_hash(settings.pepper, data.code)
 
     async def accept(tx: Transaction) -> bool:
         used = await tx.fetch_one(queries.USE_SIGNING_CODE, {"code_hash": hashed_code, "petition_id": petition["id"]})
         if used is None:
             return False
-        await tx.execute(
-            queries.INSERT_SIGNATURE,
-            {
-                "receipt_hash": receipt_key("sig/v1", receipt),
-                "petition_id": petition["id"],
-                "method": "code",
-                "accepted_hour": hour_of(now()),
-            },
-        )
-        if details:
-            details["signature"] = receipt_key("sig/v1", receipt)
-            row_id = new_id()
-            sealed = encrypt(settings.encryption_key, json.dumps(details), f"details/{petition['id']}")
-            await tx.execute(
-                queries.INSERT_PENDING_DETAILS, {"id": row_id, "petition_id": petition["id"], "sealed": sealed}
-            )
+        await accept_signature(tx, settings, petition=petition, receipt=receipt, method="code", fields=data.fields())
         return True
 
     if not await db.write(accept):
         raise PetitionError(422, NOT_A_CODE)
     return receipt
+
+
+async def accept_signature(
+    tx: Transaction, settings: Settings, *, petition: Row, receipt: str, method: str, fields: dict[str, Any]
+) -> None:
+    """Inside the accepting write: the signature, and what it leaves for the batcher (never its own rows)."""
+    signature_key = receipt_key("sig/v1", receipt)
+    await tx.execute(
+        queries.INSERT_SIGNATURE,
+        {
+            "receipt_hash": signature_key,
+            "petition_id": petition["id"],
+            "method": method,
+            "accepted_hour": hour_of(now()),
+        },
+    )
+    details: dict[str, Any] = {}
+    # A name is kept only when it will be shown: the petition allows it and the signer asked.
+    if petition["show_names"] and fields.get("show_name") and fields.get("name"):
+        details["name"] = {"key": receipt_key("name/v1", receipt), "name": fields["name"], "role": fields["role"]}
+    if petition["reasons_enabled"] and fields.get("reason"):
+        details["reason"] = {"key": receipt_key("reason/v1", receipt), "reason": fields["reason"]}
+    if details:
+        details["signature"] = signature_key
+        sealed = encrypt(settings.encryption_key, json.dumps(details), f"details/{petition['id']}")
+        await tx.execute(
+            queries.INSERT_PENDING_DETAILS, {"id": new_id(), "petition_id": petition["id"], "sealed": sealed}
+        )
+    if fields.get("updates"):
+        await updates.ask_to_confirm(
+            tx, settings, petition_id=petition["id"], receipt=receipt, address=fields["updates"]
+        )
 
 
 async def status_of(db: Database, *, petition: Row, receipt: str) -> str:
@@ -137,7 +166,7 @@ async def status_of(db: Database, *, petition: Row, receipt: str) -> str:
 
 
 async def withdraw(db: Database, *, petition: Row, receipt: str) -> None:
-    """Take the signature out of the count (at the next batch) and delete its name and reason now."""
+    """Take the signature out of the count (at the next batch); delete its name, reason and contact now."""
     if petition["state"] != "open":
         raise PetitionError(409, "Signatures can be withdrawn only while the petition is open.")
     await status_of(db, petition=petition, receipt=receipt)
@@ -151,6 +180,9 @@ async def withdraw(db: Database, *, petition: Row, receipt: str) -> None:
             return False
         await tx.execute(queries.DELETE_SIGNER_NAME, {"key": receipt_key("name/v1", receipt)})
         await tx.execute(queries.DELETE_SIGNER_REASON, {"key": receipt_key("reason/v1", receipt)})
+        # The address's place on the petition is freed, so it may sign again.
+        await tx.execute(queries.DELETE_EMAIL_DEDUPE, {"withdraw_key": receipt_key("wd/v1", receipt)})
+        await updates.forget(tx, receipt)
         return True
 
     if not await db.write(unit):

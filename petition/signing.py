@@ -1,17 +1,21 @@
-"""What signers do, on the page and through the API: sign with a code, check a receipt, withdraw."""
+"""What signers do, on the page and through the API: sign (printed or emailed code), check, withdraw, updates."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+import json
+
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import petitions, signatures
+from . import email_signing, petitions, signatures, updates
 from .api import validation_error
 from .database import Database, Row
+from .email_signing import AttemptBody, CheckEmail, VerifyBody
 from .errors import ApiError
 from .petitions import PetitionError
 from .signatures import ReceiptBody, SignatureAccepted, SignatureCreate, SignatureStatus
+from .updates import UpdatesConfirm, UpdatesRequest, UpdatesStatus
 
 NO_STORE = {"cache-control": "no-store"}
 
@@ -24,17 +28,111 @@ async def open_petition(request: Request) -> Row:
     return row
 
 
+TOO_MANY = "Too many signing requests from your network. Please wait a few minutes and try again."
+
+
+def limit(request: Request, *, emails: bool = False) -> str | None:
+    """A message when this client is over a signing limit (counted per process, keyed as the rate limiter says)."""
+    settings = request.app.state.settings
+    limiter = request.app.state.rate_limiter
+    client = limiter.client_key(request.scope, settings)
+    window = settings.rate_limit_window_seconds
+    if not limiter.allow(client + ":sign", settings.rate_limit_signing_per_client, window):
+        return TOO_MANY
+    if emails and not limiter.allow(client + ":mail", settings.rate_limit_code_emails_per_client, window):
+        return TOO_MANY
+    return None
+
+
+def api_limit(request: Request, *, emails: bool = False) -> None:
+    if message := limit(request, emails=emails):
+        raise ApiError(429, message)
+
+
+def json_answer(model: BaseModel, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status, media_type="application/json", headers=NO_STORE)
+
+
 async def api_sign(request: Request, body: SignatureCreate) -> Response:
-    """POST /api/v1/petitions/{slug}/signatures: sign with a printed code; 201 with the receipt."""
+    """POST /api/v1/petitions/{slug}/signatures: 201 with the receipt (printed code), or 202 (work email)."""
+    api_limit(request, emails=bool(body.email))
+    row = await open_petition(request)
+    db, settings = request.app.state.db, request.app.state.settings
+    try:
+        if body.email:
+            attempt = await email_signing.ask_for_code(db, settings, petition=row, data=body)
+            request.app.state.sender.wake()
+            return json_answer(CheckEmail(status="check_email", attempt=attempt), 202)
+        receipt = await signatures.sign_with_code(db, settings, petition=row, data=body)
+    except PetitionError as error:
+        raise ApiError(error.status, error.message) from None
+    if body.updates:
+        request.app.state.sender.wake()
+    return json_answer(SignatureAccepted(receipt=receipt, status="pending"), 201)
+
+
+async def api_verify(request: Request, body: VerifyBody) -> Response:
+    """POST /api/v1/petitions/{slug}/signatures/verify: the emailed code; 201 with the receipt."""
+    api_limit(request)
     row = await open_petition(request)
     try:
-        receipt = await signatures.sign_with_code(
-            request.app.state.db, request.app.state.settings, petition=row, data=body
+        receipt = await email_signing.verify(
+            request.app.state.db, request.app.state.settings, petition=row, attempt=body.attempt, code=body.code
         )
     except PetitionError as error:
         raise ApiError(error.status, error.message) from None
-    accepted = SignatureAccepted(receipt=receipt, status="pending")
-    return Response(accepted.model_dump_json(), 201, media_type="application/json", headers=NO_STORE)
+    request.app.state.sender.wake()  # an updates address may be waiting for its code
+    return json_answer(SignatureAccepted(receipt=receipt, status="pending"), 201)
+
+
+async def api_resend(request: Request, body: AttemptBody) -> Response:
+    """POST /api/v1/petitions/{slug}/signatures/resend: a new code for the same attempt; 202."""
+    api_limit(request, emails=True)
+    row = await open_petition(request)
+    try:
+        await email_signing.resend(request.app.state.db, request.app.state.settings, petition=row, attempt=body.attempt)
+    except PetitionError as error:
+        raise ApiError(error.status, error.message) from None
+    request.app.state.sender.wake()
+    return json_answer(CheckEmail(status="check_email", attempt=body.attempt), 202)
+
+
+async def api_updates(request: Request, body: UpdatesRequest) -> Response:
+    """POST /api/v1/petitions/{slug}/signatures/updates: give an updates address; a code goes to it. 202."""
+    api_limit(request, emails=True)
+    row = await open_petition(request)
+    try:
+        await updates.request(
+            request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt, address=body.address
+        )
+    except PetitionError as error:
+        raise ApiError(error.status, error.message) from None
+    request.app.state.sender.wake()
+    return json_answer(UpdatesStatus(status="check_email"), 202)
+
+
+async def api_updates_confirm(request: Request, body: UpdatesConfirm) -> Response:
+    """POST /api/v1/petitions/{slug}/signatures/updates/confirm: the code sent to the updates address."""
+    api_limit(request)
+    row = await open_petition(request)
+    try:
+        await updates.confirm(
+            request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt, code=body.code
+        )
+    except PetitionError as error:
+        raise ApiError(error.status, error.message) from None
+    return json_answer(UpdatesStatus(status="subscribed"))
+
+
+async def api_unsubscribe(request: Request, body: ReceiptBody) -> Response:
+    """POST /api/v1/petitions/{slug}/signatures/updates/unsubscribe: delete the updates address."""
+    api_limit(request)
+    row = await open_petition(request)
+    try:
+        await updates.unsubscribe(request.app.state.db, petition=row, receipt=body.receipt)
+    except PetitionError as error:
+        raise ApiError(error.status, error.message) from None
+    return json_answer(UpdatesStatus(status="unsubscribed"))
 
 
 async def api_status(request: Request, body: ReceiptBody) -> Response:
@@ -71,53 +169,178 @@ def signer_page(request: Request, template: str, context: dict[str, object], sta
     return response
 
 
-async def sign(request: Request) -> Response:
-    """POST /p/{slug}/sign: the form on the petition page; shows the receipt once."""
-    db: Database = request.app.state.db
-    row = await petitions.visible_to(db, request.path_params["slug"], None)
-    if row is None:
-        return signer_page(request, "error.html", {"title": "Not found", "message": "There is no petition here."}, 404)
-    async with request.form() as form:
-        fields = {name: str(form.get(name) or "") for name in ("code", "name", "role", "reason")}
-        fields_show = form.get("show_name") == "on"
-    view = petitions.public_view(row, request.app.state.settings.base_url)
-    try:
-        data = SignatureCreate.model_validate({**fields, "show_name": fields_show})
-        receipt = await signatures.sign_with_code(db, request.app.state.settings, petition=row, data=data)
-    except ValidationError as error:
-        problems = {f.field: f.message for f in validation_error(error).fields or []}
-        context = {"petition": view, "row": row, "errors": problems, "values": fields}
-        return signer_page(request, "sign_again.html", context, 422)
-    except PetitionError as error:
-        context = {"petition": view, "row": row, "errors": {"code": error.message}, "values": fields}
-        return signer_page(request, "sign_again.html", context, error.status)
-    return signer_page(request, "receipt.html", {"petition": view, "receipt": receipt})
+FORM_FIELDS = ("code", "email", "name", "role", "reason", "updates")
 
 
-async def receipt_page(request: Request) -> Response:
-    """GET /p/{slug}/receipt: check a receipt, or withdraw."""
+def sign_form_context(row: Row, values: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> dict:
+    """What the signing forms need: which routes the petition takes, its domains, the values typed."""
+    return {
+        "row": row,
+        "routes": json.loads(row["verification"]),
+        "domains": ", ".join(json.loads(row["allowed_domains"])),
+        "values": values or dict.fromkeys(FORM_FIELDS, ""),
+        "errors": errors or {},
+    }
+
+
+async def page_petition(request: Request) -> tuple[Row, dict[str, object]] | Response:
+    """The petition of a signer's page (and its public view), or the 404 page."""
     row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], None)
     if row is None:
         return signer_page(request, "error.html", {"title": "Not found", "message": "There is no petition here."}, 404)
-    view = petitions.public_view(row, request.app.state.settings.base_url)
-    return signer_page(request, "receipt_check.html", {"petition": view, "status": None, "error": None, "receipt": ""})
+    return row, {"petition": petitions.public_view(row, request.app.state.settings.base_url)}
+
+
+async def sign(request: Request) -> Response:
+    """POST /p/{slug}/sign: either form on the petition page; a receipt, or the page to type the emailed code."""
+    found = await page_petition(request)
+    if isinstance(found, Response):
+        return found
+    row, context = found
+    db, settings = request.app.state.db, request.app.state.settings
+    async with request.form() as form:
+        fields = {name: str(form.get(name) or "") for name in FORM_FIELDS}
+        show_name = form.get("show_name") == "on"
+    route = "email" if fields["email"] else "code"
+    values = {**fields, "route": route}
+
+    def again(errors: dict[str, str], status: int) -> Response:
+        return signer_page(request, "sign_again.html", {**context, **sign_form_context(row, values, errors)}, status)
+
+    if message := limit(request, emails=route == "email"):
+        return again({route: message}, 429)
+    try:
+        data = SignatureCreate.model_validate({**fields, "show_name": show_name})
+        if data.email:
+            attempt = await email_signing.ask_for_code(db, settings, petition=row, data=data)
+            request.app.state.sender.wake()
+            return check_email_page(request, {**context, "attempt": attempt})
+        receipt = await signatures.sign_with_code(db, settings, petition=row, data=data)
+    except ValidationError as error:
+        problems = {f.field: f.message for f in validation_error(error).fields or []}
+        return again(problems or {route: "Enter a code or a work address."}, 422)
+    except PetitionError as error:
+        return again({route: error.message}, error.status)
+    if data.updates:
+        request.app.state.sender.wake()
+    return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": bool(data.updates)})
+
+
+async def verify(request: Request) -> Response:
+    """POST /p/{slug}/verify: the emailed code; the receipt."""
+    found = await page_petition(request)
+    if isinstance(found, Response):
+        return found
+    row, context = found
+    async with request.form() as form:
+        attempt = str(form.get("attempt") or "").strip()[:100]
+        code = str(form.get("code") or "").strip()[:40]
+    context["attempt"] = attempt
+    if message := limit(request):
+        return check_email_page(request, context, error=message, status=429)
+    db, settings = request.app.state.db, request.app.state.settings
+    try:
+        receipt = await email_signing.verify(db, settings, petition=row, attempt=attempt, code=code)
+    except PetitionError as error:
+        return check_email_page(request, context, error=error.message, status=error.status)
+    request.app.state.sender.wake()
+    waiting = await updates.is_waiting(db, receipt)
+    return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": waiting})
+
+
+async def resend(request: Request) -> Response:
+    """POST /p/{slug}/resend: a new code for the attempt on the page."""
+    found = await page_petition(request)
+    if isinstance(found, Response):
+        return found
+    row, context = found
+    async with request.form() as form:
+        context["attempt"] = attempt = str(form.get("attempt") or "").strip()[:100]
+    if message := limit(request, emails=True):
+        return check_email_page(request, context, error=message, status=429)
+    try:
+        await email_signing.resend(request.app.state.db, request.app.state.settings, petition=row, attempt=attempt)
+    except PetitionError as error:
+        return check_email_page(request, context, error=error.message, status=error.status)
+    request.app.state.sender.wake()
+    return check_email_page(request, context, notice="A new code is on its way; the one before no longer works.")
+
+
+def check_email_page(
+    request: Request,
+    context: dict[str, object],
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The page to type the emailed code on (it holds the attempt id)."""
+    return signer_page(request, "check_email.html", {**context, "error": error, "notice": notice}, status)
+
+
+async def updates_action(request: Request) -> Response:
+    """POST /p/{slug}/updates: confirm the updates address with its code, or give one (a code goes to it)."""
+    found = await page_petition(request)
+    if isinstance(found, Response):
+        return found
+    row, context = found
+    db, settings = request.app.state.db, request.app.state.settings
+    async with request.form() as form:
+        receipt = str(form.get("receipt") or "").strip()[:100]
+        code = str(form.get("code") or "").strip()[:40]
+        address = str(form.get("address") or "").strip()[:254]
+    context.update({"receipt": receipt, "status": None, "error": None, "notice": None, "updates": False})
+    if message := limit(request, emails=not code):
+        return signer_page(request, "receipt_check.html", {**context, "error": message}, 429)
+    try:
+        if code:
+            await updates.confirm(db, settings, petition=row, receipt=receipt, code=code)
+            context["notice"] = "Your updates address is confirmed."
+        else:
+            data = UpdatesRequest.model_validate({"receipt": receipt, "address": address})
+            await updates.request(db, settings, petition=row, receipt=receipt, address=data.address)
+            request.app.state.sender.wake()
+            context["notice"] = "A code is on its way to that address: type it below to confirm it."
+            context["updates"] = True
+        context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
+    except ValidationError:
+        context["error"] = "Enter an email address like name@example.org."
+        return signer_page(request, "receipt_check.html", context, 422)
+    except PetitionError as error:
+        context["error"] = error.message
+        context["updates"] = error.status in (422, 429) and bool(code)
+        return signer_page(request, "receipt_check.html", context, error.status)
+    return signer_page(request, "receipt_check.html", context)
+
+
+async def receipt_page(request: Request) -> Response:
+    """GET /p/{slug}/receipt: check a receipt, withdraw, or manage updates."""
+    found = await page_petition(request)
+    if isinstance(found, Response):
+        return found
+    context = {**found[1], "status": None, "error": None, "notice": None, "receipt": "", "updates": False}
+    return signer_page(request, "receipt_check.html", context)
 
 
 async def receipt_action(request: Request) -> Response:
-    """POST /p/{slug}/receipt: `action` status (the default) or withdraw."""
+    """POST /p/{slug}/receipt: `action` status (the default), withdraw, or unsubscribe."""
+    found = await page_petition(request)
+    if isinstance(found, Response):
+        return found
+    row, context = found
     db: Database = request.app.state.db
-    row = await petitions.visible_to(db, request.path_params["slug"], None)
-    if row is None:
-        return signer_page(request, "error.html", {"title": "Not found", "message": "There is no petition here."}, 404)
-    view = petitions.public_view(row, request.app.state.settings.base_url)
     async with request.form() as form:
         receipt = str(form.get("receipt") or "").strip()[:100]
         action = str(form.get("action") or "status")
-    context = {"petition": view, "status": None, "error": None, "receipt": receipt}
+    context.update({"status": None, "error": None, "notice": None, "receipt": receipt, "updates": False})
     try:
         if action == "withdraw":
             await signatures.withdraw(db, petition=row, receipt=receipt)
+        elif action == "unsubscribe":
+            await updates.unsubscribe(db, petition=row, receipt=receipt)
+            context["notice"] = "Your updates address is deleted: no more updates will be sent."
         context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
+        context["updates"] = await updates.is_waiting(db, receipt)
     except PetitionError as error:
         context["error"] = error.message
         return signer_page(request, "receipt_check.html", context, error.status)

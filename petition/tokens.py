@@ -21,3 +21,8 @@ def token_hash(token: str) -> str:
 def new_id() -> str:
     """A random row key (no order, no count leaks from it)."""
     return secrets.token_hex(12)
+
+
+def receipt_key(label: str, receipt: str) -> str:
+    """The key of one of a signer's rows: SHA-256(label | receipt), a different label for each table."""
+    return hashlib.sha256(f"{label}|{receipt.strip()}".encode()).hexdigest()

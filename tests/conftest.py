@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from email import message_from_bytes, policy
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 from starlette.applications import Starlette
 
 from petition.app import create_app
@@ -144,3 +148,77 @@ async def token(app: Starlette, organizer: str) -> str:
     value = await accounts.create_token_for(app.state.db, email=organizer, name="tests")
     assert value
     return value
+
+
+class Mailbox:
+    """Stands in for SMTP behind the outbox: keeps every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, str]] = []
+
+    async def send(self, *, to: str, subject: str, body: str) -> None:
+        self.messages.append({"to": to, "subject": subject, "body": body})
+
+
+@pytest.fixture
+def mailbox(app: Starlette) -> Mailbox:
+    box = Mailbox()
+    app.state.sender.transport = box
+    return box
+
+
+async def delivered(app: Starlette, mailbox: Mailbox) -> list[dict[str, str]]:
+    """Every message sent so far, once the outbox has sent what is due."""
+    await app.state.sender.drain()
+    return mailbox.messages
+
+
+class SmtpSink:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd, in its own thread) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[dict[str, str]] = []
+        self.controller: Controller | None = None
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+        body = parsed.get_body(preferencelist=("plain",))
+        self.messages.extend(
+            {"to": to, "subject": str(parsed["Subject"]), "body": body.get_content() if body else ""}
+            for to in envelope.rcpt_tos
+        )
+        return "250 OK"
+
+    def start(self) -> None:
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list[dict[str, str]]:
+        return [message for message in self.messages if message["to"] == address]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+def smtp_settings(sink: SmtpSink) -> dict[str, object]:
+    """Settings that send through the sink."""
+    return {"smtp_host": "127.0.0.1", "smtp_port": sink.port, "smtp_tls": "none", "smtp_from": "codes@example.net"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import httpx
@@ -13,32 +12,11 @@ from petition import accounts, organizers
 from petition.csrf import FORM_FIELD
 from petition.database import Database
 
+from .conftest import Mailbox, delivered
 from .test_login import PASSWORD, csrf_of, log_in
 
 pytestmark = pytest.mark.usefixtures("organizer")
 NEW_PASSWORD = "a completely different passphrase"
-
-
-class Mailbox:
-    """Stands in for the mailer: keeps every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, str]] = []
-
-    async def send(self, *, to: str, subject: str, body: str) -> None:
-        self.messages.append({"to": to, "subject": subject, "body": body})
-
-
-@pytest.fixture
-def mailbox(app: Starlette) -> Mailbox:
-    box = Mailbox()
-    app.state.mailer = box
-    return box
-
-
-async def delivered(app: Starlette, mailbox: Mailbox) -> list[dict[str, str]]:
-    await asyncio.gather(*app.state.background_tasks)
-    return mailbox.messages
 
 
 def link_in(message: dict[str, str], kind: str) -> str:

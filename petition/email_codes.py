@@ -1,0 +1,75 @@
+"""Codes sent by email: to prove a work address, and to confirm an address for updates.
+
+A code is 8 Crockford base32 characters from `secrets` (40 bits, shown as
+XXXX-XXXX), kept only as an HMAC bound to what asked for it, valid for 15
+minutes and 5 tries. Each address gets at most MAX_CODE_EMAILS_PER_DAY code
+emails per petition; past that, the request is answered the same but no mail
+goes out (so the answer never says whether an address is busy). The message is
+the same for every purpose and says nothing of the petition: the employer's
+mail system sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from . import codes, outbox, queries
+from .database import Transaction, now
+from .settings import Settings
+
+CODE_LENGTH = 8
+CODE_SECONDS = 15 * 60
+MAX_TRIES = 5
+DAY_SECONDS = 86400
+SUBJECT = "Your verification code"
+BODY = (
+    "Your verification code is:\n\n    {code}\n\n"
+    "Type it on the page where you asked for it. It works once, for 15 minutes.\n\n"
+    "If you did not ask for a code, ignore this message; nothing happens without it.\n"
+)
+
+
+def canonical(address: str) -> str:
+    """The form an address is counted under: lowercase, without a +tag."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def dedupe_tag(settings: Settings, petition_id: str, address: str) -> str:
+    """HMAC-SHA256(pepper, "dedupe/v1" | petition_id | canonical address): one per address and petition."""
+    return _mac(settings, f"dedupe/v1|{petition_id}|{canonical(address)}")
+
+
+def code_hash(settings: Settings, bound_to: str, code: str) -> str:
+    """What is kept of a code: an HMAC bound to the attempt (or receipt) it was sent for."""
+    return _mac(settings, f"email-code/v1|{bound_to}|{codes.normalize(code)}")
+
+
+def _mac(settings: Settings, text: str) -> str:
+    return hmac.new(settings.pepper, text.encode(), hashlib.sha256).hexdigest()
+
+
+def matches(kept: str, settings: Settings, bound_to: str, code: str) -> bool:
+    return hmac.compare_digest(kept, code_hash(settings, bound_to, code))
+
+
+async def send_code(tx: Transaction, settings: Settings, *, petition_id: str, address: str, bound_to: str) -> str:
+    """Inside a write: queue a code email unless the address is over today's cap; the code's hash.
+
+    Over the cap, the hash is of a code nobody has, and nothing is queued; the caller
+    answers exactly as it would otherwise.
+    """
+    day = now() // DAY_SECONDS
+    count_key = _mac(settings, f"sends/v1|{petition_id}|{canonical(address)}|{day}")
+    row = await tx.fetch_one(queries.COUNT_CODE_EMAIL, {"count_key": count_key, "day": day})
+    code = codes.new_code(CODE_LENGTH)
+    if row is None or int(row["sent"]) > settings.max_code_emails_per_day:
+        return code_hash(settings, bound_to, secrets.token_hex(16))
+    await outbox.queue(tx, settings, to=address, subject=SUBJECT, body=BODY.format(code=code), expires_in=CODE_SECONDS)
+    return code_hash(settings, bound_to, code)

@@ -1,0 +1,170 @@
+"""Signing with a work-email code, without telling anyone who signed.
+
+Asking for a code answers the same (202, an opaque attempt id) for a new
+address, one that already signed, and one over its daily cap, after the same
+work: one write that counts the email, keeps the attempt and queues the mail
+(none over the cap). Whether the address already signed is learned only when
+the right code is typed, which only the mailbox owner can do. The attempt is
+the one row about a signer with a time finer than an hour (its code's expiry);
+it is deleted when used, and the housekeeping job deletes it once expired.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from . import email_codes, queries
+from .database import Database, Row, Transaction, now
+from .encryption import decrypt, encrypt
+from .petitions import PetitionError
+from .settings import Settings
+from .signatures import RECEIPT_BYTES, Receipt, SignatureCreate, accept_signature, check_open
+from .tokens import receipt_key
+
+ATTEMPT_BYTES = 24
+UNKNOWN_ATTEMPT = "This signing attempt has expired or was already used. Enter your work address again for a new code."
+WRONG_CODE = "That code is not right. Check the latest code email and type it again."
+TOO_MANY_TRIES = "This code was typed wrong 5 times. Ask for a new code."
+ALREADY_SIGNED = "You have already signed this petition with this address. Your first signature still counts."
+CLOSED = "This petition is not open for signatures."
+
+
+class CheckEmail(BaseModel):
+    """A code is on its way to the address (if it may sign here); type it at .../signatures/verify."""
+
+    status: Literal["check_email"]
+    attempt: str
+
+
+class AttemptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    attempt: Receipt
+
+
+class VerifyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    attempt: Receipt
+    code: Receipt
+
+
+def _bound(attempt_hash: str) -> str:
+    return f"attempt/{attempt_hash}"
+
+
+def check_domain(petition: Row, address: str) -> None:
+    """PetitionError(422) unless the address is at one of the petition's work domains, exactly."""
+    allowed = json.loads(petition["allowed_domains"])
+    if email_codes.domain_of(email_codes.canonical(address)) not in allowed:
+        listed = ", ".join(allowed)
+        raise PetitionError(422, f"Use your work address: this petition takes addresses at {listed}.")
+
+
+async def ask_for_code(db: Database, settings: Settings, *, petition: Row, data: SignatureCreate) -> str:
+    """Start an attempt and send its code; the attempt id (the same answer whatever the address)."""
+    check_open(petition, "email")
+    check_domain(petition, data.email)
+    attempt = secrets.token_urlsafe(ATTEMPT_BYTES)
+    attempt_hash = receipt_key("attempt/v1", attempt)
+    kept = {"email": email_codes.canonical(data.email), **data.fields()}
+    sealed = encrypt(settings.encryption_key, json.dumps(kept), _bound(attempt_hash))
+
+    async def unit(tx: Transaction) -> None:
+        hashed = await email_codes.send_code(
+            tx, settings, petition_id=petition["id"], address=kept["email"], bound_to=attempt_hash
+        )
+        await tx.execute(
+            queries.INSERT_SIGN_ATTEMPT,
+            {
+                "attempt_hash": attempt_hash,
+                "petition_id": petition["id"],
+                "sealed": sealed,
+                "code_hash": hashed,
+                "expires_at": now() + email_codes.CODE_SECONDS,
+            },
+        )
+
+    await db.write(unit)
+    return attempt
+
+
+async def resend(db: Database, settings: Settings, *, petition: Row, attempt: str) -> None:
+    """A new code for the same attempt (the old one stops working), within the same daily cap."""
+    check_open(petition, "email")
+    attempt_hash = receipt_key("attempt/v1", attempt)
+
+    async def unit(tx: Transaction) -> bool:
+        row = await tx.fetch_one(queries.SELECT_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
+        if row is None or row["petition_id"] != petition["id"] or row["expires_at"] <= now():
+            return False
+        kept = json.loads(decrypt(settings.encryption_key, row["sealed"], _bound(attempt_hash)))
+        hashed = await email_codes.send_code(
+            tx, settings, petition_id=petition["id"], address=kept["email"], bound_to=attempt_hash
+        )
+        await tx.execute(
+            queries.RENEW_SIGN_ATTEMPT,
+            {"attempt_hash": attempt_hash, "code_hash": hashed, "expires_at": now() + email_codes.CODE_SECONDS},
+        )
+        return True
+
+    if not await db.write(unit):
+        raise PetitionError(404, UNKNOWN_ATTEMPT)
+
+
+async def verify(db: Database, settings: Settings, *, petition: Row, attempt: str, code: str) -> str:
+    """Check the code and accept the signature; the receipt, once the commit is durable."""
+    check_open(petition, "email")
+    attempt_hash = receipt_key("attempt/v1", attempt)
+    receipt = secrets.token_urlsafe(RECEIPT_BYTES)
+
+    async def unit(tx: Transaction) -> str:
+        row = await tx.fetch_one(queries.SELECT_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
+        if row is None or row["petition_id"] != petition["id"] or row["expires_at"] <= now():
+            return "unknown"
+        if row["tries"] >= email_codes.MAX_TRIES:
+            return "exhausted"
+        if not email_codes.matches(row["code_hash"], settings, attempt_hash, code):
+            # Counted inside the write: concurrent guesses cannot share one try.
+            await tx.execute(queries.COUNT_SIGN_ATTEMPT_TRY, {"attempt_hash": attempt_hash})
+            return "wrong"
+        if await tx.fetch_one(queries.SELECT_OPEN_PETITION, {"id": petition["id"]}) is None:
+            return "closed"
+        await tx.execute(queries.DELETE_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
+        kept = json.loads(decrypt(settings.encryption_key, row["sealed"], _bound(attempt_hash)))
+        tag = email_codes.dedupe_tag(settings, petition["id"], kept["email"])
+        taken = await tx.fetch_one(
+            queries.INSERT_EMAIL_DEDUPE,
+            {"tag": tag, "petition_id": petition["id"], "withdraw_key": receipt_key("wd/v1", receipt)},
+        )
+        if taken is None:
+            return "already"
+        kept.pop("email")
+        await accept_signature(tx, settings, petition=petition, receipt=receipt, method="email", fields=kept)
+        return "signed"
+
+    outcome = await db.write(unit)
+    if outcome == "signed":
+        return receipt
+    status, message = {
+        "unknown": (404, UNKNOWN_ATTEMPT),
+        "exhausted": (429, TOO_MANY_TRIES),
+        "wrong": (422, WRONG_CODE),
+        "closed": (409, CLOSED),
+        "already": (409, ALREADY_SIGNED),
+    }[outcome]
+    raise PetitionError(status, message)
+
+
+async def purge_expired(db: Database) -> None:
+    """Delete attempts and confirmations whose codes expired, and yesterday's email counters."""
+    moment = now()
+
+    async def unit(tx: Transaction) -> None:
+        await tx.execute(queries.DELETE_EXPIRED_SIGN_ATTEMPTS, {"now": moment})
+        await tx.execute(queries.DELETE_EXPIRED_CONTACT_CONFIRMATIONS, {"now": moment})
+        await tx.execute(queries.DELETE_OLD_CODE_EMAIL_COUNTS, {"day": moment // email_codes.DAY_SECONDS})
+
+    await db.write(unit)

@@ -1,0 +1,131 @@
+"""The outbox: every email is written to the database first, then sent by a background sender.
+
+A message is queued in the same transaction as whatever it is about (a signing
+attempt, a reset link), so a crash loses none and a rolled-back write sends
+none. Each process runs a sender; a sender claims due messages by moving their
+`due_at` past a claim period, so with several processes on one database each
+message goes to one sender (PostgreSQL: `FOR UPDATE SKIP LOCKED`). A message
+is deleted once an SMTP server accepted it; a failure is tried again later,
+waiting twice as long each time, until the message expires. Addresses and
+bodies are encrypted at rest and gone once sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from . import queries
+from .database import Database, Transaction, now
+from .encryption import DecryptionError, decrypt, encrypt
+from .mailer import Mailer
+from .settings import Settings
+from .tokens import new_id
+
+logger = logging.getLogger("petition.outbox")
+# A claimed message is due again after this long, should its sender die while sending.
+CLAIM_SECONDS = 120
+CLAIM_LIMIT = 20
+MAX_BACKOFF_SECONDS = 600
+# How long a message may wait for SMTP when it is not tied to a code's validity.
+DEFAULT_EXPIRY_SECONDS = 24 * 3600
+
+
+async def queue(
+    tx: Transaction, settings: Settings, *, to: str, subject: str, body: str, expires_in: int = DEFAULT_EXPIRY_SECONDS
+) -> None:
+    """Queue a message inside a write; the sender sends it once the write commits."""
+    message_id = new_id()
+    sealed = encrypt(
+        settings.encryption_key, json.dumps({"to": to, "subject": subject, "body": body}), _bound(message_id)
+    )
+    moment = now()
+    await tx.execute(
+        queries.INSERT_OUTBOX, {"id": message_id, "sealed": sealed, "due_at": moment, "expires_at": moment + expires_in}
+    )
+
+
+def _bound(message_id: str) -> str:
+    return f"outbox/{message_id}"
+
+
+class Sender:
+    """Sends what the outbox holds through `transport` (SMTP, or the console in development)."""
+
+    def __init__(self, db: Database, settings: Settings, transport: Mailer) -> None:
+        self.db = db
+        self.settings = settings
+        self.transport = transport
+        self._wake = asyncio.Event()
+        self._sending = 0  # messages this sender has claimed and not yet finished
+
+    def wake(self) -> None:
+        """Look at the outbox now (called after a write that queued mail commits)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send until cancelled: whenever woken, and every OUTBOX_POLL_SECONDS for retries and other processes."""
+        while True:
+            try:
+                while await self.send_due():
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database is away; try again at the next round
+                logger.error("outbox round failed: %s", type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
+            self._wake.clear()
+
+    async def send_due(self) -> int:
+        """Claim the due messages and send them; how many were claimed."""
+        moment = now()
+        claim = queries.CLAIM_OUTBOX_POSTGRES if self.db.dialect == "postgresql" else queries.CLAIM_OUTBOX
+
+        async def take(tx: Transaction) -> list[dict[str, object]]:
+            await tx.execute(queries.DELETE_EXPIRED_OUTBOX, {"now": moment})
+            rows = await tx.fetch_all(
+                claim, {"now": moment, "claimed_until": moment + CLAIM_SECONDS, "limit": CLAIM_LIMIT}
+            )
+            return [dict(row) for row in rows]
+
+        claimed = await self.db.write(take)
+        if claimed:
+            self._sending += len(claimed)
+            try:
+                await asyncio.gather(*(self._send(row) for row in claimed))
+            finally:
+                self._sending -= len(claimed)
+        return len(claimed)
+
+    async def _send(self, row: dict[str, object]) -> None:
+        message_id = str(row["id"])
+        try:
+            message = json.loads(decrypt(self.settings.encryption_key, str(row["sealed"]), _bound(message_id)))
+        except DecryptionError:
+            logger.error("an outbox message could not be decrypted (another ENCRYPTION_KEY?); dropped")
+            await self._finish(queries.DELETE_OUTBOX, {"id": message_id})
+            return
+        try:
+            await self.transport.send(to=message["to"], subject=message["subject"], body=message["body"])
+        except Exception as error:  # SMTP is down or refused: try again later; the address stays out of the log
+            attempts = int(str(row["attempts"]))
+            delay = min(self.settings.outbox_retry_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
+            logger.warning("sending mail failed (%s); try %d again in %d s", type(error).__name__, attempts, delay)
+            await self._finish(queries.RETRY_OUTBOX, {"id": message_id, "due_at": now() + delay})
+            return
+        await self._finish(queries.DELETE_OUTBOX, {"id": message_id})
+
+    async def _finish(self, sql: str, values: dict[str, object]) -> None:
+        async def unit(tx: Transaction) -> None:
+            await tx.execute(sql, values)
+
+        await self.db.write(unit)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Send everything that is due now, and wait for what this sender is sending already (tests)."""
+        async with asyncio.timeout(timeout):
+            while await self.send_due() or self._sending:
+                await asyncio.sleep(0.01)

@@ -1,0 +1,157 @@
+"""Updates by email: an address a signer chose to give, confirmed by its own code.
+
+The address waits, encrypted, in `contact_confirmations` until its code is
+typed; then it joins the batcher's pending details and is written to
+`contacts` in a shuffled batch, never in the write that accepted the signature.
+Every row is found only through its own hash of the receipt, so withdrawing or
+unsubscribing deletes it, and nothing joins it to the signature.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+
+from . import email_codes, queries
+from .database import Database, Row, Transaction, now
+from .encryption import decrypt, encrypt
+from .organizers import MAX_EMAIL_LENGTH, email_problem
+from .petitions import PetitionError
+from .settings import Settings
+from .tokens import receipt_key
+
+Receipt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_EMAIL_LENGTH)]
+NOT_ASKED = "No updates address is waiting for a code on this receipt. Give the address again to get a new code."
+NOT_SUBSCRIBED = "No updates address is kept for this receipt: it was never given, or was already removed."
+
+
+def _keys(receipt: str) -> dict[str, str]:
+    return {
+        "confirm_key": receipt_key("confirm/v1", receipt),
+        "contact_key": receipt_key("contact/v1", receipt),
+        "pending_key": receipt_key("pending-contact/v1", receipt),
+        "signature_key": receipt_key("sig/v1", receipt),
+    }
+
+
+async def ask_to_confirm(tx: Transaction, settings: Settings, *, petition_id: str, receipt: str, address: str) -> None:
+    """Inside a write: keep the address (encrypted) until confirmed, and send it a code."""
+    keys = _keys(receipt)
+    confirm_key = keys["confirm_key"]
+    await tx.execute(queries.DELETE_CONTACT_CONFIRMATION, {"confirm_key": confirm_key})
+    hashed = await email_codes.send_code(tx, settings, petition_id=petition_id, address=address, bound_to=confirm_key)
+    await tx.execute(
+        queries.INSERT_CONTACT_CONFIRMATION,
+        {
+            "confirm_key": confirm_key,
+            "petition_id": petition_id,
+            "sealed": encrypt(settings.encryption_key, address, f"confirm/{confirm_key}"),
+            "code_hash": hashed,
+            "expires_at": now() + email_codes.CODE_SECONDS,
+        },
+    )
+
+
+async def request(db: Database, settings: Settings, *, petition: Row, receipt: str, address: str) -> None:
+    """Give (or change) the updates address of a signature that is still in."""
+    await _check_signature(db, petition, receipt)
+
+    async def unit(tx: Transaction) -> None:
+        await ask_to_confirm(tx, settings, petition_id=petition["id"], receipt=receipt, address=address)
+
+    await db.write(unit)
+
+
+async def confirm(db: Database, settings: Settings, *, petition: Row, receipt: str, code: str) -> None:
+    """Check the code; the address then waits for the next batch to be written to `contacts`."""
+    await _check_signature(db, petition, receipt)
+    keys = _keys(receipt)
+
+    async def unit(tx: Transaction) -> str:
+        row = await tx.fetch_one(queries.SELECT_CONTACT_CONFIRMATION, {"confirm_key": keys["confirm_key"]})
+        if row is None or row["petition_id"] != petition["id"] or row["expires_at"] <= now():
+            return "unknown"
+        if row["tries"] >= email_codes.MAX_TRIES:
+            return "exhausted"
+        if not email_codes.matches(row["code_hash"], settings, keys["confirm_key"], code):
+            await tx.execute(queries.COUNT_CONTACT_CONFIRMATION_TRY, {"confirm_key": keys["confirm_key"]})
+            return "wrong"
+        await tx.execute(queries.DELETE_CONTACT_CONFIRMATION, {"confirm_key": keys["confirm_key"]})
+        address = decrypt(settings.encryption_key, row["sealed"], f"confirm/{keys['confirm_key']}")
+        details = {"signature": keys["signature_key"], "contact": {"key": keys["contact_key"], "address": address}}
+        sealed = encrypt(settings.encryption_key, json.dumps(details), f"details/{petition['id']}")
+        await tx.execute(queries.DELETE_PENDING_DETAILS, {"id": keys["pending_key"]})
+        await tx.execute(
+            queries.INSERT_PENDING_DETAILS, {"id": keys["pending_key"], "petition_id": petition["id"], "sealed": sealed}
+        )
+        return "confirmed"
+
+    outcome = await db.write(unit)
+    if outcome == "unknown":
+        raise PetitionError(404, NOT_ASKED)
+    if outcome == "exhausted":
+        raise PetitionError(429, "This code was typed wrong 5 times. Give the address again to get a new code.")
+    if outcome == "wrong":
+        raise PetitionError(422, "That code is not right. Check the latest code email and type it again.")
+
+
+async def unsubscribe(db: Database, *, petition: Row, receipt: str) -> None:
+    """Delete the updates address (kept, waiting for a batch, or waiting for its code)."""
+    await _check_signature(db, petition, receipt, withdrawn_ok=True)
+
+    async def unit(tx: Transaction) -> bool:
+        return await forget(tx, receipt)
+
+    if not await db.write(unit):
+        raise PetitionError(409, NOT_SUBSCRIBED)
+
+
+async def forget(tx: Transaction, receipt: str) -> bool:
+    """Inside a write: delete every trace of the receipt's updates address; whether there was one."""
+    keys = _keys(receipt)
+    found = [
+        await tx.fetch_one(queries.DELETE_CONTACT, {"contact_key": keys["contact_key"]}),
+        await tx.fetch_one(queries.DELETE_PENDING_DETAILS, {"id": keys["pending_key"]}),
+        await tx.fetch_one(queries.DELETE_CONTACT_CONFIRMATION, {"confirm_key": keys["confirm_key"]}),
+    ]
+    return any(row is not None for row in found)
+
+
+async def _check_signature(db: Database, petition: Row, receipt: str, *, withdrawn_ok: bool = False) -> None:
+    row = await db.fetch_one(queries.SELECT_SIGNATURE, {"receipt_hash": receipt_key("sig/v1", receipt)})
+    if row is None or row["petition_id"] != petition["id"]:
+        raise PetitionError(404, "This receipt belongs to no signature on this petition.")
+    if row["withdrawn"] and not withdrawn_ok:
+        raise PetitionError(409, "This signature was withdrawn: no updates are sent for it.")
+
+
+class UpdatesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    receipt: Receipt
+    address: Email
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if email_problem(value):
+            raise ValueError("must be an email address like name@example.org")
+        return value
+
+
+class UpdatesConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    receipt: Receipt
+    code: Receipt
+
+
+class UpdatesStatus(BaseModel):
+    status: Literal["check_email", "subscribed", "unsubscribed"]
+
+
+async def is_waiting(db: Database, receipt: str) -> bool:
+    """Whether an updates address of this receipt waits for its code."""
+    key = receipt_key("confirm/v1", receipt)
+    return await db.fetch_one(queries.SELECT_CONTACT_CONFIRMATION, {"confirm_key": key}) is not None
