@@ -20,14 +20,14 @@ import logging
 from . import queries
 from .database import Database, Transaction, now
 from .encryption import DecryptionError, decrypt, encrypt
-from .mailer import Mailer
+from .mailer import Mail, Mailer
 from .settings import Settings
 from .tokens import new_id
 
 logger = logging.getLogger("petition.outbox")
 # A claimed message is due again after this long, should its sender die while sending.
 CLAIM_SECONDS = 120
-CLAIM_LIMIT = 20
+CLAIM_LIMIT = 100
 MAX_BACKOFF_SECONDS = 600
 # How long a message may wait for SMTP when it is not tied to a code's validity.
 DEFAULT_EXPIRY_SECONDS = 24 * 3600
@@ -80,49 +80,54 @@ class Sender:
             self._wake.clear()
 
     async def send_due(self) -> int:
-        """Claim the due messages and send them; how many were claimed."""
+        """Claim the due messages, send them, and record what became of each; how many were claimed."""
         moment = now()
         claim = queries.CLAIM_OUTBOX_POSTGRES if self.db.dialect == "postgresql" else queries.CLAIM_OUTBOX
 
         async def take(tx: Transaction) -> list[dict[str, object]]:
             await tx.execute(queries.DELETE_EXPIRED_OUTBOX, {"now": moment})
-            rows = await tx.fetch_all(
-                claim, {"now": moment, "claimed_until": moment + CLAIM_SECONDS, "limit": CLAIM_LIMIT}
-            )
-            return [dict(row) for row in rows]
+            values = {"now": moment, "claimed_until": moment + CLAIM_SECONDS, "limit": CLAIM_LIMIT}
+            return [dict(row) for row in await tx.fetch_all(claim, values)]
 
         claimed = await self.db.write(take)
-        if claimed:
-            self._sending += len(claimed)
-            try:
-                await asyncio.gather(*(self._send(row) for row in claimed))
-            finally:
-                self._sending -= len(claimed)
+        if not claimed:
+            return 0
+        self._sending += len(claimed)
+        try:
+            await self._send(claimed)
+        finally:
+            self._sending -= len(claimed)
         return len(claimed)
 
-    async def _send(self, row: dict[str, object]) -> None:
-        message_id = str(row["id"])
-        try:
-            message = json.loads(decrypt(self.settings.encryption_key, str(row["sealed"]), _bound(message_id)))
-        except DecryptionError:
-            logger.error("an outbox message could not be decrypted (another ENCRYPTION_KEY?); dropped")
-            await self._finish(queries.DELETE_OUTBOX, {"id": message_id})
-            return
-        try:
-            await self.transport.send(to=message["to"], subject=message["subject"], body=message["body"])
-        except Exception as error:  # SMTP is down or refused: try again later; the address stays out of the log
+    async def _send(self, claimed: list[dict[str, object]]) -> None:
+        done: list[str] = []
+        readable: list[tuple[dict[str, object], Mail]] = []
+        for row in claimed:
+            try:
+                fields = json.loads(decrypt(self.settings.encryption_key, str(row["sealed"]), _bound(str(row["id"]))))
+                readable.append((row, Mail(fields["to"], fields["subject"], fields["body"])))
+            except DecryptionError:
+                logger.error("an outbox message could not be decrypted (another ENCRYPTION_KEY?); dropped")
+                done.append(str(row["id"]))
+        results = await self.transport.send_all([mail for _, mail in readable]) if readable else []
+        retries: list[dict[str, object]] = []
+        for (row, _), error in zip(readable, results, strict=True):
+            if error is None:
+                done.append(str(row["id"]))
+                continue
+            # SMTP is down or refused it: try again later. The address stays out of the log.
             attempts = int(str(row["attempts"]))
             delay = min(self.settings.outbox_retry_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
             logger.warning("sending mail failed (%s); try %d again in %d s", type(error).__name__, attempts, delay)
-            await self._finish(queries.RETRY_OUTBOX, {"id": message_id, "due_at": now() + delay})
-            return
-        await self._finish(queries.DELETE_OUTBOX, {"id": message_id})
+            retries.append({"id": row["id"], "due_at": now() + delay})
 
-    async def _finish(self, sql: str, values: dict[str, object]) -> None:
-        async def unit(tx: Transaction) -> None:
-            await tx.execute(sql, values)
+        async def record(tx: Transaction) -> None:
+            for message_id in done:
+                await tx.execute(queries.DELETE_OUTBOX, {"id": message_id})
+            for retry in retries:
+                await tx.execute(queries.RETRY_OUTBOX, retry)
 
-        await self.db.write(unit)
+        await self.db.write(record)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Send everything that is due now, and wait for what this sender is sending already (tests)."""

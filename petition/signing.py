@@ -142,7 +142,7 @@ async def api_status(request: Request, body: ReceiptBody) -> Response:
         status = await signatures.status_of(request.app.state.db, petition=row, receipt=body.receipt)
     except PetitionError as error:
         raise ApiError(error.status, error.message) from None
-    return status_response(status)
+    return json_answer(SignatureStatus.model_validate({"status": status}))
 
 
 async def api_withdraw(request: Request, body: ReceiptBody) -> Response:
@@ -152,14 +152,7 @@ async def api_withdraw(request: Request, body: ReceiptBody) -> Response:
         await signatures.withdraw(request.app.state.db, petition=row, receipt=body.receipt)
     except PetitionError as error:
         raise ApiError(error.status, error.message) from None
-    return Response(
-        SignatureStatus(status="withdrawn").model_dump_json(), media_type="application/json", headers=NO_STORE
-    )
-
-
-def status_response(status: str) -> Response:
-    body = SignatureStatus.model_validate({"status": status}).model_dump_json()
-    return Response(body, media_type="application/json", headers=NO_STORE)
+    return json_answer(SignatureStatus(status="withdrawn"))
 
 
 def signer_page(request: Request, template: str, context: dict[str, object], status: int = 200) -> Response:
@@ -218,7 +211,9 @@ async def sign(request: Request) -> Response:
         receipt = await signatures.sign_with_code(db, settings, petition=row, data=data)
     except ValidationError as error:
         problems = {f.field: f.message for f in validation_error(error).fields or []}
-        return again(problems or {route: "Enter a code or a work address."}, 422)
+        if "body" in problems or not problems:  # not one field's fault: shown by the route's own field
+            problems[route] = "Enter a printed code, or a work address."
+        return again(problems, 422)
     except PetitionError as error:
         return again({route: error.message}, error.status)
     if data.updates:

@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 
 from petition.app import create_app
 from petition.database import Database
+from petition.mailer import OneByOne
 from petition.migrations import migrate
 from petition.settings import Settings
 
@@ -150,7 +151,7 @@ async def token(app: Starlette, organizer: str) -> str:
     return value
 
 
-class Mailbox:
+class Mailbox(OneByOne):
     """Stands in for SMTP behind the outbox: keeps every message it is given."""
 
     def __init__(self) -> None:
@@ -179,7 +180,16 @@ class SmtpSink:
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[dict[str, str]] = []
+        self.refuse: set[str] = set()  # recipients answered with 550
         self.controller: Controller | None = None
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
         parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)

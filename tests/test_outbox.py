@@ -87,3 +87,18 @@ async def test_a_message_is_encrypted_until_sent(db: Database, settings: Setting
     assert box.messages == [
         {"to": "secret.sentinel@example.com", "subject": "Hello", "body": "For secret.sentinel@example.com"}
     ]
+
+
+async def test_a_refused_recipient_waits_for_a_retry_while_the_others_go(
+    db: Database, settings: Settings, smtp: SmtpSink
+) -> None:
+    smtp.refuse.add("refused@example.com")
+    addresses = [f"worker{n}@example.com" for n in range(9)]
+    await queue_mail(db, settings, [*addresses[:4], "refused@example.com", *addresses[4:]])
+    await Sender(db, settings, make_mailer(settings)).drain()
+    for _ in range(100):
+        if len(smtp.messages) >= len(addresses):
+            break
+        await asyncio.sleep(0.01)
+    assert sorted(message["to"] for message in smtp.messages) == sorted(addresses)
+    assert await waiting(db) == 1
