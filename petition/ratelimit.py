@@ -12,7 +12,6 @@ import hmac
 import ipaddress
 import secrets
 import time
-from collections import deque
 
 from starlette.types import Scope
 
@@ -22,23 +21,36 @@ DAY_SECONDS = 24 * 3600
 
 
 class RateLimiter:
-    """Sliding-window counters: `allow(key, limit, window)` says whether one more attempt may go ahead."""
+    """`allow(key, limit, window)` says whether one more attempt may go ahead.
+
+    Each key keeps two counters (this window's and the last one's), and the count is the
+    sliding estimate `last * (share of the last window still in view) + this`: constant
+    memory per key however high a limit is raised, and no burst at a window's edge.
+    """
 
     def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
+        # key -> [start of the current window, hits in it, hits in the window before]
+        self._hits: dict[str, list[float]] = {}
         self._day = -1
         self._day_key = b""
 
     def allow(self, key: str, limit: int, window: float, at: float | None = None) -> bool:
         moment = time.monotonic() if at is None else at
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= moment - window:
-            hits.popleft()
-        if len(hits) >= limit:
+        counters = self._hits.get(key)
+        if counters is None:
+            counters = self._hits[key] = [moment, 0.0, 0.0]
+            if len(self._hits) > 100_000:  # forget idle keys rather than grow without bound
+                self._hits = {k: v for k, v in self._hits.items() if v[0] > moment - 2 * window}
+                self._hits[key] = counters
+        start, current, previous = counters
+        if moment - start >= window:  # move on one window, or two (nothing of it is left in view)
+            previous = current if moment - start < 2 * window else 0.0
+            start, current = start + window * ((moment - start) // window), 0.0
+        in_view = previous * (1 - (moment - start) / window) + current
+        counters[:] = [start, current, previous]
+        if in_view >= limit:
             return False
-        hits.append(moment)
-        if len(self._hits) > 100_000:  # forget idle keys rather than grow without bound
-            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > moment - window}
+        counters[1] = current + 1
         return True
 
     def client_key(self, scope: Scope, settings: Settings) -> str:

@@ -8,6 +8,7 @@ receipt cannot be recovered by anyone.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -96,11 +97,17 @@ def hour_of(moment: int) -> int:
     return moment - moment % HOUR
 
 
+@functools.lru_cache(maxsize=64)
+def methods_of(verification: str) -> frozenset[str]:
+    """A petition's stored `verification` (JSON) -> its methods; parsed once per distinct value."""
+    return frozenset(json.loads(verification))
+
+
 def check_open(petition: Row, method: str) -> None:
     """PetitionError(409) unless the petition takes signatures by `method` now."""
     if petition["state"] != "open" or (petition["closes_at"] is not None and petition["closes_at"] <= now()):
         raise PetitionError(409, "This petition is not open for signatures.")
-    if method not in json.loads(petition["verification"]):
+    if method not in methods_of(petition["verification"]):
         words = {"code": "printed codes", "email": "work-email codes"}
         raise PetitionError(409, f"This petition does not take {words[method]}.")
 
