@@ -27,6 +27,8 @@ from . import (
     recovery,
     signatures,
     signing,
+    timeline,
+    timeline_pages,
     two_factor,
     updates,
 )
@@ -54,6 +56,8 @@ def make_routes() -> list[BaseRoute]:
         Route("/", petition_pages.home, name="home"),
         Route("/privacy", pages.privacy, name="privacy"),
         Route("/p/{slug}", petition_pages.petition_page, name="petition_page"),
+        Route("/p/{slug}/badge.svg", timeline_pages.badge_svg, name="badge"),
+        Route("/p/{slug}/feed.atom", timeline_pages.feed, name="feed"),
         Route("/p/{slug}/sign", signing.sign, methods=["POST"], name="sign"),
         Route("/p/{slug}/verify", signing.verify, methods=["POST"], name="verify"),
         Route("/p/{slug}/resend", signing.resend, methods=["POST"], name="resend"),
@@ -69,6 +73,26 @@ def make_routes() -> list[BaseRoute]:
             response=petitions.PetitionPublic,
             errors=[401],
             tags=["petitions"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/timeline",
+            timeline_pages.api_timeline,
+            summary="The count over time by day or hour (never finer than the petition's floor), "
+            "with its events; ?format=csv for the buckets as CSV",
+            query=timeline.TimelineQuery,
+            response=timeline.Timeline,
+            errors=[404],
+            tags=["timeline"],
+            name="timeline_api",
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/count",
+            timeline_pages.api_count,
+            summary="The count at the end of a day (?at=YYYY-MM-DD), or now",
+            query=timeline.CountQuery,
+            response=timeline.CountAt,
+            errors=[404],
+            tags=["timeline"],
         ),
         # Signing next: each signature is one request that must not wait behind the routes below.
         ApiRoute(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import petitions, queries
+from . import chart, petitions, queries, timeline
 from .database import Database, Row, now
 from .sessions import current_session
 from .signing import FORM_FIELDS, sign_form_context
+from .timeline_pages import described
 
 HOME_OPEN_LIMIT = 50
 SHOWN_NAMES_LIMIT = 500
@@ -36,9 +37,9 @@ async def petition_page(request: Request) -> Response:
     """GET /p/{slug}: the petition; a draft only to its organizers. Visitors get the cached page."""
     session = await current_session(request)
     if session is None and "code" not in request.query_params:
-        cached = await request.app.state.public_cache.get_or_build(
-            ("page", request.path_params["slug"]), lambda: _render_public_page(request)
-        )
+        # Per hour too: the chart's last bucket and its "as of" move with the clock.
+        key = ("page", f"{request.path_params['slug']}|{now() // 3600}")
+        cached = await request.app.state.public_cache.get_or_build(key, lambda: _render_public_page(request))
         return cached.response(request) if cached else _not_found(request)
     organizer_id = None if session is None or session.needs_second_factor else session.organizer.id
     row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], organizer_id)
@@ -69,8 +70,20 @@ async def _render(request: Request, row: Row, *, code: str = "") -> Response:
         "draft": row["state"] == "draft",
         "names": names,
         **sign_form_context(row, {**dict.fromkeys(FORM_FIELDS, ""), "code": code}),
+        **(await timeline_context(request.app.state.db, row, view.goal) if row["opened_at"] else {}),
     }
     return request.app.state.templates.TemplateResponse(request, "petition.html", context)
+
+
+async def timeline_context(db: Database, row: Row, goal: int) -> dict[str, object]:
+    """The chart, its table, the events and the badge, by the petition's floor."""
+    data = await timeline.timeline(db, row, row["timeline_floor"])
+    return {
+        "timeline": data,
+        "drawing": chart.chart(data, goal, row["timeline_floor"]),
+        "events": described(data, goal),
+        "badge": chart.badge(row["signature_count"]),
+    }
 
 
 def _not_found(request: Request) -> Response:

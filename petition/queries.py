@@ -422,3 +422,13 @@ SELECT_CONTACT = "SELECT petition_id FROM contacts WHERE contact_key = :contact_
 DELETE_CONTACT = "DELETE FROM contacts WHERE contact_key = :contact_key RETURNING petition_id"
 DELETE_PENDING_DETAILS = "DELETE FROM pending_details WHERE id = :id RETURNING petition_id"
 SELECT_PENDING_DETAILS = "SELECT petition_id FROM pending_details WHERE id = :id"
+
+# -- timelines -------------------------------------------------------------------
+
+SELECT_HOURLY_COUNTS = """
+SELECT hour, signed, withdrawn, invalidated FROM hourly_counts WHERE petition_id = :petition_id ORDER BY hour
+"""
+SUM_HOURLY_COUNTS_BEFORE = """
+SELECT SUM(signed - withdrawn - invalidated) FROM hourly_counts WHERE petition_id = :petition_id AND hour < :before
+"""
+SELECT_VERSION_TIMES = "SELECT replaced_at FROM petition_versions WHERE petition_id = :petition_id ORDER BY number"

@@ -1,0 +1,206 @@
+"""The count over time, for journalists: buckets, events and the count on a given day.
+
+Everything here is built from the hourly counters the batcher keeps, so its cost
+grows with the number of buckets, never with the number of signatures. Nothing
+is finer than the petition's `timeline_floor` (day or hour): buckets, events and
+the "as of" time all start on the floor, so no one can time one signature.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from . import queries
+from .database import Database, Row, now
+from .petitions import PetitionError, iso
+
+BUCKET_SECONDS = {"hour": 3600, "day": 86400}
+# Milestones besides the goal: these, then every further 10,000.
+MILESTONES = (100, 500, 1_000, 2_500, 5_000, 10_000)
+CSV_HEADER = ("start", "signed", "withdrawn", "invalidated", "cumulative")
+
+Bucket = Literal["day", "hour"]
+
+
+class TimelineQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bucket: Bucket | None = None
+    format: Literal["json", "csv"] = "json"
+
+
+class CountQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: str | None = None
+
+
+class TimelineBucket(BaseModel):
+    start: str
+    signed: int
+    withdrawn: int
+    invalidated: int
+    cumulative: int
+
+
+class TimelineEvent(BaseModel):
+    kind: Literal["opened", "milestone", "text_changed", "closed"]
+    at: str
+    signatures: int | None = None
+    goal: bool | None = None
+
+
+class Timeline(BaseModel):
+    """The count over time: every bucket from opening to now (or the close), and what happened when."""
+
+    bucket: Bucket
+    floor: Bucket
+    as_of: str
+    buckets: list[TimelineBucket]
+    events: list[TimelineEvent]
+
+
+class CountAt(BaseModel):
+    at: str
+    signature_count: int
+
+
+@dataclass(frozen=True)
+class Series:
+    """A petition's buckets as numbers: (start, signed, withdrawn, invalidated, cumulative) each."""
+
+    unit: int
+    rows: list[tuple[int, int, int, int, int]]
+    end: int  # the moment the series runs to: now, or when the last count moved after the close
+
+
+def floor_of(moment: int, unit: int) -> int:
+    return moment - moment % unit
+
+
+def check_bucket(row: Row, bucket: str | None) -> str:
+    """The bucket asked for (the petition's floor by default); 422 for one finer than the floor."""
+    floor = row["timeline_floor"]
+    chosen = bucket or floor
+    if BUCKET_SECONDS[chosen] < BUCKET_SECONDS[floor]:
+        raise PetitionError(422, f"This petition's timeline is shown by the {floor} at the finest.")
+    return chosen
+
+
+async def series(db: Database, row: Row, unit: int, *, moment: int | None = None) -> Series:
+    """Every bucket of `unit` seconds from the opening to the end, empty ones as zeros."""
+    counters = await db.fetch_all(queries.SELECT_HOURLY_COUNTS, {"petition_id": row["id"]})
+    end = now() if moment is None else moment
+    if row["closed_at"] is not None:
+        # Signatures accepted before the close may be counted by a batch just after it.
+        end = max([row["closed_at"], *(c["hour"] for c in counters)])
+    sums: dict[int, list[int]] = {}
+    for counter in counters:
+        totals = sums.setdefault(floor_of(counter["hour"], unit), [0, 0, 0])
+        totals[0] += counter["signed"]
+        totals[1] += counter["withdrawn"]
+        totals[2] += counter["invalidated"]
+    rows = []
+    cumulative = 0
+    start = floor_of(row["opened_at"], unit)
+    while start <= floor_of(end, unit):
+        signed, withdrawn, invalidated = sums.get(start, (0, 0, 0))
+        cumulative += signed - withdrawn - invalidated
+        rows.append((start, signed, withdrawn, invalidated, cumulative))
+        start += unit
+    return Series(unit, rows, end)
+
+
+async def timeline(db: Database, row: Row, bucket: str) -> Timeline:
+    """The timeline of an open or closed petition, by `bucket` (already checked against the floor)."""
+    data = await series(db, row, BUCKET_SECONDS[bucket])
+    floor_unit = BUCKET_SECONDS[row["timeline_floor"]]
+    return Timeline(
+        bucket=bucket,  # type: ignore[arg-type]
+        floor=row["timeline_floor"],
+        as_of=iso(floor_of(data.end, floor_unit)) or "",
+        buckets=[
+            TimelineBucket(start=iso(s) or "", signed=a, withdrawn=w, invalidated=i, cumulative=c)
+            for s, a, w, i, c in data.rows
+        ],
+        events=await events(db, row, data, floor_unit),
+    )
+
+
+async def events(db: Database, row: Row, data: Series, floor_unit: int) -> list[TimelineEvent]:
+    """Opened, milestones (the goal among them), text changes and the close, each at its bucket."""
+    unit = max(data.unit, floor_unit)
+    found: list[tuple[int, int, TimelineEvent]] = []
+
+    def add(moment: int, order: int, event: TimelineEvent) -> None:
+        found.append((moment, order, event))
+
+    add(row["opened_at"], 0, TimelineEvent(kind="opened", at=iso(floor_of(row["opened_at"], unit)) or ""))
+    reached = 0
+    for start, _, _, _, cumulative in data.rows:
+        while (milestone := next_milestone(reached, row["goal"])) <= cumulative:
+            event = TimelineEvent(
+                kind="milestone",
+                at=iso(floor_of(start, unit)) or "",
+                signatures=milestone,
+                goal=milestone == row["goal"],
+            )
+            add(start, 1, event)
+            reached = milestone
+    for version in await db.fetch_all(queries.SELECT_VERSION_TIMES, {"petition_id": row["id"]}):
+        add(
+            version["replaced_at"],
+            2,
+            TimelineEvent(kind="text_changed", at=iso(floor_of(version["replaced_at"], unit)) or ""),
+        )
+    if row["closed_at"] is not None:
+        add(row["closed_at"], 3, TimelineEvent(kind="closed", at=iso(floor_of(row["closed_at"], unit)) or ""))
+    return [event for _, _, event in sorted(found, key=lambda item: (item[0], item[1]))]
+
+
+def next_milestone(reached: int, goal: int) -> int:
+    """The smallest milestone above `reached`: the goal, the fixed ones, then each further 10,000."""
+    fixed = [m for m in (*MILESTONES, goal) if m > reached]
+    beyond = (reached // 10_000 + 1) * 10_000
+    return min([*fixed, beyond])
+
+
+def as_csv(data: Timeline) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for item in data.buckets:
+        writer.writerow([item.start, item.signed, item.withdrawn, item.invalidated, item.cumulative])
+    return out.getvalue()
+
+
+def parse_day(text: str, row: Row, *, today: date | None = None) -> date:
+    """A `YYYY-MM-DD` no later than today and not before the opening; 422 otherwise."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise PetitionError(422, "Give the date as YYYY-MM-DD, for example 2026-06-03.") from None
+    if len(text) != 10:
+        raise PetitionError(422, "Give the date as YYYY-MM-DD, for example 2026-06-03.")
+    current = today or datetime.now(UTC).date()
+    if day > current:
+        raise PetitionError(422, "That date is in the future: there is no count for it yet.")
+    if day < datetime.fromtimestamp(row["opened_at"], UTC).date():
+        raise PetitionError(422, "The petition had not opened on that date.")
+    return day
+
+
+async def count_at(db: Database, row: Row, at: str | None) -> CountAt:
+    """The count at the end of a day (the last closed batch's count without `at`)."""
+    if at is None:
+        floor_unit = BUCKET_SECONDS[row["timeline_floor"]]
+        moment = now() if row["closed_at"] is None else row["closed_at"]
+        return CountAt(at=iso(floor_of(moment, floor_unit)) or "", signature_count=row["signature_count"])
+    day = parse_day(at, row)
+    end = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) + 86400
+    value = await db.fetch_val(queries.SUM_HOURLY_COUNTS_BEFORE, {"petition_id": row["id"], "before": end})
+    return CountAt(at=day.isoformat(), signature_count=int(value or 0))

@@ -1,0 +1,137 @@
+"""What journalists read and embed: the timeline (JSON, CSV), the count on a day, the badge, the feed.
+
+Each answer is rendered once per cache version and hour (its last bucket grows with the
+clock) and served from the public cache, with an ETag (304 for a matching If-None-Match)
+and a Cache-Control: it changes only when a batch closes or the petition changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.types import ASGIApp
+
+from . import timeline
+from .chart import badge
+from .database import Database, Row, now
+from .errors import ApiError
+from .petitions import PetitionError, public_view
+from .petitions_api import CORS
+from .signing import open_petition
+from .timeline import CountQuery, Timeline, TimelineEvent, TimelineQuery
+
+CACHE_CONTROL = "public, max-age=60"
+JSON_TYPE = "application/json"
+Built = tuple[bytes, str, dict[str, str]]
+
+
+async def cached(
+    request: Request, row: Row, kind: str, parts: str, build: Callable[[Row], Awaitable[Built]]
+) -> ASGIApp:
+    """The cached answer for this petition, `kind` and `parts`."""
+    hour = now() // 3600  # the last bucket (and "as of") moves with the clock, not only with batches
+    key = (kind, f"{row['slug']}|{parts}|{hour}")
+
+    async def build_row() -> Built:
+        return await build(row)
+
+    entry = await request.app.state.public_cache.get_or_build(key, build_row)
+    assert entry is not None  # build never returns None
+    return entry.response(request)
+
+
+async def api_timeline(request: Request, query: TimelineQuery) -> ASGIApp:
+    """GET /api/v1/petitions/{slug}/timeline: by day or hour, as JSON or CSV."""
+
+    async def build(row: Row) -> Built:
+        bucket = timeline.check_bucket(row, query.bucket)
+        data = await timeline.timeline(request.app.state.db, row, bucket)
+        headers = {**CORS, "cache-control": CACHE_CONTROL}
+        if query.format == "csv":
+            headers["content-disposition"] = f'inline; filename="{row["slug"]}-by-{bucket}.csv"'
+            return timeline.as_csv(data).encode(), "text/csv; charset=utf-8", headers
+        return data.model_dump_json().encode(), JSON_TYPE, headers
+
+    row = await open_petition(request)  # 404 for unknown slugs and drafts
+    try:
+        timeline.check_bucket(row, query.bucket)
+    except PetitionError as error:
+        raise ApiError(error.status, error.message) from None
+    return await cached(request, row, "timeline", f"{query.bucket}|{query.format}", build)
+
+
+async def api_count(request: Request, query: CountQuery) -> ASGIApp:
+    """GET /api/v1/petitions/{slug}/count?at=YYYY-MM-DD: the count at the end of that day (or now)."""
+    row = await open_petition(request)
+    if query.at is not None:
+        try:
+            timeline.parse_day(query.at, row)
+        except PetitionError as error:
+            raise ApiError(error.status, error.message) from None
+
+    async def build(row: Row) -> Built:
+        answer = await timeline.count_at(request.app.state.db, row, query.at)
+        return answer.model_dump_json().encode(), JSON_TYPE, {**CORS, "cache-control": CACHE_CONTROL}
+
+    return await cached(request, row, "count", str(query.at), build)
+
+
+async def badge_svg(request: Request) -> ASGIApp:
+    """GET /p/{slug}/badge.svg: a small image with the count, to embed anywhere."""
+    templates = request.app.state.templates
+
+    async def build(row: Row) -> Built:
+        body = templates.get_template("badge.svg").render(badge=badge(row["signature_count"]))
+        return body.encode(), "image/svg+xml; charset=utf-8", {"cache-control": CACHE_CONTROL}
+
+    return await cached(request, await open_petition(request), "badge", "", build)
+
+
+async def feed(request: Request) -> ASGIApp:
+    """GET /p/{slug}/feed.atom: the petition's events as an Atom feed."""
+    settings = request.app.state.settings
+    templates = request.app.state.templates
+    db: Database = request.app.state.db
+
+    async def build(row: Row) -> Built:
+        data = await timeline.timeline(db, row, row["timeline_floor"])
+        view = public_view(row, settings.base_url)
+        events = described(data, view.goal)
+        context = {
+            "petition": view,
+            "events": list(reversed(events)),  # newest first, as feed readers expect
+            "updated": data.events[-1].at if data.events else data.as_of,
+            "floor": row["timeline_floor"],
+        }
+        body = templates.get_template("feed.atom").render(context)
+        return body.encode(), "application/atom+xml; charset=utf-8", {"cache-control": CACHE_CONTROL}
+
+    return await cached(request, await open_petition(request), "feed", "", build)
+
+
+class Described:
+    """An event with the sentence that tells it and a stable id for feeds."""
+
+    def __init__(self, event: TimelineEvent, text: str) -> None:
+        self.at = event.at
+        self.kind = event.kind
+        self.text = text
+        self.id = f"{event.kind}-{event.at}" + (f"-{event.signatures}" if event.signatures else "")
+
+
+def described(data: Timeline, goal: int) -> list[Described]:
+    words = {
+        "opened": "The petition opened for signatures.",
+        "text_changed": "The text of the petition was changed.",
+        "closed": "The petition closed.",
+    }
+    out = []
+    for event in data.events:
+        if event.kind == "milestone":
+            reached = f"{event.signatures:,} verified signatures"
+            text = f"{reached}: the goal of {goal:,} is reached." if event.goal else f"{reached}."
+        else:
+            text = words[event.kind]
+        out.append(Described(event, text))
+    return out

@@ -1,0 +1,231 @@
+"""Timelines for journalists: buckets, events, the count on a day, the chart, the badge and the feed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from petition.batcher import close_batch
+from petition.database import Database, Transaction
+
+from .test_petitions import bearer, create, published
+from .test_signing import make_codes, petition_id, sign
+
+pytestmark = pytest.mark.usefixtures("organizer")
+DAY = 86400
+SVG = "{http://www.w3.org/2000/svg}"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def midnight(days_ago: int) -> int:
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int((today - timedelta(days=days_ago)).timestamp())
+
+
+async def seed(app: Starlette, slug: str, opened_at: int, counts: dict[int, tuple[int, int]]) -> None:
+    """Give a petition an opening time and hourly counters, as closed batches would have."""
+    db: Database = app.state.db
+    pid = await petition_id(db, slug)
+    total = sum(signed - withdrawn for signed, withdrawn in counts.values())
+
+    async def unit(tx: Transaction) -> None:
+        await tx.execute(
+            "UPDATE petitions SET opened_at = :opened, signature_count = signature_count + :total,"
+            " count_code = count_code + :total WHERE id = :id",
+            {"opened": opened_at, "total": total, "id": pid},
+        )
+        for hour, (signed, withdrawn) in counts.items():
+            await tx.execute(
+                "INSERT INTO hourly_counts (petition_id, hour, signed, withdrawn) VALUES (:id, :hour, :s, :w)",
+                {"id": pid, "hour": hour, "s": signed, "w": withdrawn},
+            )
+        await tx.execute("UPDATE cache_version SET version = version + 1")
+
+    await db.write(unit)
+    app.state.public_cache.clear()
+
+
+async def get_timeline(client: httpx.AsyncClient, slug: str, **params: str) -> httpx.Response:
+    return await client.get(f"/api/v1/petitions/{slug}/timeline", params=params)
+
+
+async def test_buckets_sum_to_the_count_with_empty_days_as_zeros_on_utc_day_boundaries(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await published(client, token)
+    opened = midnight(4) + 9 * 3600
+    counts = {
+        midnight(4) + 23 * 3600: (10, 0),  # 23:00 UTC four days ago
+        midnight(3): (5, 0),  # midnight three days ago: the next day's bucket
+        midnight(1) + 12 * 3600: (7, 2),
+    }
+    await seed(app, slug, opened, counts)
+    response = await get_timeline(client, slug)
+    assert response.status_code == 200 and response.headers["etag"]
+    data = response.json()
+    assert data["bucket"] == data["floor"] == "day"
+    assert [b["start"] for b in data["buckets"]] == [
+        datetime.fromtimestamp(midnight(n), UTC).isoformat().replace("+00:00", "Z") for n in (4, 3, 2, 1, 0)
+    ]
+    assert [b["signed"] for b in data["buckets"]] == [10, 5, 0, 7, 0]
+    assert [b["withdrawn"] for b in data["buckets"]] == [0, 0, 0, 2, 0]
+    assert [b["cumulative"] for b in data["buckets"]] == [10, 15, 15, 20, 20]
+    count = (await client.get(f"/api/v1/petitions/{slug}")).json()["signature_count"]
+    assert data["buckets"][-1]["cumulative"] == count == 20
+    assert data["as_of"] == data["buckets"][-1]["start"], "as of today, rounded to the day"
+
+
+async def test_the_floor_holds_everywhere_and_bad_parameters_are_refused(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await published(client, token)
+    await seed(app, slug, midnight(2) + 5 * 3600 + 17 * 60, {midnight(2) + 6 * 3600: (3, 0)})
+    assert (await get_timeline(client, slug, bucket="hour")).status_code == 422
+    for params in ({"bucket": "minute"}, {"format": "xml"}, {"unknown": "1"}):
+        response = await get_timeline(client, slug, **params)
+        assert response.status_code == 422 and response.json()["error"]["message"], params
+    data = (await get_timeline(client, slug)).json()
+    times = [data["as_of"], *(b["start"] for b in data["buckets"]), *(e["at"] for e in data["events"])]
+    assert all(t.endswith("T00:00:00Z") for t in times), "nothing finer than the day"
+    page = (await client.get(f"/p/{slug}")).text
+    today = datetime.now(UTC)
+    assert f"as of {today.day} {today:%B %Y}:" in page and "UTC" not in page.split("as of")[1].split("</p>")[0]
+    hourly = await published(client, token, timeline_floor="hour")
+    await seed(app, hourly, midnight(1) + 5 * 3600 + 17 * 60, {midnight(1) + 6 * 3600: (3, 0)})
+    by_hour = (await get_timeline(client, hourly)).json()
+    assert by_hour["bucket"] == "hour" and by_hour["buckets"][0]["start"].endswith("T05:00:00Z")
+    assert (await get_timeline(client, hourly, bucket="day")).json()["bucket"] == "day", "coarser is allowed"
+    draft = (await create(client, token)).json()["slug"]
+    for target in (draft, "no-such-petition"):
+        assert (await get_timeline(client, target)).status_code == 404
+        assert (await client.get(f"/api/v1/petitions/{target}/count")).status_code == 404
+        assert (await client.get(f"/p/{target}/badge.svg")).status_code == 404
+        assert (await client.get(f"/p/{target}/feed.atom")).status_code == 404
+
+
+async def test_a_withdrawal_shows_in_the_bucket_of_its_batch(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await published(client, token, verification=["code"], allowed_domains=[], timeline_floor="hour")
+    [first, second] = await make_codes(client, token, slug, 2)
+    db: Database = app.state.db
+    receipt = (await sign(client, slug, first)).json()["receipt"]
+    await sign(client, slug, second)
+    pid = await petition_id(db, slug)
+    hour_now = int(datetime.now(UTC).timestamp()) // 3600 * 3600
+    await seed(app, slug, hour_now - 2 * 3600, {})  # opened two hours ago
+    await close_batch(db, app.state.settings, pid, at=hour_now - 3600)
+    await client.post(f"/api/v1/petitions/{slug}/signatures/withdraw", json={"receipt": receipt})
+    await close_batch(db, app.state.settings, pid, at=hour_now)  # counted by the next hour's batch
+    app.state.public_cache.clear()
+    buckets = (await get_timeline(client, slug)).json()["buckets"]
+    signed_at = [b for b in buckets if b["signed"]]
+    withdrawn_at = [b for b in buckets if b["withdrawn"]]
+    assert [b["signed"] for b in signed_at] == [2] and [b["withdrawn"] for b in withdrawn_at] == [1]
+    assert withdrawn_at[0]["start"] > signed_at[0]["start"] and buckets[-1]["cumulative"] == 1
+
+
+async def test_the_csv_parses_back_to_the_json(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
+    slug = await published(client, token)
+    await seed(app, slug, midnight(3), {midnight(3) + 3600: (4, 0), midnight(1): (6, 1)})
+    data = (await get_timeline(client, slug)).json()
+    response = await get_timeline(client, slug, format="csv")
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0]) == ["start", "signed", "withdrawn", "invalidated", "cumulative"]
+    parsed = [{k: v if k == "start" else int(v) for k, v in row.items()} for row in rows]
+    assert parsed == data["buckets"]
+
+
+async def test_the_count_on_a_day_and_refused_dates(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
+    slug = await published(client, token)
+    await seed(app, slug, midnight(3), {midnight(3) + 3600: (4, 0), midnight(2) + 3600: (6, 0), midnight(1): (5, 1)})
+    url = f"/api/v1/petitions/{slug}/count"
+
+    def day(days_ago: int) -> str:
+        return (datetime.now(UTC) - timedelta(days=days_ago)).date().isoformat()
+
+    assert (await client.get(url, params={"at": day(3)})).json() == {"at": day(3), "signature_count": 4}
+    assert (await client.get(url, params={"at": day(2)})).json()["signature_count"] == 10
+    assert (await client.get(url, params={"at": day(0)})).json()["signature_count"] == 14
+    now = (await client.get(url)).json()
+    assert now["signature_count"] == 14 and now["at"].endswith("T00:00:00Z")
+    for bad in (day(-1), day(4), "2026-13-01", "3 June", "2026-06-03T00:00:00Z"):
+        response = await client.get(url, params={"at": bad})
+        assert response.status_code == 422 and response.json()["error"]["message"], bad
+
+
+async def test_events_mark_the_opening_milestones_the_goal_changes_and_the_close(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await published(client, token, goal=150)
+    await seed(app, slug, midnight(3), {midnight(3) + 3600: (60, 0), midnight(2): (60, 0), midnight(1): (40, 0)})
+    edited = await client.patch(
+        f"/api/v1/petitions/{slug}", json={"summary": "A clearer summary."}, headers=bearer(token)
+    )
+    assert edited.status_code == 200
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    app.state.public_cache.clear()
+    events = (await get_timeline(client, slug)).json()["events"]
+    kinds = [(e["kind"], e.get("signatures"), e.get("goal")) for e in events]
+    assert kinds == [
+        ("opened", None, None),
+        ("milestone", 100, False),
+        ("milestone", 150, True),
+        ("text_changed", None, None),
+        ("closed", None, None),
+    ]
+    assert events[1]["at"] == datetime.fromtimestamp(midnight(2), UTC).isoformat().replace("+00:00", "Z")
+    feed = await client.get(f"/p/{slug}/feed.atom")
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    entries = ET.fromstring(feed.content).findall(f"{ATOM}entry")
+    titles = [entry.find(f"{ATOM}title").text for entry in entries]  # type: ignore[union-attr]
+    assert titles[0] == "The petition closed." and "the goal of 150 is reached" in titles[2]
+    page = (await client.get(f"/p/{slug}")).text
+    assert "the goal of 150 is reached" in page and "The petition opened for signatures." in page
+
+
+async def test_the_chart_is_valid_xml_with_one_point_per_bucket_and_a_goal_line(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await published(client, token, goal=50)
+    await seed(app, slug, midnight(5), {midnight(5) + 3600: (30, 0), midnight(2): (40, 0)})
+    page = (await client.get(f"/p/{slug}")).text
+    svg = ET.fromstring(re.search(r"<svg viewBox.*?</svg>", page, re.S).group(0))  # type: ignore[union-attr]
+    points = svg.find(f"{SVG}polyline").get("points").split()  # type: ignore[union-attr]
+    assert len(points) == 6, "one point per day, today included"
+    assert svg.find(f"{SVG}line[@class='goal-line']") is not None
+    assert [c.find(f"{SVG}title").text for c in svg.findall(f"{SVG}circle")] == [  # type: ignore[union-attr]
+        f"50 signatures (the goal), {datetime.fromtimestamp(midnight(2), UTC):%-d %B %Y}"
+    ]
+    assert "style=" not in page and "<script" not in page
+    assert "<table>" in page and "70 by printed code" in page.replace(",", "")
+
+
+async def test_the_badge_and_304s_on_a_matching_etag(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
+    slug = await published(client, token)
+    await seed(app, slug, midnight(1), {midnight(1) + 3600: (1234, 0)})
+    badge = await client.get(f"/p/{slug}/badge.svg")
+    assert badge.headers["content-type"].startswith("image/svg+xml") and "1,234" in badge.text
+    ET.fromstring(badge.content)
+    for url in (
+        f"/p/{slug}/badge.svg",
+        f"/p/{slug}/feed.atom",
+        f"/api/v1/petitions/{slug}/timeline",
+        f"/api/v1/petitions/{slug}/timeline?format=csv",
+        f"/api/v1/petitions/{slug}/count",
+    ):
+        first = await client.get(url)
+        assert first.status_code == 200 and "max-age" in first.headers["cache-control"], url
+        again = await client.get(url, headers={"if-none-match": first.headers["etag"]})
+        assert again.status_code == 304 and again.content == b"", url
+    await seed(app, slug, midnight(1), {midnight(0): (1, 0)})
+    moved = await client.get(f"/p/{slug}/badge.svg", headers={"if-none-match": badge.headers["etag"]})
+    assert moved.status_code == 200 and "1,235" in moved.text, "a closed batch changes the ETag"
