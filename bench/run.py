@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -198,6 +199,37 @@ def seed_email_petition(service_port: int, data_dir: Path) -> str:
     return str(slug)
 
 
+def seed_timeline_petition(service_port: int, data_dir: Path, signatures: int) -> str:
+    """An open petition with `signatures` counted over 90 days, written straight into its counters."""
+    headers = {"authorization": f"Bearer {bench_token(data_dir)}"}
+    base = f"http://127.0.0.1:{service_port}/api/v1/petitions"
+    petition = {
+        "title": f"Benchmark timeline with {signatures:,} signatures",
+        "summary": "Counted over ninety days.",
+        "target": "The board",
+        "goal": signatures // 2 or 1,
+        "verification": ["code"],
+    }
+    with httpx.Client(timeout=60) as client:
+        slug = client.post(base, json=petition, headers=headers).raise_for_status().json()["slug"]
+        client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
+    hours = 90 * 24
+    opened = int(time.time()) // 3600 * 3600 - hours * 3600
+    per_hour = [signatures // hours + (1 if hour < signatures % hours else 0) for hour in range(hours)]
+    with sqlite3.connect(data_dir / "petition.db", timeout=30) as db:
+        (petition_id,) = db.execute("SELECT id FROM petitions WHERE slug = ?", (slug,)).fetchone()
+        db.execute(
+            "UPDATE petitions SET opened_at = ?, signature_count = ?, count_code = ? WHERE id = ?",
+            (opened, signatures, signatures, petition_id),
+        )
+        db.executemany(
+            "INSERT INTO hourly_counts (petition_id, hour, signed, withdrawn, invalidated) VALUES (?, ?, ?, 0, 0)",
+            [(petition_id, opened + hour * 3600, count) for hour, count in enumerate(per_hour)],
+        )
+        db.execute("UPDATE cache_version SET version = version + 1")
+    return str(slug)
+
+
 def seed_codes(service_port: int, data_dir: Path, count: int) -> tuple[str, Path]:
     """An open petition that takes printed codes, and a file of `count` fresh codes for it."""
     token = bench_token(data_dir)
@@ -308,6 +340,8 @@ def main() -> None:
             slugs = seed_petitions(service_port, folder_path, args.petitions)
             signing_slug, code_file = seed_codes(service_port, folder_path, args.codes)
             email_slug = seed_email_petition(service_port, folder_path)
+            small = seed_timeline_petition(service_port, folder_path, 1_000)
+            large = seed_timeline_petition(service_port, folder_path, 1_000_000)
             service_url = f"http://127.0.0.1:{service_port}"
             workloads: dict[str, tuple[str, Path | None]] = {
                 "bare Starlette app": (f"http://127.0.0.1:{bare_port}/healthz", None),
@@ -316,6 +350,13 @@ def main() -> None:
                 "petition page": (service_url, spread_script(folder_path, "page", "/p/%s", slugs)),
                 SIGNING: (service_url, signing_script(folder_path, signing_slug, code_file)),
                 EMAIL: (service_url, None),
+                "timeline JSON, 1,000 signatures": (f"{service_url}/api/v1/petitions/{small}/timeline", None),
+                "timeline JSON, 1,000,000 signatures": (f"{service_url}/api/v1/petitions/{large}/timeline", None),
+                "badge, 1,000 signatures": (f"{service_url}/p/{small}/badge.svg", None),
+                "badge, 1,000,000 signatures": (f"{service_url}/p/{large}/badge.svg", None),
+                "count, 1,000,000 signatures": (f"{service_url}/api/v1/petitions/{large}/count", None),
+                "chart page, 1,000 signatures": (f"{service_url}/p/{small}", None),
+                "chart page, 1,000,000 signatures": (f"{service_url}/p/{large}", None),
             }
             # The signing workload spends each code once: every run starts past the codes the
             # runs before it may have used (requests sent, plus what was still in flight).
