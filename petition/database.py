@@ -38,6 +38,7 @@ import databases
 import databases.core
 
 logger = logging.getLogger("petition.database")
+QUIET_LOGGERS = ("databases", "aiosqlite", "asyncpg")
 
 Row = dict[str, Any]
 T = TypeVar("T")
@@ -123,6 +124,10 @@ class Database(_FetchShortcuts):
 
     async def connect(self) -> None:
         """Open the writer and the held readers; raises DatabaseError with a one-line reason."""
+        # The drivers' debug lines quote every query's arguments (names, reasons, sealed
+        # addresses): never let them through, whatever LOG_LEVEL says.
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
         try:
             if self.dialect == "sqlite":
                 await self._connect_sqlite()

@@ -1,0 +1,258 @@
+"""Nothing about a signer leaks: not through any route, header, log line, email, or the database file.
+
+One service is seeded with sentinel values (addresses, hidden names, reasons, client
+addresses, a user agent, receipts, attempt ids, printed and emailed codes), then every route
+in the app's route list is requested, as an anonymous visitor and as an organizer of another
+petition, and every answer, log line, email and database byte is searched for each sentinel
+in every encoding a leak could take.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount, Route
+
+from petition import accounts, email_signing, organizers
+from petition.batcher import close_batch
+from petition.csrf import FORM_FIELD
+from petition.database import Database
+from petition.settings import Settings
+
+from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
+from .test_email_signing import codes_for
+from .test_login import csrf_of, log_in
+from .test_petitions import bearer, create
+from .test_signing import petition_id
+
+pytestmark = pytest.mark.usefixtures("organizer")
+
+WORKER = "leaky.worker.sentinel@example.com"
+PENDING_WORKER = "pending.worker.sentinel@example.com"
+UPDATES = "leaky.updates.sentinel@elsewhere.org"
+HIDDEN_NAME = "Hiddenname Sentinelperson"
+REASON = "Sentinel reason about the qz7 rota"
+PEER = "198.51.100.77"
+FORWARDED = "203.0.113.99"
+PROXY = "10.9.8.7"
+USER_AGENT = "SentinelBrowser/9.9 (leakcheck)"
+PATH_VALUES = {"token": "no-such-token-value", "action": "publish"}
+# What a column name must not be about: network identifiers and fingerprints.
+NETWORK_WORDS = {"ip", "ips", "addr", "address", "agent", "useragent", "fingerprint", "host", "mac"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str, smtp: SmtpSink) -> Settings:
+    proxies = (ipaddress.ip_network("10.0.0.0/8"),)
+    return make_settings(tmp_path, database_url=db_url, trusted_proxies=proxies, **smtp_settings(smtp))
+
+
+@dataclass
+class Seeded:
+    slug: str
+    batch_id: str
+    secrets: dict[str, str] = field(default_factory=dict)  # what -> sentinel value
+    mailboxes: dict[str, list[str]] = field(default_factory=dict)  # address -> sentinels meant for it
+
+
+def encodings(value: str) -> set[bytes]:
+    """The forms a leaked value could take in a response."""
+    raw = value.encode()
+    forms = {raw, value.lower().encode(), quote(value).encode(), quote_plus(value).encode(), raw.hex().encode()}
+    forms.add(raw.hex().upper().encode())
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        forms.add(encode(raw))
+        forms.add(encode(raw).rstrip(b"="))
+    return {form for form in forms if len(form) >= 6}
+
+
+def leaks_in(data: bytes, sentinels: dict[str, str]) -> list[str]:
+    return [what for what, value in sentinels.items() if any(form in data for form in encodings(value))]
+
+
+def signer_client(app: Starlette, peer: str, forwarded: str | None = None) -> httpx.AsyncClient:
+    headers = {"user-agent": USER_AGENT}
+    if forwarded:
+        headers["x-forwarded-for"] = forwarded
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+    return httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers)
+
+
+async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str) -> Seeded:
+    fields = {"verification": ["email", "code"], "allowed_domains": ["example.com"], "show_names": True}
+    slug = (await create(client, token, **fields, reasons_enabled=True)).json()["slug"]
+    assert (await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))).status_code == 200
+    made = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 2}, headers=bearer(token))
+    used_code, unused_code = made.json()["codes"]
+    seeded = Seeded(slug=slug, batch_id=made.json()["batch"])
+    url = f"/api/v1/petitions/{slug}/signatures"
+    async with signer_client(app, PROXY, FORWARDED) as behind_proxy, signer_client(app, PEER) as direct:
+        asked = await behind_proxy.post(
+            url, json={"email": WORKER, "name": HIDDEN_NAME, "reason": REASON, "updates": UPDATES}
+        )
+        attempt = asked.json()["attempt"]
+        [email_code] = await codes_for(app, smtp, WORKER)
+        verified = await behind_proxy.post(f"{url}/verify", json={"attempt": attempt, "code": email_code})
+        email_receipt = verified.json()["receipt"]
+        [updates_code] = await codes_for(app, smtp, UPDATES)
+        confirmed = await behind_proxy.post(
+            f"{url}/updates/confirm", json={"receipt": email_receipt, "code": updates_code}
+        )
+        assert confirmed.status_code == 200
+        signed = await direct.post(url, json={"code": used_code, "name": HIDDEN_NAME, "reason": REASON})
+        code_receipt = signed.json()["receipt"]
+        pending = (await direct.post(url, json={"email": PENDING_WORKER})).json()["attempt"]
+        [pending_code] = await codes_for(app, smtp, PENDING_WORKER)
+    db: Database = app.state.db
+    await close_batch(db, app.state.settings, await petition_id(db, slug))
+    app.state.public_cache.clear()
+    seeded.secrets = {
+        "work address": WORKER,
+        "pending work address": PENDING_WORKER,
+        "updates address": UPDATES,
+        "hidden name": HIDDEN_NAME,
+        "reason": REASON,
+        "client address (peer)": PEER,
+        "client address (forwarded)": FORWARDED,
+        "user agent": USER_AGENT,
+        "receipt (email)": email_receipt,
+        "receipt (code)": code_receipt,
+        "attempt id": attempt,
+        "pending attempt id": pending,
+        "printed code (used)": used_code,
+        "printed code (unused)": unused_code,
+        "emailed code": email_code,
+        "pending emailed code": pending_code,
+        "updates code": updates_code,
+    }
+    seeded.mailboxes = {WORKER: [WORKER, email_code], UPDATES: [UPDATES, updates_code]}
+    seeded.mailboxes[PENDING_WORKER] = [PENDING_WORKER, pending_code]
+    return seeded
+
+
+def concrete_paths(route: BaseRoute, values: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(method, path, route key) for each method of a route, its parameters filled with seeded values."""
+    if isinstance(route, Mount):
+        return [("GET", f"{route.path}/style.css", route.path)]
+    assert isinstance(route, Route)
+    path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], route.path)
+    return [(method, path, f"{method} {route.path}") for method in sorted(route.methods or ()) if method != "HEAD"]
+
+
+async def visit_every_route(app: Starlette, client: httpx.AsyncClient, values: dict[str, str]) -> dict[str, bytes]:
+    """Every route and method, with an empty body: the answers, keyed by route and method."""
+    answers: dict[str, bytes] = {}
+    csrf = await csrf_of(client, "/organize") if "authorization" in client.headers else ""
+    every = [visit for route in app.routes for visit in concrete_paths(route, values)]
+    # Logging out last, so an organizer stays signed in for every other route.
+    for method, path, key in sorted(every, key=lambda visit: visit[1] == "/logout"):
+        if method == "GET":
+            response = await client.get(path)
+        elif path.startswith("/api/"):
+            response = await client.request(method, path, json={})
+        else:
+            response = await client.request(method, path, data={FORM_FIELD: csrf} if csrf else {})
+        assert response.status_code < 500, (key, response.status_code)
+        head = "\n".join(f"{name}: {value}" for name, value in response.headers.items())
+        answers[key] = head.encode() + b"\n\n" + response.content
+    return answers
+
+
+async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
+    app: Starlette,
+    client: httpx.AsyncClient,
+    smtp: SmtpSink,
+    token: str,
+    logs: pytest.LogCaptureFixture,
+    dialect: str,
+) -> None:
+    seeded = await seed(app, client, smtp, token)
+    db: Database = app.state.db
+    assert await accounts.create_organizer(db, email="bob@example.org", password=ORGANIZER_PASSWORD, admin=False)
+    bob_token = await accounts.create_token_for(db, email="bob@example.org", name="bob")
+    assert bob_token
+    alice = await organizers.find_by_email(db, "alice@example.org")
+    assert alice is not None
+    token_id = await db.fetch_val("SELECT id FROM api_tokens WHERE organizer_id = :id", {"id": alice.id})
+    values = {
+        **PATH_VALUES,
+        "slug": seeded.slug,
+        "batch_id": seeded.batch_id,
+        "organizer_id": alice.id,
+        "token_id": str(token_id),
+    }
+    routes_in_list = {key for route in app.routes for _, _, key in concrete_paths(route, values)}
+
+    anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+    bob = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+    async with anonymous, bob:
+        assert (await log_in(bob, "bob@example.org", ORGANIZER_PASSWORD)).status_code == 303
+        bob.headers["authorization"] = bearer(bob_token)["authorization"]
+        bob_slug = (await create(bob, bob_token)).json()["slug"]
+        assert bob_slug
+        for who, visitor in (("anonymous", anonymous), ("another petition's organizer", bob)):
+            answers = await visit_every_route(app, visitor, values)
+            assert set(answers) == routes_in_list, "every route in the list was visited"
+            for key, answer in answers.items():
+                assert not leaks_in(answer, seeded.secrets), f"{who}: {key}"
+
+    await app.state.sender.drain()
+    await email_signing.purge_expired(db)
+    logged = "\n".join(r.getMessage() for r in logs.records if not r.name.startswith("mail.")).encode()
+    assert not leaks_in(logged, seeded.secrets), "a sentinel reached a log line"
+    for message in smtp.messages:
+        meant = seeded.mailboxes.get(message["to"], [])
+        others = {what: value for what, value in seeded.secrets.items() if value not in meant}
+        assert not leaks_in(f"{message['subject']}\n{message['body']}".encode(), others), message["to"]
+    # Reasons are kept by design (in their own table, joined to nothing) for the organizers to
+    # moderate; everything else must be absent, or only a keyed hash or ciphertext of itself.
+    kept_by_design = {"reason"}
+    unkept = {what: value for what, value in seeded.secrets.items() if what not in kept_by_design}
+    stored = await database_bytes(db, app.state.settings, dialect)
+    assert not leaks_in(stored, unkept), "a sentinel is in the database"
+
+
+async def database_bytes(db: Database, settings: Settings, dialect: str) -> bytes:
+    """The database as bytes: the SQLite file and its WAL; on PostgreSQL, every row of every table."""
+    if dialect == "sqlite":
+        path = Path(settings.database_url.removeprefix("sqlite:///"))
+        return b"".join(file.read_bytes() for file in (path, Path(f"{path}-wal")) if file.exists())
+    rows = []
+    for table in await table_names(db, dialect):
+        rows += [repr(dict(row)) for row in await db.fetch_all(f"SELECT * FROM {table}")]
+    return "\n".join(rows).encode()
+
+
+async def table_names(db: Database, dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) != 'sqlite_'"
+    else:
+        sql = "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
+    return sorted(row["name"] for row in await db.fetch_all(sql))
+
+
+async def column_names(db: Database, dialect: str, table: str) -> list[str]:
+    if dialect == "sqlite":
+        return [row["name"] for row in await db.fetch_all(f"SELECT name FROM pragma_table_info('{table}')")]
+    sql = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = :t"
+    return [row["column_name"] for row in await db.fetch_all(sql, {"t": table})]
+
+
+async def test_no_column_is_named_for_a_network_identifier_and_every_table_is_in_the_inventory(
+    db: Database, dialect: str
+) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    inventory = readme.split("### Data inventory", 1)[1].split("\n### ", 1)[0]
+    for table in await table_names(db, dialect):
+        assert f"| `{table}` |" in inventory, f"{table} is missing from the README's data inventory"
+        for column in await column_names(db, dialect, table):
+            words = set(column.lower().split("_"))
+            assert not words & NETWORK_WORDS, f"{table}.{column} sounds like a network identifier"
