@@ -324,6 +324,7 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print each round's figures")
     parser.add_argument("--petitions", type=int, default=200, help="open petitions the reads spread over")
     parser.add_argument("--codes", type=int, default=150_000, help="printed codes made for the signing workload")
+    parser.add_argument("--only", default="", help="comma-separated parts of workload names to run (and the baselines)")
     args = parser.parse_args()
     wrk = ensure_wrk()
     if PIN:  # this process drives the email workload and runs its SMTP sink: beside wrk, not the servers
@@ -358,6 +359,14 @@ def main() -> None:
                 "chart page, 1,000 signatures": (f"{service_url}/p/{small}", None),
                 "chart page, 1,000,000 signatures": (f"{service_url}/p/{large}", None),
             }
+            if args.only:
+                wanted = [part.strip() for part in args.only.split(",") if part.strip()]
+                baselines = ("bare Starlette app", "/healthz")
+                workloads = {
+                    name: spec
+                    for name, spec in workloads.items()
+                    if name in baselines or any(part in name for part in wanted)
+                }
             # The signing workload spends each code once: every run starts past the codes the
             # runs before it may have used (requests sent, plus what was still in flight).
             codes_used = 0

@@ -367,6 +367,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     db = Database(settings.database_url, readers=settings.database_readers)
     access_log = AccessLog() if settings.access_log else None
+    public_cache = PublicCache(db)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -416,7 +417,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = PetitionApp(
         routes=make_routes(),
-        middleware=[Middleware(ShellMiddleware, settings=settings, access_log=access_log)],
+        middleware=[Middleware(ShellMiddleware, settings=settings, access_log=access_log, cache=public_cache)],
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -427,5 +428,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.passwords = PasswordHashing(settings.password_hash_concurrency)
     app.state.rate_limiter = RateLimiter()
     app.state.sender = Sender(db, settings, make_mailer(settings))
-    app.state.public_cache = PublicCache(db)
+    app.state.public_cache = public_cache
     return app

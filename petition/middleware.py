@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import sessions
+from .cache import PublicCache
 from .csrf import FORBIDDEN_MESSAGE, SIGNER_PREFIX, UNSAFE_METHODS, CSRFGuard
 from .errors import API_PREFIX, ApiError, handle_http_exception, plain_error_response
 from .logs import AccessLog
@@ -57,6 +59,8 @@ def route_template(scope: Scope) -> str:
 
     Real paths can hold secrets (a setup token, a signing code), so logs name routes only.
     """
+    if "route_template" in scope:  # answered from the cache, before routing
+        return str(scope["route_template"])
     route = scope.get("route")
     path = getattr(route, "path", None)
     if path is None:
@@ -67,8 +71,12 @@ def route_template(scope: Scope) -> str:
 class ShellMiddleware:
     """Body limit, CSRF check, security headers, error pages, access log: one layer."""
 
-    def __init__(self, app: ASGIApp, *, settings: Settings, access_log: AccessLog | None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, access_log: AccessLog | None, cache: PublicCache | None = None
+    ) -> None:
         self.app = app
+        self.cache = cache
+        self.session_cookie = sessions.cookie_name(settings).encode()
         self.max_body_bytes = settings.max_body_bytes
         self.headers = security_headers(settings)
         self.header_names = {name for name, _ in self.headers}
@@ -105,6 +113,13 @@ class ShellMiddleware:
             await send(message)
 
         try:
+            if method == "GET" and self.cache is not None and self._anonymous(scope):
+                hit = await self.cache.fast(scope)
+                if hit is not None:  # a public answer already rendered for this very address
+                    answer, template = hit
+                    scope["route_template"] = template
+                    await answer(scope, receive, send_with_headers)
+                    return
             if method not in BODYLESS_METHODS:
                 refusal = self._announced_body_refusal(scope)
                 if refusal:
@@ -130,6 +145,13 @@ class ShellMiddleware:
         finally:
             if self.access_log is not None:
                 self.access_log.record(method, route_template(scope), status, time.perf_counter() - start)
+
+    def _anonymous(self, scope: Scope) -> bool:
+        """No token and no organizer session: the request may get what any visitor gets."""
+        for name, value in scope["headers"]:
+            if name == b"authorization" or (name == b"cookie" and self.session_cookie in value):
+                return False
+        return True
 
     def _announced_body_refusal(self, scope: Scope) -> int | None:
         """400 for a malformed Content-Length, 413 for one over the limit, else None."""

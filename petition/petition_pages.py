@@ -39,8 +39,12 @@ async def petition_page(request: Request) -> Response:
     if session is None and "code" not in request.query_params:
         # Per hour too: the chart's last bucket and its "as of" move with the clock.
         key = ("page", f"{request.path_params['slug']}|{now() // 3600}")
-        cached = await request.app.state.public_cache.get_or_build(key, lambda: _render_public_page(request))
-        return cached.response(request) if cached else _not_found(request)
+        cache = request.app.state.public_cache
+        cached = await cache.get_or_build(key, lambda: _render_public_page(request))
+        if cached is None:
+            return _not_found(request)
+        cache.remember(request.scope, cached)
+        return cached.response(request)
     organizer_id = None if session is None or session.needs_second_factor else session.organizer.id
     row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], organizer_id)
     if row is None:

@@ -103,9 +103,11 @@ async def public_petition_json(request: Request) -> Response:
         body = petitions.public_view(row, base_url).model_dump_json().encode()
         return body, JSON_TYPE, {**CORS, "cache-control": PUBLIC_CACHE_CONTROL}
 
-    cached = await request.app.state.public_cache.get_or_build(("json", slug), build)
+    cache = request.app.state.public_cache
+    cached = await cache.get_or_build(("json", slug), build)
     if cached is None:
         raise ApiError(404, "There is no petition at this address.")
+    cache.remember(request.scope, cached)
     return cached.response(request)
 
 

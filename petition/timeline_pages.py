@@ -36,8 +36,10 @@ async def cached(
     async def build_row() -> Built:
         return await build(row)
 
-    entry = await request.app.state.public_cache.get_or_build(key, build_row)
+    cache = request.app.state.public_cache
+    entry = await cache.get_or_build(key, build_row)
     assert entry is not None  # build never returns None
+    cache.remember(request.scope, entry)  # the same for every visitor
     return entry.response(request)
 
 

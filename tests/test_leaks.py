@@ -172,6 +172,7 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     smtp: SmtpSink,
     token: str,
     logs: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
     dialect: str,
 ) -> None:
     seeded = await seed(app, client, smtp, token)
@@ -206,7 +207,10 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
 
     await app.state.sender.drain()
     await email_signing.purge_expired(db)
-    logged = "\n".join(r.getMessage() for r in logs.records if not r.name.startswith("mail.")).encode()
+    app.state.access_log.flush()
+    records = "\n".join(r.getMessage() for r in logs.records if not r.name.startswith("mail."))
+    logged = (records + "\n" + capsys.readouterr().err).encode()  # the access log writes to stderr
+    assert "petition.access: GET /p/{slug}" in logged.decode(), "the access log was captured"
     assert not leaks_in(logged, seeded.secrets), "a sentinel reached a log line"
     for message in smtp.messages:
         meant = seeded.mailboxes.get(message["to"], [])

@@ -229,3 +229,28 @@ async def test_the_badge_and_304s_on_a_matching_etag(app: Starlette, client: htt
     await seed(app, slug, midnight(1), {midnight(0): (1, 0)})
     moved = await client.get(f"/p/{slug}/badge.svg", headers={"if-none-match": badge.headers["etag"]})
     assert moved.status_code == 200 and "1,235" in moved.text, "a closed batch changes the ETag"
+
+
+async def test_a_remembered_public_answer_goes_to_visitors_only_and_is_logged_by_its_route(
+    app: Starlette, client: httpx.AsyncClient, token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .test_login import log_in
+
+    slug = await published(client, token)
+    for path in (f"/p/{slug}", f"/api/v1/petitions/{slug}", f"/p/{slug}/badge.svg"):
+        first, second = await client.get(path), await client.get(path)
+        assert first.content == second.content and first.headers["etag"] == second.headers["etag"]
+    remembered = {address[0] for address in app.state.public_cache.by_address}
+    assert {f"/p/{slug}", f"/api/v1/petitions/{slug}", f"/p/{slug}/badge.svg"} <= remembered
+    app.state.access_log.flush()
+    access = capsys.readouterr().err
+    assert access.count("GET /p/{slug}/badge.svg 200") == 2, "a remembered answer is logged by its route too"
+    assert f"/p/{slug}" not in access, "logs name routes, never paths"
+    # An organizer with a session, or a token, is never given the visitors' copy.
+    assert (await log_in(client, "alice@example.org")).status_code == 303
+    page = await client.get(f"/p/{slug}")
+    assert page.headers["cache-control"] == "no-store"
+    client.cookies.clear()
+    as_organizer = await client.get(f"/api/v1/petitions/{slug}", headers=bearer(token))
+    assert "verification" in as_organizer.json()
+    assert "verification" not in (await client.get(f"/api/v1/petitions/{slug}")).json()
