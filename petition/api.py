@@ -34,6 +34,8 @@ class Operation:
     errors: Sequence[int] = field(default_factory=tuple)
     # Other successful answers: status -> model (say, 202 for a request that waits for an emailed code).
     also: Mapping[int, type[BaseModel]] = field(default_factory=dict)
+    # Other media types of the success answer (say, text/csv), with their schemas.
+    media_types: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class ApiRoute(Route):
@@ -54,10 +56,20 @@ class ApiRoute(Route):
         tags: Sequence[str] = (),
         errors: Sequence[int] = (),
         also: Mapping[int, type[BaseModel]] | None = None,
+        media_types: Mapping[str, dict[str, Any]] | None = None,
         name: str | None = None,
     ) -> None:
         self.operation = Operation(
-            summary, response, status, body, query, auth, tuple(tags), tuple(errors), dict(also or {})
+            summary,
+            response,
+            status,
+            body,
+            query,
+            auth,
+            tuple(tags),
+            tuple(errors),
+            dict(also or {}),
+            dict(media_types or {}),
         )
         operation = self.operation
 

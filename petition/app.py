@@ -81,6 +81,7 @@ def make_routes() -> list[BaseRoute]:
             "with its events; ?format=csv for the buckets as CSV",
             query=timeline.TimelineQuery,
             response=timeline.Timeline,
+            media_types={"text/csv": {"schema": {"type": "string"}}},
             errors=[404],
             tags=["timeline"],
             name="timeline_api",

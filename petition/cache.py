@@ -13,6 +13,8 @@ such request is answered before routing, by the middleware (`fast`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -75,6 +77,7 @@ class PublicCache:
         self.db = db
         self.entries: dict[tuple[str, str], Cached] = {}
         self.rows: dict[str, Row | None] = {}
+        self.building: dict[tuple[str, str], asyncio.Future[Cached | None]] = {}
         # (path, query string, hour) -> (entry, route template for the access log)
         self.by_address: dict[tuple[str, bytes, int], tuple[Cached, str]] = {}
         self.version: int | None = None
@@ -122,6 +125,34 @@ class PublicCache:
         cached = self.entries.get(key)
         if cached is not None:
             return cached
+        # One build per key at a time: when a batch empties the cache under load, the
+        # requests that arrive meanwhile wait for that build instead of each making their own.
+        waiting = self.building.get(key)
+        if waiting is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                return await asyncio.shield(waiting)
+            if not waiting.cancelled():  # this request itself was cancelled
+                raise asyncio.CancelledError
+            return await self._build(key, build)  # the builder's request went away: build here
+        future: asyncio.Future[Cached | None] = asyncio.get_running_loop().create_future()
+        self.building[key] = future
+        try:
+            cached = await self._build(key, build)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved here, so a build nobody else awaited is not reported
+            raise
+        finally:
+            self.building.pop(key, None)
+        future.set_result(cached)
+        return cached
+
+    async def _build(
+        self, key: tuple[str, str], build: Callable[[], Awaitable[tuple[bytes, str, dict[str, str]] | None]]
+    ) -> Cached | None:
         built = await build()
         if built is None:
             return None

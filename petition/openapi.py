@@ -53,7 +53,7 @@ def build_document(routes: list[BaseRoute], *, title: str) -> dict[str, Any]:
         success: dict[str, Any] = {"description": operation.summary}
         if operation.response is not None:
             ref = refs[(operation.response, "serialization")]
-            success["content"] = {JSON_TYPE: {"schema": ref}}
+            success["content"] = {JSON_TYPE: {"schema": ref}, **operation.media_types}
         responses[str(operation.status)] = success
         for status, model in operation.also.items():
             content = {JSON_TYPE: {"schema": refs[(model, "serialization")]}}

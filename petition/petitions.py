@@ -10,7 +10,7 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from . import queries
 from .database import Database, Row, Transaction, now
@@ -141,6 +141,14 @@ class PetitionUpdate(PetitionFields):
     reasons_enabled: bool | None = None
     timeline_floor: Floor | None = None
     retention_days: RetentionDays | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> PetitionUpdate:
+        # Only a deadline can be taken away (closes_at: null); every other field needs a value.
+        nulls = [name for name in sorted(self.model_fields_set) if name != "closes_at" and getattr(self, name) is None]
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null; leave a field out to keep it")
+        return self
 
 
 class CountByMethod(BaseModel):

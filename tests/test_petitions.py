@@ -330,3 +330,12 @@ async def test_the_cache_notices_changes_made_by_another_process(
         assert (await client.get(f"/api/v1/petitions/{slug}")).json()["goal"] == 321
     finally:
         await other.disconnect()
+
+
+async def test_a_change_with_nulls_is_refused_except_for_the_deadline(client: httpx.AsyncClient, token: str) -> None:
+    slug = (await create(client, token)).json()["slug"]
+    url = f"/api/v1/petitions/{slug}"
+    refused = await client.patch(url, json={"show_names": None, "title": None}, headers=bearer(token))
+    assert refused.status_code == 422 and "cannot be null" in refused.json()["error"]["message"]
+    cleared = await client.patch(url, json={"closes_at": None}, headers=bearer(token))
+    assert cleared.status_code == 200 and cleared.json()["closes_at"] is None

@@ -254,3 +254,19 @@ async def test_a_remembered_public_answer_goes_to_visitors_only_and_is_logged_by
     as_organizer = await client.get(f"/api/v1/petitions/{slug}", headers=bearer(token))
     assert "verification" in as_organizer.json()
     assert "verification" not in (await client.get(f"/api/v1/petitions/{slug}")).json()
+
+
+async def test_concurrent_requests_for_a_missing_page_share_one_build(app: Starlette) -> None:
+    import asyncio
+
+    builds = 0
+
+    async def build() -> tuple[bytes, str, dict[str, str]]:
+        nonlocal builds
+        builds += 1
+        await asyncio.sleep(0.05)
+        return b"page", "text/plain", {}
+
+    cache = app.state.public_cache
+    entries = await asyncio.gather(*(cache.get_or_build(("test", "shared"), build) for _ in range(20)))
+    assert builds == 1 and {entry.body for entry in entries} == {b"page"}
