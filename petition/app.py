@@ -170,6 +170,7 @@ def make_routes() -> list[BaseRoute]:
             body=signatures.ReceiptBody,
             response=signatures.SignatureStatus,
             tags=["signing"],
+            name="signature_status",
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/signatures/withdraw",
@@ -225,6 +226,7 @@ def make_routes() -> list[BaseRoute]:
             auth=True,
             errors=[409],
             tags=["petitions"],
+            name="api_create_petition",
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}",
@@ -268,6 +270,7 @@ def make_routes() -> list[BaseRoute]:
             auth=True,
             errors=[409],
             tags=["codes"],
+            name="api_create_codes",
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/codes",

@@ -96,15 +96,10 @@ async def test_acknowledged_signatures_survive_sigkill_and_are_counted_once(
     token = server.run("create-token", "crash@example.org").strip().splitlines()[-1]
     headers = {"authorization": f"Bearer {token}"}
     server.start()
-    petition = {"title": "Crash test", "summary": "Signed while killed.", "target": "The board", "goal": 100}
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=10) as admin:
-        created = await admin.post("/api/v1/petitions", json={**petition, "verification": ["code"]})
-        slug = created.json()["slug"]
-        assert (await admin.post(f"/api/v1/petitions/{slug}/publish")).status_code == 200
-        codes = (await admin.post(f"/api/v1/petitions/{slug}/codes", json={"count": 5000})).json()["codes"]
-    acknowledged: list[str] = []
-    rounds = random.Random(7)
     try:
+        slug, codes = await open_petition_with_codes(server.url, headers)
+        acknowledged: list[str] = []
+        rounds = random.Random(7)
         for kill in range(KILLS):
             if kill:
                 server.start()
@@ -121,6 +116,16 @@ async def test_acknowledged_signatures_survive_sigkill_and_are_counted_once(
     finally:
         server.kill()
     await check_the_books(db_url, dialect, slug, len(acknowledged))
+
+
+async def open_petition_with_codes(url: str, headers: dict[str, str]) -> tuple[str, list[str]]:
+    petition = {"title": "Crash test", "summary": "Signed while killed.", "target": "The board", "goal": 100}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as admin:
+        created = await admin.post("/api/v1/petitions", json={**petition, "verification": ["code"]})
+        slug = created.json()["slug"]
+        assert (await admin.post(f"/api/v1/petitions/{slug}/publish")).status_code == 200
+        codes = (await admin.post(f"/api/v1/petitions/{slug}/codes", json={"count": 5000})).json()["codes"]
+    return str(slug), list(codes)
 
 
 async def wait_until_counted(url: str, slug: str, receipts: list[str], seconds: float = 60) -> list[str]:

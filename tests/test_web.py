@@ -273,3 +273,13 @@ async def test_status_is_503_when_the_database_is_unreachable(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"
     assert (await client.get("/healthz")).status_code == 200, "/healthz touches nothing"
+
+
+def test_every_route_has_its_own_name() -> None:
+    """Pages link with url_for(name): two routes of one name would send a form to the wrong one."""
+    from collections import Counter
+
+    from petition.app import make_routes
+
+    names = Counter(getattr(route, "name", None) for route in make_routes())
+    assert [name for name, count in names.items() if count > 1] == []

@@ -1,0 +1,220 @@
+"""End to end in a real browser: headless Chromium (Debian's) driven by Playwright, with axe-core.
+
+On a phone-sized window a signer signs with a code emailed to the test SMTP server, keeps the
+receipt and sees it counted, then signs with a printed code; on a desktop window the first
+organizer sets up an account and creates and publishes a petition. Every page visited passes
+axe-core's WCAG 2.1 A and AA rules; no request leaves 127.0.0.1 and no console error (a CSP
+refusal included) appears. Screenshots go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright import async_api as playwright_api
+
+from .conftest import SmtpSink
+from .test_crash import Server
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+CODE = re.compile(r"\b([0-9A-Z]{4}-[0-9A-Z]{4})\b")
+
+
+@pytest.fixture
+def dialect() -> str:
+    """The browser tests run on SQLite only: what they check is the pages, not the database."""
+    return "sqlite"
+
+
+class Watch:
+    """What a page did that it must not: requests off 127.0.0.1, console errors; and axe's findings."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.violations: list[str] = []
+        self.shots = 0
+
+    async def attach(self, page: object) -> None:
+        async def route(route: object) -> None:
+            url = route.request.url  # type: ignore[attr-defined]
+            if urlsplit(url).hostname not in ("127.0.0.1", None) and not url.startswith("data:"):
+                self.outside.append(url)
+                await route.abort()  # type: ignore[attr-defined]
+            else:
+                await route.continue_()  # type: ignore[attr-defined]
+
+        await page.route("**/*", route)  # type: ignore[attr-defined]
+        page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))  # type: ignore[attr-defined]
+        page.on("pageerror", lambda error: self.errors.append(str(error)))  # type: ignore[attr-defined]
+
+    async def check(self, page: object, label: str) -> None:
+        """Run axe-core on the page as it is now, and keep a screenshot."""
+        await page.evaluate(AXE.read_text())  # type: ignore[attr-defined]
+        result = await page.evaluate(  # type: ignore[attr-defined]
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG
+        )
+        for violation in result["violations"]:
+            targets = [", ".join(node["target"]) for node in violation["nodes"]][:3]
+            self.violations.append(f"{label}: {violation['id']} ({violation['help']}) at {targets}")
+        self.shots += 1
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / f"{self.name}-{self.shots:02d}-{label}.png"), full_page=True)  # type: ignore[attr-defined]
+
+    def assert_clean(self) -> None:
+        assert not self.outside, f"requests left 127.0.0.1: {self.outside}"
+        assert not self.errors, f"console errors: {self.errors}"
+        assert not self.violations, "axe-core found:\n" + "\n".join(self.violations)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run `npm install --prefix tests/browser` (.ci/run does)")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `apt-get install chromium` (.ci/run does)")
+    async with playwright_api.async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path, smtp: SmtpSink) -> Iterator[Server]:
+    running = Server(db_url, tmp_path)
+    running.environ.update(
+        {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SMTP_TLS": "none", "SMTP_FROM": "codes@example.net"}
+    )
+    running.environ.update({"OUTBOX_POLL_SECONDS": "1", "RATE_LIMIT_LOGIN_PER_CLIENT": "1000"})
+    running.run("migrate")
+    running.start()
+    try:
+        yield running
+    finally:
+        running.kill()
+
+
+async def new_page(browser: object, viewport: dict[str, int], watch: Watch) -> object:
+    context = await browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
+    page = await context.new_page()
+    await watch.attach(page)
+    return page
+
+
+async def test_a_signer_signs_with_an_emailed_code_then_a_printed_one_on_a_phone(
+    browser: object, server: Server, smtp: SmtpSink
+) -> None:
+    server.run("create-organizer", "organizer@example.org", stdin="a passphrase for the browser test\n")
+    token = server.run("create-token", "organizer@example.org").strip().splitlines()[-1]
+    headers = {"authorization": f"Bearer {token}"}
+    petition = {
+        "title": "Safe staffing on every ward",
+        "summary": "Two nurses on every night shift.",
+        "body": "We ask the board to staff every ward safely.\n\nEvery night, every ward.",
+        "target": "The hospital board",
+        "goal": 100,
+        "verification": ["email", "code"],
+        "allowed_domains": ["example.com"],
+        "show_names": True,
+        "reasons_enabled": True,
+    }
+    async with httpx.AsyncClient(base_url=server.url, headers=headers) as api:
+        slug = (await api.post("/api/v1/petitions", json=petition)).json()["slug"]
+        assert (await api.post(f"/api/v1/petitions/{slug}/publish")).status_code == 200
+        [printed] = (await api.post(f"/api/v1/petitions/{slug}/codes", json={"count": 1})).json()["codes"]
+
+    watch = Watch("signer")
+    page = await new_page(browser, PHONE, watch)
+    await page.goto(f"{server.url}/p/{slug}")  # type: ignore[attr-defined]
+    await watch.check(page, "petition")
+    await page.fill("#email-email", "nurse@example.com")  # type: ignore[attr-defined]
+    await page.click("text=Send me a code")  # type: ignore[attr-defined]
+    await page.wait_for_selector("text=Check your email")  # type: ignore[attr-defined]
+    await watch.check(page, "check-email")
+    code = await code_for(smtp, "nurse@example.com")
+    await page.fill("#verify-code", code.lower())  # type: ignore[attr-defined]
+    await page.click("form:has(#verify-code) button")  # type: ignore[attr-defined]
+    await page.wait_for_selector("code.secret")  # type: ignore[attr-defined]
+    await watch.check(page, "receipt")
+    receipt = await page.inner_text("code.secret")  # type: ignore[attr-defined]
+
+    for _ in range(40):  # the batch closes after LOG_BATCH_SECONDS (1 s in this test)
+        await page.goto(f"{server.url}/p/{slug}/receipt")  # type: ignore[attr-defined]
+        await page.fill("#receipt", receipt)  # type: ignore[attr-defined]
+        await page.click("button[value=status]")  # type: ignore[attr-defined]
+        if "counted" in await page.inner_text("main"):  # type: ignore[attr-defined]
+            break
+        await page.wait_for_timeout(250)  # type: ignore[attr-defined]
+    assert "Your signature is counted" in await page.inner_text("main")  # type: ignore[attr-defined]
+    await watch.check(page, "counted")
+
+    await page.goto(f"{server.url}/p/{slug}?code={printed}")  # type: ignore[attr-defined]
+    assert await page.input_value("#code-code") == printed  # type: ignore[attr-defined]
+    await page.click("form:has(#code-code) button[type=submit]")  # type: ignore[attr-defined]
+    await page.wait_for_selector("code.secret")  # type: ignore[attr-defined]
+    await watch.check(page, "printed-receipt")
+    watch.assert_clean()
+
+
+async def code_for(smtp: SmtpSink, address: str) -> str:
+    import asyncio
+
+    for _ in range(200):
+        for message in smtp.to(address):
+            if match := CODE.search(message["body"]):
+                return match.group(1)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no code email reached {address}")
+
+
+async def test_the_first_organizer_sets_up_and_publishes_a_petition_on_a_desktop(
+    browser: object, server: Server
+) -> None:
+    link = re.findall(r"Setup link: (\S+)", server.log.read_text())[-1]
+    watch = Watch("organizer")
+    page = await new_page(browser, DESKTOP, watch)
+    await page.goto(link)  # type: ignore[attr-defined]
+    await watch.check(page, "setup")
+    await page.fill("#email", "first@example.org")  # type: ignore[attr-defined]
+    await page.fill("#password", "a long passphrase for the organizer")  # type: ignore[attr-defined]
+    await page.fill("#password_again", "a long passphrase for the organizer")  # type: ignore[attr-defined]
+    await page.click("text=Create account")  # type: ignore[attr-defined]
+    await page.wait_for_load_state()  # type: ignore[attr-defined]
+    await watch.check(page, "organize")
+    await page.goto(f"{server.url}/organize/petitions/new")  # type: ignore[attr-defined]
+    await watch.check(page, "new-petition")
+    await page.fill("#title", "Fair rotas for the night shift")  # type: ignore[attr-defined]
+    await page.fill("#summary", "Rotas published four weeks ahead.")  # type: ignore[attr-defined]
+    await page.fill("#target", "The operations director")  # type: ignore[attr-defined]
+    await page.fill("#body", "We ask for rotas four weeks ahead.")  # type: ignore[attr-defined]
+    await page.fill("#goal", "500")  # type: ignore[attr-defined]
+    await page.fill("#allowed_domains", "example.com")  # type: ignore[attr-defined]
+    await page.click("button[type=submit]:has-text('Save draft')")  # type: ignore[attr-defined]
+    await page.wait_for_load_state()  # type: ignore[attr-defined]
+    assert "Publish…" in await page.inner_text("main")  # type: ignore[attr-defined]
+    slug = (await page.evaluate("location.pathname")).rstrip("/").split("/")[-1]  # type: ignore[attr-defined]
+    await watch.check(page, "draft")
+    await page.click("text=Publish…")  # type: ignore[attr-defined]
+    await watch.check(page, "confirm-publish")
+    await page.click("button:has-text('Yes, publish it')")  # type: ignore[attr-defined]
+    await page.wait_for_load_state()  # type: ignore[attr-defined]
+    await watch.check(page, "published")
+    await page.goto(f"{server.url}/p/{slug}")  # type: ignore[attr-defined]
+    assert "Open for signatures" in await page.inner_text("main")  # type: ignore[attr-defined]
+    await watch.check(page, "public-page")
+    watch.assert_clean()
