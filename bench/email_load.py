@@ -131,3 +131,41 @@ async def run(port: int, sink: CodeSink, slug: str, seconds: float, concurrency:
         raise RuntimeError("no signature completed")
     cuts = statistics.quantiles(durations, n=100)
     return len(durations) / elapsed, cuts[49] * 1000, cuts[98] * 1000
+
+
+class BackgroundSigner:
+    """Signs with printed codes at a steady rate in a thread of its own, while other workloads run.
+
+    Real traffic mixes reads with signing: batches close, counts move and the caches
+    empty now and then. This keeps that going during the read workloads.
+    """
+
+    def __init__(self, port: int, slug: str, codes: list[str], per_second: float) -> None:
+        self.port, self.slug, self.codes, self.per_second = port, slug, codes, per_second
+        self.signed = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    async def _run(self) -> None:
+        connection = await Connection.open(self.port)
+        try:
+            while not self._stop.is_set() and self.codes:
+                status, answer = await connection.post(
+                    f"/api/v1/petitions/{self.slug}/signatures", {"code": self.codes.pop()}
+                )
+                if status != 201:
+                    raise RuntimeError(f"background signing answered {status}: {answer}")
+                self.signed += 1
+                await asyncio.sleep(1 / self.per_second)
+        finally:
+            connection.close()

@@ -9,6 +9,7 @@ refusal included) appears. Screenshots go to test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -82,10 +83,20 @@ class Watch:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    if not AXE.exists():
-        pytest.fail("axe-core is missing: run `npm install --prefix tests/browser` (.ci/run does)")
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `apt-get install chromium` (.ci/run does)")
+    missing = [
+        what
+        for what, there in (
+            ("Chromium (apt-get install chromium)", Path(CHROMIUM).exists()),
+            ("axe-core (npm install --prefix tests/browser)", AXE.exists()),
+        )
+        if not there
+    ]
+    if missing:
+        # On a fresh machine the rest of the suite still runs; in CI (.ci/run installs both) it is a failure.
+        message = "the browser tests need " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     async with playwright_api.async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
