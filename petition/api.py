@@ -6,7 +6,8 @@ appear in the OpenAPI document, with the same models that validate it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .errors import ApiError, ErrorCode, FieldError
+from .petitions import PetitionError
 
 JSON_TYPE = "application/json"
 
@@ -85,6 +87,15 @@ class ApiRoute(Route):
             return result  # a ready response (or any ASGI response, such as a cache hit)
 
         super().__init__(path, handle, methods=list(methods), name=name or endpoint.__name__)
+
+
+@contextlib.contextmanager
+def api_errors() -> Iterator[None]:
+    """A refusal (PetitionError) raised inside answers in the API's error shape, with its status."""
+    try:
+        yield
+    except PetitionError as error:
+        raise ApiError(error.status, error.message) from None
 
 
 def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import email_signing, petitions, signatures, updates
-from .api import validation_error
+from .api import api_errors, validation_error
 from .database import Database, Row
 from .email_signing import AttemptBody, CheckEmail, VerifyBody
 from .errors import ApiError
@@ -58,14 +58,12 @@ async def api_sign(request: Request, body: SignatureCreate) -> Response:
     api_limit(request, emails=bool(body.email))
     row = await open_petition(request)
     db, settings = request.app.state.db, request.app.state.settings
-    try:
+    with api_errors():
         if body.email:
             attempt = await email_signing.ask_for_code(db, settings, petition=row, data=body)
             request.app.state.sender.wake()
             return json_answer(CheckEmail(status="check_email", attempt=attempt), 202)
         receipt = await signatures.sign_with_code(db, settings, petition=row, data=body)
-    except PetitionError as error:
-        raise ApiError(error.status, error.message) from None
     if body.updates:
         request.app.state.sender.wake()
     return json_answer(SignatureAccepted(receipt=receipt, status="pending"), 201)
@@ -75,12 +73,10 @@ async def api_verify(request: Request, body: VerifyBody) -> Response:
     """POST /api/v1/petitions/{slug}/signatures/verify: the emailed code; 201 with the receipt."""
     api_limit(request)
     row = await open_petition(request)
-    try:
+    with api_errors():
         receipt = await email_signing.verify(
             request.app.state.db, request.app.state.settings, petition=row, attempt=body.attempt, code=body.code
         )
-    except PetitionError as error:
-        raise ApiError(error.status, error.message) from None
     request.app.state.sender.wake()  # an updates address may be waiting for its code
     return json_answer(SignatureAccepted(receipt=receipt, status="pending"), 201)
 
@@ -89,10 +85,8 @@ async def api_resend(request: Request, body: AttemptBody) -> Response:
     """POST /api/v1/petitions/{slug}/signatures/resend: a new code for the same attempt; 202."""
     api_limit(request, emails=True)
     row = await open_petition(request)
-    try:
+    with api_errors():
         await email_signing.resend(request.app.state.db, request.app.state.settings, petition=row, attempt=body.attempt)
-    except PetitionError as error:
-        raise ApiError(error.status, error.message) from None
     request.app.state.sender.wake()
     return json_answer(CheckEmail(status="check_email", attempt=body.attempt), 202)
 
@@ -101,12 +95,10 @@ async def api_updates(request: Request, body: UpdatesRequest) -> Response:
     """POST /api/v1/petitions/{slug}/signatures/updates: give an updates address; a code goes to it. 202."""
     api_limit(request, emails=True)
     row = await open_petition(request)
-    try:
+    with api_errors():
         await updates.request(
             request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt, address=body.address
         )
-    except PetitionError as error:
-        raise ApiError(error.status, error.message) from None
     request.app.state.sender.wake()
     return json_answer(UpdatesStatus(status="check_email"), 202)
 
@@ -115,12 +107,10 @@ async def api_updates_confirm(request: Request, body: UpdatesConfirm) -> Respons
     """POST /api/v1/petitions/{slug}/signatures/updates/confirm: the code sent to the updates address."""
     api_limit(request)
     row = await open_petition(request)
-    try:
+    with api_errors():
         await updates.confirm(
             request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt, code=body.code
         )
-    except PetitionError as error:
-        raise ApiError(error.status, error.message) from None
     return json_answer(UpdatesStatus(status="subscribed"))
 
 
@@ -128,30 +118,24 @@ async def api_unsubscribe(request: Request, body: ReceiptBody) -> Response:
     """POST /api/v1/petitions/{slug}/signatures/updates/unsubscribe: delete the updates address."""
     api_limit(request)
     row = await open_petition(request)
-    try:
+    with api_errors():
         await updates.unsubscribe(request.app.state.db, petition=row, receipt=body.receipt)
-    except PetitionError as error:
-        raise ApiError(error.status, error.message) from None
     return json_answer(UpdatesStatus(status="unsubscribed"))
 
 
 async def api_status(request: Request, body: ReceiptBody) -> Response:
     """POST /api/v1/petitions/{slug}/signatures/status: what became of the signature behind a receipt."""
     row = await open_petition(request)
-    try:
+    with api_errors():
         status = await signatures.status_of(request.app.state.db, petition=row, receipt=body.receipt)
-    except PetitionError as error:
-        raise ApiError(error.status, error.message) from None
     return json_answer(SignatureStatus.model_validate({"status": status}))
 
 
 async def api_withdraw(request: Request, body: ReceiptBody) -> Response:
     """POST /api/v1/petitions/{slug}/signatures/withdraw: out of the count, name and reason deleted."""
     row = await open_petition(request)
-    try:
+    with api_errors():
         await signatures.withdraw(request.app.state.db, petition=row, receipt=body.receipt)
-    except PetitionError as error:
-        raise ApiError(error.status, error.message) from None
     return json_answer(SignatureStatus(status="withdrawn"))
 
 

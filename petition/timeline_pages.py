@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp
 
 from . import timeline
+from .api import api_errors
 from .chart import badge
 from .database import Database, Row, now
-from .errors import ApiError
-from .petitions import PetitionError, public_view
+from .petitions import public_view
 from .petitions_api import CORS
 from .signing import open_petition
 from .timeline import CountQuery, Timeline, TimelineEvent, TimelineQuery
@@ -56,10 +56,8 @@ async def api_timeline(request: Request, query: TimelineQuery) -> ASGIApp:
         return data.model_dump_json().encode(), JSON_TYPE, headers
 
     row = await open_petition(request)  # 404 for unknown slugs and drafts
-    try:
+    with api_errors():
         timeline.check_bucket(row, query.bucket)
-    except PetitionError as error:
-        raise ApiError(error.status, error.message) from None
     return await cached(request, row, "timeline", f"{query.bucket}|{query.format}", build)
 
 
@@ -67,10 +65,8 @@ async def api_count(request: Request, query: CountQuery) -> ASGIApp:
     """GET /api/v1/petitions/{slug}/count?at=YYYY-MM-DD: the count at the end of that day (or now)."""
     row = await open_petition(request)
     if query.at is not None:
-        try:
+        with api_errors():
             timeline.parse_day(query.at, row)
-        except PetitionError as error:
-            raise ApiError(error.status, error.message) from None
 
     async def build(row: Row) -> Built:
         answer = await timeline.count_at(request.app.state.db, row, query.at)
