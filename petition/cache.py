@@ -34,6 +34,7 @@ class Cached:
 
     def __init__(self, body: bytes, media_type: str, headers: dict[str, str]) -> None:
         self.body = body
+        self.generation = 0
         self.etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
         common = [(b"etag", self.etag.encode())] + [(k.encode(), v.encode()) for k, v in headers.items()]
         self.full_headers = [
@@ -82,13 +83,19 @@ class PublicCache:
         self.by_address: dict[tuple[str, bytes, int], tuple[Cached, str]] = {}
         self.version: int | None = None
         self.checked_at = 0.0
+        # Moves at every clear: a build that began before a clear must not store what it saw.
+        self.generation = 0
 
     def clear(self) -> None:
         """Forget everything (after this process changed a petition)."""
+        self._forget()
+        self.checked_at = 0.0
+
+    def _forget(self) -> None:
         self.entries.clear()
         self.rows.clear()
         self.by_address.clear()
-        self.checked_at = 0.0
+        self.generation += 1
 
     async def _refresh(self) -> None:
         moment = time.monotonic()
@@ -97,9 +104,7 @@ class PublicCache:
         self.checked_at = moment
         version = await self.db.fetch_val(queries.SELECT_CACHE_VERSION)
         if version != self.version:
-            self.entries.clear()
-            self.rows.clear()
-            self.by_address.clear()
+            self._forget()
             self.version = version
 
     async def petition_row(self, slug: str) -> Row | None:
@@ -153,11 +158,15 @@ class PublicCache:
     async def _build(
         self, key: tuple[str, str], build: Callable[[], Awaitable[tuple[bytes, str, dict[str, str]] | None]]
     ) -> Cached | None:
+        generation = self.generation
         built = await build()
         if built is None:
             return None
         body, media_type, headers = built
         cached = Cached(body, media_type, headers)
+        cached.generation = generation
+        if generation != self.generation:
+            return cached  # the cache was emptied meanwhile: answer with it, but do not keep it
         if len(self.entries) >= MAX_ENTRIES:
             self.entries.clear()
         self.entries[key] = cached
@@ -165,6 +174,8 @@ class PublicCache:
 
     def remember(self, scope: Scope, entry: Cached) -> None:
         """Answer the next anonymous GET of this exact address with `entry`, before routing."""
+        if entry.generation != self.generation:
+            return  # built from what the cache held before it was emptied
         if len(self.by_address) >= MAX_ENTRIES:
             self.by_address.clear()
         template = str(getattr(scope.get("route"), "path", "(no route)"))

@@ -270,3 +270,19 @@ async def test_concurrent_requests_for_a_missing_page_share_one_build(app: Starl
     cache = app.state.public_cache
     entries = await asyncio.gather(*(cache.get_or_build(("test", "shared"), build) for _ in range(20)))
     assert builds == 1 and {entry.body for entry in entries} == {b"page"}
+
+
+async def test_a_page_built_while_the_cache_empties_is_not_kept(app: Starlette) -> None:
+    import asyncio
+
+    cache = app.state.public_cache
+
+    async def slow_build() -> tuple[bytes, str, dict[str, str]]:
+        await asyncio.sleep(0.05)
+        return b"old count", "text/plain", {}
+
+    building = asyncio.create_task(cache.get_or_build(("test", "stale"), slow_build))
+    await asyncio.sleep(0.01)
+    cache.clear()  # a batch closed while the page was being drawn
+    assert (await building).body == b"old count"
+    assert ("test", "stale") not in cache.entries, "what it drew from before the batch is not kept"
