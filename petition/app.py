@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from . import (
     admin,
     codes,
     email_signing,
+    flyer_batches,
     jobs,
     login,
     organize,
@@ -48,6 +50,8 @@ from .sessions import purge_expired
 from .settings import Settings, load_settings
 from .templates import STATIC_DIR, CachedStaticFiles, make_templates
 
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+
 
 def make_routes() -> list[BaseRoute]:
     """Every URL the service answers, in one ordered list (the busiest first)."""
@@ -57,6 +61,7 @@ def make_routes() -> list[BaseRoute]:
         Route("/privacy", pages.privacy, name="privacy"),
         Route("/p/{slug}", petition_pages.petition_page, name="petition_page"),
         Route("/p/{slug}/badge.svg", timeline_pages.badge_svg, name="badge"),
+        Route("/f/{batch_code}", flyer_batches.flyer_link, name="flyer_link"),
         Route("/p/{slug}/feed.atom", timeline_pages.feed, name="feed"),
         Route("/p/{slug}/sign", signing.sign, methods=["POST"], name="sign"),
         Route("/p/{slug}/verify", signing.verify, methods=["POST"], name="verify"),
@@ -181,6 +186,40 @@ def make_routes() -> list[BaseRoute]:
             response=signatures.SignatureStatus,
             errors=[409],
             tags=["signing"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/flyers",
+            flyer_batches.api_create,
+            methods=["POST"],
+            status=201,
+            summary="Make a batch of printable flyers (a tear-off batch also makes its tabs' single-use codes)",
+            body=flyer_batches.FlyerCreate,
+            response=flyer_batches.FlyerBatch,
+            auth=True,
+            errors=[409],
+            tags=["flyers"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/flyers",
+            flyer_batches.api_list,
+            summary="The petition's flyer batches, with scans and signatures (null below MIN_CELL_SIZE)",
+            response=flyer_batches.FlyerBatchList,
+            auth=True,
+            tags=["flyers"],
+        ),
+        ApiRoute(
+            "/api/v1/flyers/{flyer_id}.{kind}",
+            flyer_batches.api_download,
+            summary="A batch as .pdf (every page; a tear-off batch's real codes only in the first), "
+            "or one page (?page=N) as .svg or .png (tear-off tabs as placeholders)",
+            query=flyer_batches.PageQuery,
+            response=None,
+            media_types={
+                kind: {"schema": {"type": "string", "format": "binary"}} for kind in flyer_batches.KINDS.values()
+            },
+            auth=True,
+            errors=[409],
+            tags=["flyers"],
         ),
         Route("/api/openapi.json", openapi_document, name="openapi"),
         ApiRoute(
@@ -390,6 +429,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     app.state.public_cache.clear()
                 await purge_expired(db, settings)
                 await email_signing.purge_expired(db)
+                await app.state.flyer_counts.flush()
 
             batcher = Batcher(settings)
 
@@ -415,6 +455,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await asyncio.gather(*background, return_exceptions=True)
         finally:
             gc.unfreeze()
+            with contextlib.suppress(Exception):  # what was counted since the last daily write
+                await app.state.flyer_counts.flush(force=True)
             await db.disconnect()
             if access_log is not None:
                 access_log.flush()
@@ -433,4 +475,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.rate_limiter = RateLimiter()
     app.state.sender = Sender(db, settings, make_mailer(settings))
     app.state.public_cache = public_cache
+    app.state.flyer_counts = flyer_batches.FlyerCounts(db)
     return app

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from . import chart, petitions, queries, timeline
 from .database import Database, Row, now
 from .sessions import current_session
-from .signing import FORM_FIELDS, sign_form_context
+from .signing import FORM_FIELDS, flyer_code, sign_form_context
 from .timeline_pages import described
 
 HOME_OPEN_LIMIT = 50
@@ -36,7 +36,8 @@ async def home(request: Request) -> Response:
 async def petition_page(request: Request) -> Response:
     """GET /p/{slug}: the petition; a draft only to its organizers. Visitors get the cached page."""
     session = await current_session(request)
-    if session is None and "code" not in request.query_params:
+    # A code or a flyer's mark in the address makes the page this visitor's own: never cached.
+    if session is None and "code" not in request.query_params and "f" not in request.query_params:
         # Per hour too: the chart's last bucket and its "as of" move with the clock.
         key = ("page", f"{request.path_params['slug']}|{now() // 3600}")
         cache = request.app.state.public_cache
@@ -49,7 +50,8 @@ async def petition_page(request: Request) -> Response:
     row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], organizer_id)
     if row is None:
         return _not_found(request)
-    response = await _render(request, row, code=request.query_params.get("code", "")[:40])
+    flyer = flyer_code(request.query_params.get("f", ""))
+    response = await _render(request, row, code=request.query_params.get("code", "")[:40], flyer=flyer)
     response.headers["cache-control"] = "no-store"  # an organizer's view, or a code in the address
     return response
 
@@ -62,7 +64,7 @@ async def _render_public_page(request: Request) -> tuple[bytes, str, dict[str, s
     return bytes(page.body), "text/html; charset=utf-8", {"cache-control": "public, max-age=5"}
 
 
-async def _render(request: Request, row: Row, *, code: str = "") -> Response:
+async def _render(request: Request, row: Row, *, code: str = "", flyer: str = "") -> Response:
     view = petitions.public_view(row, request.app.state.settings.base_url)
     names = await request.app.state.db.fetch_all(
         queries.SELECT_SIGNER_NAMES, {"petition_id": row["id"], "limit": SHOWN_NAMES_LIMIT}
@@ -73,7 +75,7 @@ async def _render(request: Request, row: Row, *, code: str = "") -> Response:
         "floor": row["timeline_floor"],
         "draft": row["state"] == "draft",
         "names": names,
-        **sign_form_context(row, {**dict.fromkeys(FORM_FIELDS, ""), "code": code}),
+        **sign_form_context(row, {**dict.fromkeys(FORM_FIELDS, ""), "code": code, "flyer": flyer}),
         **(await timeline_context(request.app.state.db, row, view.goal) if row["opened_at"] else {}),
     }
     return request.app.state.templates.TemplateResponse(request, "petition.html", context)

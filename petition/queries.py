@@ -157,6 +157,7 @@ PETITION_COLUMNS = (
     "created_by, created_at, opened_at, closed_at, text_changed_at, version"
 )
 SELECT_PETITION_BY_SLUG = f"SELECT {PETITION_COLUMNS} FROM petitions WHERE slug = :slug"
+SELECT_PETITION_BY_ID = f"SELECT {PETITION_COLUMNS} FROM petitions WHERE id = :id"
 INSERT_PETITION = """
 INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, closes_at, allowed_domains,
     verification, show_names, reasons_enabled, timeline_floor, retention_days, created_by, created_at)
@@ -432,3 +433,22 @@ SUM_HOURLY_COUNTS_BEFORE = """
 SELECT SUM(signed - withdrawn - invalidated) FROM hourly_counts WHERE petition_id = :petition_id AND hour < :before
 """
 SELECT_VERSION_TIMES = "SELECT replaced_at FROM petition_versions WHERE petition_id = :petition_id ORDER BY number"
+
+# -- flyer batches -----------------------------------------------------------------
+
+INSERT_FLYER_BATCH = """
+INSERT INTO flyer_batches
+    (id, petition_id, batch_code, label, layout, paper_size, copies, code_batch_id, created_by, created_at)
+VALUES
+    (:id, :petition_id, :batch_code, :label, :layout, :paper_size, :copies, :code_batch_id, :created_by, :created_at)
+"""
+SELECT_FLYER_BATCH = "SELECT * FROM flyer_batches WHERE id = :id"
+SELECT_FLYER_BATCHES = "SELECT * FROM flyer_batches WHERE petition_id = :petition_id ORDER BY created_at DESC, id"
+SELECT_FLYER_BATCH_BY_CODE = """
+SELECT f.id, p.slug FROM flyer_batches f JOIN petitions p ON p.id = f.petition_id
+WHERE f.batch_code = :batch_code AND p.state IN ('open', 'closed')
+"""
+SELECT_FLYER_BATCH_OF_CODES = "SELECT id FROM flyer_batches WHERE code_batch_id = :code_batch_id"
+ADD_FLYER_COUNTS = """
+UPDATE flyer_batches SET scans = scans + :scans, signatures = signatures + :signatures WHERE id = :id
+"""

@@ -112,22 +112,26 @@ def check_open(petition: Row, method: str) -> None:
         raise PetitionError(409, f"This petition does not take {words[method]}.")
 
 
-async def sign_with_code(db: Database, settings: Settings, *, petition: Row, data: SignatureCreate) -> str:
-    """Spend a code and accept a signature; the receipt, once the commit is durable."""
+async def sign_with_code(db: Database, settings: Settings, *, petition: Row, data: SignatureCreate) -> tuple[str, str]:
+    """Spend a code and accept a signature; (the receipt, the code's batch), once the commit is durable.
+
+    The batch is handed back for its flyer's counter only: no row about the signature holds it.
+    """
     check_open(petition, "code")
     receipt = secrets.token_urlsafe(RECEIPT_BYTES)
     hashed_code = codes.code_hash(settings.pepper, data.code)
 
-    async def accept(tx: Transaction) -> bool:
+    async def accept(tx: Transaction) -> str | None:
         used = await tx.fetch_one(queries.USE_SIGNING_CODE, {"code_hash": hashed_code, "petition_id": petition["id"]})
         if used is None:
-            return False
+            return None
         await accept_signature(tx, settings, petition=petition, receipt=receipt, method="code", fields=data.fields())
-        return True
+        return str(used["batch_id"])
 
-    if not await db.write(accept):
+    batch_id = await db.write(accept)
+    if batch_id is None:
         raise PetitionError(422, NOT_A_CODE)
-    return receipt
+    return receipt, batch_id
 
 
 async def accept_signature(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import email_signing, petitions, signatures, updates
+from . import email_signing, flyer_batches, petitions, signatures, updates
 from .api import api_errors, validation_error
 from .database import Database, Row
 from .email_signing import AttemptBody, CheckEmail, VerifyBody
@@ -63,7 +64,8 @@ async def api_sign(request: Request, body: SignatureCreate) -> Response:
             attempt = await email_signing.ask_for_code(db, settings, petition=row, data=body)
             request.app.state.sender.wake()
             return json_answer(CheckEmail(status="check_email", attempt=attempt), 202)
-        receipt = await signatures.sign_with_code(db, settings, petition=row, data=body)
+        receipt, code_batch = await signatures.sign_with_code(db, settings, petition=row, data=body)
+    await request.app.state.flyer_counts.signed_with_code(code_batch)
     if body.updates:
         request.app.state.sender.wake()
     return json_answer(SignatureAccepted(receipt=receipt, status="pending"), 201)
@@ -178,8 +180,9 @@ async def sign(request: Request) -> Response:
     async with request.form() as form:
         fields = {name: str(form.get(name) or "") for name in FORM_FIELDS}
         show_name = form.get("show_name") == "on"
+        flyer = flyer_code(str(form.get("flyer") or ""))
     route = "email" if fields["email"] else "code"
-    values = {**fields, "route": route}
+    values = {**fields, "route": route, "flyer": flyer}
 
     def again(errors: dict[str, str], status: int) -> Response:
         return signer_page(request, "sign_again.html", {**context, **sign_form_context(row, values, errors)}, status)
@@ -191,8 +194,8 @@ async def sign(request: Request) -> Response:
         if data.email:
             attempt = await email_signing.ask_for_code(db, settings, petition=row, data=data)
             request.app.state.sender.wake()
-            return check_email_page(request, {**context, "attempt": attempt})
-        receipt = await signatures.sign_with_code(db, settings, petition=row, data=data)
+            return check_email_page(request, {**context, "attempt": attempt, "flyer": flyer})
+        receipt, code_batch = await signatures.sign_with_code(db, settings, petition=row, data=data)
     except ValidationError as error:
         problems = {f.field: f.message for f in validation_error(error).fields or []}
         if "body" in problems or not problems:  # not one field's fault: shown by the route's own field
@@ -200,6 +203,8 @@ async def sign(request: Request) -> Response:
         return again(problems, 422)
     except PetitionError as error:
         return again({route: error.message}, error.status)
+    if not await request.app.state.flyer_counts.signed_with_code(code_batch):
+        await count_flyer(request, row, flyer)
     if data.updates:
         request.app.state.sender.wake()
     return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": bool(data.updates)})
@@ -214,7 +219,8 @@ async def verify(request: Request) -> Response:
     async with request.form() as form:
         attempt = str(form.get("attempt") or "").strip()[:100]
         code = str(form.get("code") or "").strip()[:40]
-    context["attempt"] = attempt
+        flyer = flyer_code(str(form.get("flyer") or ""))
+    context.update({"attempt": attempt, "flyer": flyer})
     if message := limit(request):
         return check_email_page(request, context, error=message, status=429)
     db, settings = request.app.state.db, request.app.state.settings
@@ -223,6 +229,7 @@ async def verify(request: Request) -> Response:
     except PetitionError as error:
         return check_email_page(request, context, error=error.message, status=error.status)
     request.app.state.sender.wake()
+    await count_flyer(request, row, flyer)
     waiting = await updates.is_waiting(db, receipt)
     return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": waiting})
 
@@ -235,6 +242,7 @@ async def resend(request: Request) -> Response:
     row, context = found
     async with request.form() as form:
         context["attempt"] = attempt = str(form.get("attempt") or "").strip()[:100]
+        context["flyer"] = flyer_code(str(form.get("flyer") or ""))
     if message := limit(request, emails=True):
         return check_email_page(request, context, error=message, status=429)
     try:
@@ -243,6 +251,20 @@ async def resend(request: Request) -> Response:
         return check_email_page(request, context, error=error.message, status=error.status)
     request.app.state.sender.wake()
     return check_email_page(request, context, notice="A new code is on its way; the one before no longer works.")
+
+
+FLYER_CODE = re.compile(r"[0-9A-Za-z]{1,20}")
+
+
+def flyer_code(text: str) -> str:
+    """A flyer's short-link code as a form or address carries it ("" when it is not one)."""
+    return text if FLYER_CODE.fullmatch(text) else ""
+
+
+async def count_flyer(request: Request, petition: Row, code: str) -> None:
+    """A signature came through this petition's flyer batch `code`: one more for its counter."""
+    if flyer := await flyer_batches.flyer_of_page(request.app.state.db, petition, code):
+        request.app.state.flyer_counts.signed(flyer)
 
 
 def check_email_page(

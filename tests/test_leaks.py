@@ -59,6 +59,7 @@ def settings(tmp_path: Path, db_url: str, smtp: SmtpSink) -> Settings:
 class Seeded:
     slug: str
     batch_id: str
+    flyer: dict[str, object] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)  # what -> sentinel value
     mailboxes: dict[str, list[str]] = field(default_factory=dict)  # address -> sentinels meant for it
 
@@ -93,6 +94,10 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
     made = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 2}, headers=bearer(token))
     used_code, unused_code = made.json()["codes"]
     seeded = Seeded(slug=slug, batch_id=made.json()["batch"])
+    flyer = await client.post(
+        f"/api/v1/petitions/{slug}/flyers", json={"layout": "tearoff", "paper_size": "a4"}, headers=bearer(token)
+    )
+    seeded.flyer = flyer.json()
     url = f"/api/v1/petitions/{slug}/signatures"
     async with signer_client(app, PROXY, FORWARDED) as behind_proxy, signer_client(app, PEER) as direct:
         asked = await behind_proxy.post(
@@ -189,6 +194,9 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         "batch_id": seeded.batch_id,
         "organizer_id": alice.id,
         "token_id": str(token_id),
+        "flyer_id": str(seeded.flyer["id"]),
+        "batch_code": str(seeded.flyer["batch_code"]),
+        "kind": "pdf",
     }
     routes_in_list = {key for route in app.routes for _, _, key in concrete_paths(route, values)}
 

@@ -1,0 +1,292 @@
+"""Flyer batches: made by organizers, downloaded as PDF, SVG or PNG, followed by plain counters.
+
+Each batch has a short link, /f/{batch_code}, in its big QR code; it leads to the petition
+page. A tear-off batch owns a batch of printed signing codes, one per tab, shown only in its
+first full download (previews show placeholders). Per batch the service counts scans of the
+short link and signatures that came through it (the page carries the batch; a tab's code
+belongs to it), in each process's memory, and adds them to the batch's row once a day: never
+with a signature, never timing one. Organizers see counts below MIN_CELL_SIZE as "fewer than".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from . import codes, flyers, petitions, queries
+from .api import api_errors
+from .api_tokens import bearer_organizer
+from .codes import CodeBatchCreate
+from .database import Database, Row, Transaction, now
+from .errors import ApiError
+from .petitions import CONTROL, PetitionError
+from .settings import Settings
+from .tokens import new_id
+
+BATCH_CODE_LENGTH = 8
+PLACEHOLDER_CODE = "XXXX-XXXX-XXXX-XXXX"
+KINDS = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
+TORN_OFF = (
+    "The tear-off codes of this batch were in its first download and are no longer on the server. "
+    "Make a new batch for more."
+)
+
+
+class FlyerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
+    layout: Literal["poster", "handout", "tearoff"]
+    paper_size: Literal["a4", "letter"]
+    copies: Annotated[int, Field(strict=True, ge=1, le=500)] = 1
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if CONTROL.search(value) or any(ord(char) < 32 for char in value):
+            raise ValueError("must not hold control characters, tabs or line breaks")
+        return value
+
+
+class FlyerDownloads(BaseModel):
+    pdf: str
+    svg: str
+    png: str
+
+
+class FlyerBatch(BaseModel):
+    """A flyer batch. `scans` and `signatures` are null while below MIN_CELL_SIZE ("fewer than")."""
+
+    id: str
+    label: str
+    layout: str
+    paper_size: str
+    copies: int
+    pages: int
+    batch_code: str
+    url: str
+    short_url: str
+    downloads: FlyerDownloads
+    scans: int | None
+    signatures: int | None
+
+
+class FlyerBatchList(BaseModel):
+    batches: list[FlyerBatch]
+
+
+def short_url(settings: Settings, batch_code: str) -> str:
+    parts = urlsplit(settings.base_url)
+    return f"{parts.netloc}{parts.path.rstrip('/')}/f/{batch_code}"
+
+
+def view(row: Row, settings: Settings) -> FlyerBatch:
+    def shown(count: int) -> int | None:
+        return count if count >= settings.min_cell_size else None
+
+    base = f"/api/v1/flyers/{row['id']}"
+    return FlyerBatch(
+        id=row["id"],
+        label=row["label"],
+        layout=row["layout"],
+        paper_size=row["paper_size"],
+        copies=row["copies"],
+        pages=row["copies"],
+        batch_code=row["batch_code"],
+        url=f"{settings.base_url}/f/{row['batch_code']}",
+        short_url=short_url(settings, row["batch_code"]),
+        downloads=FlyerDownloads(pdf=f"{base}.pdf", svg=f"{base}.svg", png=f"{base}.png"),
+        scans=shown(row["scans"]),
+        signatures=shown(row["signatures"]),
+    )
+
+
+async def create(db: Database, settings: Settings, *, petition: Row, organizer_id: str, data: FlyerCreate) -> Row:
+    """A new batch; a tear-off batch also makes its codes, kept encrypted until the first full download."""
+    if petition["state"] == "closed":
+        raise PetitionError(409, "This petition is closed; it takes no more signatures, so it needs no flyers.")
+    code_batch_id = None
+    if data.layout == "tearoff":
+        count = data.copies * flyers.tabs_per_page("tearoff")
+        code_batch_id, _ = await codes.make_batch(
+            db,
+            settings,
+            petition=petition,
+            organizer_id=organizer_id,
+            data=CodeBatchCreate(count=count, label=f"Tear-off flyers: {data.label}".strip(": ")),
+            keep_for_download=True,
+        )
+    values = {
+        "id": new_id(),
+        "petition_id": petition["id"],
+        "batch_code": "".join(secrets.choice(codes.CROCKFORD) for _ in range(BATCH_CODE_LENGTH)),
+        "label": data.label,
+        "layout": data.layout,
+        "paper_size": data.paper_size,
+        "copies": data.copies,
+        "code_batch_id": code_batch_id,
+        "created_by": organizer_id,
+        "created_at": now(),
+    }
+
+    async def insert(tx: Transaction) -> None:
+        await tx.execute(queries.INSERT_FLYER_BATCH, values)
+
+    await db.write(insert)
+    row = await db.fetch_one(queries.SELECT_FLYER_BATCH, {"id": values["id"]})
+    assert row is not None
+    return row
+
+
+def text_of(petition: Row, batch: Row, settings: Settings) -> flyers.FlyerText:
+    return flyers.FlyerText(
+        title=petition["title"],
+        summary=petition["summary"],
+        target=petition["target"],
+        url=f"{settings.base_url}/f/{batch['batch_code']}",
+        short_url=short_url(settings, batch["batch_code"]),
+    )
+
+
+def tabs_of(petition: Row, settings: Settings, codes_list: list[str]) -> list[flyers.Tab]:
+    return [flyers.Tab(code=code, url=f"{settings.base_url}/p/{petition['slug']}?code={code}") for code in codes_list]
+
+
+async def render(
+    db: Database, settings: Settings, *, petition: Row, batch: Row, kind: str, page: int
+) -> tuple[bytes, dict[str, str]]:
+    """The file and its extra headers. The PDF of a tear-off batch holds the real codes, once."""
+    text = text_of(petition, batch, settings)
+    per_page = flyers.tabs_per_page(batch["layout"])
+    if kind == "pdf":
+        tabs: list[flyers.Tab] = []
+        if batch["code_batch_id"]:
+            try:
+                _, taken = await codes.take_download(
+                    db, settings, petition_id=petition["id"], batch_id=batch["code_batch_id"]
+                )
+            except PetitionError:
+                raise PetitionError(409, TORN_OFF) from None
+            tabs = tabs_of(petition, settings, taken)
+        svgs = flyers.pages(batch["layout"], batch["paper_size"], text, copies=batch["copies"], tabs=tabs)
+        # Drawing is CPU work (tens of milliseconds a page): in a thread, so other requests go on.
+        body = await asyncio.to_thread(flyers.to_pdf, svgs)
+        name = f"flyers-{petition['slug']}-{batch['layout']}-{batch['paper_size']}.pdf"
+        return body, {"content-disposition": f'attachment; filename="{name}"'}
+    if not 1 <= page <= batch["copies"]:
+        raise PetitionError(422, f"This batch has pages 1 to {batch['copies']}.")
+    placeholders = tabs_of(petition, settings, [PLACEHOLDER_CODE] * per_page)
+    [svg] = flyers.pages(batch["layout"], batch["paper_size"], text, tabs=placeholders)
+    if kind == "svg":
+        return svg.encode(), {}
+    return await asyncio.to_thread(flyers.to_png, svg), {}
+
+
+class FlyerCounts:
+    """Scans and signatures per batch, in memory, added to the batches' rows once a day."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.pending: dict[str, list[int]] = {}
+        self.of_code_batch: dict[str, str | None] = {}
+        self.day = now() // 86400
+
+    def scanned(self, batch_id: str) -> None:
+        self.pending.setdefault(batch_id, [0, 0])[0] += 1
+
+    def signed(self, batch_id: str) -> None:
+        self.pending.setdefault(batch_id, [0, 0])[1] += 1
+
+    async def signed_with_code(self, code_batch_id: str) -> bool:
+        """Count a signature made with a tab's code for its flyer batch; whether the code was a tab's."""
+        if code_batch_id not in self.of_code_batch:
+            row = await self.db.fetch_one(queries.SELECT_FLYER_BATCH_OF_CODES, {"code_batch_id": code_batch_id})
+            self.of_code_batch[code_batch_id] = row["id"] if row else None
+        flyer = self.of_code_batch[code_batch_id]
+        if flyer is not None:
+            self.signed(flyer)
+        return flyer is not None
+
+    async def flush(self, *, force: bool = False) -> None:
+        """Add what was counted to the rows: when the day has turned (or `force`, at shutdown and in tests)."""
+        today = now() // 86400
+        if not self.pending or (today == self.day and not force):
+            return
+        taken, self.pending, self.day = self.pending, {}, today
+
+        async def unit(tx: Transaction) -> None:
+            for batch_id, (scans, signatures) in taken.items():
+                await tx.execute(queries.ADD_FLYER_COUNTS, {"id": batch_id, "scans": scans, "signatures": signatures})
+
+        await self.db.write(unit)
+
+
+async def flyer_link(request: Request) -> Response:
+    """GET /f/{batch_code}: a flyer's short link; counts the scan and leads to the petition page."""
+    db: Database = request.app.state.db
+    code = request.path_params["batch_code"].upper()[:20]
+    row = await db.fetch_one(queries.SELECT_FLYER_BATCH_BY_CODE, {"batch_code": code})
+    if row is None:
+        raise ApiError(404, "There is no flyer at this address.")
+    request.app.state.flyer_counts.scanned(row["id"])
+    return RedirectResponse(f"/p/{row['slug']}?f={code}", status_code=303, headers={"cache-control": "no-store"})
+
+
+async def flyer_of_page(db: Database, petition: Row, code: str) -> str | None:
+    """The batch id behind a page's `f` (its short link's code), if it is one of this petition's."""
+    if not code:
+        return None
+    row = await db.fetch_one(queries.SELECT_FLYER_BATCH_BY_CODE, {"batch_code": code.upper()[:20]})
+    return str(row["id"]) if row and row["slug"] == petition["slug"] else None
+
+
+async def api_create(request: Request, body: FlyerCreate) -> Response:
+    """POST /api/v1/petitions/{slug}/flyers: a new batch (201)."""
+    organizer = await bearer_organizer(request)
+    db: Database = request.app.state.db
+    settings = request.app.state.settings
+    with api_errors():
+        petition = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
+        batch = await create(db, settings, petition=petition, organizer_id=organizer.id, data=body)
+    return Response(view(batch, settings).model_dump_json(), 201, media_type="application/json")
+
+
+async def api_list(request: Request) -> FlyerBatchList:
+    """GET /api/v1/petitions/{slug}/flyers: the petition's batches with their counters."""
+    organizer = await bearer_organizer(request)
+    db: Database = request.app.state.db
+    with api_errors():
+        petition = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
+    rows = await db.fetch_all(queries.SELECT_FLYER_BATCHES, {"petition_id": petition["id"]})
+    return FlyerBatchList(batches=[view(row, request.app.state.settings) for row in rows])
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    page: Annotated[int, Field(ge=1)] = 1
+
+
+async def api_download(request: Request, query: PageQuery) -> Response:
+    """GET /api/v1/flyers/{flyer_id}.{kind}: the PDF (every page), or one page as SVG or PNG (?page=N)."""
+    organizer = await bearer_organizer(request)
+    db: Database = request.app.state.db
+    kind = request.path_params["kind"]
+    if kind not in KINDS:
+        raise ApiError(404, "Flyers come as .pdf, .svg or .png.")
+    batch = await db.fetch_one(queries.SELECT_FLYER_BATCH, {"id": request.path_params["flyer_id"]})
+    missing = ApiError(404, "There is no flyer batch here.")
+    if batch is None:
+        raise missing
+    petition = await db.fetch_one(queries.SELECT_PETITION_BY_ID, {"id": batch["petition_id"]})
+    if petition is None or not await petitions.is_organizer_of(db, petition["id"], organizer.id):
+        raise missing
+    with api_errors():
+        body, headers = await render(
+            db, request.app.state.settings, petition=petition, batch=batch, kind=kind, page=query.page
+        )
+    return Response(body, media_type=KINDS[kind], headers={**headers, "cache-control": "no-store"})

@@ -1,0 +1,118 @@
+"""Flyer batches: made through the API, downloaded, followed by counters, tear-off codes once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from petition.database import Database
+
+from .test_flyers import decode
+from .test_petitions import bearer, other_organizer_token
+from .test_signing import open_petition
+
+pytestmark = pytest.mark.usefixtures("organizer")
+
+
+async def make(client: httpx.AsyncClient, token: str, slug: str, **fields: object) -> httpx.Response:
+    body = {"label": "Canteen wall", "layout": "poster", "paper_size": "a4", **fields}
+    return await client.post(f"/api/v1/petitions/{slug}/flyers", json=body, headers=bearer(token))
+
+
+async def test_a_batch_is_made_and_downloaded_as_pdf_svg_and_png(client: httpx.AsyncClient, token: str) -> None:
+    slug = await open_petition(client, token)
+    made = await make(client, token, slug, layout="handout", paper_size="letter", copies=2)
+    assert made.status_code == 201
+    batch = made.json()
+    assert batch["url"].endswith(f"/f/{batch['batch_code']}") and batch["pages"] == 2
+    assert batch["scans"] is None and batch["signatures"] is None, "fewer than MIN_CELL_SIZE"
+    pdf = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    svg = await client.get(batch["downloads"]["svg"], params={"page": 2}, headers=bearer(token))
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
+    png = await client.get(batch["downloads"]["png"], headers=bearer(token))
+    assert png.content.startswith(b"\x89PNG")
+    assert (await client.get(batch["downloads"]["png"], params={"page": 3}, headers=bearer(token))).status_code == 422
+    assert (await client.get(batch["downloads"]["pdf"])).status_code == 401
+    listed = (await client.get(f"/api/v1/petitions/{slug}/flyers", headers=bearer(token))).json()["batches"]
+    assert [item["id"] for item in listed] == [batch["id"]]
+
+
+async def test_bad_batches_are_refused_and_nothing_is_made(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    for fields in (
+        {"layout": "billboard"},
+        {"paper_size": "a3"},
+        {"copies": 0},
+        {"copies": 501},
+        {"label": "tab\there"},
+        {"label": "x" * 81},
+    ):
+        response = await make(client, token, slug, **fields)
+        assert response.status_code == 422 and response.json()["error"]["message"], fields
+    other = await other_organizer_token(app)
+    assert (await make(client, other, slug)).status_code == 404
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    closed = await make(client, token, slug)
+    assert closed.status_code == 409 and "closed" in closed.json()["error"]["message"]
+    db: Database = app.state.db
+    assert await db.fetch_val("SELECT COUNT(*) FROM flyer_batches") == 0
+
+
+async def test_the_short_link_counts_scans_and_the_signatures_that_come_through_it(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    app.state.settings = replace(app.state.settings, min_cell_size=2)
+    slug = await open_petition(client, token)
+    batch = (await make(client, token, slug)).json()
+    codes = (await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 2}, headers=bearer(token))).json()
+    for code in codes["codes"]:
+        scan = await client.get(f"/f/{batch['batch_code']}")
+        assert scan.status_code == 303 and scan.headers["location"] == f"/p/{slug}?f={batch['batch_code']}"
+        page = await client.get(scan.headers["location"])
+        assert f'name="flyer" value="{batch["batch_code"]}"' in page.text
+        assert page.headers["cache-control"] == "no-store"
+        signed = await client.post(f"/p/{slug}/sign", data={"code": code, "flyer": batch["batch_code"]})
+        assert signed.status_code == 200
+    await client.get(f"/f/{batch['batch_code']}")
+    assert (await client.get("/f/NOSUCHCODE")).status_code == 404
+    before = (await client.get(f"/api/v1/petitions/{slug}/flyers", headers=bearer(token))).json()["batches"][0]
+    assert before["scans"] is None, "counted in memory, written once a day"
+    await app.state.flyer_counts.flush(force=True)
+    after = (await client.get(f"/api/v1/petitions/{slug}/flyers", headers=bearer(token))).json()["batches"][0]
+    assert after["scans"] == 3 and after["signatures"] == 2
+    db: Database = app.state.db
+    stored = await db.fetch_all("SELECT * FROM signatures")
+    assert len(stored) == 2 and not any(batch["id"] in repr(dict(row)) for row in stored), (
+        "no signature row holds a batch"
+    )
+
+
+async def test_tear_off_tabs_carry_codes_once_and_each_signs_once(
+    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path
+) -> None:
+    slug = await open_petition(client, token)
+    batch = (await make(client, token, slug, layout="tearoff")).json()
+    preview = await client.get(batch["downloads"]["svg"], headers=bearer(token))
+    assert preview.text.count(">XXXX-XXXX<") == 14, "placeholders (two lines a tab), not codes, in a preview"
+    pdf = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
+    assert pdf.status_code == 200
+    [found] = decode(pdf.content, tmp_path)
+    tab_codes = [re.search(r"code=(\S+)", url).group(1) for url in found if "code=" in url]  # type: ignore[union-attr]
+    assert len(tab_codes) == 7 and batch["url"] in found
+    again = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
+    assert again.status_code == 409 and "first download" in again.json()["error"]["message"]
+    for code in tab_codes:
+        first = await client.post(f"/api/v1/petitions/{slug}/signatures", json={"code": code})
+        second = await client.post(f"/api/v1/petitions/{slug}/signatures", json={"code": code})
+        assert (first.status_code, second.status_code) == (201, 422)
+    await app.state.flyer_counts.flush(force=True)
+    listed = (await client.get(f"/api/v1/petitions/{slug}/flyers", headers=bearer(token))).json()["batches"][0]
+    assert listed["signatures"] == 7, "a tab's code counts for its batch"
