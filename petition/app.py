@@ -363,6 +363,15 @@ def make_routes() -> list[BaseRoute]:
             methods=["POST"],
             name="revoke_codes",
         ),
+        Route(
+            "/organize/petitions/{slug}/flyers", petition_forms.create_flyers, methods=["POST"], name="create_flyers"
+        ),
+        Route(
+            "/organize/petitions/{slug}/flyers/{flyer_id}/download",
+            petition_forms.download_flyers,
+            methods=["POST"],
+            name="download_flyers",
+        ),
         Route("/organize/petitions/{slug}/{action}", petition_forms.confirm_page, name="confirm_petition_action"),
         Route(
             "/organize/petitions/{slug}/{action}",

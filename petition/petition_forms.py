@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import codes, organizers, petitions, queries
+from . import codes, flyer_batches, organizers, petitions, queries
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction
 from .login import guard, page, redirect
@@ -153,11 +153,20 @@ async def manage_page(request: Request, *, notice: str | None = None, error: str
         return found
     organizer, row = found
     db: Database = request.app.state.db
+    settings = request.app.state.settings
+    flyer_rows = await db.fetch_all(queries.SELECT_FLYER_BATCHES, {"petition_id": row["id"]})
+    # A tear-off batch's codes go out only in its flyers' first PDF, never as a list.
+    tab_batches = {flyer["code_batch_id"] for flyer in flyer_rows if flyer["code_batch_id"]}
     context = {
-        "petition": petitions.public_view(row, request.app.state.settings.base_url),
+        "petition": petitions.public_view(row, settings.base_url),
         "row": row,
         "takes_codes": "code" in json.loads(row["verification"]),
-        "batches": await codes.list_batches(db, row["id"]),
+        "batches": [
+            batch.model_copy(update={"downloadable": False}) if batch.id in tab_batches else batch
+            for batch in await codes.list_batches(db, row["id"])
+        ],
+        "flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows],
+        "min_cell_size": settings.min_cell_size,
         "max_codes": request.app.state.settings.max_codes_per_batch,
         "co_organizers": await db.fetch_all(queries.SELECT_PETITION_ORGANIZER_EMAILS, {"petition_id": row["id"]}),
         "organizer": organizer,
@@ -356,3 +365,53 @@ async def revoke_codes(request: Request) -> Response:
         return await manage_page(request, error="There is no such batch, or it was revoked already.")
     await organizers.record(request.app.state.db, organizer.id, "code batch revoked", row["slug"])
     return await manage_page(request, notice="The batch's unused codes no longer work.")
+
+
+async def create_flyers(request: Request) -> Response:
+    """POST /organize/petitions/{slug}/flyers: a flyer batch, from the form on the petition's page."""
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
+    async with request.form() as form:
+        fields = {name: str(form.get(name) or "") for name in ("label", "layout", "paper_size", "copies")}
+    copies = fields["copies"].strip()
+    try:
+        data = flyer_batches.FlyerCreate.model_validate(
+            {**fields, "copies": int(copies) if copies.isdigit() else copies}
+        )
+        await flyer_batches.create(
+            request.app.state.db, request.app.state.settings, petition=row, organizer_id=organizer.id, data=data
+        )
+    except ValidationError as error:
+        return await manage_page(request, error=" ".join(field_errors(error).values()))
+    except PetitionError as error:
+        return await manage_page(request, error=error.message)
+    return await manage_page(request, notice="Flyers made: preview them, then download the PDF to print.")
+
+
+async def download_flyers(request: Request) -> Response:
+    """POST /organize/petitions/{slug}/flyers/{flyer_id}/download: the PDF, or a page as PNG or SVG."""
+    found = await _organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    _, row = found
+    db: Database = request.app.state.db
+    async with request.form() as form:
+        kind = str(form.get("kind") or "pdf")
+        raw_page = str(form.get("page") or "1")
+    batch = await db.fetch_one(queries.SELECT_FLYER_BATCH, {"id": request.path_params["flyer_id"]})
+    if batch is None or batch["petition_id"] != row["id"] or kind not in flyer_batches.KINDS:
+        return await manage_page(request, error="There is no such flyer batch.")
+    try:
+        body, headers = await flyer_batches.render(
+            db,
+            request.app.state.settings,
+            petition=row,
+            batch=batch,
+            kind=kind,
+            page=int(raw_page) if raw_page.isdigit() else 0,
+        )
+    except PetitionError as error:
+        return await manage_page(request, error=error.message)
+    return Response(body, media_type=flyer_batches.KINDS[kind], headers={**headers, "cache-control": "no-store"})

@@ -116,3 +116,30 @@ async def test_tear_off_tabs_carry_codes_once_and_each_signs_once(
     await app.state.flyer_counts.flush(force=True)
     listed = (await client.get(f"/api/v1/petitions/{slug}/flyers", headers=bearer(token))).json()["batches"][0]
     assert listed["signatures"] == 7, "a tab's code counts for its batch"
+
+
+async def test_organizers_make_preview_and_download_flyers_on_the_petition_page(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    from petition.csrf import FORM_FIELD
+
+    from .test_login import csrf_of, log_in
+
+    slug = await open_petition(client, token)
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, f"/organize/petitions/{slug}")
+    form = {FORM_FIELD: csrf, "label": "Loading bay", "layout": "tearoff", "paper_size": "letter", "copies": "1"}
+    made = await client.post(f"/organize/petitions/{slug}/flyers", data=form)
+    assert made.status_code == 200 and "Flyers made" in made.text and "Loading bay" in made.text
+    assert "fewer than 5" in made.text
+    assert "Download CSV" not in made.text, "a tear-off batch's codes are never offered as a list"
+    flyer_id = re.search(r"/flyers/([0-9a-f]+)/download", made.text).group(1)  # type: ignore[union-attr]
+    url = f"/organize/petitions/{slug}/flyers/{flyer_id}/download"
+    preview = await client.post(url, data={FORM_FIELD: csrf, "kind": "png"})
+    assert preview.headers["content-type"] == "image/png"
+    pdf = await client.post(url, data={FORM_FIELD: csrf, "kind": "pdf"})
+    assert pdf.content.startswith(b"%PDF")
+    again = await client.post(url, data={FORM_FIELD: csrf, "kind": "pdf"})
+    assert "first download" in again.text
+    refused = await client.post(f"/organize/petitions/{slug}/flyers", data={**form, "copies": "0"})
+    assert "greater than or equal to 1" in refused.text
