@@ -101,12 +101,12 @@ async def test_tear_off_tabs_carry_codes_once_and_each_signs_once(
     slug = await open_petition(client, token)
     batch = (await make(client, token, slug, layout="tearoff")).json()
     preview = await client.get(batch["downloads"]["svg"], headers=bearer(token))
-    assert preview.text.count(">XXXX-XXXX<") == 14, "placeholders (two lines a tab), not codes, in a preview"
+    assert preview.text.count(">XXXX-XXXX<") == 20, "placeholders (two lines a tab), not codes, in a preview"
     pdf = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
     assert pdf.status_code == 200
     [found] = decode(pdf.content, tmp_path)
     tab_codes = [re.search(r"code=(\S+)", url).group(1) for url in found if "code=" in url]  # type: ignore[union-attr]
-    assert len(tab_codes) == 7 and batch["url"] in found
+    assert len(tab_codes) == 10 and batch["url"] in found
     again = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
     assert again.status_code == 409 and "first download" in again.json()["error"]["message"]
     for code in tab_codes:
@@ -115,7 +115,7 @@ async def test_tear_off_tabs_carry_codes_once_and_each_signs_once(
         assert (first.status_code, second.status_code) == (201, 422)
     await app.state.flyer_counts.flush(force=True)
     listed = (await client.get(f"/api/v1/petitions/{slug}/flyers", headers=bearer(token))).json()["batches"][0]
-    assert listed["signatures"] == 7, "a tab's code counts for its batch"
+    assert listed["signatures"] == 10, "a tab's code counts for its batch"
 
 
 async def test_organizers_make_preview_and_download_flyers_on_the_petition_page(
