@@ -459,7 +459,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             try:
                 yield
             finally:
-                for task in background:
+                for task in [*background, *app.state.flyer_drawings.tasks]:
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
         finally:
@@ -485,4 +485,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.sender = Sender(db, settings, make_mailer(settings))
     app.state.public_cache = public_cache
     app.state.flyer_counts = flyer_batches.FlyerCounts(db)
+    app.state.flyer_drawings = flyer_batches.Drawings()
     return app

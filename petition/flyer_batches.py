@@ -11,7 +11,9 @@ with a signature, never timing one. Organizers see counts below MIN_CELL_SIZE as
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
+from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -29,7 +31,10 @@ from .petitions import CONTROL, PetitionError
 from .settings import Settings
 from .tokens import new_id
 
+logger = logging.getLogger("petition.flyers")
 BATCH_CODE_LENGTH = 8
+# A PDF of more pages than this is drawn in the background when asked for on the organizer page.
+BACKGROUND_PAGES = 20
 PLACEHOLDER_CODE = "XXXX-XXXX-XXXX-XXXX"
 KINDS = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
 TORN_OFF = (
@@ -157,34 +162,89 @@ def tabs_of(petition: Row, settings: Settings, codes_list: list[str]) -> list[fl
     return [flyers.Tab(code=code, url=f"{settings.base_url}/p/{petition['slug']}?code={code}") for code in codes_list]
 
 
+async def pdf_pages(db: Database, settings: Settings, *, petition: Row, batch: Row) -> tuple[list[str], str]:
+    """Every page of the batch's PDF as SVG, and its file name. A tear-off batch's real codes, once."""
+    tabs: list[flyers.Tab] = []
+    if batch["code_batch_id"]:
+        try:
+            _, taken = await codes.take_download(
+                db, settings, petition_id=petition["id"], batch_id=batch["code_batch_id"]
+            )
+        except PetitionError:
+            raise PetitionError(409, TORN_OFF) from None
+        tabs = tabs_of(petition, settings, taken)
+    text = text_of(petition, batch, settings)
+    svgs = flyers.pages(batch["layout"], batch["paper_size"], text, copies=batch["copies"], tabs=tabs)
+    return svgs, f"flyers-{petition['slug']}-{batch['layout']}-{batch['paper_size']}.pdf"
+
+
+def attachment(filename: str) -> dict[str, str]:
+    return {"content-disposition": f'attachment; filename="{filename}"'}
+
+
 async def render(
     db: Database, settings: Settings, *, petition: Row, batch: Row, kind: str, page: int
 ) -> tuple[bytes, dict[str, str]]:
     """The file and its extra headers. The PDF of a tear-off batch holds the real codes, once."""
-    text = text_of(petition, batch, settings)
-    per_page = flyers.tabs_per_page(batch["layout"])
     if kind == "pdf":
-        tabs: list[flyers.Tab] = []
-        if batch["code_batch_id"]:
-            try:
-                _, taken = await codes.take_download(
-                    db, settings, petition_id=petition["id"], batch_id=batch["code_batch_id"]
-                )
-            except PetitionError:
-                raise PetitionError(409, TORN_OFF) from None
-            tabs = tabs_of(petition, settings, taken)
-        svgs = flyers.pages(batch["layout"], batch["paper_size"], text, copies=batch["copies"], tabs=tabs)
+        svgs, filename = await pdf_pages(db, settings, petition=petition, batch=batch)
         # Drawing is CPU work (tens of milliseconds a page): in a thread, so other requests go on.
-        body = await asyncio.to_thread(flyers.to_pdf, svgs)
-        name = f"flyers-{petition['slug']}-{batch['layout']}-{batch['paper_size']}.pdf"
-        return body, {"content-disposition": f'attachment; filename="{name}"'}
+        return await asyncio.to_thread(flyers.to_pdf, svgs), attachment(filename)
     if not 1 <= page <= batch["copies"]:
         raise PetitionError(422, f"This batch has pages 1 to {batch['copies']}.")
+    per_page = flyers.tabs_per_page(batch["layout"])
     placeholders = tabs_of(petition, settings, [PLACEHOLDER_CODE] * per_page)
-    [svg] = flyers.pages(batch["layout"], batch["paper_size"], text, tabs=placeholders)
+    [svg] = flyers.pages(batch["layout"], batch["paper_size"], text_of(petition, batch, settings), tabs=placeholders)
     if kind == "svg":
         return svg.encode(), {}
     return await asyncio.to_thread(flyers.to_png, svg), {}
+
+
+@dataclass
+class Drawing:
+    """A large PDF being drawn in the background, kept in memory until its one download."""
+
+    total: int
+    filename: str
+    done: int = 0
+    pdf: bytes | None = None
+    failed: bool = False
+
+
+class Drawings:
+    """The organizer page's background drawings, by flyer batch (in this process's memory only).
+
+    A tear-off batch's PDF holds its codes: it lives here until downloaded, never on disk.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Drawing] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, batch_id: str, svgs: list[str], filename: str) -> Drawing:
+        job = self.jobs[batch_id] = Drawing(total=len(svgs), filename=filename)
+
+        def progress(done: int) -> None:
+            job.done = done
+
+        async def draw() -> None:
+            try:
+                job.pdf = await asyncio.to_thread(flyers.to_pdf, svgs, progress)
+            except Exception as error:  # said on the page; the details stay out of the log
+                job.failed = True
+                logger.error("drawing flyers failed: %s", type(error).__name__)
+
+        task = asyncio.create_task(draw())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return job
+
+    def take(self, batch_id: str) -> Drawing | None:
+        """The finished drawing (forgotten here once taken), or None while it is not finished."""
+        job = self.jobs.get(batch_id)
+        if job is None or (job.pdf is None and not job.failed):
+            return None
+        return self.jobs.pop(batch_id)
 
 
 class FlyerCounts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,11 +156,16 @@ def to_png(svg: str) -> bytes:
     return bytes(cairosvg.svg2png(bytestring=svg.encode(), dpi=PNG_DPI))
 
 
-def to_pdf(svgs: Sequence[str]) -> bytes:
-    """One PDF of all the pages, the fonts embedded (cairo embeds the glyphs each page uses)."""
+def to_pdf(svgs: Sequence[str], progress: Callable[[int], None] | None = None) -> bytes:
+    """One PDF of all the pages, the fonts embedded (cairo embeds the glyphs each page uses).
+
+    `progress(pages drawn so far)` is called after each page (from the drawing thread).
+    """
     writer = PdfWriter()
-    for svg in svgs:
+    for number, svg in enumerate(svgs, 1):
         writer.append(PdfReader(io.BytesIO(cairosvg.svg2pdf(bytestring=svg.encode()))))
+        if progress is not None:
+            progress(number)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

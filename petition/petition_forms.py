@@ -166,6 +166,7 @@ async def manage_page(request: Request, *, notice: str | None = None, error: str
             for batch in await codes.list_batches(db, row["id"])
         ],
         "flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows],
+        "drawings": request.app.state.flyer_drawings.jobs,
         "min_cell_size": settings.min_cell_size,
         "max_codes": request.app.state.settings.max_codes_per_batch,
         "co_organizers": await db.fetch_all(queries.SELECT_PETITION_ORGANIZER_EMAILS, {"petition_id": row["id"]}),
@@ -403,6 +404,8 @@ async def download_flyers(request: Request) -> Response:
     batch = await db.fetch_one(queries.SELECT_FLYER_BATCH, {"id": request.path_params["flyer_id"]})
     if batch is None or batch["petition_id"] != row["id"] or kind not in flyer_batches.KINDS:
         return await manage_page(request, error="There is no such flyer batch.")
+    if kind == "pdf" and batch["copies"] > flyer_batches.BACKGROUND_PAGES:
+        return await draw_in_background(request, row, batch)
     try:
         body, headers = await flyer_batches.render(
             db,
@@ -415,3 +418,23 @@ async def download_flyers(request: Request) -> Response:
     except PetitionError as error:
         return await manage_page(request, error=error.message)
     return Response(body, media_type=flyer_batches.KINDS[kind], headers={**headers, "cache-control": "no-store"})
+
+
+async def draw_in_background(request: Request, petition: Row, batch: Row) -> Response:
+    """A large PDF: start drawing it, say how far along it is, or hand it over once drawn."""
+    drawings: flyer_batches.Drawings = request.app.state.flyer_drawings
+    finished = drawings.take(batch["id"])
+    if finished is not None:
+        if finished.pdf is None:
+            return await manage_page(request, error="Drawing these flyers failed. Please try again.")
+        headers = {**flyer_batches.attachment(finished.filename), "cache-control": "no-store"}
+        return Response(finished.pdf, media_type=flyer_batches.KINDS["pdf"], headers=headers)
+    if batch["id"] not in drawings.jobs:
+        try:
+            svgs, filename = await flyer_batches.pdf_pages(
+                request.app.state.db, request.app.state.settings, petition=petition, batch=batch
+            )
+        except PetitionError as error:
+            return await manage_page(request, error=error.message)
+        drawings.start(batch["id"], svgs, filename)
+    return await manage_page(request, notice="The PDF is being drawn: its progress is in the table below.")

@@ -143,3 +143,42 @@ async def test_organizers_make_preview_and_download_flyers_on_the_petition_page(
     assert "first download" in again.text
     refused = await client.post(f"/organize/petitions/{slug}/flyers", data={**form, "copies": "0"})
     assert "greater than or equal to 1" in refused.text
+
+
+async def test_a_large_batch_is_drawn_in_the_background_with_its_progress_on_the_page(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    import asyncio
+    import io
+
+    from pypdf import PdfReader
+
+    from petition.csrf import FORM_FIELD
+
+    from .test_login import csrf_of, log_in
+
+    slug = await open_petition(client, token)
+    batch = (await make(client, token, slug, copies=25)).json()
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, f"/organize/petitions/{slug}")
+    url = f"/organize/petitions/{slug}/flyers/{batch['id']}/download"
+    started = await client.post(url, data={FORM_FIELD: csrf, "kind": "pdf"})
+    assert "The PDF is being drawn" in started.text and "of 25 pages" in started.text
+    await asyncio.gather(*app.state.flyer_drawings.tasks)
+    ready = await client.get(f"/organize/petitions/{slug}")
+    assert "The PDF is ready" in ready.text
+    pdf = await client.post(url, data={FORM_FIELD: csrf, "kind": "pdf"})
+    assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 25
+    assert batch["id"] not in app.state.flyer_drawings.jobs, "handed over once, then forgotten"
+
+
+async def test_a_tab_code_in_the_address_reaches_no_log_line_and_no_referer(
+    app: Starlette, client: httpx.AsyncClient, token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slug = await open_petition(client, token)
+    code = (await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 1}, headers=bearer(token))).json()
+    page = await client.get(f"/p/{slug}", params={"code": code["codes"][0]})
+    assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
+    app.state.access_log.flush()
+    logged = capsys.readouterr().err
+    assert "GET /p/{slug} 200" in logged and code["codes"][0] not in logged
