@@ -214,11 +214,9 @@ def make_routes() -> list[BaseRoute]:
             "or one page (?page=N) as .svg or .png (tear-off tabs as placeholders)",
             query=flyer_batches.PageQuery,
             response=None,
-            media_types={
-                kind: {"schema": {"type": "string", "format": "binary"}} for kind in flyer_batches.KINDS.values()
-            },
+            media_types=dict.fromkeys(flyer_batches.KINDS.values(), BINARY),
             auth=True,
-            errors=[409],
+            errors=[409, 503],
             tags=["flyers"],
         ),
         Route("/api/openapi.json", openapi_document, name="openapi"),

@@ -164,6 +164,7 @@ def tabs_of(petition: Row, settings: Settings, codes_list: list[str]) -> list[fl
 
 async def pdf_pages(db: Database, settings: Settings, *, petition: Row, batch: Row) -> tuple[list[str], str]:
     """Every page of the batch's PDF as SVG, and its file name. A tear-off batch's real codes, once."""
+    flyers.check_drawing()  # before a tear-off batch's codes are taken
     tabs: list[flyers.Tab] = []
     if batch["code_batch_id"]:
         try:
@@ -186,6 +187,8 @@ async def render(
     db: Database, settings: Settings, *, petition: Row, batch: Row, kind: str, page: int
 ) -> tuple[bytes, dict[str, str]]:
     """The file and its extra headers. The PDF of a tear-off batch holds the real codes, once."""
+    if kind == "png":
+        flyers.check_drawing()
     if kind == "pdf":
         svgs, filename = await pdf_pages(db, settings, petition=petition, batch=batch)
         # Drawing is CPU work (tens of milliseconds a page): in a thread, so other requests go on.

@@ -14,12 +14,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import cairosvg
 import jinja2
 import qrcode
 from markupsafe import Markup
 from pypdf import PdfReader, PdfWriter
+
+from .petitions import PetitionError
 
 FLYERS_DIR = Path(__file__).resolve().parent.parent / "flyers"
 LAYOUTS = ("poster", "handout", "tearoff")
@@ -152,8 +154,31 @@ def tabs_per_page(layout: str) -> int:
     return int(found.group(1)) if found else 0
 
 
+class DrawingUnavailable(Exception):
+    """cairo is not installed on this machine (Debian: libcairo2), so no PDF or PNG can be drawn."""
+
+
+def _cairosvg() -> Any:
+    # Imported when first needed: the service runs without cairo; only flyer files need it.
+    try:
+        import cairosvg
+    except OSError as error:  # cairocffi could not find the cairo library
+        raise DrawingUnavailable(
+            "drawing flyers needs the cairo library (Debian: apt-get install libcairo2)"
+        ) from error
+    return cairosvg
+
+
+def check_drawing() -> None:
+    """PetitionError(503) when PDF and PNG cannot be drawn here."""
+    try:
+        _cairosvg()
+    except DrawingUnavailable as error:
+        raise PetitionError(503, str(error)) from None
+
+
 def to_png(svg: str) -> bytes:
-    return bytes(cairosvg.svg2png(bytestring=svg.encode(), dpi=PNG_DPI))
+    return bytes(_cairosvg().svg2png(bytestring=svg.encode(), dpi=PNG_DPI))
 
 
 def to_pdf(svgs: Sequence[str], progress: Callable[[int], None] | None = None) -> bytes:
@@ -161,6 +186,7 @@ def to_pdf(svgs: Sequence[str], progress: Callable[[int], None] | None = None) -
 
     `progress(pages drawn so far)` is called after each page (from the drawing thread).
     """
+    cairosvg = _cairosvg()
     writer = PdfWriter()
     for number, svg in enumerate(svgs, 1):
         writer.append(PdfReader(io.BytesIO(cairosvg.svg2pdf(bytestring=svg.encode()))))

@@ -182,3 +182,21 @@ async def test_a_tab_code_in_the_address_reaches_no_log_line_and_no_referer(
     app.state.access_log.flush()
     logged = capsys.readouterr().err
     assert "GET /p/{slug} 200" in logged and code["codes"][0] not in logged
+
+
+async def test_without_cairo_a_download_says_why_and_takes_no_codes(
+    client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from petition import flyers
+
+    slug = await open_petition(client, token)
+    batch = (await make(client, token, slug, layout="tearoff")).json()
+
+    def missing() -> None:
+        raise flyers.DrawingUnavailable("drawing flyers needs the cairo library (Debian: apt-get install libcairo2)")
+
+    monkeypatch.setattr(flyers, "_cairosvg", missing)
+    refused = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
+    assert refused.status_code == 503 and "libcairo2" in refused.json()["error"]["message"]
+    monkeypatch.undo()
+    assert (await client.get(batch["downloads"]["pdf"], headers=bearer(token))).status_code == 200, "codes kept"
