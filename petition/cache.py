@@ -47,18 +47,18 @@ class Cached:
     def response(self, request: Request) -> ASGIApp:
         """The response, or 304 when the client already holds this version."""
         if self.etag in request.headers.get("if-none-match", ""):
-            return _Raw(304, self.not_modified_headers, b"")
-        return _Raw(200, self.full_headers, self.body)
+            return RawResponse(304, self.not_modified_headers, b"")
+        return RawResponse(200, self.full_headers, self.body)
 
-    def raw_response(self, scope: Scope) -> _Raw:
+    def raw_response(self, scope: Scope) -> RawResponse:
         """The same, reading If-None-Match straight from the ASGI scope."""
         for name, value in scope["headers"]:
             if name == b"if-none-match" and self.etag.encode() in value:
-                return _Raw(304, self.not_modified_headers, b"")
-        return _Raw(200, self.full_headers, self.body)
+                return RawResponse(304, self.not_modified_headers, b"")
+        return RawResponse(200, self.full_headers, self.body)
 
 
-class _Raw:
+class RawResponse:
     """An ASGI response from ready-made parts (a cache hit should cost next to nothing)."""
 
     def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -181,7 +181,7 @@ class PublicCache:
         template = str(getattr(scope.get("route"), "path", "(no route)"))
         self.by_address[(scope["path"], scope["query_string"], hour_now())] = (entry, template)
 
-    async def fast(self, scope: Scope) -> tuple[_Raw, str] | None:
+    async def fast(self, scope: Scope) -> tuple[RawResponse, str] | None:
         """The remembered answer to this anonymous GET and its route template, if there is one."""
         address = (scope["path"], scope["query_string"], hour_now())
         if address not in self.by_address:  # most addresses (/healthz, say) never touch the database
