@@ -162,9 +162,17 @@ def tabs_of(petition: Row, settings: Settings, codes_list: list[str]) -> list[fl
     return [flyers.Tab(code=code, url=f"{settings.base_url}/p/{petition['slug']}?code={code}") for code in codes_list]
 
 
+def check_drawing() -> None:
+    """PetitionError(503), saying what is missing, when this machine cannot draw PDF or PNG."""
+    try:
+        flyers.check_drawing()
+    except flyers.DrawingUnavailable as error:
+        raise PetitionError(503, str(error)) from None
+
+
 async def pdf_pages(db: Database, settings: Settings, *, petition: Row, batch: Row) -> tuple[list[str], str]:
     """Every page of the batch's PDF as SVG, and its file name. A tear-off batch's real codes, once."""
-    flyers.check_drawing()  # before a tear-off batch's codes are taken
+    check_drawing()  # before a tear-off batch's codes are taken
     tabs: list[flyers.Tab] = []
     if batch["code_batch_id"]:
         try:
@@ -188,7 +196,7 @@ async def render(
 ) -> tuple[bytes, dict[str, str]]:
     """The file and its extra headers. The PDF of a tear-off batch holds the real codes, once."""
     if kind == "png":
-        flyers.check_drawing()
+        check_drawing()
     if kind == "pdf":
         svgs, filename = await pdf_pages(db, settings, petition=petition, batch=batch)
         # Drawing is CPU work (tens of milliseconds a page): in a thread, so other requests go on.
@@ -280,13 +288,21 @@ class FlyerCounts:
         today = now() // 86400
         if not self.pending or (today == self.day and not force):
             return
-        taken, self.pending, self.day = self.pending, {}, today
+        taken, self.pending = self.pending, {}
 
         async def unit(tx: Transaction) -> None:
             for batch_id, (scans, signatures) in taken.items():
                 await tx.execute(queries.ADD_FLYER_COUNTS, {"id": batch_id, "scans": scans, "signatures": signatures})
 
-        await self.db.write(unit)
+        try:
+            await self.db.write(unit)
+        except BaseException:  # not written: keep the counts for the next try
+            for batch_id, (scans, signatures) in taken.items():
+                counts = self.pending.setdefault(batch_id, [0, 0])
+                counts[0] += scans
+                counts[1] += signatures
+            raise
+        self.day = today
 
 
 async def flyer_link(request: Request) -> Response:

@@ -21,8 +21,6 @@ import qrcode
 from markupsafe import Markup
 from pypdf import PdfReader, PdfWriter
 
-from .petitions import PetitionError
-
 FLYERS_DIR = Path(__file__).resolve().parent.parent / "flyers"
 LAYOUTS = ("poster", "handout", "tearoff")
 PAPERS = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
@@ -170,11 +168,8 @@ def _cairosvg() -> Any:
 
 
 def check_drawing() -> None:
-    """PetitionError(503) when PDF and PNG cannot be drawn here."""
-    try:
-        _cairosvg()
-    except DrawingUnavailable as error:
-        raise PetitionError(503, str(error)) from None
+    """DrawingUnavailable when PDF and PNG cannot be drawn here."""
+    _cairosvg()
 
 
 def to_png(svg: str) -> bytes:

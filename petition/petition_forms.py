@@ -21,6 +21,12 @@ CHECKBOXES = ("show_names", "reasons_enabled")
 ACTIONS = ("publish", "close")
 
 
+def whole_number(raw: object) -> int | str:
+    """A form field as an int when it is one, else the text as typed (for the model to refuse clearly)."""
+    text = str(raw or "").strip()
+    return int(text) if text.isdigit() else text
+
+
 def form_values(form: FormData, *, frozen: bool) -> dict[str, Any]:
     """A petition form -> the JSON-shaped values the models validate (blank optional fields left out)."""
     values: dict[str, Any] = {}
@@ -30,8 +36,7 @@ def form_values(form: FormData, *, frozen: bool) -> dict[str, Any]:
     if "slug" in form and str(form["slug"]).strip():
         values["slug"] = str(form["slug"]).strip()
     for name in ("goal", "retention_days"):
-        raw = str(form.get(name) or "").strip()
-        values[name] = int(raw) if raw.isdigit() else raw
+        values[name] = whole_number(form.get(name))
     deadline = str(form.get("closes_at") or "").strip()
     # The form's datetime-local field has no offset; the label says the time is UTC.
     values["closes_at"] = f"{deadline}:00Z" if len(deadline) == 16 else (deadline or None)
@@ -310,12 +315,10 @@ async def create_codes(request: Request) -> Response:
         return found
     organizer, row = found
     async with request.form() as form:
-        raw_count = str(form.get("count") or "").strip()
+        count = whole_number(form.get("count"))
         label = str(form.get("label") or "")
     try:
-        data = CodeBatchCreate.model_validate(
-            {"count": int(raw_count) if raw_count.isdigit() else raw_count, "label": label}
-        )
+        data = CodeBatchCreate.model_validate({"count": count, "label": label})
         await codes.make_batch(
             request.app.state.db,
             request.app.state.settings,
@@ -375,12 +378,10 @@ async def create_flyers(request: Request) -> Response:
         return found
     organizer, row = found
     async with request.form() as form:
-        fields = {name: str(form.get(name) or "") for name in ("label", "layout", "paper_size", "copies")}
-    copies = fields["copies"].strip()
+        fields: dict[str, object] = {name: str(form.get(name) or "") for name in ("label", "layout", "paper_size")}
+        fields["copies"] = whole_number(form.get("copies"))
     try:
-        data = flyer_batches.FlyerCreate.model_validate(
-            {**fields, "copies": int(copies) if copies.isdigit() else copies}
-        )
+        data = flyer_batches.FlyerCreate.model_validate(fields)
         await flyer_batches.create(
             request.app.state.db, request.app.state.settings, petition=row, organizer_id=organizer.id, data=data
         )
@@ -400,7 +401,7 @@ async def download_flyers(request: Request) -> Response:
     db: Database = request.app.state.db
     async with request.form() as form:
         kind = str(form.get("kind") or "pdf")
-        raw_page = str(form.get("page") or "1")
+        page = whole_number(form.get("page") or "1")
     batch = await db.fetch_one(queries.SELECT_FLYER_BATCH, {"id": request.path_params["flyer_id"]})
     if batch is None or batch["petition_id"] != row["id"] or kind not in flyer_batches.KINDS:
         return await manage_page(request, error="There is no such flyer batch.")
@@ -413,7 +414,7 @@ async def download_flyers(request: Request) -> Response:
             petition=row,
             batch=batch,
             kind=kind,
-            page=int(raw_page) if raw_page.isdigit() else 0,
+            page=page if isinstance(page, int) else 0,
         )
     except PetitionError as error:
         return await manage_page(request, error=error.message)
