@@ -277,7 +277,10 @@ REVOKE_UNUSED_CODES = "UPDATE signing_codes SET state = 'revoked' WHERE batch_id
 USE_SIGNING_CODE = """
 UPDATE signing_codes SET state = 'used'
 WHERE code_hash = :code_hash AND state = 'unused'
-  AND batch_id IN (SELECT id FROM code_batches WHERE petition_id = :petition_id AND revoked_at IS NULL)
+  AND EXISTS (
+    SELECT 1 FROM code_batches
+    WHERE id = signing_codes.batch_id AND petition_id = :petition_id AND revoked_at IS NULL
+  )
   AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND state = 'open')
 RETURNING batch_id
 """
