@@ -1,7 +1,11 @@
--- Spending a code changes its state. With state in the batch index, every signature moved
--- an index entry from one place to another (two more random pages to write at each commit);
--- now the batch index holds the batch only, which spending never changes, and a partial
--- index lists the used codes of each batch, for the organizers' counts.
+-- Spending a code changed its state, and state was in the batch index: every signature
+-- moved an index entry from one random page to another, two more pages to write at each
+-- commit. Now the batch index holds the batch only, which spending never changes, and
+-- each batch counts its used codes itself (one row, the same page for a whole commit).
 DROP INDEX signing_codes_by_batch;
 CREATE INDEX signing_codes_by_batch ON signing_codes (batch_id);
-CREATE INDEX signing_codes_used ON signing_codes (batch_id) WHERE state = 'used';
+ALTER TABLE code_batches ADD COLUMN used BIGINT NOT NULL DEFAULT 0;
+UPDATE code_batches SET used = (
+    SELECT COUNT(*) FROM signing_codes
+    WHERE signing_codes.batch_id = code_batches.id AND signing_codes.state = 'used'
+);

@@ -248,7 +248,7 @@ def insert_signing_codes(count: int) -> str:
 
 SELECT_CODE_BATCHES = """
 SELECT b.id, b.label, b.size, b.created_at, b.downloaded_at, b.revoked_at, b.plaintext IS NOT NULL AS downloadable,
-       (SELECT COUNT(*) FROM signing_codes c WHERE c.batch_id = b.id AND c.state = 'used') AS used
+       b.used
 FROM code_batches b WHERE b.petition_id = :petition_id
 ORDER BY b.created_at DESC, b.id
 """
@@ -284,6 +284,7 @@ WHERE code_hash = :code_hash AND state = 'unused'
   AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND state = 'open')
 RETURNING batch_id
 """
+COUNT_USED_CODE = "UPDATE code_batches SET used = used + 1 WHERE id = :batch_id"
 INSERT_SIGNATURE = """
 INSERT INTO signatures (receipt_hash, petition_id, method, accepted_hour)
 VALUES (:receipt_hash, :petition_id, :method, :accepted_hour)

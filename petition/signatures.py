@@ -125,6 +125,7 @@ async def sign_with_code(db: Database, settings: Settings, *, petition: Row, dat
         used = await tx.fetch_one(queries.USE_SIGNING_CODE, {"code_hash": hashed_code, "petition_id": petition["id"]})
         if used is None:
             return None
+        await tx.execute(queries.COUNT_USED_CODE, {"batch_id": used["batch_id"]})
         await accept_signature(tx, settings, petition=petition, receipt=receipt, method="code", fields=data.fields())
         return str(used["batch_id"])
 

@@ -156,10 +156,12 @@ async def check_the_books(db_url: str, dialect: str, slug: str, acknowledged: in
         )
         by_hour = await database.fetch_val("SELECT SUM(signed) FROM hourly_counts WHERE petition_id = :id", key)
         used = await database.fetch_val("SELECT COUNT(*) FROM signing_codes WHERE state = 'used'")
+        used_by_batch = await database.fetch_val("SELECT SUM(used) FROM code_batches")
         assert stored >= acknowledged, "no acknowledged signature was lost"
         assert petition["signature_count"] == petition["count_code"] == stored == counted, "the count is the rows"
         assert by_hour == stored, "nothing was counted twice"
         assert used == stored, "every spent code made exactly one signature"
+        assert used_by_batch == used, "each batch counted its own spent codes"
         if dialect == "sqlite":
             assert await database.fetch_val("PRAGMA integrity_check") == "ok"
     finally:

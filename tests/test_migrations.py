@@ -154,3 +154,37 @@ def test_statements_split_on_semicolons_outside_quotes_and_comments() -> None:
         "CREATE TABLE t (note TEXT DEFAULT 'a;b', other TEXT DEFAULT 'it''s; fine')",
         "INSERT INTO t (note) VALUES ('x')",
     ]
+
+
+async def test_codes_spent_before_the_batch_counter_existed_are_counted(empty_db: Database, tmp_path: Path) -> None:
+    # A database as it was before 0009: codes spent, no counter on the batch yet.
+    older = tmp_path / "older"
+    older.mkdir()
+    for migration in discover(MIGRATIONS_DIR):
+        if migration.version < 9:
+            (older / migration.filename).write_text(migration.sql)
+    await migrate(empty_db, older)
+    async with empty_db.exclusive() as tx:
+        await tx.execute(
+            "INSERT INTO organizers (id, email, password_hash, created_at) VALUES ('o', 'o@example.org', 'x', 0)"
+        )
+        await tx.execute(
+            "INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, allowed_domains,"
+            " verification, show_names, reasons_enabled, timeline_floor, retention_days, created_by, created_at)"
+            " VALUES ('p', 'p', 'open', 'T', 'S', '', 'Board', 10, '[]', '[\"code\"]', 0, 0, 'day', 30, 'o', 0)"
+        )
+        for batch in ("b1", "b2"):
+            await tx.execute(
+                "INSERT INTO code_batches (id, petition_id, label, size, created_by, created_at)"
+                " VALUES (:id, 'p', '', 3, 'o', 0)",
+                {"id": batch},
+            )
+        spent = [("c1", "b1", "used"), ("c2", "b1", "used"), ("c3", "b1", "unused"), ("c4", "b2", "revoked")]
+        for code, batch, state in spent:
+            await tx.execute(
+                "INSERT INTO signing_codes (code_hash, batch_id, state) VALUES (:c, :b, :s)",
+                {"c": code, "b": batch, "s": state},
+            )
+    await migrate(empty_db)
+    rows = await empty_db.fetch_all("SELECT id, used FROM code_batches ORDER BY id")
+    assert rows == [{"id": "b1", "used": 2}, {"id": "b2", "used": 0}]
