@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from .errors import ApiError, ErrorCode, FieldError
 from .petitions import PetitionError
@@ -86,7 +87,15 @@ class ApiRoute(Route):
                 return json_response(result, operation.status)
             return result  # a ready response (or any ASGI response, such as a cache hit)
 
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            # In place of Starlette's request_response wrapper, which would only hand HTTP
+            # errors to the handler that ShellMiddleware applies to them anyway: an API
+            # request (a signature among them) costs that much less.
+            response = await handle(Request(scope, receive, send))
+            await response(scope, receive, send)
+
         super().__init__(path, handle, methods=list(methods), name=name or endpoint.__name__)
+        self.app = app
 
 
 @contextlib.contextmanager

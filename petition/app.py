@@ -57,13 +57,28 @@ def make_routes() -> list[BaseRoute]:
     """Every URL the service answers, in one ordered list (the busiest first)."""
     return [
         Route("/healthz", pages.healthz, name="healthz"),
+        # Signing next: a signature is the busiest request that no cache answers, and each route
+        # tried before the right one costs it a regular expression.
+        Route("/p/{slug}/sign", signing.sign, methods=["POST"], name="sign"),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/signatures",
+            signing.api_sign,
+            methods=["POST"],
+            status=201,
+            summary="Sign: with a printed code, 201 and the receipt (in this answer only); "
+            "with a work email, 202 and an attempt id while a code is emailed",
+            body=signatures.SignatureCreate,
+            response=signatures.SignatureAccepted,
+            also={202: email_signing.CheckEmail},
+            errors=[409],
+            tags=["signing"],
+        ),
         Route("/", petition_pages.home, name="home"),
         Route("/privacy", pages.privacy, name="privacy"),
         Route("/p/{slug}", petition_pages.petition_page, name="petition_page"),
         Route("/p/{slug}/badge.svg", timeline_pages.badge_svg, name="badge"),
         Route("/f/{batch_code}", flyer_batches.flyer_link, name="flyer_link"),
         Route("/p/{slug}/feed.atom", timeline_pages.feed, name="feed"),
-        Route("/p/{slug}/sign", signing.sign, methods=["POST"], name="sign"),
         Route("/p/{slug}/verify", signing.verify, methods=["POST"], name="verify"),
         Route("/p/{slug}/resend", signing.resend, methods=["POST"], name="resend"),
         Route("/p/{slug}/updates", signing.updates_action, methods=["POST"], name="updates_action"),
@@ -99,20 +114,6 @@ def make_routes() -> list[BaseRoute]:
             response=timeline.CountAt,
             errors=[404],
             tags=["timeline"],
-        ),
-        # Signing next: each signature is one request that must not wait behind the routes below.
-        ApiRoute(
-            "/api/v1/petitions/{slug}/signatures",
-            signing.api_sign,
-            methods=["POST"],
-            status=201,
-            summary="Sign: with a printed code, 201 and the receipt (in this answer only); "
-            "with a work email, 202 and an attempt id while a code is emailed",
-            body=signatures.SignatureCreate,
-            response=signatures.SignatureAccepted,
-            also={202: email_signing.CheckEmail},
-            errors=[409],
-            tags=["signing"],
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/signatures/verify",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import hmac
 import io
 import json
@@ -61,15 +60,17 @@ def new_code(length: int = CODE_LENGTH) -> str:
     return "-".join(raw[i : i + 4] for i in range(0, length, 4))
 
 
+LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
 def normalize(code: str) -> str:
     """Typing slips forgiven: case, spaces and hyphens, O for 0, I and L for 1."""
-    cleaned = code.upper().replace("-", "").replace(" ", "")
-    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    return code.upper().replace("-", "").replace(" ", "").translate(LOOKALIKES)
 
 
 def code_hash(pepper: bytes, code: str) -> str:
     """What the database keeps of a code: HMAC-SHA256(PEPPER, "code/v1" | code)."""
-    return hmac.new(pepper, b"code/v1|" + normalize(code).encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(pepper, b"code/v1|" + normalize(code).encode(), "sha256").hex()
 
 
 def batch_view(row: Row) -> CodeBatchPublic:

@@ -7,7 +7,6 @@ addresses even by someone who reads the process's memory today.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import secrets
@@ -60,7 +59,7 @@ class RateLimiter:
             self._day, self._day_key = day, secrets.token_bytes(32)
             self._hits = {key: hits for key, hits in self._hits.items() if not key.startswith("client:")}
         address = client_address(scope, settings)
-        return "client:" + hmac.new(self._day_key, address.encode(), hashlib.sha256).hexdigest()
+        return "client:" + hmac.digest(self._day_key, address.encode(), "sha256").hex()
 
 
 def client_address(scope: Scope, settings: Settings) -> str:

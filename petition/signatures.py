@@ -62,7 +62,13 @@ class SignatureCreate(BaseModel):
 
     def fields(self) -> dict[str, Any]:
         """What the signer left besides the route: kept only as far as the petition allows."""
-        return self.model_dump(include={"name", "role", "show_name", "reason", "updates"})
+        return {
+            "name": self.name,
+            "role": self.role,
+            "show_name": self.show_name,
+            "reason": self.reason,
+            "updates": self.updates,
+        }
 
     @field_validator("name", "role")
     @classmethod
