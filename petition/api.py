@@ -21,6 +21,7 @@ from .errors import ApiError, ErrorCode, FieldError
 from .petitions import PetitionError
 
 JSON_TYPE = "application/json"
+JSON_TYPE_BYTES = JSON_TYPE.encode()
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,12 @@ def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] |
 
 async def read_json(request: Request, model: type[BaseModel]) -> Any:
     """The request body as `model`: 415 when it is not JSON, 400 when malformed, 422 when invalid."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != JSON_TYPE:
+    content_type = b""
+    for name, value in request.scope["headers"]:  # cheaper than building request.headers
+        if name == b"content-type":
+            content_type = value
+            break
+    if content_type.split(b";")[0].strip().lower() != JSON_TYPE_BYTES:
         raise ApiError(415)
     raw = await request.body()
     try:
