@@ -57,6 +57,37 @@ async def test_a_failing_write_is_undone_without_harming_the_others_in_its_commi
     assert [row["key"] for row in rows] == ["after", "before"]
 
 
+async def test_a_group_with_a_failing_write_runs_again_each_write_in_a_savepoint(db: Database) -> None:
+    # Writes run without savepoints (cheaper); when one fails, the group is undone and run again
+    # with a savepoint each, and the group after it is careful from the start.
+    await create_items(db)
+    runs: list[str] = []
+
+    def counted(key: str, *, fail: bool = False):  # type: ignore[no-untyped-def]
+        async def unit(tx: Transaction) -> str:
+            runs.append(key)
+            await tx.execute(INSERT_ITEM, {"key": key, "value": 1})
+            if fail:
+                raise ValueError("refused")
+            return key
+
+        return unit
+
+    first = await asyncio.gather(
+        db.write(counted("a")), db.write(counted("bad", fail=True)), db.write(counted("b")), return_exceptions=True
+    )
+    assert first[0] == "a" and first[2] == "b" and isinstance(first[1], ValueError)
+    assert runs == ["a", "bad", "a", "bad", "b"], "undone at the failure, then each write once more"
+    runs.clear()
+    second = await asyncio.gather(db.write(counted("c")), db.write(counted("d")), return_exceptions=True)
+    assert second == ["c", "d"] and runs == ["c", "d"], "the next group ran carefully, once"
+    runs.clear()
+    await asyncio.gather(db.write(counted("e")), db.write(counted("bad2", fail=True)), return_exceptions=True)
+    assert runs == ["e", "bad2", "e", "bad2"], "after a clean group, writes run without savepoints again"
+    rows = await db.fetch_all("SELECT key FROM items ORDER BY key")
+    assert [row["key"] for row in rows] == ["a", "b", "c", "d", "e"], "each write stands once; failed ones not at all"
+
+
 async def test_a_domain_error_reaches_the_caller_and_writes_nothing(db: Database) -> None:
     await create_items(db)
 
