@@ -157,6 +157,13 @@ def run_wrk(
     return Result(rps, latency(output, "50%"), latency(output, "99%"), sent)
 
 
+def publish(client: httpx.Client, base: str, headers: dict[str, str], petition: dict[str, object]) -> str:
+    """Create `petition` through the API and publish it; its slug."""
+    slug = client.post(base, json=petition, headers=headers).raise_for_status().json()["slug"]
+    client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
+    return str(slug)
+
+
 def seed_petitions(service_port: int, data_dir: Path, count: int) -> list[str]:
     """An organizer, a token, and `count` open petitions; their slugs."""
     environ = {**os.environ, "DATA_DIR": str(data_dir)}
@@ -184,9 +191,7 @@ def seed_petitions(service_port: int, data_dir: Path, count: int) -> list[str]:
                 "goal": 1000,
                 "allowed_domains": ["example.org"],
             }
-            slug = client.post(base, json=petition, headers=headers).raise_for_status().json()["slug"]
-            client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
-            slugs.append(slug)
+            slugs.append(publish(client, base, headers, petition))
     return slugs
 
 
@@ -203,9 +208,7 @@ def seed_email_petition(service_port: int, data_dir: Path) -> str:
         "allowed_domains": ["example.org"],
     }
     with httpx.Client(timeout=60) as client:
-        slug = client.post(base, json=petition, headers=headers).raise_for_status().json()["slug"]
-        client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
-    return str(slug)
+        return publish(client, base, headers, petition)
 
 
 def seed_timeline_petition(service_port: int, data_dir: Path, signatures: int) -> str:
@@ -220,8 +223,7 @@ def seed_timeline_petition(service_port: int, data_dir: Path, signatures: int) -
         "verification": ["code"],
     }
     with httpx.Client(timeout=60) as client:
-        slug = client.post(base, json=petition, headers=headers).raise_for_status().json()["slug"]
-        client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
+        slug = publish(client, base, headers, petition)
     hours = 90 * 24
     opened = int(time.time()) // 3600 * 3600 - hours * 3600
     per_hour = [signatures // hours + (1 if hour < signatures % hours else 0) for hour in range(hours)]
@@ -253,8 +255,7 @@ def seed_codes(service_port: int, data_dir: Path, count: int, name: str = "signi
     }
     codes: list[str] = []
     with httpx.Client(timeout=60) as client:
-        slug = client.post(base, json=petition, headers=headers).raise_for_status().json()["slug"]
-        client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
+        slug = publish(client, base, headers, petition)
         while len(codes) < count:
             size = min(CODES_PER_BATCH, count - len(codes))
             made = client.post(f"{base}/{slug}/codes", json={"count": size}, headers=headers).raise_for_status()

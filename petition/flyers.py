@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import qrcode
 from markupsafe import Markup
 from pypdf import PdfReader, PdfWriter
+
+from . import templates
 
 FLYERS_DIR = Path(__file__).resolve().parent.parent / "flyers"
 LAYOUTS = ("poster", "handout", "tearoff")
@@ -111,13 +112,7 @@ def qr(url: str, x: float, y: float, size: float, quick: bool = False) -> Markup
     return Markup(f'{background}<path d="{"".join(parts)}" fill="#000"/>')  # noqa: S704 (numbers only)
 
 
-_environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(FLYERS_DIR),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_environment = templates.environment(FLYERS_DIR)
 _environment.globals.update(wrap=wrap, qr=qr)
 
 
