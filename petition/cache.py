@@ -19,8 +19,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from . import queries
 from .database import Database, Row
@@ -35,8 +34,8 @@ class Cached:
     def __init__(self, body: bytes, media_type: str, headers: dict[str, str]) -> None:
         self.body = body
         self.generation = 0
-        self.etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-        common = [(b"etag", self.etag.encode())] + [(k.encode(), v.encode()) for k, v in headers.items()]
+        self.etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
+        common = [(b"etag", self.etag)] + [(k.encode(), v.encode()) for k, v in headers.items()]
         self.full_headers = [
             (b"content-type", media_type.encode()),
             (b"content-length", str(len(body)).encode()),
@@ -44,16 +43,10 @@ class Cached:
         ]
         self.not_modified_headers = common
 
-    def response(self, request: Request) -> ASGIApp:
-        """The response, or 304 when the client already holds this version."""
-        if self.etag in request.headers.get("if-none-match", ""):
-            return RawResponse(304, self.not_modified_headers, b"")
-        return RawResponse(200, self.full_headers, self.body)
-
-    def raw_response(self, scope: Scope) -> RawResponse:
-        """The same, reading If-None-Match straight from the ASGI scope."""
+    def response(self, scope: Scope) -> RawResponse:
+        """The response, or 304 when the client already holds this version (If-None-Match)."""
         for name, value in scope["headers"]:
-            if name == b"if-none-match" and self.etag.encode() in value:
+            if name == b"if-none-match" and self.etag in value:
                 return RawResponse(304, self.not_modified_headers, b"")
         return RawResponse(200, self.full_headers, self.body)
 
@@ -194,7 +187,7 @@ class PublicCache:
         if found is None:
             return None
         entry, template = found
-        return entry.raw_response(scope), template
+        return entry.response(scope), template
 
 
 def hour_now() -> int:

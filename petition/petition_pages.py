@@ -45,7 +45,7 @@ async def petition_page(request: Request) -> Response:
         if cached is None:
             return _not_found(request)
         cache.remember(request.scope, cached)
-        return cached.response(request)
+        return cached.response(request.scope)
     organizer_id = None if session is None or session.needs_second_factor else session.organizer.id
     row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], organizer_id)
     if row is None:

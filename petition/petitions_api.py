@@ -108,7 +108,7 @@ async def public_petition_json(request: Request) -> Response:
     if cached is None:
         raise ApiError(404, "There is no petition at this address.")
     cache.remember(request.scope, cached)
-    return cached.response(request)
+    return cached.response(request.scope)
 
 
 async def my_petitions(request: Request) -> OrganizerPetitionList:

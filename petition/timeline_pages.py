@@ -40,7 +40,7 @@ async def cached(
     entry = await cache.get_or_build(key, build_row)
     assert entry is not None  # build never returns None
     cache.remember(request.scope, entry)  # the same for every visitor
-    return entry.response(request)
+    return entry.response(request.scope)
 
 
 async def api_timeline(request: Request, query: TimelineQuery) -> ASGIApp:
