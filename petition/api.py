@@ -6,8 +6,7 @@ appear in the OpenAPI document, with the same models that validate it.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +42,8 @@ class Operation:
 
 
 class ApiRoute(Route):
-    """A JSON route: `endpoint(request, body=..., query=...)` returns a model, or a response."""
+    """A JSON route: `endpoint(request, body=..., query=...)` returns a model or a response; a refusal
+    (PetitionError) it raises answers in the API's error shape, with its status."""
 
     def __init__(
         self,
@@ -83,7 +83,10 @@ class ApiRoute(Route):
                 arguments["body"] = await read_json(request, operation.body)
             if operation.query is not None:
                 arguments["query"] = read_query(request, operation.query)
-            result = await endpoint(request, **arguments)
+            try:
+                result = await endpoint(request, **arguments)
+            except PetitionError as error:  # a refusal: the API's error shape, with its status
+                raise ApiError(error.status, error.message) from None
             if isinstance(result, BaseModel):
                 return json_response(result, operation.status)
             return result  # a ready response (or any ASGI response, such as a cache hit)
@@ -97,15 +100,6 @@ class ApiRoute(Route):
 
         super().__init__(path, handle, methods=list(methods), name=name or endpoint.__name__)
         self.app = app
-
-
-@contextlib.contextmanager
-def api_errors() -> Iterator[None]:
-    """A refusal (PetitionError) raised inside answers in the API's error shape, with its status."""
-    try:
-        yield
-    except PetitionError as error:
-        raise ApiError(error.status, error.message) from None
 
 
 def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:

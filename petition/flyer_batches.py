@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from . import codes, flyers, petitions, queries
-from .api import api_errors
 from .api_tokens import bearer_organizer
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction, now
@@ -329,9 +328,8 @@ async def api_create(request: Request, body: FlyerCreate) -> Response:
     organizer = await bearer_organizer(request)
     db: Database = request.app.state.db
     settings = request.app.state.settings
-    with api_errors():
-        petition = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
-        batch = await create(db, settings, petition=petition, organizer_id=organizer.id, data=body)
+    petition = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
+    batch = await create(db, settings, petition=petition, organizer_id=organizer.id, data=body)
     return Response(view(batch, settings).model_dump_json(), 201, media_type="application/json")
 
 
@@ -339,8 +337,7 @@ async def api_list(request: Request) -> FlyerBatchList:
     """GET /api/v1/petitions/{slug}/flyers: the petition's batches with their counters."""
     organizer = await bearer_organizer(request)
     db: Database = request.app.state.db
-    with api_errors():
-        petition = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
+    petition = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
     rows = await db.fetch_all(queries.SELECT_FLYER_BATCHES, {"petition_id": petition["id"]})
     return FlyerBatchList(batches=[view(row, request.app.state.settings) for row in rows])
 
@@ -364,8 +361,7 @@ async def api_download(request: Request, query: PageQuery) -> Response:
     petition = await db.fetch_one(queries.SELECT_PETITION_BY_ID, {"id": batch["petition_id"]})
     if petition is None or not await petitions.is_organizer_of(db, petition["id"], organizer.id):
         raise missing
-    with api_errors():
-        body, headers = await render(
-            db, request.app.state.settings, petition=petition, batch=batch, kind=kind, page=query.page
-        )
+    body, headers = await render(
+        db, request.app.state.settings, petition=petition, batch=batch, kind=kind, page=query.page
+    )
     return Response(body, media_type=KINDS[kind], headers={**headers, "cache-control": "no-store"})

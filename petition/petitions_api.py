@@ -19,7 +19,7 @@ from .codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList
 from .database import Database
 from .errors import ApiError, ErrorCode
 from .organizers import Organizer
-from .petitions import PetitionCreate, PetitionError, PetitionList, PetitionOrganizerView, PetitionUpdate
+from .petitions import PetitionCreate, PetitionList, PetitionOrganizerView, PetitionUpdate
 
 PAGE_SIZE = 50
 CORS = {"access-control-allow-origin": "*"}
@@ -48,10 +48,6 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         return int(opened_at), str(petition_id)
     except (ValueError, TypeError, binascii.Error):
         raise ApiError(422, "The cursor is not one this API gave out.", code=ErrorCode.VALIDATION_FAILED) from None
-
-
-def refused(error: PetitionError) -> ApiError:
-    return ApiError(error.status, error.message)
 
 
 async def optional_organizer(request: Request) -> Organizer | None:
@@ -122,10 +118,7 @@ async def my_petitions(request: Request) -> OrganizerPetitionList:
 async def create_petition(request: Request, body: PetitionCreate) -> PetitionOrganizerView:
     """POST /api/v1/petitions: a new draft (201)."""
     organizer = await bearer_organizer(request)
-    try:
-        slug = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=body)
-    except PetitionError as error:
-        raise refused(error) from None
+    slug = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=body)
     request.app.state.public_cache.clear()
     return await _organizer_view(request, slug)
 
@@ -152,13 +145,10 @@ async def close_petition(request: Request) -> PetitionOrganizerView:
 
 
 async def _change(request: Request, change: Callable[[Database, str, str], Awaitable[None]]) -> PetitionOrganizerView:
-    """Apply a change as the token's organizer: refusals become API errors; success drops the cache."""
+    """Apply a change as the token's organizer; success drops the cache."""
     organizer = await bearer_organizer(request)
     slug = request.path_params["slug"]
-    try:
-        await change(request.app.state.db, organizer.id, slug)
-    except PetitionError as error:
-        raise refused(error) from None
+    await change(request.app.state.db, organizer.id, slug)
     request.app.state.public_cache.clear()
     return await _organizer_view(request, slug)
 
@@ -173,13 +163,10 @@ async def create_codes(request: Request, body: CodeBatchCreate) -> CodeBatchCrea
     """POST /api/v1/petitions/{slug}/codes: a batch of single-use codes, returned this once (201)."""
     organizer = await bearer_organizer(request)
     db: Database = request.app.state.db
-    try:
-        row = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
-        batch_id, made = await codes.make_batch(
-            db, request.app.state.settings, petition=row, organizer_id=organizer.id, data=body, keep_for_download=False
-        )
-    except PetitionError as error:
-        raise refused(error) from None
+    row = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
+    batch_id, made = await codes.make_batch(
+        db, request.app.state.settings, petition=row, organizer_id=organizer.id, data=body, keep_for_download=False
+    )
     return CodeBatchCreated(batch=batch_id, codes=made)
 
 
@@ -187,8 +174,5 @@ async def list_codes(request: Request) -> CodeBatchList:
     """GET /api/v1/petitions/{slug}/codes: each batch with how many of its codes were used (never which)."""
     organizer = await bearer_organizer(request)
     db: Database = request.app.state.db
-    try:
-        row = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
-    except PetitionError as error:
-        raise refused(error) from None
+    row = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
     return CodeBatchList(batches=await codes.list_batches(db, row["id"]))

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from . import email_signing, flyer_batches, petitions, signatures, updates
-from .api import api_errors, validation_error
+from .api import validation_error
 from .cache import RawResponse
 from .database import Database, Row
 from .email_signing import AttemptBody, CheckEmail, VerifyBody
@@ -64,12 +64,11 @@ async def api_sign(request: Request, body: SignatureCreate) -> ASGIApp:
     api_limit(request, emails=bool(body.email))
     row = await open_petition(request)
     db, settings = request.app.state.db, request.app.state.settings
-    with api_errors():
-        if body.email:
-            attempt = await email_signing.ask_for_code(db, settings, petition=row, data=body)
-            request.app.state.sender.wake()
-            return json_answer(CheckEmail(status="check_email", attempt=attempt), 202)
-        receipt, code_batch = await signatures.sign_with_code(db, settings, petition=row, data=body)
+    if body.email:
+        attempt = await email_signing.ask_for_code(db, settings, petition=row, data=body)
+        request.app.state.sender.wake()
+        return json_answer(CheckEmail(status="check_email", attempt=attempt), 202)
+    receipt, code_batch = await signatures.sign_with_code(db, settings, petition=row, data=body)
     await request.app.state.flyer_counts.signed_with_code(code_batch)
     if body.updates:
         request.app.state.sender.wake()
@@ -80,10 +79,9 @@ async def api_verify(request: Request, body: VerifyBody) -> ASGIApp:
     """POST /api/v1/petitions/{slug}/signatures/verify: the emailed code; 201 with the receipt."""
     api_limit(request)
     row = await open_petition(request)
-    with api_errors():
-        receipt = await email_signing.verify(
-            request.app.state.db, request.app.state.settings, petition=row, attempt=body.attempt, code=body.code
-        )
+    receipt = await email_signing.verify(
+        request.app.state.db, request.app.state.settings, petition=row, attempt=body.attempt, code=body.code
+    )
     request.app.state.sender.wake()  # an updates address may be waiting for its code
     return json_answer(SignatureAccepted(receipt=receipt, status="pending"), 201)
 
@@ -92,8 +90,7 @@ async def api_resend(request: Request, body: AttemptBody) -> ASGIApp:
     """POST /api/v1/petitions/{slug}/signatures/resend: a new code for the same attempt; 202."""
     api_limit(request, emails=True)
     row = await open_petition(request)
-    with api_errors():
-        await email_signing.resend(request.app.state.db, request.app.state.settings, petition=row, attempt=body.attempt)
+    await email_signing.resend(request.app.state.db, request.app.state.settings, petition=row, attempt=body.attempt)
     request.app.state.sender.wake()
     return json_answer(CheckEmail(status="check_email", attempt=body.attempt), 202)
 
@@ -102,10 +99,9 @@ async def api_updates(request: Request, body: UpdatesRequest) -> ASGIApp:
     """POST /api/v1/petitions/{slug}/signatures/updates: give an updates address; a code goes to it. 202."""
     api_limit(request, emails=True)
     row = await open_petition(request)
-    with api_errors():
-        await updates.request(
-            request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt, address=body.address
-        )
+    await updates.request(
+        request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt, address=body.address
+    )
     request.app.state.sender.wake()
     return json_answer(UpdatesStatus(status="check_email"), 202)
 
@@ -114,10 +110,9 @@ async def api_updates_confirm(request: Request, body: UpdatesConfirm) -> ASGIApp
     """POST /api/v1/petitions/{slug}/signatures/updates/confirm: the code sent to the updates address."""
     api_limit(request)
     row = await open_petition(request)
-    with api_errors():
-        await updates.confirm(
-            request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt, code=body.code
-        )
+    await updates.confirm(
+        request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt, code=body.code
+    )
     return json_answer(UpdatesStatus(status="subscribed"))
 
 
@@ -125,24 +120,21 @@ async def api_unsubscribe(request: Request, body: ReceiptBody) -> ASGIApp:
     """POST /api/v1/petitions/{slug}/signatures/updates/unsubscribe: delete the updates address."""
     api_limit(request)
     row = await open_petition(request)
-    with api_errors():
-        await updates.unsubscribe(request.app.state.db, petition=row, receipt=body.receipt)
+    await updates.unsubscribe(request.app.state.db, petition=row, receipt=body.receipt)
     return json_answer(UpdatesStatus(status="unsubscribed"))
 
 
 async def api_status(request: Request, body: ReceiptBody) -> ASGIApp:
     """POST /api/v1/petitions/{slug}/signatures/status: what became of the signature behind a receipt."""
     row = await open_petition(request)
-    with api_errors():
-        status = await signatures.status_of(request.app.state.db, petition=row, receipt=body.receipt)
+    status = await signatures.status_of(request.app.state.db, petition=row, receipt=body.receipt)
     return json_answer(SignatureStatus.model_validate({"status": status}))
 
 
 async def api_withdraw(request: Request, body: ReceiptBody) -> ASGIApp:
     """POST /api/v1/petitions/{slug}/signatures/withdraw: out of the count, name and reason deleted."""
     row = await open_petition(request)
-    with api_errors():
-        await signatures.withdraw(request.app.state.db, petition=row, receipt=body.receipt)
+    await signatures.withdraw(request.app.state.db, petition=row, receipt=body.receipt)
     return json_answer(SignatureStatus(status="withdrawn"))
 
 

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.types import ASGIApp
 
 from . import timeline
-from .api import api_errors
 from .chart import badge
 from .database import Database, Row, now
 from .petitions import public_view
@@ -56,8 +55,7 @@ async def api_timeline(request: Request, query: TimelineQuery) -> ASGIApp:
         return data.model_dump_json().encode(), JSON_TYPE, headers
 
     row = await open_petition(request)  # 404 for unknown slugs and drafts
-    with api_errors():
-        timeline.check_bucket(row, query.bucket)
+    timeline.check_bucket(row, query.bucket)
     return await cached(request, row, "timeline", f"{query.bucket}|{query.format}", build)
 
 
@@ -65,8 +63,7 @@ async def api_count(request: Request, query: CountQuery) -> ASGIApp:
     """GET /api/v1/petitions/{slug}/count?at=YYYY-MM-DD: the count at the end of that day (or now)."""
     row = await open_petition(request)
     if query.at is not None:
-        with api_errors():
-            timeline.parse_day(query.at, row)
+        timeline.parse_day(query.at, row)
 
     async def build(row: Row) -> Built:
         answer = await timeline.count_at(request.app.state.db, row, query.at)
