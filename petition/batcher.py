@@ -87,7 +87,9 @@ async def close_batch(db: Database, settings: Settings, petition_id: str, *, at:
         details = [json.loads(decrypt(settings.encryption_key, r["sealed"], f"details/{petition_id}")) for r in sealed]
         _shuffle(details)
         for item in details:
-            withdrawn_row = await tx.fetch_one(queries.SELECT_WITHDRAWN, {"receipt_hash": item["signature"]})
+            withdrawn_row = await tx.fetch_one(
+                queries.SELECT_SIGNATURE, {"petition_id": petition_id, "receipt_hash": item["signature"]}
+            )
             if withdrawn_row is None or withdrawn_row["withdrawn"]:
                 continue  # withdrawn before its batch closed: its name, reason and contact are never written
             if "name" in item:

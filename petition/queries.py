@@ -290,12 +290,15 @@ INSERT INTO signatures (receipt_hash, petition_id, method, accepted_hour)
 VALUES (:receipt_hash, :petition_id, :method, :accepted_hour)
 """
 INSERT_PENDING_DETAILS = "INSERT INTO pending_details (id, petition_id, sealed) VALUES (:id, :petition_id, :sealed)"
+# Signatures are keyed (petition_id, counted, withdrawn, receipt_hash): naming every state
+# lets both databases find one by its receipt with a few key lookups rather than a scan.
 SELECT_SIGNATURE = """
-SELECT petition_id, method, counted, withdrawn FROM signatures WHERE receipt_hash = :receipt_hash
+SELECT method, counted, withdrawn FROM signatures
+WHERE petition_id = :petition_id AND counted IN (0, 1) AND withdrawn IN (0, 1, 2) AND receipt_hash = :receipt_hash
 """
 WITHDRAW_SIGNATURE = """
 UPDATE signatures SET withdrawn = 1
-WHERE receipt_hash = :receipt_hash AND petition_id = :petition_id AND withdrawn = 0
+WHERE petition_id = :petition_id AND counted IN (0, 1) AND withdrawn = 0 AND receipt_hash = :receipt_hash
 RETURNING method
 """
 DELETE_SIGNER_NAME = "DELETE FROM signer_names WHERE name_key = :key"
@@ -306,15 +309,22 @@ SELECT_SIGNER_NAMES = (
 
 # -- closing a batch -------------------------------------------------------------
 
+# What waits is at the front of each petition's part of the signatures key: counted = 0, and
+# counted = 1 with withdrawn = 1. Each is asked for as a key range, so the work does not grow
+# with the signatures already counted.
 SELECT_PETITIONS_WITH_PENDING = """
-SELECT DISTINCT petition_id FROM signatures WHERE counted = 0 OR withdrawn = 1
+SELECT id AS petition_id FROM petitions
+WHERE EXISTS (SELECT 1 FROM signatures WHERE petition_id = petitions.id AND counted = 0)
+   OR EXISTS (SELECT 1 FROM signatures WHERE petition_id = petitions.id AND counted = 1 AND withdrawn = 1)
 UNION SELECT DISTINCT petition_id FROM pending_details
 """
 COUNT_PENDING_BY_METHOD = """
-SELECT method,
-       SUM(CASE WHEN counted = 0 THEN 1 ELSE 0 END) AS signed,
-       SUM(CASE WHEN withdrawn = 1 THEN 1 ELSE 0 END) AS withdrawn
-FROM signatures WHERE petition_id = :petition_id AND (counted = 0 OR withdrawn = 1)
+SELECT method, SUM(signed) AS signed, SUM(withdrawn) AS withdrawn FROM (
+    SELECT method, 1 AS signed, CASE WHEN withdrawn = 1 THEN 1 ELSE 0 END AS withdrawn
+    FROM signatures WHERE petition_id = :petition_id AND counted = 0
+    UNION ALL
+    SELECT method, 0, 1 FROM signatures WHERE petition_id = :petition_id AND counted = 1 AND withdrawn = 1
+) AS waiting
 GROUP BY method
 """
 # Mark, and learn from RETURNING exactly what was marked (and so is counted now).
@@ -322,7 +332,8 @@ MARK_COUNTED = """
 UPDATE signatures SET counted = 1 WHERE petition_id = :petition_id AND counted = 0 RETURNING method
 """
 MARK_WITHDRAWALS_COUNTED = """
-UPDATE signatures SET withdrawn = 2 WHERE petition_id = :petition_id AND withdrawn = 1 RETURNING method
+UPDATE signatures SET withdrawn = 2
+WHERE petition_id = :petition_id AND counted IN (0, 1) AND withdrawn = 1 RETURNING method
 """
 ADD_TO_PETITION_COUNT = """
 UPDATE petitions SET signature_count = signature_count + :signed - :withdrawn,
@@ -336,7 +347,6 @@ SET signed = hourly_counts.signed + excluded.signed, withdrawn = hourly_counts.w
 """
 TAKE_PENDING_DETAILS = "DELETE FROM pending_details WHERE petition_id = :petition_id RETURNING sealed"
 SELECT_PETITION_FLOOR = "SELECT timeline_floor FROM petitions WHERE id = :id"
-SELECT_WITHDRAWN = "SELECT withdrawn FROM signatures WHERE receipt_hash = :receipt_hash"
 INSERT_SIGNER_NAME = """
 INSERT INTO signer_names (name_key, petition_id, name, role) VALUES (:name_key, :petition_id, :name, :role)
 """

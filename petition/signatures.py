@@ -175,8 +175,9 @@ async def accept_signature(
 
 async def status_of(db: Database, *, petition: Row, receipt: str) -> str:
     """pending, counted, withdrawn or invalidated; PetitionError(404) for a receipt of nothing here."""
-    row = await db.fetch_one(queries.SELECT_SIGNATURE, {"receipt_hash": receipt_key("sig/v1", receipt)})
-    if row is None or row["petition_id"] != petition["id"]:
+    key = {"petition_id": petition["id"], "receipt_hash": receipt_key("sig/v1", receipt)}
+    row = await db.fetch_one(queries.SELECT_SIGNATURE, key)
+    if row is None:
         raise PetitionError(404, "This receipt belongs to no signature on this petition.")
     if row["withdrawn"]:
         return "withdrawn"

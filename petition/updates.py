@@ -121,8 +121,9 @@ async def forget(tx: Transaction, receipt: str) -> bool:
 
 
 async def _check_signature(db: Database, petition: Row, receipt: str, *, withdrawn_ok: bool = False) -> None:
-    row = await db.fetch_one(queries.SELECT_SIGNATURE, {"receipt_hash": receipt_key("sig/v1", receipt)})
-    if row is None or row["petition_id"] != petition["id"]:
+    key = {"petition_id": petition["id"], "receipt_hash": receipt_key("sig/v1", receipt)}
+    row = await db.fetch_one(queries.SELECT_SIGNATURE, key)
+    if row is None:
         raise PetitionError(404, "This receipt belongs to no signature on this petition.")
     if row["withdrawn"] and not withdrawn_ok:
         raise PetitionError(409, "This signature was withdrawn: no updates are sent for it.")

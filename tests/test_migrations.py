@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from petition import queries
 from petition.database import Database
 from petition.migrations import (
     MIGRATIONS_DIR,
@@ -156,14 +157,18 @@ def test_statements_split_on_semicolons_outside_quotes_and_comments() -> None:
     ]
 
 
+async def migrate_before(db: Database, version: int, folder: Path) -> None:
+    """Apply the project's migrations numbered below `version`: a database as an older release left it."""
+    folder.mkdir()
+    for migration in discover(MIGRATIONS_DIR):
+        if migration.version < version:
+            (folder / migration.filename).write_text(migration.sql)
+    await migrate(db, folder)
+
+
 async def test_codes_spent_before_the_batch_counter_existed_are_counted(empty_db: Database, tmp_path: Path) -> None:
     # A database as it was before 0009: codes spent, no counter on the batch yet.
-    older = tmp_path / "older"
-    older.mkdir()
-    for migration in discover(MIGRATIONS_DIR):
-        if migration.version < 9:
-            (older / migration.filename).write_text(migration.sql)
-    await migrate(empty_db, older)
+    await migrate_before(empty_db, 9, tmp_path / "older")
     async with empty_db.exclusive() as tx:
         await tx.execute(
             "INSERT INTO organizers (id, email, password_hash, created_at) VALUES ('o', 'o@example.org', 'x', 0)"
@@ -188,3 +193,23 @@ async def test_codes_spent_before_the_batch_counter_existed_are_counted(empty_db
     await migrate(empty_db)
     rows = await empty_db.fetch_all("SELECT id, used FROM code_batches ORDER BY id")
     assert rows == [{"id": "b1", "used": 2}, {"id": "b2", "used": 0}]
+
+
+async def test_signatures_keep_their_state_when_keyed_by_it(empty_db: Database, tmp_path: Path) -> None:
+    # Before 0010 signatures were keyed by receipt hash alone; every state must come through.
+    await migrate_before(empty_db, 10, tmp_path / "older")
+    states = [("r1", 0, 0), ("r2", 1, 0), ("r3", 0, 1), ("r4", 1, 1), ("r5", 1, 2)]
+    async with empty_db.exclusive() as tx:
+        for receipt_hash, counted, withdrawn in states:
+            await tx.execute(
+                "INSERT INTO signatures (receipt_hash, petition_id, method, counted, withdrawn, accepted_hour)"
+                " VALUES (:h, 'p', 'code', :c, :w, 3600)",
+                {"h": receipt_hash, "c": counted, "w": withdrawn},
+            )
+    await migrate(empty_db)
+    for receipt_hash, counted, withdrawn in states:
+        row = await empty_db.fetch_one(queries.SELECT_SIGNATURE, {"petition_id": "p", "receipt_hash": receipt_hash})
+        assert row == {"method": "code", "counted": counted, "withdrawn": withdrawn}
+    assert await empty_db.fetch_one(queries.SELECT_SIGNATURE, {"petition_id": "q", "receipt_hash": "r1"}) is None
+    waiting = await empty_db.fetch_all(queries.COUNT_PENDING_BY_METHOD, {"petition_id": "p"})
+    assert [(r["method"], r["signed"], r["withdrawn"]) for r in waiting] == [("code", 2, 2)]
