@@ -9,24 +9,24 @@ refusal included) appears. Screenshots go to test-artifacts/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import axe_playwright_python
 import httpx
 import pytest
 from playwright import async_api as playwright_api
 
 from .conftest import SmtpSink
+from .system_services import CHROMIUM, CHROMIUM_PATH, chromium_is_there, need
 from .test_crash import Server
 
 ROOT = Path(__file__).resolve().parent.parent
-AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+# axe-core as shipped in a PyPI wheel, so only Chromium comes from outside pip.
+AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -83,22 +83,9 @@ class Watch:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    missing = [
-        what
-        for what, there in (
-            ("Chromium (apt-get install chromium)", Path(CHROMIUM).exists()),
-            ("axe-core (npm install --prefix tests/browser)", AXE.exists()),
-        )
-        if not there
-    ]
-    if missing:
-        # On a fresh machine the rest of the suite still runs; in CI (.ci/run installs both) it is a failure.
-        message = "the browser tests need " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    need(CHROMIUM, there=chromium_is_there())
     async with playwright_api.async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM_PATH, headless=True)
         try:
             yield launched
         finally:

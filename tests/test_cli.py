@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from .conftest import TEST_DATABASE_URL
+from .system_services import POSTGRESQL, need
 
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 
@@ -150,8 +151,8 @@ def test_an_unwritable_sqlite_folder_exits_with_one_clear_line(tmp_path: Path) -
     assert "the database folder" in one_error_line(result)
 
 
-@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs TEST_DATABASE_URL")
 def test_migrate_runs_against_postgresql(tmp_path: Path) -> None:
+    need(POSTGRESQL, there=bool(TEST_DATABASE_URL))
     import asyncio
 
     import asyncpg

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +11,7 @@ from starlette.applications import Starlette
 
 from petition.database import Database
 
-from .test_flyers import decode
+from .printed import decode
 from .test_petitions import bearer, other_organizer_token
 from .test_signing import open_petition
 
@@ -96,7 +95,7 @@ async def test_the_short_link_counts_scans_and_the_signatures_that_come_through_
 
 
 async def test_tear_off_tabs_carry_codes_once_and_each_signs_once(
-    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path
+    app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
     slug = await open_petition(client, token)
     batch = (await make(client, token, slug, layout="tearoff")).json()
@@ -104,7 +103,7 @@ async def test_tear_off_tabs_carry_codes_once_and_each_signs_once(
     assert preview.text.count(">XXXX-XXXX<") == 20, "placeholders (two lines a tab), not codes, in a preview"
     pdf = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
     assert pdf.status_code == 200
-    [found] = decode(pdf.content, tmp_path)
+    [found] = decode(pdf.content)
     tab_codes = [re.search(r"code=(\S+)", url).group(1) for url in found if "code=" in url]  # type: ignore[union-attr]
     assert len(tab_codes) == 10 and batch["url"] in found
     again = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
