@@ -85,7 +85,7 @@ def paragraphs(text: str) -> Markup:
     for block in blocks:
         escaped = str(escape(block))
         linked = URL.sub(lambda m: f'<a href="{m.group(0)}" rel="nofollow noopener">{m.group(0)}</a>', escaped)
-        html.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+        html.append('<p dir="auto">' + linked.replace("\n", "<br>\n") + "</p>")
     return Markup("\n".join(html))  # noqa: S704 (every piece escaped above)
 
 

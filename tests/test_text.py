@@ -13,6 +13,7 @@ import pytest
 from starlette.applications import Starlette
 
 from petition import flyer_batches, flyers
+from petition.batcher import close_batch
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction
 
@@ -20,7 +21,7 @@ from .test_cli import MAIN, clean_environ
 from .test_flyer_batches import make
 from .test_login import PASSWORD, csrf_of, log_in
 from .test_petitions import bearer, create
-from .test_signing import make_codes, open_petition, sign
+from .test_signing import make_codes, open_petition, petition_id, sign
 
 pytestmark = pytest.mark.usefixtures("organizer")
 # What XML 1.0 forbids: noncharacters and a C0 control.
@@ -198,3 +199,22 @@ async def test_a_failed_drawing_never_spends_a_tear_off_batch_only_download(
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), "the codes were still there"
         again = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
         assert again.status_code == 409, "and then only once"
+
+
+async def test_user_text_is_isolated_so_right_to_left_names_read_correctly(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token, title=f"{RIGHT_TO_LEFT_NAME} for fair shifts")
+    [code] = await make_codes(client, token, slug, 1)
+    assert (
+        await sign(client, slug, code, name=RIGHT_TO_LEFT_NAME, role="2nd shift", show_name=True)
+    ).status_code == 201
+    db: Database = app.state.db
+    await close_batch(db, app.state.settings, await petition_id(db, slug))
+    app.state.public_cache.clear()
+    page = (await client.get(f"/p/{slug}")).text
+    assert f'<bdi>{RIGHT_TO_LEFT_NAME}</bdi>, <bdi class="role">2nd shift</bdi>' in page
+    assert re.search(rf'<h1 id="petition-title" dir="auto">{RIGHT_TO_LEFT_NAME} for fair shifts</h1>', page)
+    assert '<p class="target">To: <bdi>The board</bdi></p>' in page
+    assert '<p class="lead" dir="auto">Our data should stay ours.</p>' in page
+    assert '<p dir="auto">First paragraph.</p>' in page, "each paragraph of the body finds its own direction"
