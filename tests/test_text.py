@@ -218,3 +218,21 @@ async def test_user_text_is_isolated_so_right_to_left_names_read_correctly(
     assert '<p class="target">To: <bdi>The board</bdi></p>' in page
     assert '<p class="lead" dir="auto">Our data should stay ours.</p>' in page
     assert '<p dir="auto">First paragraph.</p>' in page, "each paragraph of the body finds its own direction"
+
+
+async def test_an_address_holding_a_forbidden_character_names_nothing(client: httpx.AsyncClient, token: str) -> None:
+    slug = await open_petition(client, token)
+    for path in (f"/p/%00{slug}", f"/p/{slug}%EF%BF%BF", "/f/%00ABC"):
+        assert (await client.get(path)).status_code == 404, path
+    for path in (f"/api/v1/petitions/%00{slug}", f"/api/v1/petitions/{slug}%01"):
+        answer = await client.get(path, headers=bearer(token))
+        assert answer.status_code == 404 and answer.json()["error"]["code"], path
+    resend = await client.post(f"/api/v1/petitions/%00{slug}/signatures/resend", json={"attempt": "0"})
+    assert resend.status_code == 404
+
+
+async def test_query_parameters_follow_the_text_rule(client: httpx.AsyncClient, token: str) -> None:
+    slug = await open_petition(client, token)
+    for path, name in (("/api/v1/petitions", "cursor"), (f"/api/v1/petitions/{slug}/count", "at")):
+        answer = await client.get(path, params={name: "\x00\uffff"})
+        assert refused(answer, name), (path, answer.text)
