@@ -236,3 +236,47 @@ async def test_query_parameters_follow_the_text_rule(client: httpx.AsyncClient, 
     for path, name in (("/api/v1/petitions", "cursor"), (f"/api/v1/petitions/{slug}/count", "at")):
         answer = await client.get(path, params={name: "\x00\uffff"})
         assert refused(answer, name), (path, answer.text)
+
+
+BREAKING = "\x00\x01\uffff\u202e\r\n"
+
+
+async def test_no_form_breaks_on_a_character_the_text_rule_refuses(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    signer_forms = {
+        f"/p/{slug}/sign": ("code", "email", "name", "role", "reason", "updates", "flyer"),
+        f"/p/{slug}/verify": ("attempt", "code", "flyer"),
+        f"/p/{slug}/resend": ("attempt", "flyer"),
+        f"/p/{slug}/updates": ("receipt", "code", "address"),
+        f"/p/{slug}/receipt": ("receipt", "action"),
+        f"/p/{slug}/receipt/download": ("receipt",),
+        f"/p/%00{slug}/sign": ("code",),
+    }
+    for path, fields in signer_forms.items():
+        for field in fields:
+            answer = await client.post(path, data={field: BREAKING})
+            assert answer.status_code < 500, (path, field)
+    for path, fields in {"/login": ("email", "password"), "/reset": ("email",)}.items():
+        csrf = await csrf_of(client, path)
+        for field in fields:
+            answer = await client.post(path, data={FORM_FIELD: csrf, field: BREAKING})
+            assert answer.status_code < 500, (path, field)
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, "/organize")
+    organizer_forms = {
+        "/organize/petitions": ("title", "summary", "body", "target", "slug", "goal", "closes_at", "allowed_domains"),
+        f"/organize/petitions/{slug}/edit": ("title", "summary", "body", "target", "goal", "closes_at"),
+        f"/organize/petitions/{slug}/codes": ("count", "label"),
+        f"/organize/petitions/{slug}/flyers": ("label", "layout", "paper_size", "copies"),
+        f"/organize/petitions/{slug}/flyers/nosuch/download": ("kind", "page"),
+        f"/organize/petitions/{slug}/organizers": ("email",),
+        "/organize/tokens": ("name",),
+        "/organize/admin/invite": ("email",),
+        "/organize/two-factor/confirm": ("secret", "signature", "code"),
+    }
+    for path, fields in organizer_forms.items():
+        for field in fields:
+            answer = await client.post(path, data={FORM_FIELD: csrf, field: BREAKING})
+            assert answer.status_code < 500, (path, field)
