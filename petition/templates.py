@@ -15,7 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .csrf import FORM_FIELD, csrf_token
 from .settings import Settings
-from .text import long_date, paragraphs, without_forbidden
+from .text import isolated, long_date, paragraphs, without_forbidden
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -68,6 +68,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         paragraphs=paragraphs,
         long_date=long_date,
     )
+    env.filters["isolated"] = isolated
     return Jinja2Templates(env=env)
 
 

@@ -78,6 +78,11 @@ def without_forbidden(value: Any) -> Any:
     return value
 
 
+def isolated(text: str) -> str:
+    """Text between U+2068 and U+2069 (a first-strong isolate), where no element can isolate it (a <title>)."""
+    return f"\u2068{text}\u2069"
+
+
 def paragraphs(text: str) -> Markup:
     """Plain text -> escaped HTML paragraphs with web addresses made into links; never raw HTML."""
     blocks = [block.strip() for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if block.strip()]

@@ -215,6 +215,7 @@ async def test_user_text_is_isolated_so_right_to_left_names_read_correctly(
     page = (await client.get(f"/p/{slug}")).text
     assert f'<bdi>{RIGHT_TO_LEFT_NAME}</bdi>, <bdi class="role">2nd shift</bdi>' in page
     assert re.search(rf'<h1 id="petition-title" dir="auto">{RIGHT_TO_LEFT_NAME} for fair shifts</h1>', page)
+    assert f"<title>\u2068{RIGHT_TO_LEFT_NAME} for fair shifts\u2069 · " in page, "no element isolates a title"
     assert '<p class="target">To: <bdi>The board</bdi></p>' in page
     assert '<p class="lead" dir="auto">Our data should stay ours.</p>' in page
     assert '<p dir="auto">First paragraph.</p>' in page, "each paragraph of the body finds its own direction"
