@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from .errors import ApiError, ErrorCode, FieldError
 from .petitions import PetitionError
+from .text import text_problem
 
 JSON_TYPE = "application/json"
 JSON_TYPE_BYTES = JSON_TYPE.encode()
@@ -126,9 +127,14 @@ async def read_json(request: Request, model: type[BaseModel]) -> Any:
 
 
 def read_query(request: Request, model: type[BaseModel]) -> Any:
-    """The query string as `model` (unknown parameters are ignored); 422 when invalid."""
+    """The query string as `model` (unknown parameters are ignored); 422 when invalid (the text rule included)."""
+    parameters = dict(request.query_params)
+    for name, value in parameters.items():
+        if name in model.model_fields and (problem := text_problem(value)):
+            fields = [FieldError(field=name, message=problem)]
+            raise ApiError(422, f"Some fields are not valid ({name}: {problem}).", fields=fields)
     try:
-        return model.model_validate(dict(request.query_params))
+        return model.model_validate(parameters)
     except ValidationError as error:
         raise validation_error(error) from None
 

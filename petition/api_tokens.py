@@ -10,11 +10,21 @@ from . import queries
 from .database import Database, Row, Transaction, now
 from .errors import ApiError
 from .organizers import Organizer, audit, organizer_from
+from .text import text_problem
 from .tokens import new_id, new_token, token_hash
 
 MAX_NAME_LENGTH = 80
 # Query parameters under which clients might try to pass a token; refused, never read.
 TOKEN_QUERY_PARAMETERS = ("token", "access_token", "api_token", "key")
+
+
+def name_problem(name: str) -> str | None:
+    """What is wrong with a token's name (already stripped), as a sentence, or None."""
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        return f"Name the token (1 to {MAX_NAME_LENGTH} characters)."
+    if problem := text_problem(name):
+        return f"The token's name {problem}."
+    return None
 
 
 async def create_token(tx: Transaction, organizer_id: str, name: str) -> str:

@@ -185,8 +185,8 @@ def run_create_token(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     prepare_database(settings)
     name = args.name.strip()
-    if not 1 <= len(name) <= api_tokens.MAX_NAME_LENGTH:
-        raise CommandError(f"--name must be 1 to {api_tokens.MAX_NAME_LENGTH} characters", EXIT_CONFIG)
+    if problem := api_tokens.name_problem(name):
+        raise CommandError(f"--name: {problem}", EXIT_CONFIG)
 
     async def create(db: Database) -> str | None:
         return await accounts.create_token_for(db, email=args.email, name=name)

@@ -9,31 +9,26 @@ import json
 import secrets
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from . import queries
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
-from .petitions import CONTROL, PetitionError
+from .petitions import PetitionError
 from .settings import Settings
+from .text import LINE
 from .tokens import new_id
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16  # 80 bits, shown as XXXX-XXXX-XXXX-XXXX
 INSERT_CHUNK = 500  # rows per INSERT statement, so a big batch is a few statements
+GONE = "These codes were already downloaded (or revoked); they are no longer on the server."
 
 
 class CodeBatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     count: Annotated[int, Field(strict=True, ge=1)]
-    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
-
-    @field_validator("label")
-    @classmethod
-    def _label(cls, value: str) -> str:
-        if CONTROL.search(value) or "\n" in value:
-            raise ValueError("must not hold control characters or line breaks")
-        return value
+    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80), LINE] = ""
 
 
 class CodeBatchCreated(BaseModel):
@@ -136,18 +131,31 @@ async def list_batches(db: Database, petition_id: str) -> list[CodeBatchPublic]:
 
 async def take_download(db: Database, settings: Settings, *, petition_id: str, batch_id: str) -> tuple[str, list[str]]:
     """The batch's (label, codes), once; PetitionError(409) when already downloaded or revoked."""
+    label, made = await read_download(db, settings, petition_id=petition_id, batch_id=batch_id)
+    if not await spend_download(db, petition_id=petition_id, batch_id=batch_id):
+        raise PetitionError(409, GONE)
+    return label, made
 
-    async def take(tx: Transaction) -> Row | None:
-        key = {"id": batch_id, "petition_id": petition_id}
-        row = await tx.fetch_one(queries.SELECT_CODE_BATCH_PLAINTEXT, key)
-        if row is None or await tx.fetch_one(queries.FORGET_CODE_BATCH_PLAINTEXT, {**key, "now": now()}) is None:
-            return None
-        return row
 
-    row = await db.write(take)
+async def read_download(db: Database, settings: Settings, *, petition_id: str, batch_id: str) -> tuple[str, list[str]]:
+    """The batch's (label, codes) while still on the server, its download not yet spent; else PetitionError(409).
+
+    For a download that can fail after reading (a flyer PDF being drawn): `spend_download` once it is made.
+    """
+    row = await db.fetch_one(queries.SELECT_CODE_BATCH_PLAINTEXT, {"id": batch_id, "petition_id": petition_id})
     if row is None:
-        raise PetitionError(409, "These codes were already downloaded (or revoked); they are no longer on the server.")
+        raise PetitionError(409, GONE)
     return row["label"], decrypt(settings.encryption_key, row["plaintext"], f"codes/{batch_id}").split("\n")
+
+
+async def spend_download(db: Database, *, petition_id: str, batch_id: str) -> bool:
+    """Forget the batch's codes: its one download is spent. False when another download spent it first."""
+
+    async def forget(tx: Transaction) -> bool:
+        key = {"id": batch_id, "petition_id": petition_id, "now": now()}
+        return await tx.fetch_one(queries.FORGET_CODE_BATCH_PLAINTEXT, key) is not None
+
+    return await db.write(forget)
 
 
 async def revoke(db: Database, *, petition_id: str, batch_id: str) -> bool:

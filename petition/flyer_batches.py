@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -26,8 +27,9 @@ from .api_tokens import bearer_organizer
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction, now
 from .errors import ApiError
-from .petitions import CONTROL, PetitionError
+from .petitions import PetitionError
 from .settings import Settings
+from .text import LINE
 from .tokens import new_id
 
 logger = logging.getLogger("petition.flyers")
@@ -44,17 +46,10 @@ TORN_OFF = (
 
 class FlyerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
+    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80), LINE] = ""
     layout: Literal["poster", "handout", "tearoff"]
     paper_size: Literal["a4", "letter"]
     copies: Annotated[int, Field(strict=True, ge=1, le=500)] = 1
-
-    @field_validator("label")
-    @classmethod
-    def _label(cls, value: str) -> str:
-        if CONTROL.search(value) or any(ord(char) < 32 for char in value):
-            raise ValueError("must not hold control characters, tabs or line breaks")
-        return value
 
 
 class FlyerDownloads(BaseModel):
@@ -170,12 +165,14 @@ def check_drawing() -> None:
 
 
 async def pdf_pages(db: Database, settings: Settings, *, petition: Row, batch: Row) -> tuple[list[str], str]:
-    """Every page of the batch's PDF as SVG, and its file name. A tear-off batch's real codes, once."""
-    check_drawing()  # before a tear-off batch's codes are taken
+    """Every page of the batch's PDF as SVG, and its file name. A tear-off batch's real codes, read but
+    not spent: call `spend_tabs` once the PDF is drawn, so a failed drawing never costs the one download.
+    """
+    check_drawing()  # before a tear-off batch's codes are read
     tabs: list[flyers.Tab] = []
     if batch["code_batch_id"]:
         try:
-            _, taken = await codes.take_download(
+            _, taken = await codes.read_download(
                 db, settings, petition_id=petition["id"], batch_id=batch["code_batch_id"]
             )
         except PetitionError:
@@ -184,6 +181,16 @@ async def pdf_pages(db: Database, settings: Settings, *, petition: Row, batch: R
     text = text_of(petition, batch, settings)
     svgs = flyers.pages(batch["layout"], batch["paper_size"], text, copies=batch["copies"], tabs=tabs)
     return svgs, f"flyers-{petition['slug']}-{batch['layout']}-{batch['paper_size']}.pdf"
+
+
+async def spend_tabs(db: Database, *, petition: Row, batch: Row) -> None:
+    """A tear-off batch's PDF was drawn: its codes leave the server. PetitionError(409) when another
+    download took them first (then this PDF must not be handed out: its codes would be out twice).
+    """
+    if batch["code_batch_id"] and not await codes.spend_download(
+        db, petition_id=petition["id"], batch_id=batch["code_batch_id"]
+    ):
+        raise PetitionError(409, TORN_OFF)
 
 
 def attachment(filename: str) -> dict[str, str]:
@@ -199,7 +206,9 @@ async def render(
     if kind == "pdf":
         svgs, filename = await pdf_pages(db, settings, petition=petition, batch=batch)
         # Drawing is CPU work (tens of milliseconds a page): in a thread, so other requests go on.
-        return await asyncio.to_thread(flyers.to_pdf, svgs), attachment(filename)
+        pdf = await asyncio.to_thread(flyers.to_pdf, svgs)
+        await spend_tabs(db, petition=petition, batch=batch)
+        return pdf, attachment(filename)
     if not 1 <= page <= batch["copies"]:
         raise PetitionError(422, f"This batch has pages 1 to {batch['copies']}.")
     per_page = flyers.tabs_per_page(batch["layout"])
@@ -231,7 +240,8 @@ class Drawings:
         self.jobs: dict[str, Drawing] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, batch_id: str, svgs: list[str], filename: str) -> Drawing:
+    def start(self, batch_id: str, svgs: list[str], filename: str, spend: Callable[[], Awaitable[None]]) -> Drawing:
+        """Draw `svgs` into one PDF in the background; `spend()` once it is drawn (a tear-off batch's codes)."""
         job = self.jobs[batch_id] = Drawing(total=len(svgs), filename=filename)
 
         def progress(done: int) -> None:
@@ -239,7 +249,9 @@ class Drawings:
 
         async def draw() -> None:
             try:
-                job.pdf = await asyncio.to_thread(flyers.to_pdf, svgs, progress)
+                pdf = await asyncio.to_thread(flyers.to_pdf, svgs, progress)
+                await spend()
+                job.pdf = pdf
             except Exception as error:  # said on the page; the details stay out of the log
                 job.failed = True
                 logger.error("drawing flyers failed: %s", type(error).__name__)

@@ -26,6 +26,7 @@ from .csrf import FORBIDDEN_MESSAGE, SIGNER_PREFIX, UNSAFE_METHODS, CSRFGuard
 from .errors import API_PREFIX, ApiError, handle_http_exception, plain_error_response
 from .logs import AccessLog
 from .settings import Settings
+from .text import FORBIDDEN
 
 error_logger = logging.getLogger("petition.errors")
 
@@ -120,6 +121,11 @@ class ShellMiddleware:
                     scope["route_template"] = template
                     await answer(scope, receive, send_with_headers)
                     return
+            if FORBIDDEN.search(path):
+                # No address holds a character the text rule refuses (a NUL, which PostgreSQL
+                # cannot even compare, among them): answered here, before any lookup.
+                await plain_error_response(path, 404)(scope, receive, send_with_headers)
+                return
             if method not in BODYLESS_METHODS:
                 refusal = self._announced_body_refusal(scope)
                 if refusal:

@@ -37,8 +37,8 @@ async def create_token(request: Request) -> Response:
         return organizer
     async with request.form() as form:
         name = str(form.get("name") or "").strip()
-    if not 1 <= len(name) <= api_tokens.MAX_NAME_LENGTH or not name.isprintable():
-        return await settings_page(request, error=f"Name the token (1 to {api_tokens.MAX_NAME_LENGTH} characters).")
+    if problem := api_tokens.name_problem(name):
+        return await settings_page(request, error=problem)
     db: Database = request.app.state.db
 
     async def unit(tx: Transaction) -> str:

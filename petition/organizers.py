@@ -9,6 +9,7 @@ from typing import Any
 
 from . import queries
 from .database import Database, Row, Transaction, now
+from .text import text_problem
 from .tokens import new_id, new_token, token_hash
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -69,6 +70,8 @@ async def count_organizers(db: Database) -> int:
 
 
 async def find_by_email(db: Database, email: str) -> Organizer | None:
+    if text_problem(email):  # no stored address holds such a character (and PostgreSQL cannot compare a NUL)
+        return None
     row = await db.fetch_one(queries.SELECT_ORGANIZER_BY_EMAIL, {"email": canonical_email(email)})
     return organizer_from(row) if row else None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -437,5 +438,6 @@ async def draw_in_background(request: Request, petition: Row, batch: Row) -> Res
             )
         except PetitionError as error:
             return await manage_page(request, error=error.message)
-        drawings.start(batch["id"], svgs, filename)
+        spend = partial(flyer_batches.spend_tabs, request.app.state.db, petition=petition, batch=batch)
+        drawings.start(batch["id"], svgs, filename, spend)
     return await manage_page(request, notice="The PDF is being drawn: its progress is in the table below.")

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from starlette.config import Config
 
+from .text import text_problem
+
 ENVIRONMENTS = ("development", "production")
 SMTP_TLS_MODES = ("starttls", "tls", "none")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -158,6 +160,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
     site_name = read("SITE_NAME", "Petitions")
     if not 1 <= len(site_name) <= 80:
         problems.append("SITE_NAME must be 1 to 80 characters")
+    elif problem := text_problem(site_name):
+        problems.append(f"SITE_NAME {problem}")
     values = dict(
         env=env,
         site_name=site_name,

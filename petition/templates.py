@@ -15,7 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .csrf import FORM_FIELD, csrf_token
 from .settings import Settings
-from .text import long_date, paragraphs
+from .text import isolated, long_date, paragraphs, without_forbidden
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -25,10 +25,15 @@ UNVERSIONED_MAX_AGE = 3600
 
 
 def environment(directory: Path) -> jinja2.Environment:
-    """Templates from `directory` as all of ours are: escaped, a missing value an error, tags leave no blank lines."""
+    """Templates from `directory` as all of ours are: escaped, a missing value an error, tags leave no blank lines.
+
+    Characters XML forbids are dropped from every value written: a row stored before the text
+    rule existed must not make the Atom feed or a flyer's SVG unreadable.
+    """
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
         autoescape=True,
+        finalize=without_forbidden,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -63,6 +68,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         paragraphs=paragraphs,
         long_date=long_date,
     )
+    env.filters["isolated"] = isolated
     return Jinja2Templates(env=env)
 
 

@@ -1,13 +1,86 @@
-"""Turning stored text and times into what pages show."""
+"""Text: one rule for all text the service takes; stored text and times turned into what pages show.
+
+Every text field of the API's models carries one of the rules below (`LINE`, `SENTENCE`,
+`PROSE`), and forms and the command line call `text_problem` for what no model reads.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from markupsafe import Markup, escape
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+# What XML 1.0 forbids (C0 controls but tab, line feed and carriage return; lone surrogates;
+# U+FFFE and U+FFFF), and what it discourages and no text needs: DEL, the C1 controls and every
+# other noncharacter (U+FDD0-U+FDEF, the last two code points of each plane). Any of them stored
+# would break the Atom feed and flyer SVGs, which are XML.
+_NONCHARACTERS = "".join(f"{chr(plane * 0x10000 + 0xFFFE)}-{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17))
+FORBIDDEN = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef{_NONCHARACTERS}]")
+LINE_BREAKS = re.compile("[\t\n\r\u2028\u2029]")
+# Explicit overrides reverse the letters after them ("\u202eAlice" shows as "ecilA"): never.
+OVERRIDES = re.compile("[\u202d\u202e]")
+# Every bidirectional control: marks, embeddings, overrides, isolates. Short fields need none,
+# since pages isolate each piece of user text (dir="auto") and a name's direction is its own.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def text_problem(value: str, *, lines: bool = False, direction_marks: bool = False) -> str | None:
+    """What is wrong with a piece of text a user gave, as a message ("must not ..."), or None.
+
+    Refused everywhere: characters XML 1.0 forbids or discourages (controls, lone surrogates,
+    noncharacters) and the bidirectional overrides U+202D and U+202E. Refused unless `lines`:
+    tabs and line breaks. Refused unless `direction_marks`: every other bidirectional control.
+    """
+    if found := FORBIDDEN.search(value):
+        return f"must not hold control characters or noncharacters (it holds {_code_point(found.group())})"
+    if not lines and LINE_BREAKS.search(value):
+        return "must be one line, without tabs or line breaks"
+    if found := (BIDI_CONTROLS if not direction_marks else OVERRIDES).search(value):
+        return f"must not hold characters that change the direction of text (it holds {_code_point(found.group())})"
+    return None
+
+
+def _code_point(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
+def _rule(*, lines: bool, direction_marks: bool) -> AfterValidator:
+    def check(value: str) -> str:
+        if problem := text_problem(value, lines=lines, direction_marks=direction_marks):
+            raise PydanticCustomError("text", problem)
+        return value
+
+    return AfterValidator(check)
+
+
+# Short one-line text: titles, targets, names, roles, labels, token names, receipts and codes.
+LINE = _rule(lines=False, direction_marks=False)
+# A one-line sentence that may mix directions (a summary): direction marks and isolates allowed.
+SENTENCE = _rule(lines=False, direction_marks=True)
+# Paragraphs (a body, a reason): line breaks, tabs, direction marks and isolates allowed.
+PROSE = _rule(lines=True, direction_marks=True)
+
+
+def without_forbidden(value: Any) -> Any:
+    """A value about to be written into a page, feed or flyer, with the characters XML forbids dropped.
+
+    A second line of defence for text stored before the rule above existed; Markup stays Markup.
+    """
+    if isinstance(value, str) and FORBIDDEN.search(value):
+        cleaned = FORBIDDEN.sub("", value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned  # noqa: S704 (only characters dropped)
+    return value
+
+
+def isolated(text: str) -> str:
+    """Text between U+2068 and U+2069 (a first-strong isolate), where no element can isolate it (a <title>)."""
+    return f"\u2068{text}\u2069"
 
 
 def paragraphs(text: str) -> Markup:
@@ -17,7 +90,7 @@ def paragraphs(text: str) -> Markup:
     for block in blocks:
         escaped = str(escape(block))
         linked = URL.sub(lambda m: f'<a href="{m.group(0)}" rel="nofollow noopener">{m.group(0)}</a>', escaped)
-        html.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+        html.append('<p dir="auto">' + linked.replace("\n", "<br>\n") + "</p>")
     return Markup("\n".join(html))  # noqa: S704 (every piece escaped above)
 
 

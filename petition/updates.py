@@ -20,9 +20,10 @@ from .encryption import decrypt, encrypt
 from .organizers import MAX_EMAIL_LENGTH, email_problem
 from .petitions import PetitionError
 from .settings import Settings
+from .text import LINE
 from .tokens import receipt_key
 
-Receipt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Receipt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), LINE]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_EMAIL_LENGTH)]
 NOT_ASKED = "No updates address is waiting for a code on this receipt. Give the address again to get a new code."
 NOT_SUBSCRIBED = "No updates address is kept for this receipt: it was never given, or was already removed."

@@ -29,7 +29,19 @@ AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
+NARROWEST = {"width": 320, "height": 640}  # the narrowest phone a page must fit without scrolling sideways
+# Words no line can hold whole: each page must still wrap them at 320 px.
+LONG_WORD = "Arbeitszeitverlängerungsvereinbarungsentwürfe"
+LONG_ADDRESS = "https://intranet.example.com/departments/operations/night-shift/rotas/2026/proposals/" + "x" * 30
+
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# The innermost elements that reach past the window's right edge, to name in a failure.
+WIDEST = """[...document.querySelectorAll('body *')]
+  .filter(e => !e.closest('.table-scroll, .visually-hidden'))
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+    && ![...e.children].some(c => c.getBoundingClientRect().right > document.documentElement.clientWidth + 1))
+  .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')
+    + ' ' + Math.round(e.getBoundingClientRect().right) + ' px')"""
 CODE = re.compile(r"\b([0-9A-Z]{4}-[0-9A-Z]{4})\b")
 
 
@@ -47,6 +59,7 @@ class Watch:
         self.outside: list[str] = []
         self.errors: list[str] = []
         self.violations: list[str] = []
+        self.too_wide: list[str] = []
         self.shots = 0
 
     async def attach(self, page: object) -> None:
@@ -63,7 +76,7 @@ class Watch:
         page.on("pageerror", lambda error: self.errors.append(str(error)))  # type: ignore[attr-defined]
 
     async def check(self, page: object, label: str) -> None:
-        """Run axe-core on the page as it is now, and keep a screenshot."""
+        """Run axe-core on the page as it is now, see that it fits 320 px, and keep screenshots."""
         await page.evaluate(AXE.read_text())  # type: ignore[attr-defined]
         result = await page.evaluate(  # type: ignore[attr-defined]
             "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG
@@ -74,11 +87,29 @@ class Watch:
         self.shots += 1
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOTS / f"{self.name}-{self.shots:02d}-{label}.png"), full_page=True)  # type: ignore[attr-defined]
+        await self.check_width(page, label)
+
+    async def check_width(self, page: object, label: str) -> None:
+        """The page at 320 px wide: no horizontal scrolling (a screenshot of it kept too)."""
+        size = page.viewport_size  # type: ignore[attr-defined]
+        await page.set_viewport_size(NARROWEST)  # type: ignore[attr-defined]
+        try:
+            widths = await page.evaluate(  # type: ignore[attr-defined]
+                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            if widths[0] > widths[1]:
+                wide = await page.evaluate(WIDEST)  # type: ignore[attr-defined]
+                self.too_wide.append(f"{label}: {widths[0]} px wide in a {widths[1]} px window, by {wide}")
+            path = SCREENSHOTS / f"{self.name}-{self.shots:02d}-{label}-320.png"
+            await page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+        finally:
+            await page.set_viewport_size(size)  # type: ignore[attr-defined]
 
     def assert_clean(self) -> None:
         assert not self.outside, f"requests left 127.0.0.1: {self.outside}"
         assert not self.errors, f"console errors: {self.errors}"
         assert not self.violations, "axe-core found:\n" + "\n".join(self.violations)
+        assert not self.too_wide, "pages scroll sideways at 320 px:\n" + "\n".join(self.too_wide)
 
 
 @pytest.fixture
@@ -121,10 +152,10 @@ async def test_a_signer_signs_with_an_emailed_code_then_a_printed_one_on_a_phone
     token = server.run("create-token", "organizer@example.org").strip().splitlines()[-1]
     headers = {"authorization": f"Bearer {token}"}
     petition = {
-        "title": "Safe staffing on every ward",
-        "summary": "Two nurses on every night shift.",
-        "body": "We ask the board to staff every ward safely.\n\nEvery night, every ward.",
-        "target": "The hospital board",
+        "title": f"Safe staffing on every ward: {LONG_WORD}",
+        "summary": f"Two nurses on every night shift. {LONG_WORD}",
+        "body": f"We ask the board to staff every ward safely: {LONG_ADDRESS}\n\nEvery night, {LONG_WORD}.",
+        "target": f"The hospital board {LONG_WORD}",
         "goal": 100,
         "verification": ["email", "code"],
         "allowed_domains": ["example.com"],
@@ -141,6 +172,10 @@ async def test_a_signer_signs_with_an_emailed_code_then_a_printed_one_on_a_phone
     await page.goto(f"{server.url}/p/{slug}")  # type: ignore[attr-defined]
     await watch.check(page, "petition")
     await page.fill("#email-email", "nurse@example.com")  # type: ignore[attr-defined]
+    await page.check("#email-show_name")  # type: ignore[attr-defined]
+    await page.fill("#email-name", LONG_WORD + LONG_WORD[:30])  # type: ignore[attr-defined]
+    await page.fill("#email-role", LONG_WORD)  # type: ignore[attr-defined]
+    await page.fill("#email-reason", f"{LONG_WORD} {LONG_ADDRESS}")  # type: ignore[attr-defined]
     await page.click("text=Send me a code")  # type: ignore[attr-defined]
     await page.wait_for_selector("text=Check your email")  # type: ignore[attr-defined]
     await watch.check(page, "check-email")
@@ -160,6 +195,11 @@ async def test_a_signer_signs_with_an_emailed_code_then_a_printed_one_on_a_phone
         await page.wait_for_timeout(250)  # type: ignore[attr-defined]
     assert "Your signature is counted" in await page.inner_text("main")  # type: ignore[attr-defined]
     await watch.check(page, "counted")
+    await page.goto(f"{server.url}/p/{slug}")  # type: ignore[attr-defined]
+    assert LONG_WORD + LONG_WORD[:30] in await page.inner_text("main"), "the name is shown"  # type: ignore[attr-defined]
+    await watch.check(page, "petition-with-names")
+    await page.goto(f"{server.url}/")  # type: ignore[attr-defined]
+    await watch.check(page, "home")
 
     await page.goto(f"{server.url}/p/{slug}?code={printed}")  # type: ignore[attr-defined]
     assert await page.input_value("#code-code") == printed  # type: ignore[attr-defined]
@@ -196,12 +236,13 @@ async def test_the_first_organizer_sets_up_and_publishes_a_petition_on_a_desktop
     await watch.check(page, "organize")
     await page.goto(f"{server.url}/organize/petitions/new")  # type: ignore[attr-defined]
     await watch.check(page, "new-petition")
-    await page.fill("#title", "Fair rotas for the night shift")  # type: ignore[attr-defined]
-    await page.fill("#summary", "Rotas published four weeks ahead.")  # type: ignore[attr-defined]
-    await page.fill("#target", "The operations director")  # type: ignore[attr-defined]
-    await page.fill("#body", "We ask for rotas four weeks ahead.")  # type: ignore[attr-defined]
+    await page.fill("#title", f"Fair rotas for the night shift {LONG_WORD}")  # type: ignore[attr-defined]
+    await page.fill("#summary", f"Rotas published four weeks ahead. {LONG_WORD}")  # type: ignore[attr-defined]
+    await page.fill("#target", f"The operations director {LONG_WORD}")  # type: ignore[attr-defined]
+    await page.fill("#body", f"We ask for rotas four weeks ahead: {LONG_ADDRESS}")  # type: ignore[attr-defined]
     await page.fill("#goal", "500")  # type: ignore[attr-defined]
     await page.fill("#allowed_domains", "example.com")  # type: ignore[attr-defined]
+    await page.check("#v-code")  # type: ignore[attr-defined]
     await page.click("button[type=submit]:has-text('Save draft')")  # type: ignore[attr-defined]
     await page.wait_for_load_state()  # type: ignore[attr-defined]
     assert "Publish…" in await page.inner_text("main")  # type: ignore[attr-defined]
@@ -213,10 +254,24 @@ async def test_the_first_organizer_sets_up_and_publishes_a_petition_on_a_desktop
     await page.wait_for_load_state()  # type: ignore[attr-defined]
     await watch.check(page, "published")
     await page.goto(f"{server.url}/organize/petitions/{slug}")  # type: ignore[attr-defined]
-    await page.fill("#flyer-label", "Canteen wall")  # type: ignore[attr-defined]
+    await page.fill("#flyer-label", LONG_WORD)  # type: ignore[attr-defined]
     await page.click("button:has-text('Make flyers')")  # type: ignore[attr-defined]
     await page.wait_for_selector("text=Flyers made")  # type: ignore[attr-defined]
     await watch.check(page, "flyers")
+    await page.fill("#label", LONG_WORD)  # type: ignore[attr-defined]
+    await page.fill("#count", "3")  # type: ignore[attr-defined]
+    await page.click("button:has-text('Make codes')")  # type: ignore[attr-defined]
+    await page.wait_for_selector("text=Codes made")  # type: ignore[attr-defined]
+    await watch.check(page, "codes")
+    await page.goto(f"{server.url}/organize")  # type: ignore[attr-defined]
+    await watch.check(page, "petitions")
+    await page.goto(f"{server.url}/organize/settings")  # type: ignore[attr-defined]
+    await page.fill("#name", LONG_WORD)  # type: ignore[attr-defined]
+    await page.click("button:has-text('Make token')")  # type: ignore[attr-defined]
+    await page.wait_for_selector("code.secret")  # type: ignore[attr-defined]
+    await watch.check(page, "settings")
+    await page.goto(f"{server.url}/organize/admin")  # type: ignore[attr-defined]
+    await watch.check(page, "admin")
     await page.goto(f"{server.url}/p/{slug}")  # type: ignore[attr-defined]
     assert "Open for signatures" in await page.inner_text("main")  # type: ignore[attr-defined]
     await watch.check(page, "public-page")

@@ -210,7 +210,7 @@ async def test_the_petition_page_shows_everything_and_markup_as_text(client: htt
     html = page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
     assert "&lt;b&gt;there&lt;/b&gt;" in html
-    assert "To: The board" in html and "Our data should stay ours." in html
+    assert "To: <bdi>The board</bdi>" in html and "Our data should stay ours." in html
     assert '<progress max="100" value="0">' in html
     assert "Open for signatures" in html
     home = await client.get("/")
@@ -220,7 +220,7 @@ async def test_the_petition_page_shows_everything_and_markup_as_text(client: htt
 async def test_body_paragraphs_and_links(client: httpx.AsyncClient, token: str) -> None:
     slug = await published(client, token)
     html = (await client.get(f"/p/{slug}")).text
-    assert "<p>First paragraph.</p>" in html
+    assert '<p dir="auto">First paragraph.</p>' in html
     assert '<a href="https://example.org/report" rel="nofollow noopener">https://example.org/report</a>.' in html
 
 

@@ -112,6 +112,8 @@ def test_secrets_are_read_from_private_files(tmp_path: Path) -> None:
         ({"SECRET_KEY": "!!!"}, "SECRET_KEY is not base64"),
         ({"PEPPER": "x", "PEPPER_FILE": "/nowhere"}, "set PEPPER or PEPPER_FILE, not both"),
         ({"ACCESS_LOG": "sometimes"}, "ACCESS_LOG must be true or false"),
+        ({"SITE_NAME": "Petitions\u202e"}, "SITE_NAME must not hold characters that change the direction"),
+        ({"SITE_NAME": "Petitions\nand more"}, "SITE_NAME must be one line"),
     ],
 )
 def test_malformed_settings_are_refused_with_a_one_line_reason(
