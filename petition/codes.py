@@ -9,11 +9,12 @@ import json
 import secrets
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from . import queries
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
+from .parameters import LARGEST_NUMBER, bounded
 from .petitions import CONTROL, PetitionError
 from .settings import Settings
 from .tokens import new_id
@@ -25,7 +26,7 @@ INSERT_CHUNK = 500  # rows per INSERT statement, so a big batch is a few stateme
 
 class CodeBatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    count: Annotated[int, Field(strict=True, ge=1)]
+    count: bounded(1, LARGEST_NUMBER)  # and at most MAX_CODES_PER_BATCH, checked with the settings
     label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
 
     @field_validator("label")

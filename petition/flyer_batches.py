@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -26,12 +26,14 @@ from .api_tokens import bearer_organizer
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction, now
 from .errors import ApiError
+from .parameters import bounded, query_number
 from .petitions import CONTROL, PetitionError
 from .settings import Settings
 from .tokens import new_id
 
 logger = logging.getLogger("petition.flyers")
 BATCH_CODE_LENGTH = 8
+MAX_COPIES = 500  # pages in one batch
 # A PDF of more pages than this is drawn in the background when asked for on the organizer page.
 BACKGROUND_PAGES = 20
 PLACEHOLDER_CODE = "XXXX-XXXX-XXXX-XXXX"
@@ -47,7 +49,7 @@ class FlyerCreate(BaseModel):
     label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
     layout: Literal["poster", "handout", "tearoff"]
     paper_size: Literal["a4", "letter"]
-    copies: Annotated[int, Field(strict=True, ge=1, le=500)] = 1
+    copies: bounded(1, MAX_COPIES) = 1
 
     @field_validator("label")
     @classmethod
@@ -344,7 +346,7 @@ async def api_list(request: Request) -> FlyerBatchList:
 
 class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    page: Annotated[int, Field(ge=1)] = 1
+    page: query_number(1, MAX_COPIES) = 1
 
 
 async def api_download(request: Request, query: PageQuery) -> Response:

@@ -11,6 +11,7 @@ ExceptionMiddleware), because each layer costs every request its time and
 from __future__ import annotations
 
 import logging
+import re
 import time
 import traceback
 from typing import Any
@@ -36,6 +37,11 @@ CONTENT_SECURITY_POLICY = (
 HSTS = "max-age=63072000; includeSubDomains"
 # Methods whose requests carry no body worth limiting or checking.
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# No address of ours holds a control character; a decoded %00 or %0D%0A in a path parameter
+# would reach a database (PostgreSQL refuses NUL in text) or a header (a line break ends it).
+CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f]")
+# More digits than any Content-Length we could accept (int() of thousands of digits fails).
+MAX_LENGTH_DIGITS = 18
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -113,6 +119,9 @@ class ShellMiddleware:
             await send(message)
 
         try:
+            if CONTROL_IN_PATH.search(path):
+                await plain_error_response(path, 404)(scope, receive, send_with_headers)
+                return
             if method == "GET" and self.cache is not None and self._anonymous(scope):
                 hit = await self.cache.fast(scope)
                 if hit is not None:  # a public answer already rendered for this very address
@@ -159,7 +168,7 @@ class ShellMiddleware:
             if name == b"content-length":
                 if not value.isdigit():
                     return 400
-                if int(value) > self.max_body_bytes:
+                if len(value) > MAX_LENGTH_DIGITS or int(value) > self.max_body_bytes:
                     return 413
         return None
 

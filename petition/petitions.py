@@ -10,10 +10,11 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from . import queries
 from .database import Database, Row, Transaction, now
+from .parameters import Moment
 from .tokens import new_id
 
 STATES = ("draft", "open", "closed")
@@ -119,7 +120,7 @@ class PetitionCreate(PetitionFields):
     body: Body = ""
     target: Target
     goal: Goal
-    closes_at: AwareDatetime | None = None
+    closes_at: Moment | None = None
     allowed_domains: Annotated[list[str], Field(max_length=MAX_DOMAINS)] = []
     verification: Annotated[list[Method], Field(max_length=2)] = ["email"]
     show_names: bool = False
@@ -134,7 +135,7 @@ class PetitionUpdate(PetitionFields):
     body: Body | None = None
     target: Target | None = None
     goal: Goal | None = None
-    closes_at: AwareDatetime | None = None
+    closes_at: Moment | None = None
     allowed_domains: Annotated[list[str], Field(max_length=MAX_DOMAINS)] | None = None
     verification: Annotated[list[Method], Field(max_length=2)] | None = None
     show_names: bool | None = None

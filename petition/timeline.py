@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from . import queries
+from . import parameters, queries
 from .database import Database, Row, now
 from .petitions import PetitionError, iso
 
@@ -180,12 +180,7 @@ def as_csv(data: Timeline) -> str:
 
 def parse_day(text: str, row: Row, *, today: date | None = None) -> date:
     """A `YYYY-MM-DD` no later than today and not before the opening; 422 otherwise."""
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise PetitionError(422, "Give the date as YYYY-MM-DD, for example 2026-06-03.") from None
-    if len(text) != 10:
-        raise PetitionError(422, "Give the date as YYYY-MM-DD, for example 2026-06-03.")
+    day = parameters.parse_day(text)
     current = today or datetime.now(UTC).date()
     if day > current:
         raise PetitionError(422, "That date is in the future: there is no count for it yet.")
