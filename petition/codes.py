@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import json
 import secrets
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
-from . import queries
+from . import downloads, queries
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
 from .parameters import LARGEST_NUMBER, bounded
@@ -165,10 +163,4 @@ async def revoke(db: Database, *, petition_id: str, batch_id: str) -> bool:
 
 def as_csv(label: str, codes: list[str]) -> str:
     """The codes as CSV (code, label), safe to open in a spreadsheet."""
-    if label[:1] in ("=", "+", "-", "@"):
-        label = "'" + label  # never a formula
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["code", "label"])
-    writer.writerows([code, label] for code in codes)
-    return out.getvalue()
+    return downloads.as_csv(("code", "label"), ([code, label] for code in codes))

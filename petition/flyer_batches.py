@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import codes, flyers, petitions, queries
+from . import codes, downloads, flyers, petitions, queries
 from .api_tokens import bearer_organizer
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction, now
@@ -188,10 +188,6 @@ async def pdf_pages(db: Database, settings: Settings, *, petition: Row, batch: R
     return svgs, f"flyers-{petition['slug']}-{batch['layout']}-{batch['paper_size']}.pdf"
 
 
-def attachment(filename: str) -> dict[str, str]:
-    return {"content-disposition": f'attachment; filename="{filename}"'}
-
-
 async def render(
     db: Database, settings: Settings, *, petition: Row, batch: Row, kind: str, page: int
 ) -> tuple[bytes, dict[str, str]]:
@@ -201,7 +197,7 @@ async def render(
     if kind == "pdf":
         svgs, filename = await pdf_pages(db, settings, petition=petition, batch=batch)
         # Drawing is CPU work (tens of milliseconds a page): in a thread, so other requests go on.
-        return await asyncio.to_thread(flyers.to_pdf, svgs), attachment(filename)
+        return await asyncio.to_thread(flyers.to_pdf, svgs), downloads.attachment(filename)
     if not 1 <= page <= batch["copies"]:
         raise PetitionError(422, f"This batch has pages 1 to {batch['copies']}.")
     per_page = flyers.tabs_per_page(batch["layout"])

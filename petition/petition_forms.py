@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import codes, flyer_batches, organizers, petitions, queries
+from . import codes, downloads, flyer_batches, organizers, petitions, queries
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction
 from .login import guard, page, redirect
@@ -348,8 +348,7 @@ async def download_codes(request: Request) -> Response:
         return await manage_page(request, error=error.message)
     body = codes.as_csv(label, made) if text_format == "csv" else "\n".join(made) + "\n"
     media_type = "text/csv" if text_format == "csv" else "text/plain"
-    filename = f"{row['slug']}-codes.{text_format}"
-    headers = {"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"}
+    headers = {**downloads.attachment(f"{row['slug']}-codes.{text_format}"), "cache-control": "no-store"}
     return Response(body, media_type=f"{media_type}; charset=utf-8", headers=headers)
 
 
@@ -423,7 +422,7 @@ async def draw_in_background(request: Request, petition: Row, batch: Row) -> Res
     if finished is not None:
         if finished.pdf is None:
             return await manage_page(request, error="Drawing these flyers failed. Please try again.")
-        headers = {**flyer_batches.attachment(finished.filename), "cache-control": "no-store"}
+        headers = {**downloads.attachment(finished.filename), "cache-control": "no-store"}
         return Response(finished.pdf, media_type=flyer_batches.KINDS["pdf"], headers=headers)
     if batch["id"] not in drawings.jobs:
         try:

@@ -8,15 +8,13 @@ the "as of" time all start on the floor, so no one can time one signature.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from . import parameters, queries
+from . import downloads, parameters, queries
 from .database import Database, Row, now
 from .petitions import PetitionError, iso
 
@@ -170,12 +168,8 @@ def next_milestone(reached: int, goal: int) -> int:
 
 
 def as_csv(data: Timeline) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for item in data.buckets:
-        writer.writerow([item.start, item.signed, item.withdrawn, item.invalidated, item.cumulative])
-    return out.getvalue()
+    rows = ([item.start, item.signed, item.withdrawn, item.invalidated, item.cumulative] for item in data.buckets)
+    return downloads.as_csv(CSV_HEADER, rows)
 
 
 def parse_day(text: str, row: Row, *, today: date | None = None) -> date:
