@@ -13,7 +13,7 @@ from . import codes, petitions, queries
 from .api import JSON_TYPE, json_response
 from .api_tokens import bearer_organizer
 from .codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList
-from .database import Database
+from .database import Database, now
 from .errors import ApiError
 from .organizers import Organizer
 from .parameters import decode_cursor, encode_cursor, query_number
@@ -49,7 +49,13 @@ async def list_petitions(request: Request, query: PetitionListQuery) -> Response
     db: Database = request.app.state.db
     rows = await db.fetch_all(
         queries.SELECT_PUBLIC_PETITIONS,
-        {"state": query.state or "", "before_at": before_at, "before_id": before_id, "limit": query.limit},
+        {
+            "state": query.state or "",
+            "before_at": before_at,
+            "before_id": before_id,
+            "limit": query.limit,
+            "now": now(),
+        },
     )
     base_url = request.app.state.settings.base_url
     next_cursor = encode_cursor(rows[-1]["opened_at"], rows[-1]["id"]) if len(rows) == query.limit else None
