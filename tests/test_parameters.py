@@ -162,3 +162,30 @@ async def test_a_deadline_far_ahead_with_an_offset_is_kept_and_shown(client: htt
 async def test_a_control_character_in_an_address_is_not_found(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 404
+
+
+async def test_a_content_length_of_thousands_of_digits_is_refused_as_too_large(app: Starlette) -> None:
+    sent: list[dict[str, object]] = []
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/petitions",
+        "raw_path": b"/api/v1/petitions",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"9" * 5000)],
+        "client": ("203.0.113.7", 51000),
+        "server": ("127.0.0.1", 8000),
+        "scheme": "http",
+        "http_version": "1.1",
+        "root_path": "",
+        "state": {},
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 413
