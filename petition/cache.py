@@ -1,7 +1,8 @@
 """A small cache of rendered public responses, with ETags, dropped whenever any petition changes.
 
 Every change to a petition (and every closed batch of signatures) moves the
-database's `cache_version`. A process drops its cache when its own writes
+database's `cache_version`; so does an open petition's deadline passing, which
+changes its page before the housekeeping job stamps it closed. A process drops its cache when its own writes
 change a petition, and reads the version at most once a second to notice other
 processes' changes, so a newsroom polling a petition every second costs one
 dictionary lookup per request.
@@ -21,8 +22,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
-from . import queries
-from .database import Database, Row
+from . import petitions, queries
+from .database import Database, Row, now
 
 CHECK_EVERY_SECONDS = 1.0
 MAX_ENTRIES = 5000
@@ -76,6 +77,8 @@ class PublicCache:
         self.by_address: dict[tuple[str, bytes, int], tuple[Cached, str]] = {}
         self.version: int | None = None
         self.checked_at = 0.0
+        # The next deadline of an open petition: what was rendered before it is stale after it.
+        self.next_deadline: int | None = None
         # Moves at every clear: a build that began before a clear must not store what it saw.
         self.generation = 0
 
@@ -92,13 +95,15 @@ class PublicCache:
 
     async def _refresh(self) -> None:
         moment = time.monotonic()
-        if moment - self.checked_at < CHECK_EVERY_SECONDS:
+        deadline_passed = self.next_deadline is not None and time.time() >= self.next_deadline
+        if moment - self.checked_at < CHECK_EVERY_SECONDS and not deadline_passed:
             return
         self.checked_at = moment
         version = await self.db.fetch_val(queries.SELECT_CACHE_VERSION)
-        if version != self.version:
+        if version != self.version or deadline_passed:
             self._forget()
             self.version = version
+            self.next_deadline = await self.db.fetch_val(queries.SELECT_NEXT_DEADLINE, {"now": now()})
 
     async def petition_row(self, slug: str) -> Row | None:
         """A petition's row as of the cache version (signing reads it at every request).
@@ -111,7 +116,8 @@ class PublicCache:
             if len(self.rows) >= MAX_ENTRIES:
                 self.rows.clear()
             self.rows[slug] = await self.db.fetch_one(queries.SELECT_PETITION_BY_SLUG, {"slug": slug})
-        return self.rows[slug]
+        row = self.rows[slug]
+        return None if row is None else petitions.as_of(row)
 
     async def get_or_build(
         self,

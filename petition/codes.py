@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import json
 import secrets
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from . import queries
+from . import downloads, queries
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
+from .parameters import LARGEST_NUMBER, bounded
 from .petitions import PetitionError
 from .settings import Settings
 from .text import LINE
@@ -27,7 +26,7 @@ GONE = "These codes were already downloaded (or revoked); they are no longer on 
 
 class CodeBatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    count: Annotated[int, Field(strict=True, ge=1)]
+    count: bounded(1, LARGEST_NUMBER)  # and at most MAX_CODES_PER_BATCH, checked with the settings
     label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80), LINE] = ""
 
 
@@ -172,10 +171,4 @@ async def revoke(db: Database, *, petition_id: str, batch_id: str) -> bool:
 
 def as_csv(label: str, codes: list[str]) -> str:
     """The codes as CSV (code, label), safe to open in a spreadsheet."""
-    if label[:1] in ("=", "+", "-", "@"):
-        label = "'" + label  # never a formula
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["code", "label"])
-    writer.writerows([code, label] for code in codes)
-    return out.getvalue()
+    return downloads.as_csv(("code", "label"), ([code, label] for code in codes))

@@ -130,7 +130,7 @@ async def verify(db: Database, settings: Settings, *, petition: Row, attempt: st
             # Counted inside the write: concurrent guesses cannot share one try.
             await tx.execute(queries.COUNT_SIGN_ATTEMPT_TRY, {"attempt_hash": attempt_hash})
             return "wrong"
-        if await tx.fetch_one(queries.SELECT_OPEN_PETITION, {"id": petition["id"]}) is None:
+        if await tx.fetch_one(queries.SELECT_OPEN_PETITION, {"id": petition["id"], "now": now()}) is None:
             return "closed"
         await tx.execute(queries.DELETE_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
         kept = json.loads(decrypt(settings.encryption_key, row["sealed"], _bound(attempt_hash)))

@@ -18,15 +18,16 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import codes, flyers, petitions, queries
+from . import codes, downloads, flyers, petitions, queries
 from .api_tokens import bearer_organizer
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction, now
 from .errors import ApiError
+from .parameters import bounded, query_number
 from .petitions import PetitionError
 from .settings import Settings
 from .text import LINE
@@ -34,6 +35,7 @@ from .tokens import new_id
 
 logger = logging.getLogger("petition.flyers")
 BATCH_CODE_LENGTH = 8
+MAX_COPIES = 500  # pages in one batch
 # A PDF of more pages than this is drawn in the background when asked for on the organizer page.
 BACKGROUND_PAGES = 20
 PLACEHOLDER_CODE = "XXXX-XXXX-XXXX-XXXX"
@@ -49,7 +51,7 @@ class FlyerCreate(BaseModel):
     label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80), LINE] = ""
     layout: Literal["poster", "handout", "tearoff"]
     paper_size: Literal["a4", "letter"]
-    copies: Annotated[int, Field(strict=True, ge=1, le=500)] = 1
+    copies: bounded(1, MAX_COPIES) = 1
 
 
 class FlyerDownloads(BaseModel):
@@ -193,10 +195,6 @@ async def spend_tabs(db: Database, *, petition: Row, batch: Row) -> None:
         raise PetitionError(409, TORN_OFF)
 
 
-def attachment(filename: str) -> dict[str, str]:
-    return {"content-disposition": f'attachment; filename="{filename}"'}
-
-
 async def render(
     db: Database, settings: Settings, *, petition: Row, batch: Row, kind: str, page: int
 ) -> tuple[bytes, dict[str, str]]:
@@ -208,7 +206,7 @@ async def render(
         # Drawing is CPU work (tens of milliseconds a page): in a thread, so other requests go on.
         pdf = await asyncio.to_thread(flyers.to_pdf, svgs)
         await spend_tabs(db, petition=petition, batch=batch)
-        return pdf, attachment(filename)
+        return pdf, downloads.attachment(filename)
     if not 1 <= page <= batch["copies"]:
         raise PetitionError(422, f"This batch has pages 1 to {batch['copies']}.")
     per_page = flyers.tabs_per_page(batch["layout"])
@@ -356,7 +354,7 @@ async def api_list(request: Request) -> FlyerBatchList:
 
 class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    page: Annotated[int, Field(ge=1)] = 1
+    page: query_number(1, MAX_COPIES) = 1
 
 
 async def api_download(request: Request, query: PageQuery) -> Response:

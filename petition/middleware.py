@@ -11,6 +11,7 @@ ExceptionMiddleware), because each layer costs every request its time and
 from __future__ import annotations
 
 import logging
+import re
 import time
 import traceback
 from typing import Any
@@ -37,6 +38,10 @@ CONTENT_SECURITY_POLICY = (
 HSTS = "max-age=63072000; includeSubDomains"
 # Methods whose requests carry no body worth limiting or checking.
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Tab, CR and LF are allowed in some text, never in an address.
+CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f]")
+# More digits than any Content-Length we could accept (int() of thousands of digits fails).
+MAX_LENGTH_DIGITS = 18
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -114,6 +119,12 @@ class ShellMiddleware:
             await send(message)
 
         try:
+            if CONTROL_IN_PATH.search(path) or FORBIDDEN.search(path):
+                # No address holds a control character or one the text rule refuses: a NUL
+                # (which PostgreSQL cannot even compare) or a line break (which would end a
+                # header) is answered here, before any lookup.
+                await plain_error_response(path, 404)(scope, receive, send_with_headers)
+                return
             if method == "GET" and self.cache is not None and self._anonymous(scope):
                 hit = await self.cache.fast(scope)
                 if hit is not None:  # a public answer already rendered for this very address
@@ -121,11 +132,6 @@ class ShellMiddleware:
                     scope["route_template"] = template
                     await answer(scope, receive, send_with_headers)
                     return
-            if FORBIDDEN.search(path):
-                # No address holds a character the text rule refuses (a NUL, which PostgreSQL
-                # cannot even compare, among them): answered here, before any lookup.
-                await plain_error_response(path, 404)(scope, receive, send_with_headers)
-                return
             if method not in BODYLESS_METHODS:
                 refusal = self._announced_body_refusal(scope)
                 if refusal:
@@ -165,7 +171,7 @@ class ShellMiddleware:
             if name == b"content-length":
                 if not value.isdigit():
                     return 400
-                if int(value) > self.max_body_bytes:
+                if len(value) > MAX_LENGTH_DIGITS or int(value) > self.max_body_bytes:
                     return 413
         return None
 

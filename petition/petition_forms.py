@@ -11,21 +11,16 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import codes, flyer_batches, organizers, petitions, queries
+from . import codes, downloads, flyer_batches, organizers, petitions, queries
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction
 from .login import guard, page, redirect
 from .organizers import Organizer, audit
+from .parameters import form_number
 from .petitions import PetitionCreate, PetitionError, PetitionUpdate
 
 CHECKBOXES = ("show_names", "reasons_enabled")
 ACTIONS = ("publish", "close")
-
-
-def whole_number(raw: object) -> int | str:
-    """A form field as an int when it is one, else the text as typed (for the model to refuse clearly)."""
-    text = str(raw or "").strip()
-    return int(text) if text.isdigit() else text
 
 
 def form_values(form: FormData, *, frozen: bool) -> dict[str, Any]:
@@ -37,7 +32,7 @@ def form_values(form: FormData, *, frozen: bool) -> dict[str, Any]:
     if "slug" in form and str(form["slug"]).strip():
         values["slug"] = str(form["slug"]).strip()
     for name in ("goal", "retention_days"):
-        values[name] = whole_number(form.get(name))
+        values[name] = form_number(form.get(name))
     deadline = str(form.get("closes_at") or "").strip()
     # The form's datetime-local field has no offset; the label says the time is UTC.
     values["closes_at"] = f"{deadline}:00Z" if len(deadline) == 16 else (deadline or None)
@@ -316,7 +311,7 @@ async def create_codes(request: Request) -> Response:
         return found
     organizer, row = found
     async with request.form() as form:
-        count = whole_number(form.get("count"))
+        count = form_number(form.get("count"))
         label = str(form.get("label") or "")
     try:
         data = CodeBatchCreate.model_validate({"count": count, "label": label})
@@ -354,8 +349,7 @@ async def download_codes(request: Request) -> Response:
         return await manage_page(request, error=error.message)
     body = codes.as_csv(label, made) if text_format == "csv" else "\n".join(made) + "\n"
     media_type = "text/csv" if text_format == "csv" else "text/plain"
-    filename = f"{row['slug']}-codes.{text_format}"
-    headers = {"content-disposition": f'attachment; filename="{filename}"', "cache-control": "no-store"}
+    headers = {**downloads.attachment(f"{row['slug']}-codes.{text_format}"), "cache-control": "no-store"}
     return Response(body, media_type=f"{media_type}; charset=utf-8", headers=headers)
 
 
@@ -380,7 +374,7 @@ async def create_flyers(request: Request) -> Response:
     organizer, row = found
     async with request.form() as form:
         fields: dict[str, object] = {name: str(form.get(name) or "") for name in ("label", "layout", "paper_size")}
-        fields["copies"] = whole_number(form.get("copies"))
+        fields["copies"] = form_number(form.get("copies"))
     try:
         data = flyer_batches.FlyerCreate.model_validate(fields)
         await flyer_batches.create(
@@ -402,7 +396,7 @@ async def download_flyers(request: Request) -> Response:
     db: Database = request.app.state.db
     async with request.form() as form:
         kind = str(form.get("kind") or "pdf")
-        page = whole_number(form.get("page") or "1")
+        page = form_number(form.get("page") or "1")
     batch = await db.fetch_one(queries.SELECT_FLYER_BATCH, {"id": request.path_params["flyer_id"]})
     if batch is None or batch["petition_id"] != row["id"] or kind not in flyer_batches.KINDS:
         return await manage_page(request, error="There is no such flyer batch.")
@@ -429,7 +423,7 @@ async def draw_in_background(request: Request, petition: Row, batch: Row) -> Res
     if finished is not None:
         if finished.pdf is None:
             return await manage_page(request, error="Drawing these flyers failed. Please try again.")
-        headers = {**flyer_batches.attachment(finished.filename), "cache-control": "no-store"}
+        headers = {**downloads.attachment(finished.filename), "cache-control": "no-store"}
         return Response(finished.pdf, media_type=flyer_batches.KINDS["pdf"], headers=headers)
     if batch["id"] not in drawings.jobs:
         try:

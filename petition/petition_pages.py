@@ -21,10 +21,10 @@ async def home(request: Request) -> Response:
     """GET /: open petitions, and those closed in the last 30 days."""
     db: Database = request.app.state.db
     base_url = request.app.state.settings.base_url
-    open_rows = await db.fetch_all(queries.SELECT_OPEN_PETITIONS, {"limit": HOME_OPEN_LIMIT})
+    open_rows = await db.fetch_all(queries.SELECT_OPEN_PETITIONS, {"limit": HOME_OPEN_LIMIT, "now": now()})
     since = now() - RECENTLY_CLOSED_DAYS * 86400
     closed_rows = await db.fetch_all(
-        queries.SELECT_RECENTLY_CLOSED_PETITIONS, {"since": since, "limit": HOME_CLOSED_LIMIT}
+        queries.SELECT_RECENTLY_CLOSED_PETITIONS, {"since": since, "limit": HOME_CLOSED_LIMIT, "now": now()}
     )
     context = {
         "open": [petitions.public_view(row, base_url) for row in open_rows],

@@ -10,10 +10,11 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from . import queries
 from .database import Database, Row, Transaction, now
+from .parameters import Moment
 from .text import LINE, PROSE, SENTENCE
 from .tokens import new_id
 
@@ -101,7 +102,7 @@ class PetitionCreate(PetitionFields):
     body: Body = ""
     target: Target
     goal: Goal
-    closes_at: AwareDatetime | None = None
+    closes_at: Moment | None = None
     allowed_domains: Annotated[list[str], Field(max_length=MAX_DOMAINS)] = []
     verification: Annotated[list[Method], Field(max_length=2)] = ["email"]
     show_names: bool = False
@@ -116,7 +117,7 @@ class PetitionUpdate(PetitionFields):
     body: Body | None = None
     target: Target | None = None
     goal: Goal | None = None
-    closes_at: AwareDatetime | None = None
+    closes_at: Moment | None = None
     allowed_domains: Annotated[list[str], Field(max_length=MAX_DOMAINS)] | None = None
     verification: Annotated[list[Method], Field(max_length=2)] | None = None
     show_names: bool | None = None
@@ -195,7 +196,27 @@ def iso(moment: int | None) -> str | None:
     return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
 
 
+def is_open(row: Row, moment: int | None = None) -> bool:
+    """Whether the petition takes signatures and withdrawals at `moment` (now by default).
+
+    The deadline itself decides (`closes_at <= moment` is closed), not whether the housekeeping
+    job has stamped the petition closed yet; queries.OPEN_AT_NOW says the same in SQL.
+    """
+    if row["state"] != "open":
+        return False
+    return row["closes_at"] is None or row["closes_at"] > (now() if moment is None else moment)
+
+
+def as_of(row: Row, moment: int | None = None) -> Row:
+    """The row as it is at `moment`: an open petition past its deadline is closed at the deadline,
+    exactly as the housekeeping job will stamp it (so pages, JSON and checks agree before it runs)."""
+    if row["state"] == "open" and not is_open(row, moment):
+        return {**row, "state": "closed", "closed_at": row["closes_at"]}
+    return row
+
+
 def public_view(row: Row, base_url: str) -> PetitionPublic:
+    row = as_of(row)
     floor = row["timeline_floor"]
     return PetitionPublic(
         slug=row["slug"],
@@ -229,7 +250,9 @@ def organizer_view(row: Row, base_url: str) -> PetitionOrganizerView:
 
 
 async def find(db: Database, slug: str) -> Row | None:
-    return await db.fetch_one(queries.SELECT_PETITION_BY_SLUG, {"slug": slug})
+    """The petition at `slug` as it is now (see `as_of`), or None."""
+    row = await db.fetch_one(queries.SELECT_PETITION_BY_SLUG, {"slug": slug})
+    return None if row is None else as_of(row)
 
 
 async def is_organizer_of(db: Database, petition_id: str, organizer_id: str) -> bool:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,9 +13,10 @@ from . import codes, petitions, queries
 from .api import JSON_TYPE, json_response
 from .api_tokens import bearer_organizer
 from .codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList
-from .database import Database
-from .errors import ApiError, ErrorCode
+from .database import Database, now
+from .errors import ApiError
 from .organizers import Organizer
+from .parameters import decode_cursor, encode_cursor, query_number
 from .petitions import PetitionCreate, PetitionList, PetitionOrganizerView, PetitionUpdate
 
 PAGE_SIZE = 50
@@ -29,25 +27,13 @@ FIRST_PAGE = (2**62, "~")  # later than any opened_at; "~" sorts after every id
 
 
 class PetitionListQuery(BaseModel):
-    cursor: str | None = None
+    cursor: str | None = None  # read by decode_cursor, which refuses a forged one
     state: Literal["open", "closed"] | None = None
-    limit: int = Field(default=PAGE_SIZE, ge=1, le=PAGE_SIZE)
+    limit: query_number(1, PAGE_SIZE) = PAGE_SIZE
 
 
 class OrganizerPetitionList(BaseModel):
     petitions: list[PetitionOrganizerView]
-
-
-def encode_cursor(opened_at: int, petition_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([opened_at, petition_id]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        opened_at, petition_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return int(opened_at), str(petition_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise ApiError(422, "The cursor is not one this API gave out.", code=ErrorCode.VALIDATION_FAILED) from None
 
 
 async def optional_organizer(request: Request) -> Organizer | None:
@@ -63,7 +49,13 @@ async def list_petitions(request: Request, query: PetitionListQuery) -> Response
     db: Database = request.app.state.db
     rows = await db.fetch_all(
         queries.SELECT_PUBLIC_PETITIONS,
-        {"state": query.state or "", "before_at": before_at, "before_id": before_id, "limit": query.limit},
+        {
+            "state": query.state or "",
+            "before_at": before_at,
+            "before_id": before_id,
+            "limit": query.limit,
+            "now": now(),
+        },
     )
     base_url = request.app.state.settings.base_url
     next_cursor = encode_cursor(rows[-1]["opened_at"], rows[-1]["id"]) if len(rows) == query.limit else None

@@ -203,6 +203,10 @@ UPDATE petitions SET state = 'closed', closed_at = :now, version = version + 1
 WHERE id = :id AND state = 'open'
 RETURNING id
 """
+# A petition is open at :now while it is published and before its deadline, whether or not the
+# housekeeping job has stamped it closed yet (petitions.is_open says the same in Python).
+OPEN_AT_NOW = "state = 'open' AND (closes_at IS NULL OR closes_at > :now)"
+CLOSED_AT_NOW = "(state = 'closed' OR (state = 'open' AND closes_at <= :now))"
 CLOSE_DUE_PETITIONS = """
 UPDATE petitions SET state = 'closed', closed_at = closes_at, version = version + 1
 WHERE state = 'open' AND closes_at IS NOT NULL AND closes_at <= :now
@@ -211,7 +215,8 @@ RETURNING id
 # Newest first; the cursor is the (opened_at, id) of the last row of the previous page.
 SELECT_PUBLIC_PETITIONS = f"""
 SELECT {PETITION_COLUMNS} FROM petitions
-WHERE state IN ('open', 'closed') AND (:state = '' OR state = :state)
+WHERE state IN ('open', 'closed')
+  AND (:state = '' OR (:state = 'open' AND {OPEN_AT_NOW}) OR (:state = 'closed' AND {CLOSED_AT_NOW}))
   AND (opened_at < :before_at OR (opened_at = :before_at AND id < :before_id))
 ORDER BY opened_at DESC, id DESC
 LIMIT :limit
@@ -223,13 +228,16 @@ WHERE o.organizer_id = :organizer_id
 ORDER BY p.created_at DESC, p.id
 """
 SELECT_CACHE_VERSION = "SELECT version FROM cache_version WHERE id = 1"
+# The next moment a page could change without a write: an open petition's deadline.
+SELECT_NEXT_DEADLINE = "SELECT MIN(closes_at) FROM petitions WHERE state = 'open' AND closes_at > :now"
 BUMP_CACHE_VERSION = "UPDATE cache_version SET version = version + 1 WHERE id = 1"
 SELECT_OPEN_PETITIONS = f"""
-SELECT {PETITION_COLUMNS} FROM petitions WHERE state = 'open' ORDER BY opened_at DESC, id LIMIT :limit
+SELECT {PETITION_COLUMNS} FROM petitions WHERE {OPEN_AT_NOW} ORDER BY opened_at DESC, id LIMIT :limit
 """
 SELECT_RECENTLY_CLOSED_PETITIONS = f"""
-SELECT {PETITION_COLUMNS} FROM petitions WHERE state = 'closed' AND closed_at >= :since
-ORDER BY closed_at DESC, id LIMIT :limit
+SELECT {PETITION_COLUMNS} FROM petitions
+WHERE {CLOSED_AT_NOW} AND COALESCE(closed_at, closes_at) >= :since
+ORDER BY COALESCE(closed_at, closes_at) DESC, id LIMIT :limit
 """
 
 # -- printed signing codes -----------------------------------------------------
@@ -274,14 +282,14 @@ REVOKE_UNUSED_CODES = "UPDATE signing_codes SET state = 'revoked' WHERE batch_id
 
 # Spends a code of an unrevoked batch of a petition that is open right now (checked here,
 # inside the write, since the caller's copy of the petition may be a second old).
-USE_SIGNING_CODE = """
+USE_SIGNING_CODE = f"""
 UPDATE signing_codes SET state = 'used'
 WHERE code_hash = :code_hash AND state = 'unused'
   AND EXISTS (
     SELECT 1 FROM code_batches
     WHERE id = signing_codes.batch_id AND petition_id = :petition_id AND revoked_at IS NULL
   )
-  AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND state = 'open')
+  AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND {OPEN_AT_NOW})
 RETURNING batch_id
 """
 COUNT_USED_CODE = "UPDATE code_batches SET used = used + 1 WHERE id = :batch_id"
@@ -296,9 +304,11 @@ SELECT_SIGNATURE = """
 SELECT method, counted, withdrawn FROM signatures
 WHERE petition_id = :petition_id AND counted IN (0, 1) AND withdrawn IN (0, 1, 2) AND receipt_hash = :receipt_hash
 """
-WITHDRAW_SIGNATURE = """
+# Only while the petition is open, checked inside the write like signing.
+WITHDRAW_SIGNATURE = f"""
 UPDATE signatures SET withdrawn = 1
 WHERE petition_id = :petition_id AND counted IN (0, 1) AND withdrawn = 0 AND receipt_hash = :receipt_hash
+  AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND {OPEN_AT_NOW})
 RETURNING method
 """
 DELETE_SIGNER_NAME = "DELETE FROM signer_names WHERE name_key = :key"
@@ -409,7 +419,7 @@ WHERE attempt_hash = :attempt_hash RETURNING petition_id
 COUNT_SIGN_ATTEMPT_TRY = """
 UPDATE sign_attempts SET tries = tries + 1 WHERE attempt_hash = :attempt_hash RETURNING tries
 """
-SELECT_OPEN_PETITION = "SELECT id FROM petitions WHERE id = :id AND state = 'open'"
+SELECT_OPEN_PETITION = f"SELECT id FROM petitions WHERE id = :id AND {OPEN_AT_NOW}"
 DELETE_SIGN_ATTEMPT = "DELETE FROM sign_attempts WHERE attempt_hash = :attempt_hash RETURNING sealed"
 DELETE_EXPIRED_SIGN_ATTEMPTS = "DELETE FROM sign_attempts WHERE expires_at <= :now"
 # Taking the address's place on the petition: RETURNING says whether it was free.

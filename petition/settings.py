@@ -80,6 +80,8 @@ class Settings:
     password_hash_concurrency: int = 2
     log_level: str = "INFO"
     access_log: bool = False
+    http_header_timeout_seconds: int = 10
+    http_keepalive_seconds: int = 5
 
     @property
     def is_production(self) -> bool:
@@ -194,6 +196,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         password_hash_concurrency=read_int("PASSWORD_HASH_CONCURRENCY", 2, 1),
         log_level=read_choice("LOG_LEVEL", "INFO", LOG_LEVELS),
         access_log=access_log in ("true", "1", "yes"),
+        http_header_timeout_seconds=read_int("HTTP_HEADER_TIMEOUT_SECONDS", 10, 1),
+        http_keepalive_seconds=read_int("HTTP_KEEPALIVE_SECONDS", 5, 1),
     )
     if smtp_host and not values["smtp_from"]:
         problems.append("SMTP_FROM is needed when SMTP_HOST is set")

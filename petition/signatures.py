@@ -20,13 +20,14 @@ from . import codes, queries, updates
 from .database import Database, Row, Transaction, now
 from .encryption import encrypt
 from .organizers import MAX_EMAIL_LENGTH, email_problem
-from .petitions import PetitionError
+from .petitions import PetitionError, is_open
 from .settings import Settings
 from .text import LINE, PROSE
 from .tokens import new_id, receipt_key
 from .updates import Receipt
 
 RECEIPT_BYTES = 32
+WITHDRAW_CLOSED = "Signatures can be withdrawn only while the petition is open."
 NOT_A_CODE = "This code is not valid for this petition, or it was already used."
 MARKUP = re.compile(r"[<>]")
 HOUR = 3600
@@ -105,7 +106,7 @@ def methods_of(verification: str) -> frozenset[str]:
 
 def check_open(petition: Row, method: str) -> None:
     """PetitionError(409) unless the petition takes signatures by `method` now."""
-    if petition["state"] != "open" or (petition["closes_at"] is not None and petition["closes_at"] <= now()):
+    if not is_open(petition):
         raise PetitionError(409, "This petition is not open for signatures.")
     if method not in methods_of(petition["verification"]):
         words = {"code": "printed codes", "email": "work-email codes"}
@@ -122,7 +123,9 @@ async def sign_with_code(db: Database, settings: Settings, *, petition: Row, dat
     hashed_code = codes.code_hash(settings.pepper, data.code)
 
     async def accept(tx: Transaction) -> str | None:
-        used = await tx.fetch_one(queries.USE_SIGNING_CODE, {"code_hash": hashed_code, "petition_id": petition["id"]})
+        used = await tx.fetch_one(
+            queries.USE_SIGNING_CODE, {"code_hash": hashed_code, "petition_id": petition["id"], "now": now()}
+        )
         if used is None:
             return None
         await tx.execute(queries.COUNT_USED_CODE, {"batch_id": used["batch_id"]})
@@ -180,14 +183,14 @@ async def status_of(db: Database, *, petition: Row, receipt: str) -> str:
 
 async def withdraw(db: Database, *, petition: Row, receipt: str) -> None:
     """Take the signature out of the count (at the next batch); delete its name, reason and contact now."""
-    if petition["state"] != "open":
-        raise PetitionError(409, "Signatures can be withdrawn only while the petition is open.")
+    if not is_open(petition):
+        raise PetitionError(409, WITHDRAW_CLOSED)
     await status_of(db, petition=petition, receipt=receipt)
 
     async def unit(tx: Transaction) -> bool:
         changed = await tx.fetch_one(
             queries.WITHDRAW_SIGNATURE,
-            {"receipt_hash": receipt_key("sig/v1", receipt), "petition_id": petition["id"]},
+            {"receipt_hash": receipt_key("sig/v1", receipt), "petition_id": petition["id"], "now": now()},
         )
         if changed is None:
             return False
@@ -199,4 +202,6 @@ async def withdraw(db: Database, *, petition: Row, receipt: str) -> None:
         return True
 
     if not await db.write(unit):
-        raise PetitionError(409, "This signature was already withdrawn.")
+        if await status_of(db, petition=petition, receipt=receipt) == "withdrawn":
+            raise PetitionError(409, "This signature was already withdrawn.")
+        raise PetitionError(409, WITHDRAW_CLOSED)  # it closed (or reached its deadline) meanwhile

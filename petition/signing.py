@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from . import email_signing, flyer_batches, petitions, signatures, updates
+from . import downloads, email_signing, flyer_batches, petitions, signatures, updates
 from .api import validation_error
 from .cache import RawResponse
 from .database import Database, Row
@@ -347,14 +347,17 @@ async def receipt_action(request: Request) -> Response:
 
 async def download_receipt(request: Request) -> Response:
     """POST /p/{slug}/receipt/download: the receipt as a small text file (it is not kept to send later)."""
+    found = await page_petition(request)
+    if isinstance(found, Response):
+        return found
+    slug = found[0]["slug"]  # the petition's own slug, never the path as typed
     async with request.form() as form:
         receipt = str(form.get("receipt") or "").strip()[:100]
-    slug = request.path_params["slug"]
     base_url = request.app.state.settings.base_url
     text = (
         f"Your receipt for the petition {base_url}/p/{slug}\n\n{receipt}\n\n"
         "Keep it private. With it you can check that your signature was counted, or withdraw it,\n"
         f"at {base_url}/p/{slug}/receipt. Nobody can recover it if it is lost.\n"
     )
-    headers = {**NO_STORE, "content-disposition": f'attachment; filename="receipt-{slug}.txt"'}
+    headers = {**NO_STORE, **downloads.attachment(f"receipt-{slug}.txt")}
     return Response(text, media_type="text/plain; charset=utf-8", headers=headers)

@@ -8,15 +8,13 @@ the "as of" time all start on the floor, so no one can time one signature.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from . import queries
+from . import downloads, parameters, queries
 from .database import Database, Row, now
 from .petitions import PetitionError, iso
 
@@ -170,22 +168,13 @@ def next_milestone(reached: int, goal: int) -> int:
 
 
 def as_csv(data: Timeline) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for item in data.buckets:
-        writer.writerow([item.start, item.signed, item.withdrawn, item.invalidated, item.cumulative])
-    return out.getvalue()
+    rows = ([item.start, item.signed, item.withdrawn, item.invalidated, item.cumulative] for item in data.buckets)
+    return downloads.as_csv(CSV_HEADER, rows)
 
 
 def parse_day(text: str, row: Row, *, today: date | None = None) -> date:
     """A `YYYY-MM-DD` no later than today and not before the opening; 422 otherwise."""
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise PetitionError(422, "Give the date as YYYY-MM-DD, for example 2026-06-03.") from None
-    if len(text) != 10:
-        raise PetitionError(422, "Give the date as YYYY-MM-DD, for example 2026-06-03.")
+    day = parameters.parse_day(text)
     current = today or datetime.now(UTC).date()
     if day > current:
         raise PetitionError(422, "That date is in the future: there is no count for it yet.")

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
-from . import timeline
+from . import downloads, timeline
 from .chart import badge
 from .database import Database, Row, now
 from .petitions import public_view
@@ -50,7 +50,7 @@ async def api_timeline(request: Request, query: TimelineQuery) -> ASGIApp:
         data = await timeline.timeline(request.app.state.db, row, bucket)
         headers = {**CORS, "cache-control": CACHE_CONTROL}
         if query.format == "csv":
-            headers["content-disposition"] = f'inline; filename="{row["slug"]}-by-{bucket}.csv"'
+            headers["content-disposition"] = downloads.disposition("inline", f"{row['slug']}-by-{bucket}.csv")
             return timeline.as_csv(data).encode(), "text/csv; charset=utf-8", headers
         return data.model_dump_json().encode(), JSON_TYPE, headers
 
