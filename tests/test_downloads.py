@@ -98,8 +98,7 @@ async def test_every_download_of_the_service_names_one_file(
         f"/api/v1/petitions/{slug}/flyers", json={"layout": "poster", "paper_size": "a4"}, headers=bearer(token)
     )
     pdf = await client.get(flyer.json()["downloads"]["pdf"], headers=bearer(token))
-    if pdf.status_code == 503:
-        pytest.skip("this machine cannot draw PDFs (no cairo)")
+    assert pdf.status_code == 200, pdf.text
     assert parse_options_header(pdf.headers["content-disposition"]) == (
         "attachment",
         {"filename": f"flyers-{slug}-poster-a4.pdf"},
