@@ -302,3 +302,17 @@ async def test_login_limit_counts_spellings_of_one_address_together(
     for n in range(settings.rate_limit_login_per_account):
         assert (await log_in(client, spellings[n % len(spellings)], "wrong password here")).status_code == 400
     assert (await log_in(client, "ALICE+3@example.org", "wrong password here")).status_code == 429
+
+
+async def test_an_overlong_updates_address_is_refused_not_cut_into_another(
+    app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str
+) -> None:
+    slug = await email_petition(client, token)
+    asked = await ask(client, slug, "bob@example.com")
+    [code] = await codes_for(app, smtp, "bob@example.com")
+    receipt = (await verify(client, slug, asked.json()["attempt"], code)).json()["receipt"]
+    cut = "bob@" + ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 55]) + ".co"
+    assert len(cut) == addresses.MAX_LENGTH and parse(cut)
+    page = await client.post(f"/p/{slug}/updates", data={"receipt": receipt, "address": cut + "m"})
+    assert page.status_code == 422
+    assert await messages_sent(app, smtp) == [["bob@example.com"]]
