@@ -11,6 +11,7 @@ it is deleted when used, and the housekeeping job deletes it once expired.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import secrets
@@ -68,9 +69,14 @@ def check_domain(petition: Row, address: addresses.Address) -> None:
 def _normalised(allowed_domains: str) -> frozenset[str]:
     """A petition's stored `allowed_domains` (JSON) -> their ASCII forms, as addresses' domains are compared.
 
-    Saving a petition normalises them already; this keeps rows saved before that exact too.
+    Saving a petition normalises them already; this keeps rows saved before that exact too. A domain
+    saved before that the parser refuses (`corp.local`) is left out: no address it takes is there.
     """
-    return frozenset(addresses.normalise_domain(domain) for domain in json.loads(allowed_domains))
+    found = set()
+    for domain in json.loads(allowed_domains):
+        with contextlib.suppress(ValueError):
+            found.add(addresses.normalise_domain(domain))
+    return frozenset(found)
 
 
 def _parse(text: str) -> addresses.Address:

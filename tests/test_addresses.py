@@ -15,6 +15,8 @@ from petition import addresses, email_codes, queries
 from petition.addresses import AddressRefused, parse
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction
+from petition.email_signing import check_domain
+from petition.petitions import PetitionError
 from petition.settings import Settings
 
 from .conftest import SmtpSink, make_settings, smtp_settings
@@ -316,3 +318,11 @@ async def test_an_overlong_updates_address_is_refused_not_cut_into_another(
     page = await client.post(f"/p/{slug}/updates", data={"receipt": receipt, "address": cut + "m"})
     assert page.status_code == 422
     assert await messages_sent(app, smtp) == [["bob@example.com"]]
+
+
+def test_domains_saved_before_normalisation_are_matched_in_their_normal_form() -> None:
+    petition = {"allowed_domains": json.dumps(["EXAMPLE.com", "corp.local"])}
+    check_domain(petition, parse("bob@example.com"))
+    with pytest.raises(PetitionError) as refused:
+        check_domain(petition, parse("bob@example.org"))
+    assert refused.value.status == 422
