@@ -105,7 +105,7 @@ def normalise_domain(text: str) -> str:
     return str(found["ascii_domain"]).lower()
 
 
-def mailbox(text: str) -> str:
+def mailbox_of(text: str) -> str:
     """For a model's field validator: the parsed address's mailbox; ValueError(REFUSED) otherwise."""
     return parse(text).mailbox
 
@@ -129,10 +129,8 @@ def lookup_form(text: str) -> str:
 
     Text that is no address is only normalised the same way, so looking it up finds nothing.
     """
-    try:
-        return parse(text).mailbox.lower()
-    except AddressRefused:
-        return unicodedata.normalize("NFC", text.strip()).lower()
+    address = parse_or_none(text)
+    return address.mailbox.lower() if address is not None else unicodedata.normalize("NFC", text.strip()).lower()
 
 
 def _is_dot_atom(local: str) -> bool:

@@ -55,7 +55,7 @@ class SignatureCreate(BaseModel):
     @field_validator("email", "updates")
     @classmethod
     def _address(cls, value: str) -> str:
-        return addresses.mailbox(value) if value else value
+        return addresses.mailbox_of(value) if value else value
 
     def fields(self) -> dict[str, Any]:
         """What the signer left besides the route: kept only as far as the petition allows."""

@@ -140,7 +140,7 @@ class UpdatesRequest(BaseModel):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        return addresses.mailbox(value)
+        return addresses.mailbox_of(value)
 
 
 class UpdatesConfirm(BaseModel):
