@@ -7,7 +7,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import organizers, outbox, queries
+from . import addresses, organizers, outbox, queries
 from .database import Database, Transaction
 from .login import guard, page, redirect
 from .organizers import REQUIRE_TWO_FACTOR, Organizer, audit
@@ -56,10 +56,13 @@ async def invite(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
     async with request.form() as form:
-        email = organizers.canonical_email(str(form.get("email") or ""))
+        typed = str(form.get("email") or "")
         make_admin = form.get("admin") == "on"
-    if problem := organizers.email_problem(email):
-        return await admin_page(request, error=problem)
+    try:
+        address = addresses.parse(typed)
+    except addresses.AddressRefused as refused:
+        return await admin_page(request, error=str(refused))
+    email = organizers.login_email(address.mailbox)
     if await organizers.find_by_email(db, email):
         return await admin_page(request, error="An organizer with that address already exists.")
 
@@ -80,7 +83,7 @@ async def invite(request: Request) -> Response:
         await outbox.queue(
             tx,
             settings,
-            to=email,
+            to=address,
             subject="An invitation to organize",
             body=body,
             expires_in=organizers.INVITE_LINK_SECONDS,

@@ -158,7 +158,7 @@ def run_generate_secrets(args: argparse.Namespace) -> int:
 def run_create_organizer(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     prepare_database(settings)
-    email = organizers.canonical_email(args.email)
+    email = organizers.login_email(args.email)
     if problem := organizers.email_problem(email):
         raise CommandError(problem, EXIT_CONFIG)
     password = read_new_password()
@@ -197,8 +197,8 @@ def run_create_token(args: argparse.Namespace) -> int:
 
     token = with_database(settings, create)
     if token is None:
-        raise CommandError(f"no active organizer has the address {organizers.canonical_email(args.email)}")
-    print(f"API token {name!r} for {organizers.canonical_email(args.email)} (shown once):")
+        raise CommandError(f"no active organizer has the address {organizers.login_email(args.email)}")
+    print(f"API token {name!r} for {organizers.login_email(args.email)} (shown once):")
     print(token)
     return 0
 

@@ -2,8 +2,8 @@
 
 A code is 8 Crockford base32 characters from `secrets` (40 bits, shown as
 XXXX-XXXX), kept only as an HMAC bound to what asked for it, valid for 15
-minutes and 5 tries. Each address gets at most MAX_CODE_EMAILS_PER_DAY code
-emails per petition; past that, the request is answered the same but no mail
+minutes and 5 tries. Each mailbox (an address's canonical form) gets at most
+MAX_CODE_EMAILS_PER_DAY code emails per petition; past that, the request is answered the same but no mail
 goes out (so the answer never says whether an address is busy). The message is
 the same for every purpose and says nothing of the petition: the employer's
 mail system sees it.
@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 from . import codes, outbox, queries
+from .addresses import Address
 from .database import Transaction, now
 from .settings import Settings
 
@@ -31,19 +33,26 @@ BODY = (
 )
 
 
-def canonical(address: str) -> str:
-    """The form an address is counted under: lowercase, without a +tag."""
-    local, _, domain = address.strip().lower().rpartition("@")
-    return f"{local.split('+', 1)[0]}@{domain}"
+def dedupe_tag(settings: Settings, petition_id: str, address: Address) -> str:
+    """HMAC-SHA256(pepper, "dedupe/v2" | petition_id | canonical address): one per mailbox and petition."""
+    return _mac(settings, f"dedupe/v2|{petition_id}|{address.canonical}")
 
 
-def domain_of(address: str) -> str:
-    return address.rpartition("@")[2]
+def earlier_dedupe_tags(settings: Settings, petition_id: str, address: Address) -> list[str]:
+    """The "dedupe/v1" tags this address may have been stored under before v2 (lower case, no +tag).
 
-
-def dedupe_tag(settings: Settings, petition_id: str, address: str) -> str:
-    """HMAC-SHA256(pepper, "dedupe/v1" | petition_id | canonical address): one per address and petition."""
-    return _mac(settings, f"dedupe/v1|{petition_id}|{canonical(address)}")
+    v1 tags cannot be turned into v2 tags (the addresses were never kept), so a signature
+    checks these too: the spellings v1 saw most (the address as typed, composed or not)
+    are still caught; a variant v1 counted apart (a dot moved at gmail.com) is not.
+    """
+    local, _, domain = address.mailbox.lower().rpartition("@")
+    tags = []
+    for form in ("NFC", "NFD"):
+        canonical = unicodedata.normalize(form, f"{local.split('+', 1)[0]}@{domain}")
+        tag = _mac(settings, f"dedupe/v1|{petition_id}|{canonical}")
+        if tag not in tags:
+            tags.append(tag)
+    return tags
 
 
 def code_hash(settings: Settings, bound_to: str, code: str) -> str:
@@ -59,14 +68,16 @@ def matches(kept: str, settings: Settings, bound_to: str, code: str) -> bool:
     return hmac.compare_digest(kept, code_hash(settings, bound_to, code))
 
 
-async def send_code(tx: Transaction, settings: Settings, *, petition_id: str, address: str, bound_to: str) -> str:
-    """Inside a write: queue a code email unless the address is over today's cap; the code's hash.
+async def send_code(tx: Transaction, settings: Settings, *, petition_id: str, address: Address, bound_to: str) -> str:
+    """Inside a write: queue a code email to `address.mailbox` unless its canonical form is over
+    today's cap; the code's hash.
 
     Over the cap, the hash is of a code nobody has, and nothing is queued; the caller
     answers exactly as it would otherwise.
     """
     day = now() // DAY_SECONDS
-    count_key = _mac(settings, f"sends/v1|{petition_id}|{canonical(address)}|{day}")
+    # Counted under the canonical form, so `Bob+1@` and `bob@` share one cap.
+    count_key = _mac(settings, f"sends/v2|{petition_id}|{address.canonical}|{day}")
     row = await tx.fetch_one(queries.COUNT_CODE_EMAIL, {"count_key": count_key, "day": day})
     code = codes.new_code(CODE_LENGTH)
     if row is None or int(row["sent"]) > settings.max_code_emails_per_day:

@@ -11,13 +11,15 @@ it is deleted when used, and the housekeeping job deletes it once expired.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import secrets
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from . import email_codes, queries
+from . import addresses, email_codes, queries
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
 from .petitions import PetitionError
@@ -55,26 +57,49 @@ def _bound(attempt_hash: str) -> str:
     return f"attempt/{attempt_hash}"
 
 
-def check_domain(petition: Row, address: str) -> None:
-    """PetitionError(422) unless the address is at one of the petition's work domains, exactly."""
+def check_domain(petition: Row, address: addresses.Address) -> None:
+    """PetitionError(422) unless the address is at one of the petition's work domains, exactly (IDNA-normalised)."""
     allowed = json.loads(petition["allowed_domains"])
-    if email_codes.domain_of(email_codes.canonical(address)) not in allowed:
+    if address.domain not in _normalised(petition["allowed_domains"]):
         listed = ", ".join(allowed)
         raise PetitionError(422, f"Use your work address: this petition takes addresses at {listed}.")
+
+
+@functools.lru_cache(maxsize=64)
+def _normalised(allowed_domains: str) -> frozenset[str]:
+    """A petition's stored `allowed_domains` (JSON) -> their ASCII forms, as addresses' domains are compared.
+
+    Saving a petition normalises them already; this keeps rows saved before that exact too. A domain
+    saved before that the parser refuses (`corp.local`) is left out: no address it takes is there.
+    """
+    found = set()
+    for domain in json.loads(allowed_domains):
+        with contextlib.suppress(ValueError):
+            found.add(addresses.normalise_domain(domain))
+    return frozenset(found)
+
+
+def _parse(text: str) -> addresses.Address:
+    try:
+        return addresses.parse(text)
+    except addresses.AddressRefused as error:
+        raise PetitionError(422, str(error)) from None
 
 
 async def ask_for_code(db: Database, settings: Settings, *, petition: Row, data: SignatureCreate) -> str:
     """Start an attempt and send its code; the attempt id (the same answer whatever the address)."""
     check_open(petition, "email")
-    check_domain(petition, data.email)
+    address = _parse(data.email)
+    check_domain(petition, address)
     attempt = secrets.token_urlsafe(ATTEMPT_BYTES)
     attempt_hash = receipt_key("attempt/v1", attempt)
-    kept = {"email": email_codes.canonical(data.email), **data.fields()}
+    # The address as typed: mail goes to it; its canonical form is derived again from it when needed.
+    kept = {"email": address.mailbox, **data.fields()}
     sealed = encrypt(settings.encryption_key, json.dumps(kept), _bound(attempt_hash))
 
     async def unit(tx: Transaction) -> None:
         hashed = await email_codes.send_code(
-            tx, settings, petition_id=petition["id"], address=kept["email"], bound_to=attempt_hash
+            tx, settings, petition_id=petition["id"], address=address, bound_to=attempt_hash
         )
         await tx.execute(
             queries.INSERT_SIGN_ATTEMPT,
@@ -91,6 +116,11 @@ async def ask_for_code(db: Database, settings: Settings, *, petition: Row, data:
     return attempt
 
 
+def _kept_address(kept: dict[str, object]) -> addresses.Address | None:
+    """The address an attempt keeps, parsed again; None for one kept before the parser refused its kind."""
+    return addresses.parse_or_none(str(kept["email"]))
+
+
 async def resend(db: Database, settings: Settings, *, petition: Row, attempt: str) -> None:
     """A new code for the same attempt (the old one stops working), within the same daily cap."""
     check_open(petition, "email")
@@ -100,9 +130,11 @@ async def resend(db: Database, settings: Settings, *, petition: Row, attempt: st
         row = await tx.fetch_one(queries.SELECT_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
         if row is None or row["petition_id"] != petition["id"] or row["expires_at"] <= now():
             return False
-        kept = json.loads(decrypt(settings.encryption_key, row["sealed"], _bound(attempt_hash)))
+        address = _kept_address(json.loads(decrypt(settings.encryption_key, row["sealed"], _bound(attempt_hash))))
+        if address is None:
+            return False
         hashed = await email_codes.send_code(
-            tx, settings, petition_id=petition["id"], address=kept["email"], bound_to=attempt_hash
+            tx, settings, petition_id=petition["id"], address=address, bound_to=attempt_hash
         )
         await tx.execute(
             queries.RENEW_SIGN_ATTEMPT,
@@ -134,7 +166,13 @@ async def verify(db: Database, settings: Settings, *, petition: Row, attempt: st
             return "closed"
         await tx.execute(queries.DELETE_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
         kept = json.loads(decrypt(settings.encryption_key, row["sealed"], _bound(attempt_hash)))
-        tag = email_codes.dedupe_tag(settings, petition["id"], kept["email"])
+        address = _kept_address(kept)
+        if address is None:
+            return "unknown"
+        for earlier in email_codes.earlier_dedupe_tags(settings, petition["id"], address):
+            if await tx.fetch_one(queries.SELECT_EMAIL_DEDUPE, {"tag": earlier}) is not None:
+                return "already"
+        tag = email_codes.dedupe_tag(settings, petition["id"], address)
         taken = await tx.fetch_one(
             queries.INSERT_EMAIL_DEDUPE,
             {"tag": tag, "petition_id": petition["id"], "withdraw_key": receipt_key("wd/v1", receipt)},

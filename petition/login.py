@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import organizers, queries
+from . import addresses, organizers, queries
 from .database import Database, Transaction
 from .organizers import Organizer, audit
 from .passwords import PasswordHashing, new_password_errors
@@ -79,11 +79,12 @@ async def login(request: Request) -> Response:
     limiter: RateLimiter = request.app.state.rate_limiter
     passwords: PasswordHashing = request.app.state.passwords
     async with request.form() as form:
-        email = organizers.canonical_email(str(form.get("email") or ""))
+        typed = str(form.get("email") or "")
         password = str(form.get("password") or "")
+    email = organizers.login_email(typed)
 
     window = settings.rate_limit_window_seconds
-    account_key = "login:" + hashlib.sha256(email.encode()).hexdigest()
+    account_key = "login:" + hashlib.sha256(addresses.limit_form(typed).encode()).hexdigest()
     client_ok = limiter.allow(limiter.client_key(request.scope, settings), settings.rate_limit_login_per_client, window)
     if not client_ok or not limiter.allow(account_key, settings.rate_limit_login_per_account, window):
         return page(request, "login.html", {"email": email, "error": TOO_MANY}, status=429)
@@ -137,7 +138,7 @@ async def setup(request: Request) -> Response:
     db: Database = request.app.state.db
     token = request.path_params["token"]
     async with request.form() as form:
-        email = organizers.canonical_email(str(form.get("email") or ""))
+        email = organizers.login_email(str(form.get("email") or ""))
         password = str(form.get("password") or "")
         again = str(form.get("password_again") or "")
     errors = new_account_errors(email, password, again)

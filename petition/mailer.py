@@ -1,21 +1,28 @@
 """Sending mail: over SMTP, or (in development without SMTP_HOST) printed to the console.
 
 The outbox's sender hands a transport every message due at once (`send_all`), and learns for
-each whether it went; SMTP sends them all over one connection.
+each whether it went; SMTP sends them all over one connection. Each message goes to exactly one
+envelope recipient, its parsed address, given to the SMTP client explicitly: headers are
+never read to find recipients.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Protocol
 
 import aiosmtplib
 
+from . import addresses
 from .settings import Settings
+
+logger = logging.getLogger("petition.mailer")
 
 SMTP_TIMEOUT_SECONDS = 30
 # Connections one sender opens at once: SMTP sends one message at a time on each.
@@ -27,6 +34,10 @@ class Mail:
     to: str
     subject: str
     body: str
+
+
+class StartTlsMissing(aiosmtplib.SMTPException):
+    """SMTP_TLS is starttls, and the mail server does not offer STARTTLS."""
 
 
 class Mailer(Protocol):
@@ -79,25 +90,16 @@ class SmtpMailer:
         return results
 
     async def _send_over_one_connection(self, messages: list[Mail]) -> list[Exception | None]:
-        settings = self.settings
-        client = aiosmtplib.SMTP(
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_user or None,
-            password=settings.smtp_password or None,
-            use_tls=settings.smtp_tls == "tls",
-            start_tls=settings.smtp_tls == "starttls",
-            timeout=SMTP_TIMEOUT_SECONDS,
-        )
         try:
-            await client.connect()
+            client = await self._connect()
         except Exception as error:
             return [error] * len(messages)
         results: list[Exception | None] = []
         try:
             for mail in messages:
                 try:
-                    await client.send_message(self._message(mail))
+                    message, recipient = self._message(mail)
+                    await client.send_message(message, sender=self.envelope_sender, recipients=[recipient])
                     results.append(None)
                 except aiosmtplib.SMTPServerDisconnected as error:
                     results += [error] * (len(messages) - len(results))
@@ -109,13 +111,53 @@ class SmtpMailer:
                 await client.quit()
         return results
 
-    def _message(self, mail: Mail) -> EmailMessage:
+    async def _connect(self) -> aiosmtplib.SMTP:
+        """A connection, upgraded to TLS as SMTP_TLS says and logged in; StartTlsMissing when it cannot be."""
+        settings = self.settings
+        # Neither STARTTLS nor the login is left to connect(): the login must wait for TLS, and a
+        # server without STARTTLS deserves a log line that says what to set.
+        client = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            use_tls=settings.smtp_tls == "tls",
+            start_tls=False,
+            timeout=SMTP_TIMEOUT_SECONDS,
+        )
+        await client.connect()
+        try:
+            if settings.smtp_tls == "starttls":
+                await client.ehlo()
+                if not client.supports_extension("starttls"):
+                    logger.error(
+                        "the mail server %s:%d does not offer STARTTLS, and SMTP_TLS is starttls: no mail is sent. "
+                        "Set SMTP_TLS=tls if it takes implicit TLS (usually port 465), or SMTP_TLS=none only if "
+                        "nobody else can read the connection to it (a server on this machine)",
+                        settings.smtp_host,
+                        settings.smtp_port,
+                    )
+                    raise StartTlsMissing("the mail server does not offer STARTTLS")
+                await client.starttls()
+            if settings.smtp_user:
+                await client.login(settings.smtp_user, settings.smtp_password)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    @property
+    def envelope_sender(self) -> str:
+        """SMTP_FROM's bare address (it may carry a display name)."""
+        return parseaddr(self.settings.smtp_from)[1] or self.settings.smtp_from
+
+    def _message(self, mail: Mail) -> tuple[EmailMessage, str]:
+        """The message and its one envelope recipient; AddressRefused if `mail.to` is no single plain address."""
+        to = addresses.parse(mail.to).mailbox
         message = EmailMessage()
         message["From"] = self.settings.smtp_from
-        message["To"] = mail.to
+        message["To"] = to  # a parsed address: no comma, quote, comment or encoded word can add another
         message["Subject"] = mail.subject
         message.set_content(mail.body)
-        return message
+        return message, to
 
 
 def make_mailer(settings: Settings) -> Mailer:

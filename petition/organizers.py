@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import queries
+from . import addresses, queries
 from .database import Database, Row, Transaction, now
 from .text import text_problem
 from .tokens import new_id, new_token, token_hash
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MAX_EMAIL_LENGTH = 254
 SETUP_LINK_SECONDS = 7 * 24 * 3600
 INVITE_LINK_SECONDS = 7 * 24 * 3600
 RESET_LINK_SECONDS = 30 * 60
@@ -54,14 +51,17 @@ def micros() -> int:
     return time.time_ns() // 1000
 
 
-def canonical_email(email: str) -> str:
-    return email.strip().lower()
+def login_email(email: str) -> str:
+    """The form an organizer's address is kept and looked up under (see addresses.lookup_form)."""
+    return addresses.lookup_form(email)
 
 
 def email_problem(email: str) -> str | None:
-    """None for a plausible address, else the reason."""
-    if len(email) > MAX_EMAIL_LENGTH or not EMAIL.match(email):
-        return "Enter an email address like name@example.org."
+    """None for an address the service takes for a new organizer, else the one message for a refused address."""
+    try:
+        addresses.parse(email)
+    except addresses.AddressRefused as error:
+        return str(error)
     return None
 
 
@@ -72,7 +72,7 @@ async def count_organizers(db: Database) -> int:
 async def find_by_email(db: Database, email: str) -> Organizer | None:
     if text_problem(email):  # no stored address holds such a character (and PostgreSQL cannot compare a NUL)
         return None
-    row = await db.fetch_one(queries.SELECT_ORGANIZER_BY_EMAIL, {"email": canonical_email(email)})
+    row = await db.fetch_one(queries.SELECT_ORGANIZER_BY_EMAIL, {"email": login_email(email)})
     return organizer_from(row) if row else None
 
 
@@ -91,7 +91,7 @@ async def insert_organizer(tx: Transaction, *, email: str, password_hash: str, i
         queries.INSERT_ORGANIZER,
         {
             "id": new_id(),
-            "email": canonical_email(email),
+            "email": login_email(email),
             "password_hash": password_hash,
             "is_admin": int(is_admin),
             "created_at": now(),

@@ -18,6 +18,7 @@ import json
 import logging
 
 from . import queries
+from .addresses import Address
 from .database import Database, Transaction, now
 from .encryption import DecryptionError, decrypt, encrypt
 from .mailer import Mail, Mailer
@@ -34,12 +35,18 @@ DEFAULT_EXPIRY_SECONDS = 24 * 3600
 
 
 async def queue(
-    tx: Transaction, settings: Settings, *, to: str, subject: str, body: str, expires_in: int = DEFAULT_EXPIRY_SECONDS
+    tx: Transaction,
+    settings: Settings,
+    *,
+    to: Address,
+    subject: str,
+    body: str,
+    expires_in: int = DEFAULT_EXPIRY_SECONDS,
 ) -> None:
-    """Queue a message inside a write; the sender sends it once the write commits."""
+    """Queue a message to one parsed address inside a write; the sender sends it once the write commits."""
     message_id = new_id()
     sealed = encrypt(
-        settings.encryption_key, json.dumps({"to": to, "subject": subject, "body": body}), _bound(message_id)
+        settings.encryption_key, json.dumps({"to": to.mailbox, "subject": subject, "body": body}), _bound(message_id)
     )
     moment = now()
     await tx.execute(

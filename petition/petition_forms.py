@@ -249,7 +249,7 @@ async def add_co_organizer(request: Request) -> Response:
         return found
     organizer, row = found
     async with request.form() as form:
-        email = organizers.canonical_email(str(form.get("email") or ""))
+        email = organizers.login_email(str(form.get("email") or ""))
     db: Database = request.app.state.db
     other = await organizers.find_by_email(db, email)
     if other is None or not other.is_active:

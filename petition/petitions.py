@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from . import queries
+from . import addresses, queries
 from .database import Database, Row, Transaction, now
 from .parameters import Moment
 from .text import LINE, PROSE, SENTENCE
@@ -25,7 +25,6 @@ FROZEN_AFTER_PUBLISHING = ("verification", "allowed_domains", "timeline_floor")
 TEXT_FIELDS = ("title", "summary", "body", "target")
 MAX_DOMAINS = 50
 SLUG_FALLBACK_PREFIX = "petition-"
-DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 Slug = Annotated[str, StringConstraints(min_length=3, max_length=60, pattern=r"^[a-z0-9-]+$")]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), LINE]
@@ -51,10 +50,12 @@ def _domains(value: list[str] | None) -> list[str] | None:
     if value is None:
         return value
     cleaned = []
-    for domain in value:
-        domain = domain.strip().lower()
-        if not DOMAIN.match(domain):
-            raise ValueError("each must be a domain like example.org")
+    for typed in value:
+        # Kept in the form addresses' domains are matched in (IDNA, lower case), so the match is exact.
+        try:
+            domain = addresses.normalise_domain(typed)
+        except ValueError:
+            raise ValueError("each must be a domain like example.org") from None
         if domain not in cleaned:
             cleaned.append(domain)
     return cleaned

@@ -427,6 +427,7 @@ INSERT_EMAIL_DEDUPE = """
 INSERT INTO email_dedupe (tag, petition_id, withdraw_key) VALUES (:tag, :petition_id, :withdraw_key)
 ON CONFLICT (tag) DO NOTHING RETURNING tag
 """
+SELECT_EMAIL_DEDUPE = "SELECT tag FROM email_dedupe WHERE tag = :tag"
 DELETE_EMAIL_DEDUPE = "DELETE FROM email_dedupe WHERE withdraw_key = :withdraw_key"
 
 # -- updates to a confirmed address ------------------------------------------------

@@ -12,7 +12,7 @@ import hashlib
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import organizers, outbox, queries
+from . import addresses, organizers, outbox, queries
 from .database import Database, Transaction
 from .login import USED_LINK, page, signed_in_response
 from .organizers import audit
@@ -45,16 +45,19 @@ async def reset_request(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     limiter = request.app.state.rate_limiter
     async with request.form() as form:
-        email = organizers.canonical_email(str(form.get("email") or ""))
+        typed = str(form.get("email") or "")
+    email = organizers.login_email(typed)
     window = settings.rate_limit_window_seconds
-    account_key = "reset:" + hashlib.sha256(email.encode()).hexdigest()
+    account_key = "reset:" + hashlib.sha256(addresses.limit_form(typed).encode()).hexdigest()
     client_ok = limiter.allow(limiter.client_key(request.scope, settings), settings.rate_limit_login_per_client, window)
     if not client_ok or not limiter.allow(account_key, settings.rate_limit_login_per_account, window):
         message = "Too many requests. Please wait a few minutes and try again."
         return page(request, "reset_request.html", {"sent": False, "error": message}, status=429)
     db: Database = request.app.state.db
     organizer = await organizers.find_by_email(db, email) if email else None
-    if organizer is not None and organizer.is_active:
+    # An account kept from before the parser refused its kind of address gets no mail: nowhere safe to send it.
+    to = addresses.parse_or_none(organizer.email) if organizer is not None else None
+    if organizer is not None and organizer.is_active and to is not None:
 
         async def send_link(tx: Transaction) -> None:
             await audit(tx, organizer.id, "password reset requested")
@@ -69,7 +72,7 @@ async def reset_request(request: Request) -> Response:
             await outbox.queue(
                 tx,
                 settings,
-                to=email,
+                to=to,
                 subject="Reset your password",
                 body=body,
                 expires_in=organizers.RESET_LINK_SECONDS,

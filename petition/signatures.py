@@ -16,10 +16,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
 
-from . import codes, queries, updates
+from . import addresses, codes, queries, updates
 from .database import Database, Row, Transaction, now
 from .encryption import encrypt
-from .organizers import MAX_EMAIL_LENGTH, email_problem
 from .petitions import PetitionError, is_open
 from .settings import Settings
 from .text import LINE, PROSE
@@ -34,7 +33,7 @@ HOUR = 3600
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80), LINE]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), PROSE]
-OptionalEmail = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_EMAIL_LENGTH)]
+OptionalEmail = Annotated[str, StringConstraints(strip_whitespace=True, max_length=addresses.MAX_LENGTH)]
 
 
 class SignatureCreate(BaseModel):
@@ -58,9 +57,7 @@ class SignatureCreate(BaseModel):
     @field_validator("email", "updates")
     @classmethod
     def _address(cls, value: str) -> str:
-        if value and email_problem(value):
-            raise ValueError("must be an email address like name@example.org")
-        return value
+        return addresses.mailbox_of(value) if value else value
 
     def fields(self) -> dict[str, Any]:
         """What the signer left besides the route: kept only as far as the petition allows."""

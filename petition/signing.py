@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from . import downloads, email_signing, flyer_batches, petitions, signatures, updates
+from . import addresses, downloads, email_signing, flyer_batches, petitions, signatures, updates
 from .api import validation_error
 from .cache import RawResponse
 from .database import Database, Row
@@ -286,7 +286,7 @@ async def updates_action(request: Request) -> Response:
     async with request.form() as form:
         receipt = str(form.get("receipt") or "").strip()[:100]
         code = str(form.get("code") or "").strip()[:40]
-        address = str(form.get("address") or "").strip()[:254]
+        address = str(form.get("address") or "")  # never cut: a cut address is another address
     context.update({"receipt": receipt, "status": None, "error": None, "notice": None, "updates": False})
     if message := limit(request, emails=not code):
         return signer_page(request, "receipt_check.html", {**context, "error": message}, 429)
@@ -302,7 +302,7 @@ async def updates_action(request: Request) -> Response:
             context["updates"] = True
         context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
     except ValidationError:
-        context["error"] = "Enter an email address like name@example.org."
+        context["error"] = addresses.REFUSED
         return signer_page(request, "receipt_check.html", context, 422)
     except PetitionError as error:
         context["error"] = error.message

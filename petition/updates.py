@@ -14,17 +14,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
-from . import email_codes, queries
+from . import addresses, email_codes, queries
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
-from .organizers import MAX_EMAIL_LENGTH, email_problem
 from .petitions import PetitionError
 from .settings import Settings
 from .text import LINE
 from .tokens import receipt_key
 
 Receipt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), LINE]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_EMAIL_LENGTH)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=addresses.MAX_LENGTH)]
 NOT_ASKED = "No updates address is waiting for a code on this receipt. Give the address again to get a new code."
 NOT_SUBSCRIBED = "No updates address is kept for this receipt: it was never given, or was already removed."
 
@@ -39,17 +38,21 @@ def _keys(receipt: str) -> dict[str, str]:
 
 
 async def ask_to_confirm(tx: Transaction, settings: Settings, *, petition_id: str, receipt: str, address: str) -> None:
-    """Inside a write: keep the address (encrypted) until confirmed, and send it a code."""
+    """Inside a write: keep the address (encrypted) until confirmed, and send it a code.
+
+    AddressRefused for text that is no address (the models that take it have refused it already).
+    """
+    parsed = addresses.parse(address)
     keys = _keys(receipt)
     confirm_key = keys["confirm_key"]
     await tx.execute(queries.DELETE_CONTACT_CONFIRMATION, {"confirm_key": confirm_key})
-    hashed = await email_codes.send_code(tx, settings, petition_id=petition_id, address=address, bound_to=confirm_key)
+    hashed = await email_codes.send_code(tx, settings, petition_id=petition_id, address=parsed, bound_to=confirm_key)
     await tx.execute(
         queries.INSERT_CONTACT_CONFIRMATION,
         {
             "confirm_key": confirm_key,
             "petition_id": petition_id,
-            "sealed": encrypt(settings.encryption_key, address, f"confirm/{confirm_key}"),
+            "sealed": encrypt(settings.encryption_key, parsed.mailbox, f"confirm/{confirm_key}"),
             "code_hash": hashed,
             "expires_at": now() + email_codes.CODE_SECONDS,
         },
@@ -138,9 +141,7 @@ class UpdatesRequest(BaseModel):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        if email_problem(value):
-            raise ValueError("must be an email address like name@example.org")
-        return value
+        return addresses.mailbox_of(value)
 
 
 class UpdatesConfirm(BaseModel):

@@ -188,6 +188,7 @@ class SmtpSink:
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[dict[str, str]] = []
+        self.envelopes: list[list[str]] = []  # each message's envelope recipients, as the server got them
         self.refuse: set[str] = set()  # recipients answered with 550
         self.controller: Controller | None = None
 
@@ -202,14 +203,21 @@ class SmtpSink:
     async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
         parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
         body = parsed.get_body(preferencelist=("plain",))
+        self.envelopes.append(list(envelope.rcpt_tos))
         self.messages.extend(
-            {"to": to, "subject": str(parsed["Subject"]), "body": body.get_content() if body else ""}
+            {
+                "to": to,
+                "to_header": str(parsed["To"]),
+                "subject": str(parsed["Subject"]),
+                "body": body.get_content() if body else "",
+            }
             for to in envelope.rcpt_tos
         )
         return "250 OK"
 
     def start(self) -> None:
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        # SMTPUTF8, as mail servers have it today: internationalized addresses go through.
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True)
         self.controller.start()
 
     def stop(self) -> None:

@@ -80,14 +80,16 @@ async def test_an_emailed_code_signs_once_and_the_email_is_neutral(
     app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str
 ) -> None:
     slug = await email_petition(client, token)
-    asked = await ask(client, slug, "Rosalind.Sentinel+petition@Example.com")
+    typed = "Rosalind.Sentinel+petition@Example.com"
+    asked = await ask(client, slug, typed)
     assert asked.status_code == 202 and asked.headers["cache-control"] == "no-store"
     assert asked.json()["status"] == "check_email" and len(asked.json()["attempt"]) >= 32
-    [message] = await _one_message(app, smtp, WORKER)
+    # Sent as typed (some servers heed case and tags), the domain in its normal form.
+    [message] = await _one_message(app, smtp, "Rosalind.Sentinel+petition@example.com")
     assert message["subject"] == "Your verification code"
     for revealing in (TITLE, slug, "petition", "http", "sign"):
         assert revealing.lower() not in (message["subject"] + message["body"]).lower()
-    [code] = await codes_for(app, smtp, WORKER)
+    [code] = await codes_for(app, smtp, "Rosalind.Sentinel+petition@example.com")
     signed = await verify(client, slug, asked.json()["attempt"], code.lower().replace("-", ""))
     assert signed.status_code == 201 and signed.json()["status"] == "pending"
     receipt = signed.json()["receipt"]

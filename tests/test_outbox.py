@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from petition import outbox, queries
+from petition.addresses import parse
 from petition.database import Database, Transaction
 from petition.mailer import make_mailer
 from petition.outbox import Sender
@@ -24,7 +25,8 @@ def settings(tmp_path: Path, db_url: str, smtp: SmtpSink) -> Settings:
 async def queue_mail(db: Database, settings: Settings, addresses: list[str], expires_in: int = 600) -> None:
     async def unit(tx: Transaction) -> None:
         for address in addresses:
-            await outbox.queue(tx, settings, to=address, subject="Hello", body=f"For {address}", expires_in=expires_in)
+            to = parse(address)
+            await outbox.queue(tx, settings, to=to, subject="Hello", body=f"For {address}", expires_in=expires_in)
 
     await db.write(unit)
 
