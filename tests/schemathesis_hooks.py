@@ -42,10 +42,18 @@ LONG_WORDS = (
 
 def breaking(text: str) -> st.SearchStrategy[str]:
     """The string as generated, or with a breaking character put somewhere in it, or a long word after it."""
-    inserted = st.tuples(st.sampled_from(BREAKING_CHARACTERS), st.integers(0, len(text))).map(
-        lambda found: text[: found[1]] + found[0] + text[found[1] :]
-    )
-    appended = st.sampled_from(LONG_WORDS).map(lambda word: f"{text} {word}".strip())
+
+    # Named functions, not lambdas: hypothesis describes a lambda by parsing its source, which
+    # deep inside schemathesis's nested strategies trips CPython 3.11's AST recursion check.
+    def insert(found: tuple[str, int]) -> str:
+        character, at = found
+        return text[:at] + character + text[at:]
+
+    def append(word: str) -> str:
+        return f"{text} {word}".strip()
+
+    inserted = st.tuples(st.sampled_from(BREAKING_CHARACTERS), st.integers(0, len(text))).map(insert)
+    appended = st.sampled_from(LONG_WORDS).map(append)
     return st.one_of(st.just(text), inserted, appended)
 
 
