@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 from email_validator.syntax import validate_email_domain_name
 
@@ -83,14 +84,27 @@ def parse(text: str) -> Address:
 
 
 def canonical_form(local: str, domain: str) -> str:
-    """The form one mailbox is counted under: lower case, without a +tag, and without dots
-    at providers that ignore them (googlemail.com counted as gmail.com)."""
-    local = local.lower()
+    """The form one mailbox is counted under: compatibility-normalised (NFKC: full-width `ｂob`
+    is `bob`), lower case, without a +tag, and without dots at providers that ignore them
+    (googlemail.com counted as gmail.com).
+
+    NFKC errs toward one count: two spellings a mail server might keep apart (`ｂob@`, `bob@`)
+    are one signature here, never two, since a person could otherwise sign with each.
+    """
+    local = unicodedata.normalize("NFKC", local).lower()
     local = local.split("+", 1)[0]
     domain = DOTLESS_PROVIDERS.get(domain, domain)
     if domain in DOTLESS_PROVIDERS.values():
         local = local.replace(".", "")
     return f"{local}@{domain}"
+
+
+def unicode_domain(domain: str) -> str:
+    """A domain's ASCII form (`xn--bcher-kva.de`) -> the form people read (`bücher.de`); unchanged if it has none."""
+    try:
+        return idna.decode(domain)
+    except idna.IDNAError:
+        return domain
 
 
 def normalise_domain(text: str) -> str:

@@ -16,7 +16,7 @@ import hmac
 import secrets
 import unicodedata
 
-from . import codes, outbox, queries
+from . import addresses, codes, outbox, queries
 from .addresses import Address
 from .database import Transaction, now
 from .settings import Settings
@@ -45,13 +45,14 @@ def earlier_dedupe_tags(settings: Settings, petition_id: str, address: Address) 
     checks these too: the spellings v1 saw most (the address as typed, composed or not)
     are still caught; a variant v1 counted apart (a dot moved at gmail.com) is not.
     """
-    local, _, domain = address.mailbox.lower().rpartition("@")
+    local = address.mailbox.lower().rpartition("@")[0].split("+", 1)[0]
     tags = []
-    for form in ("NFC", "NFD"):
-        canonical = unicodedata.normalize(form, f"{local.split('+', 1)[0]}@{domain}")
-        tag = _mac(settings, f"dedupe/v1|{petition_id}|{canonical}")
-        if tag not in tags:
-            tags.append(tag)
+    # v1 hashed the domain as typed: its ASCII form or, for an international one, its Unicode form.
+    for domain in dict.fromkeys([address.domain, addresses.unicode_domain(address.domain).lower()]):
+        for form in ("NFC", "NFD"):
+            tag = _mac(settings, f"dedupe/v1|{petition_id}|{unicodedata.normalize(form, f'{local}@{domain}')}")
+            if tag not in tags:
+                tags.append(tag)
     return tags
 
 

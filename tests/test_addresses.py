@@ -50,6 +50,7 @@ def settings(tmp_path: Path, db_url: str, smtp: SmtpSink) -> Settings:
         ("alice.smith@gmail.com", "alice.smith@gmail.com", "alicesmith@gmail.com"),
         ("Alice.Smith+x@googlemail.com", "Alice.Smith+x@googlemail.com", "alicesmith@gmail.com"),
         ("a.b+c@example.com", "a.b+c@example.com", "a.b@example.com"),
+        ("ｂob@example.com", "ｂob@example.com", "bob@example.com"),
     ],
 )
 def test_an_address_is_kept_as_typed_and_counted_in_its_canonical_form(
@@ -281,6 +282,27 @@ async def test_an_address_under_a_v1_tag_cannot_sign_again(
     await db.write(signed_under_v1)
     asked = await ask(client, slug, "Bob+again@example.com")
     code = (await codes_for(app, smtp, "Bob+again@example.com"))[-1]
+    assert (await verify(client, slug, asked.json()["attempt"], code)).status_code == 409
+
+
+async def test_an_international_address_under_a_v1_tag_cannot_sign_again(
+    app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str
+) -> None:
+    slug = await email_petition(client, token, allowed_domains=["bücher.de"])
+    db: Database = app.state.db
+    petition = await db.fetch_one("SELECT id FROM petitions WHERE slug = :slug", {"slug": slug})
+    assert petition is not None
+    # v1 hashed the domain as typed, so a signer who typed it in Unicode holds this tag.
+    v1_tag = email_codes._mac(app.state.settings, f"dedupe/v1|{petition['id']}|dan@bücher.de")
+    assert v1_tag in email_codes.earlier_dedupe_tags(app.state.settings, petition["id"], parse("Dan@Bücher.de"))
+
+    async def signed_under_v1(tx: Transaction) -> None:
+        values = {"tag": v1_tag, "petition_id": petition["id"], "withdraw_key": "1" * 64}
+        await tx.execute(queries.INSERT_EMAIL_DEDUPE, values)
+
+    await db.write(signed_under_v1)
+    asked = await ask(client, slug, "dan@bücher.de")
+    code = (await codes_for(app, smtp, "dan@xn--bcher-kva.de"))[-1]
     assert (await verify(client, slug, asked.json()["attempt"], code)).status_code == 409
 
 
