@@ -103,7 +103,8 @@ def error_statuses(route: ApiRoute) -> list[int]:
     if operation.query is not None:
         statuses.add(422)
     if operation.auth:
-        statuses.add(401)
+        # 403: a valid token while two-factor is required and its organizer has not turned it on.
+        statuses |= {401, 403}
     if PATH_PARAM.search(route.path):
         statuses.add(404)
     return sorted(statuses)
