@@ -23,6 +23,13 @@ FROZEN_AFTER_PUBLISHING = ("verification", "allowed_domains", "timeline_floor")
 TEXT_FIELDS = ("title", "summary", "body", "target")
 MAX_DOMAINS = 50
 SLUG_FALLBACK_PREFIX = "petition-"
+# Words a route uses as a literal path segment where a slug would stand, under /p/,
+# /organize/petitions/ or /api/v1/petitions/ (/organize/petitions/new): a petition with
+# such a slug could never be reached there. tests/test_petitions.py derives the words from
+# the route list and fails when one is missing here.
+RESERVED_SLUGS = frozenset({"new"})
+# A petition's id (tokens.new_id: 24 hex digits) also addresses it, so no slug may look like one.
+PETITION_ID = re.compile(r"^[0-9a-f]{24}$")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -51,6 +58,21 @@ def _no_control_characters(value: str | None, *, multiline: bool) -> str | None:
         return value
     if CONTROL.search(value) or (not multiline and ("\n" in value or "\r" in value)):
         raise ValueError("must not hold control characters" + ("" if multiline else " or line breaks"))
+    return value
+
+
+def slug_problem(slug: str) -> str | None:
+    """None for a slug that can address a petition, else why it cannot."""
+    if slug in RESERVED_SLUGS:
+        return f"{slug!r} is a word the site's own addresses use; choose another slug"
+    if PETITION_ID.match(slug):
+        return "a slug of 24 hexadecimal digits would look like a petition's id; choose another"
+    return None
+
+
+def _slug(value: str | None) -> str | None:
+    if value is not None and (problem := slug_problem(value)):
+        raise ValueError(problem)
     return value
 
 
@@ -95,6 +117,11 @@ class PetitionFields(BaseModel):
     @classmethod
     def _text(cls, value: str | None) -> str | None:
         return _no_control_characters(value, multiline=True)
+
+    @field_validator("slug", check_fields=False)
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        return _slug(value)
 
     @field_validator("allowed_domains", check_fields=False)
     @classmethod
@@ -191,11 +218,13 @@ class PetitionList(BaseModel):
 
 
 def slugify(title: str) -> str:
-    """A title -> a URL slug; titles with no Latin letters get a random one."""
+    """A title -> a URL slug; titles with no Latin letters get a random one, never a reserved word or an id."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:50].strip("-")
     if len(slug) < 3:
         slug = SLUG_FALLBACK_PREFIX + secrets.token_hex(4)
+    if slug_problem(slug):
+        slug = f"{slug}-petition"
     return slug
 
 

@@ -10,6 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from petition import accounts, petitions
+from petition.app import make_routes
 from petition.csrf import FORM_FIELD
 from petition.database import Database
 
@@ -339,3 +340,45 @@ async def test_a_change_with_nulls_is_refused_except_for_the_deadline(client: ht
     assert refused.status_code == 422 and "cannot be null" in refused.json()["error"]["message"]
     cleared = await client.patch(url, json={"closes_at": None}, headers=bearer(token))
     assert cleared.status_code == 200 and cleared.json()["closes_at"] is None
+
+
+# Where a petition's slug stands in a path: a literal segment there would shadow a petition.
+SLUG_PLACES = ("/p/", "/organize/petitions/", "/api/v1/petitions/")
+
+
+def route_words_in_a_slugs_place() -> set[str]:
+    words = set()
+    for route in make_routes():
+        path = getattr(route, "path", "")
+        for place in SLUG_PLACES:
+            if path.startswith(place):
+                segment = path.removeprefix(place).split("/")[0]
+                if segment and "{" not in segment:
+                    words.add(segment)
+    return words
+
+
+def test_every_route_word_where_a_slug_stands_is_reserved() -> None:
+    assert "new" in route_words_in_a_slugs_place()
+    assert route_words_in_a_slugs_place() <= petitions.RESERVED_SLUGS
+
+
+@pytest.mark.parametrize("slug", sorted(petitions.RESERVED_SLUGS | {"0123456789abcdef01234567"}))
+async def test_a_slug_equal_to_a_route_word_or_an_id_is_refused(
+    app: Starlette, client: httpx.AsyncClient, token: str, slug: str
+) -> None:
+    response = await create(client, token, slug=slug)
+    assert response.status_code == 422
+    assert "slug" in response.json()["error"]["message"] or response.json()["error"]["fields"][0]["field"] == "slug"
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM petitions") == 0
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, "/organize/petitions/new")
+    form = {FORM_FIELD: csrf, "slug": slug, "title": "T", "summary": "S", "target": "B", "goal": "5"}
+    page = await client.post("/organize/petitions", data=form)
+    assert page.status_code == 422 and "choose another" in page.text
+
+
+@pytest.mark.parametrize("title", ["New", "new!", "0123456789abcdef01234567"])
+def test_slugify_never_makes_a_reserved_word_or_an_id(title: str) -> None:
+    slug = petitions.slugify(title)
+    assert petitions.slug_problem(slug) is None and slug.endswith("-petition")
