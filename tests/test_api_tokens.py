@@ -137,7 +137,7 @@ async def test_while_two_factor_is_required_a_token_without_it_is_refused_for_ev
     bearer = {"authorization": f"Bearer {token}"}
     made = await client.post("/api/v1/petitions", json=VALID_BODIES["PetitionCreate"], headers=bearer)
     assert made.status_code == 201
-    slug = made.json()["slug"]
+    slug = made.json()["id"]
     db: Database = app.state.db
     await db.write(lambda tx: tx.execute(queries.UPSERT_INSTANCE_SETTING, {"name": "require_two_factor", "value": "1"}))
     tried = 0

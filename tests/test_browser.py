@@ -145,8 +145,9 @@ async def test_a_signer_signs_with_an_emailed_code_then_a_printed_one_on_a_phone
         "reasons_enabled": True,
     }
     async with httpx.AsyncClient(base_url=server.url, headers=headers) as api:
-        slug = (await api.post("/api/v1/petitions", json=petition)).json()["slug"]
-        assert (await api.post(f"/api/v1/petitions/{slug}/publish")).status_code == 200
+        draft = (await api.post("/api/v1/petitions", json=petition)).json()
+        slug = draft["slug"]
+        assert (await api.post(f"/api/v1/petitions/{draft['id']}/publish")).status_code == 200
         [printed] = (await api.post(f"/api/v1/petitions/{slug}/codes", json={"count": 1})).json()["codes"]
 
     watch = Watch("signer")
