@@ -219,19 +219,20 @@ async def test_the_first_organizer_sets_up_and_publishes_a_petition_on_a_desktop
     await page.click("button[type=submit]:has-text('Save draft')")  # type: ignore[attr-defined]
     await page.wait_for_load_state()  # type: ignore[attr-defined]
     assert "Publish…" in await page.inner_text("main")  # type: ignore[attr-defined]
-    slug = (await page.evaluate("location.pathname")).rstrip("/").split("/")[-1]  # type: ignore[attr-defined]
+    # A draft's pages are addressed by its id (its slug is reserved only when it is published).
+    petition_id = (await page.evaluate("location.pathname")).rstrip("/").split("/")[-1]  # type: ignore[attr-defined]
     await watch.check(page, "draft")
     await page.click("text=Publish…")  # type: ignore[attr-defined]
     await watch.check(page, "confirm-publish")
     await page.click("button:has-text('Yes, publish it')")  # type: ignore[attr-defined]
     await page.wait_for_load_state()  # type: ignore[attr-defined]
     await watch.check(page, "published")
-    await page.goto(f"{server.url}/organize/petitions/{slug}")  # type: ignore[attr-defined]
+    await page.goto(f"{server.url}/organize/petitions/{petition_id}")  # type: ignore[attr-defined]
     await page.fill("#flyer-label", "Canteen wall")  # type: ignore[attr-defined]
     await page.click("button:has-text('Make flyers')")  # type: ignore[attr-defined]
     await page.wait_for_selector("text=Flyers made")  # type: ignore[attr-defined]
     await watch.check(page, "flyers")
-    await page.goto(f"{server.url}/p/{slug}")  # type: ignore[attr-defined]
+    await page.goto(f"{server.url}/p/{petition_id}")  # type: ignore[attr-defined]
     assert "Open for signatures" in await page.inner_text("main")  # type: ignore[attr-defined]
     await watch.check(page, "public-page")
     watch.assert_clean()

@@ -258,15 +258,17 @@ async def test_an_organizer_creates_edits_and_publishes_from_the_browser(
     dashboard = await client.get("/organize")
     assert "Fair shifts" in dashboard.text and "draft" in dashboard.text
     assert f'href="/organize/petitions/{draft_id}"' in dashboard.text, "drafts are linked by id"
-    edited = await client.post(f"/organize/petitions/{draft_id}/edit", data={**form, "goal": "75"})
+    edited = await client.post(
+        f"/organize/petitions/{draft_id}/edit", data={**form, "goal": "75", "slug": "fair-rotas"}
+    )
     assert edited.status_code == 303
     assert (await client.get("/organize/petitions/fair-shifts/publish")).status_code == 404, "not by its slug yet"
     confirm = await client.get(f"/organize/petitions/{draft_id}/publish")
     assert "Yes, publish it" in confirm.text, "publishing asks first"
     done = await client.post(f"/organize/petitions/{draft_id}/publish", data={FORM_FIELD: csrf})
     assert "open for signatures" in done.text
-    view = (await client.get("/api/v1/petitions/fair-shifts")).json()
-    assert view["state"] == "open" and view["goal"] == 75
+    view = (await client.get("/api/v1/petitions/fair-rotas")).json()
+    assert view["state"] == "open" and view["goal"] == 75, "a draft's slug is edited on its form"
 
 
 async def test_co_organizers_can_be_added_and_removed(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
