@@ -8,14 +8,18 @@ from starlette.requests import Request
 
 from . import queries
 from .database import Database, Row, Transaction, now
-from .errors import ApiError
-from .organizers import Organizer, audit, organizer_from
+from .errors import ApiError, ErrorCode
+from .organizers import Organizer, audit, organizer_from, two_factor_required
 from .text import text_problem
 from .tokens import new_id, new_token, token_hash
 
 MAX_NAME_LENGTH = 80
 # Query parameters under which clients might try to pass a token; refused, never read.
 TOKEN_QUERY_PARAMETERS = ("token", "access_token", "api_token", "key")
+TWO_FACTOR_NEEDED = (
+    "An administrator requires two-factor for every organizer: turn it on in your account settings "
+    "(/organize/settings) before this token can be used."
+)
 
 
 def name_problem(name: str) -> str | None:
@@ -59,7 +63,11 @@ async def revoke_token(db: Database, organizer_id: str, token_id: str) -> bool:
 
 
 async def bearer_organizer(request: Request) -> Organizer:
-    """The organizer a request's bearer token acts as; 401 when missing, wrong or revoked."""
+    """The organizer a request's bearer token acts as.
+
+    Raises ApiError 401 when the token is missing, wrong or revoked, and 403
+    (`two_factor_required`) while an admin requires two-factor and its organizer has not turned it on.
+    """
     if any(name in request.query_params for name in TOKEN_QUERY_PARAMETERS):
         raise ApiError(401, "Send the token in the Authorization header, never in the address.")
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -69,6 +77,10 @@ async def bearer_organizer(request: Request) -> Organizer:
     row = await db.fetch_one(queries.SELECT_API_TOKEN, {"token_hash": token_hash(token.strip())})
     if row is None or not row["is_active"]:
         raise ApiError(401, "This API token is not valid, or was revoked.")
+    organizer = organizer_from(row)
+    # The token is valid, so 403 rather than 401: the account may act again once two-factor is on.
+    if not organizer.two_factor and await two_factor_required(db):
+        raise ApiError(403, TWO_FACTOR_NEEDED, code=ErrorCode.TWO_FACTOR_REQUIRED)
     today = time.strftime("%Y-%m-%d", time.gmtime())
     if row["last_used_day"] != today:
 
@@ -76,4 +88,4 @@ async def bearer_organizer(request: Request) -> Organizer:
             await tx.execute(queries.MARK_API_TOKEN_USED, {"id": row["token_id"], "day": today})
 
         await db.write(mark)
-    return organizer_from(row)
+    return organizer

@@ -91,7 +91,7 @@ def make_routes() -> list[BaseRoute]:
             petitions_api.get_petition,
             summary="A petition; drafts only to their organizers (with a token), who also see every setting",
             response=petitions.PetitionPublic,
-            errors=[401],
+            errors=[401, 403],
             tags=["petitions"],
         ),
         ApiRoute(

@@ -115,7 +115,8 @@ class PublicCache:
         if slug not in self.rows:
             if len(self.rows) >= MAX_ENTRIES:
                 self.rows.clear()
-            self.rows[slug] = await self.db.fetch_one(queries.SELECT_PETITION_BY_SLUG, {"slug": slug})
+            # By id or published slug, as every route taking {slug} accepts either.
+            self.rows[slug] = await self.db.fetch_one(queries.SELECT_PETITION_BY_ID_OR_SLUG, {"key": slug})
         row = self.rows[slug]
         return None if row is None else petitions.as_of(row)
 

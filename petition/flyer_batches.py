@@ -155,7 +155,10 @@ def text_of(petition: Row, batch: Row, settings: Settings) -> flyers.FlyerText:
 
 
 def tabs_of(petition: Row, settings: Settings, codes_list: list[str]) -> list[flyers.Tab]:
-    return [flyers.Tab(code=code, url=f"{settings.base_url}/p/{petition['slug']}?code={code}") for code in codes_list]
+    return [
+        flyers.Tab(code=code, url=f"{settings.base_url}/p/{petitions.address(petition)}?code={code}")
+        for code in codes_list
+    ]
 
 
 def check_drawing() -> None:

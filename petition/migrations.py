@@ -20,6 +20,9 @@ FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # SQLite's WITHOUT ROWID (no hidden insertion order) is the one clause
 # PostgreSQL lacks; its heap tables have no rowid to hide, so it is dropped there.
 WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.IGNORECASE)
+# A line `-- only sqlite:` or `-- only postgresql:` starts statements for that database alone,
+# `-- every database:` ends them: where the two cannot share SQL (dropping a UNIQUE, say).
+DIALECT_LINE = re.compile(r"^-- (?:only (sqlite|postgresql)|every database):\s*$", re.MULTILINE)
 
 
 class MigrationError(Exception):
@@ -35,10 +38,24 @@ class Migration:
 
     def statements(self, dialect: str) -> list[str]:
         """The file's statements, adapted to the dialect."""
-        statements = split_statements(self.sql)
+        statements = split_statements(for_dialect(self.sql, dialect))
         if dialect == "postgresql":
             statements = [WITHOUT_ROWID.sub(")", statement) for statement in statements]
         return statements
+
+
+def for_dialect(sql: str, dialect: str) -> str:
+    """The SQL of a migration without the sections marked for the other database."""
+    kept: list[str] = []
+    section = None
+    position = 0
+    for match in DIALECT_LINE.finditer(sql):
+        if section in (None, dialect):
+            kept.append(sql[position : match.start()])
+        section, position = match.group(1), match.end()
+    if section in (None, dialect):
+        kept.append(sql[position:])
+    return "".join(kept)
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:

@@ -18,6 +18,10 @@ from .errors import STATUS_ERRORS, ErrorResponse
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
+SLUG_PARAMETER = (
+    "The petition's id, or its slug once it is published: a draft is addressed by its id only "
+    "(its slug is reserved when it is published, and never changes after)."
+)
 
 
 def build_document(routes: list[BaseRoute], *, title: str) -> dict[str, Any]:
@@ -38,8 +42,9 @@ def build_document(routes: list[BaseRoute], *, title: str) -> dict[str, Any]:
     for route in api_routes:
         operation = route.operation
         path = PATH_PARAM.sub(r"{\1}", route.path)
-        parameters = [
+        parameters: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            | ({"description": SLUG_PARAMETER} if name == "slug" else {})
             for name in PATH_PARAM.findall(route.path)
         ]
         if operation.query is not None:
@@ -103,7 +108,8 @@ def error_statuses(route: ApiRoute) -> list[int]:
     if operation.query is not None:
         statuses.add(422)
     if operation.auth:
-        statuses.add(401)
+        # 403: a valid token while two-factor is required and its organizer has not turned it on.
+        statuses |= {401, 403}
     if PATH_PARAM.search(route.path):
         statuses.add(404)
     return sorted(statuses)

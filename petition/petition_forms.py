@@ -138,13 +138,13 @@ async def create_petition(request: Request) -> Response:
         shown = shown_values(form, form_defaults(None))
     try:
         data = PetitionCreate.model_validate(values)
-        slug = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=data)
+        petition_id = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=data)
         request.app.state.public_cache.clear()
     except ValidationError as error:
         return page(request, "petition_form.html", form_context(None, shown, field_errors(error)), status=422)
     except PetitionError as error:
         return page(request, "petition_form.html", form_context(None, shown, {"slug": error.message}), status=409)
-    return redirect(f"/organize/petitions/{slug}")
+    return redirect(f"/organize/petitions/{petition_id}")
 
 
 async def manage_page(request: Request, *, notice: str | None = None, error: str | None = None) -> Response:
@@ -197,18 +197,18 @@ async def edit(request: Request) -> Response:
     async with request.form() as form:
         values = form_values(form, frozen=frozen)
         shown = shown_values(form, form_defaults(row))
-    values.pop("slug", None)
-    if frozen:
+    if frozen:  # a published petition's slug never changes
+        values.pop("slug", None)
         values.pop("timeline_floor", None)
     try:
         data = PetitionUpdate.model_validate(values)
-        await petitions.update(request.app.state.db, organizer_id=organizer.id, slug=row["slug"], data=data)
+        await petitions.update(request.app.state.db, organizer_id=organizer.id, slug=row["id"], data=data)
         request.app.state.public_cache.clear()
     except ValidationError as error:
         return page(request, "petition_form.html", form_context(row, shown, field_errors(error)), status=422)
     except PetitionError as error:
         return page(request, "petition_form.html", form_context(row, shown, {"form": error.message}), status=409)
-    return redirect(f"/organize/petitions/{row['slug']}")
+    return redirect(f"/organize/petitions/{row['id']}")
 
 
 async def confirm_page(request: Request) -> Response:

@@ -21,10 +21,20 @@ from .tokens import new_id
 STATES = ("draft", "open", "closed")
 VISIBLE_STATES = ("open", "closed")
 # Fixed once published: who may sign and how, and how finely the timeline may be read.
-FROZEN_AFTER_PUBLISHING = ("verification", "allowed_domains", "timeline_floor")
+# The slug too: the transparency log names the petition by it.
+FROZEN_AFTER_PUBLISHING = ("slug", "verification", "allowed_domains", "timeline_floor")
 TEXT_FIELDS = ("title", "summary", "body", "target")
 MAX_DOMAINS = 50
 SLUG_FALLBACK_PREFIX = "petition-"
+MAX_SLUG_NUMBER = 50
+SLUG_TAKEN = "That slug is taken by a published petition: change the petition's slug, then publish it."
+# Words a route uses as a literal path segment where a slug would stand, under /p/,
+# /organize/petitions/ or /api/v1/petitions/ (/organize/petitions/new): a petition with
+# such a slug could never be reached there. tests/test_petitions.py derives the words from
+# the route list and fails when one is missing here.
+RESERVED_SLUGS = frozenset({"new"})
+# A petition's id (tokens.new_id: 24 hex digits) also addresses it, so no slug may look like one.
+PETITION_ID = re.compile(r"^[0-9a-f]{24}$")
 
 Slug = Annotated[str, StringConstraints(min_length=3, max_length=60, pattern=r"^[a-z0-9-]+$")]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), LINE]
@@ -44,6 +54,21 @@ class PetitionError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def slug_problem(slug: str) -> str | None:
+    """None for a slug that can address a petition, else why it cannot."""
+    if slug in RESERVED_SLUGS:
+        return f"{slug!r} is a word the site's own addresses use; choose another slug"
+    if PETITION_ID.match(slug):
+        return "a slug of 24 hexadecimal digits would look like a petition's id; choose another"
+    return None
+
+
+def _slug(value: str | None) -> str | None:
+    if value is not None and (problem := slug_problem(value)):
+        raise ValueError(problem)
+    return value
 
 
 def _domains(value: list[str] | None) -> list[str] | None:
@@ -80,6 +105,11 @@ class PetitionFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("slug", check_fields=False)
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        return _slug(value)
+
     @field_validator("allowed_domains", check_fields=False)
     @classmethod
     def _allowed_domains(cls, value: list[str] | None) -> list[str] | None:
@@ -113,6 +143,7 @@ class PetitionCreate(PetitionFields):
 
 
 class PetitionUpdate(PetitionFields):
+    slug: Slug | None = None
     title: Title | None = None
     summary: Summary | None = None
     body: Body | None = None
@@ -141,6 +172,7 @@ class CountByMethod(BaseModel):
 
 
 class PetitionPublic(BaseModel):
+    id: str
     slug: str
     title: str
     summary: str
@@ -175,11 +207,13 @@ class PetitionList(BaseModel):
 
 
 def slugify(title: str) -> str:
-    """A title -> a URL slug; titles with no Latin letters get a random one."""
+    """A title -> a URL slug; titles with no Latin letters get a random one, never a reserved word or an id."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:50].strip("-")
     if len(slug) < 3:
         slug = SLUG_FALLBACK_PREFIX + secrets.token_hex(4)
+    if slug_problem(slug):
+        slug = f"{slug}-petition"
     return slug
 
 
@@ -216,10 +250,16 @@ def as_of(row: Row, moment: int | None = None) -> Row:
     return row
 
 
+def address(row: Row) -> str:
+    """What names a petition in paths: its slug once published; a draft's id (its slug is not reserved yet)."""
+    return str(row["id"] if row["state"] == "draft" else row["slug"])
+
+
 def public_view(row: Row, base_url: str) -> PetitionPublic:
     row = as_of(row)
     floor = row["timeline_floor"]
     return PetitionPublic(
+        id=row["id"],
         slug=row["slug"],
         title=row["title"],
         summary=row["summary"],
@@ -233,7 +273,7 @@ def public_view(row: Row, base_url: str) -> PetitionPublic:
         closes_at=iso(row["closes_at"]),
         closed_at=floor_time(row["closed_at"], floor),
         text_changed_at=floor_time(row["text_changed_at"], floor),
-        url=f"{base_url}/p/{row['slug']}",
+        url=f"{base_url}/p/{address(row)}",
     )
 
 
@@ -250,9 +290,10 @@ def organizer_view(row: Row, base_url: str) -> PetitionOrganizerView:
     )
 
 
-async def find(db: Database, slug: str) -> Row | None:
-    """The petition at `slug` as it is now (see `as_of`), or None."""
-    row = await db.fetch_one(queries.SELECT_PETITION_BY_SLUG, {"slug": slug})
+async def find(db: Database, key: str) -> Row | None:
+    """The petition a path names, as it is now (see `as_of`): by its id, or by its slug once
+    published (a draft's slug names nothing)."""
+    row = await db.fetch_one(queries.SELECT_PETITION_BY_ID_OR_SLUG, {"key": key})
     return None if row is None else as_of(row)
 
 
@@ -263,9 +304,10 @@ async def is_organizer_of(db: Database, petition_id: str, organizer_id: str) -> 
     return row is not None
 
 
-async def visible_to(db: Database, slug: str, organizer_id: str | None) -> Row | None:
-    """The petition if the caller may see it: open or closed to all, drafts to their organizers only."""
-    row = await find(db, slug)
+async def visible_to(db: Database, key: str, organizer_id: str | None) -> Row | None:
+    """The petition (by id or published slug) if the caller may see it: open or closed to all,
+    drafts to their organizers only."""
+    row = await find(db, key)
     if row is None:
         return None
     if row["state"] in VISIBLE_STATES:
@@ -275,16 +317,18 @@ async def visible_to(db: Database, slug: str, organizer_id: str | None) -> Row |
     return None
 
 
-async def editable_by(db: Database, slug: str, organizer_id: str) -> Row:
-    """The petition if the organizer may change it; PetitionError(404) otherwise (they may not see it)."""
-    row = await find(db, slug)
+async def editable_by(db: Database, key: str, organizer_id: str) -> Row:
+    """The petition (by id or published slug) if the organizer may change it; PetitionError(404)
+    otherwise (they may not see it)."""
+    row = await find(db, key)
     if row is None or not await is_organizer_of(db, row["id"], organizer_id):
         raise PetitionError(404, "There is no petition at this address that you organize.")
     return row
 
 
 async def create(db: Database, *, organizer_id: str, data: PetitionCreate) -> str:
-    """A new draft; its slug. PetitionError(409) when a slug given explicitly is taken."""
+    """A new draft; its id. Its slug is reserved only when it is published, so any slug is accepted
+    now (a derived one gets a number when a published petition, or one of the organizer's own, has it)."""
     base_slug = data.slug or slugify(data.title)
     values: dict[str, Any] = {
         "title": data.title,
@@ -302,25 +346,22 @@ async def create(db: Database, *, organizer_id: str, data: PetitionCreate) -> st
         "created_by": organizer_id,
         "created_at": now(),
     }
+    petition_id = new_id()
 
-    async def insert(tx: Transaction) -> str | None:
-        petition_id = new_id()
-        # A derived slug that is taken gets a number; an explicit one is refused.
-        for attempt in range(1 if data.slug else 50):
-            slug = base_slug if attempt == 0 else f"{base_slug[:55]}-{attempt + 1}"
-            row = await tx.fetch_one(queries.INSERT_PETITION, {**values, "id": petition_id, "slug": slug})
-            if row is not None:
-                await tx.execute(
-                    queries.INSERT_PETITION_ORGANIZER, {"petition_id": petition_id, "organizer_id": organizer_id}
-                )
-                await tx.execute(queries.BUMP_CACHE_VERSION)
-                return slug
-        return None
+    async def insert(tx: Transaction) -> str:
+        slug = base_slug
+        # Never numbered against other organizers' drafts: that would tell their slugs.
+        for attempt in range(1, MAX_SLUG_NUMBER if not data.slug else 1):
+            taken = {"slug": slug, "id": petition_id, "organizer_id": organizer_id}
+            if await tx.fetch_one(queries.SELECT_SLUG_TAKEN, taken) is None:
+                break
+            slug = f"{base_slug[:55]}-{attempt + 1}"
+        await tx.execute(queries.INSERT_PETITION, {**values, "id": petition_id, "slug": slug})
+        await tx.execute(queries.INSERT_PETITION_ORGANIZER, {"petition_id": petition_id, "organizer_id": organizer_id})
+        await tx.execute(queries.BUMP_CACHE_VERSION)
+        return petition_id
 
-    slug = await db.write(insert)
-    if slug is None:
-        raise PetitionError(409, "That slug is already taken; choose another.")
-    return slug
+    return await db.write(insert)
 
 
 async def update(db: Database, *, organizer_id: str, slug: str, data: PetitionUpdate) -> None:
@@ -374,7 +415,19 @@ async def publish(db: Database, *, organizer_id: str, slug: str) -> None:
         )
     if row["closes_at"] is not None and row["closes_at"] <= now():
         raise PetitionError(409, "The deadline has passed; set a later one before publishing.")
-    await _change_state(db, row["id"], "draft", "open", queries.PUBLISH_PETITION)
+
+    async def unit(tx: Transaction) -> str | None:
+        # Checked in the write, where no other publishing can come between.
+        taken = {"slug": row["slug"], "id": row["id"]}
+        if await tx.fetch_one(queries.SELECT_PUBLISHED_SLUG_TAKEN, taken) is not None:
+            return SLUG_TAKEN
+        if await tx.fetch_one(queries.PUBLISH_PETITION, {"id": row["id"], "now": now()}) is None:
+            return "This petition is no longer draft."
+        await tx.execute(queries.BUMP_CACHE_VERSION)
+        return None
+
+    if refusal := await db.write(unit):
+        raise PetitionError(409, refusal)
 
 
 async def close(db: Database, *, organizer_id: str, slug: str) -> None:

@@ -110,9 +110,9 @@ async def my_petitions(request: Request) -> OrganizerPetitionList:
 async def create_petition(request: Request, body: PetitionCreate) -> PetitionOrganizerView:
     """POST /api/v1/petitions: a new draft (201)."""
     organizer = await bearer_organizer(request)
-    slug = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=body)
+    petition_id = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=body)
     request.app.state.public_cache.clear()
-    return await _organizer_view(request, slug)
+    return await _organizer_view(request, petition_id)
 
 
 async def update_petition(request: Request, body: PetitionUpdate) -> PetitionOrganizerView:
@@ -139,14 +139,16 @@ async def close_petition(request: Request) -> PetitionOrganizerView:
 async def _change(request: Request, change: Callable[[Database, str, str], Awaitable[None]]) -> PetitionOrganizerView:
     """Apply a change as the token's organizer; success drops the cache."""
     organizer = await bearer_organizer(request)
-    slug = request.path_params["slug"]
-    await change(request.app.state.db, organizer.id, slug)
+    key = request.path_params["slug"]  # an id, or a published petition's slug
+    await change(request.app.state.db, organizer.id, key)
     request.app.state.public_cache.clear()
-    return await _organizer_view(request, slug)
+    row = await petitions.find(request.app.state.db, key)
+    assert row is not None
+    return await _organizer_view(request, row["id"])
 
 
-async def _organizer_view(request: Request, slug: str) -> PetitionOrganizerView:
-    row = await petitions.find(request.app.state.db, slug)
+async def _organizer_view(request: Request, key: str) -> PetitionOrganizerView:
+    row = await petitions.find(request.app.state.db, key)
     assert row is not None
     return petitions.organizer_view(row, request.app.state.settings.base_url)
 

@@ -156,15 +156,26 @@ PETITION_COLUMNS = (
     "show_names, reasons_enabled, timeline_floor, retention_days, signature_count, count_email, count_code, "
     "created_by, created_at, opened_at, closed_at, text_changed_at, version"
 )
-SELECT_PETITION_BY_SLUG = f"SELECT {PETITION_COLUMNS} FROM petitions WHERE slug = :slug"
+# Only a published petition has its slug: drafts may share one, and are addressed by id.
+SELECT_PETITION_BY_ID_OR_SLUG = f"""
+SELECT {PETITION_COLUMNS} FROM petitions WHERE id = :key OR (slug = :key AND state <> 'draft') LIMIT 1
+"""
+# Is a slug free for this petition? Taken means by a published petition, or by the organizer's own.
+SELECT_SLUG_TAKEN = """
+SELECT p.id FROM petitions p
+WHERE p.slug = :slug AND p.id <> :id AND (p.state <> 'draft' OR EXISTS (
+    SELECT 1 FROM petition_organizers o WHERE o.petition_id = p.id AND o.organizer_id = :organizer_id))
+LIMIT 1
+"""
+SELECT_PUBLISHED_SLUG_TAKEN = """
+SELECT id FROM petitions WHERE slug = :slug AND id <> :id AND state <> 'draft' LIMIT 1
+"""
 SELECT_PETITION_BY_ID = f"SELECT {PETITION_COLUMNS} FROM petitions WHERE id = :id"
 INSERT_PETITION = """
 INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, closes_at, allowed_domains,
     verification, show_names, reasons_enabled, timeline_floor, retention_days, created_by, created_at)
 VALUES (:id, :slug, 'draft', :title, :summary, :body, :target, :goal, :closes_at, :allowed_domains,
     :verification, :show_names, :reasons_enabled, :timeline_floor, :retention_days, :created_by, :created_at)
-ON CONFLICT (slug) DO NOTHING
-RETURNING slug
 """
 INSERT_PETITION_ORGANIZER = """
 INSERT INTO petition_organizers (petition_id, organizer_id) VALUES (:petition_id, :organizer_id)

@@ -8,12 +8,15 @@ only on a POST, since mail scanners open links.
 from __future__ import annotations
 
 import hashlib
+import logging
 
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
 from . import addresses, organizers, outbox, queries
-from .database import Database, Transaction
+from .database import Database, Transaction, now
 from .login import USED_LINK, page, signed_in_response
 from .organizers import audit
 from .passwords import new_password_errors
@@ -21,6 +24,7 @@ from .sessions import start_session
 from .settings import Settings
 from .tokens import token_hash
 
+logger = logging.getLogger("petition.recovery")
 RESET_SENT = (
     "If an organizer account uses that address, we have sent it a link to choose a new password. "
     "The link works once, for 30 minutes."
@@ -53,11 +57,24 @@ async def reset_request(request: Request) -> Response:
     if not client_ok or not limiter.allow(account_key, settings.rate_limit_login_per_account, window):
         message = "Too many requests. Please wait a few minutes and try again."
         return page(request, "reset_request.html", {"sent": False, "error": message}, status=429)
-    db: Database = request.app.state.db
-    organizer = await organizers.find_by_email(db, email) if email else None
-    # An account kept from before the parser refused its kind of address gets no mail: nowhere safe to send it.
-    to = addresses.parse_or_none(organizer.email) if organizer is not None else None
-    if organizer is not None and organizer.is_active and to is not None:
+    response = page(request, "reset_request.html", {"sent": True, "error": None})
+    # Always return the same response to prevent email enumeration attacks; and answer
+    # before looking the address up: the link's write (an fsync) would otherwise make
+    # the answer for an account slower than for an unknown address.
+    response.background = BackgroundTask(send_reset_link, request.app, email)
+    return response
+
+
+async def send_reset_link(app: Starlette, email: str) -> None:
+    """After the answer: queue a reset link for the address's active account, if it has one."""
+    settings: Settings = app.state.settings
+    db: Database = app.state.db
+    try:
+        organizer = await organizers.find_by_email(db, email) if email else None
+        # An account kept from before the parser refused its kind of address gets no mail: nowhere safe to send it.
+        to = addresses.parse_or_none(organizer.email) if organizer is not None else None
+        if organizer is None or not organizer.is_active or to is None:
+            return
 
         async def send_link(tx: Transaction) -> None:
             await audit(tx, organizer.id, "password reset requested")
@@ -79,9 +96,9 @@ async def reset_request(request: Request) -> Response:
             )
 
         await db.write(send_link)
-        request.app.state.sender.wake()
-    # Always return the same response to prevent email enumeration attacks.
-    return page(request, "reset_request.html", {"sent": True, "error": None})
+        app.state.sender.wake()
+    except Exception as error:  # the answer is sent: nobody is left to tell but the log (never the address)
+        logger.error("queueing a password reset link failed: %s", type(error).__name__)
 
 
 async def reset_page(request: Request) -> Response:
@@ -92,7 +109,7 @@ async def reset_page(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    """POST /reset/{token}: set the password, end every session of the account."""
+    """POST /reset/{token}: set the password, end every session and API token of the account."""
     db: Database = request.app.state.db
     token = request.path_params["token"]
     password, errors = await read_new_password(request)
@@ -107,13 +124,17 @@ async def reset(request: Request) -> Response:
             return False
         organizer_id = link["organizer_id"]
         await tx.execute(queries.UPDATE_ORGANIZER_PASSWORD, {"id": organizer_id, "password_hash": password_hash})
+        # Whoever knew the old password may have made tokens with it: they end with the sessions.
         await tx.execute(queries.DELETE_ORGANIZER_SESSIONS, {"organizer_id": organizer_id})
+        await tx.execute(queries.REVOKE_ORGANIZER_API_TOKENS, {"organizer_id": organizer_id, "now": now()})
         await audit(tx, organizer_id, "password reset")
         return True
 
     if not await db.write(set_password):
         return page(request, "message.html", {"title": "Link not valid", "message": USED_LINK}, status=404)
-    message = "Your password is changed, and every session of your account was ended. Log in with the new one."
+    message = (
+        "Your password is changed, and every session and API token of your account was ended. Log in with the new one."
+    )
     return page(request, "message.html", {"title": "Password changed", "message": message})
 
 

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import accounts, organizers
+from petition import accounts, organizers, queries
+from petition.api import ApiRoute
 from petition.csrf import FORM_FIELD
 from petition.database import Database
 
@@ -119,3 +120,56 @@ def test_the_command_line_makes_organizers_and_prints_a_token_last(tmp_path: Pat
     last_line = token.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", last_line)
     assert run("create-token", "nobody@example.org").returncode == 1
+
+
+# A valid body for each API request model an organizer's route takes: every route is tried.
+VALID_BODIES = {
+    "PetitionCreate": {"title": "Fair rotas", "summary": "S", "target": "T", "goal": 10},
+    "PetitionUpdate": {"title": "Fairer rotas"},
+    "CodeBatchCreate": {"count": 1},
+    "FlyerCreate": {"layout": "poster", "paper_size": "a4"},
+}
+
+
+async def test_while_two_factor_is_required_a_token_without_it_is_refused_for_every_api_action(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    bearer = {"authorization": f"Bearer {token}"}
+    made = await client.post("/api/v1/petitions", json=VALID_BODIES["PetitionCreate"], headers=bearer)
+    assert made.status_code == 201
+    slug = made.json()["id"]
+    db: Database = app.state.db
+    await db.write(lambda tx: tx.execute(queries.UPSERT_INSTANCE_SETTING, {"name": "require_two_factor", "value": "1"}))
+    tried = 0
+    for route in app.routes:
+        # Every route that takes a token: those that need one, and those that read one when sent.
+        if not isinstance(route, ApiRoute) or not (route.operation.auth or 401 in route.operation.errors):
+            continue
+        operation = route.operation
+        path = route.path.replace("{slug}", slug).replace("{flyer_id}", "f" * 24).replace("{kind}", "pdf")
+        body = VALID_BODIES[operation.body.__name__] if operation.body else None
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            response = await client.request(method, path, json=body, headers=bearer)
+            assert response.status_code == 403, f"{method} {route.path}"
+            assert response.json()["error"]["code"] == "two_factor_required"
+            assert "turn it on" in response.json()["error"]["message"]
+            tried += 1
+    assert tried >= 12
+    assert await db.fetch_val("SELECT title FROM petitions") == "Fair rotas", "nothing changed"
+    document = (await client.get("/api/openapi.json")).json()
+    assert "two_factor_required" in document["components"]["schemas"]["ErrorCode"]["enum"]
+    assert "403" in document["paths"]["/api/v1/petitions"]["post"]["responses"]
+
+
+async def test_a_token_works_again_once_its_organizer_turns_two_factor_on(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db: Database = app.state.db
+    await db.write(lambda tx: tx.execute(queries.UPSERT_INSTANCE_SETTING, {"name": "require_two_factor", "value": "1"}))
+    bearer = {"authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/me", headers=bearer)).status_code == 403
+    await db.write(lambda tx: tx.execute("UPDATE organizers SET totp_secret = 'sealed'"))
+    assert (await client.get("/api/v1/me", headers=bearer)).status_code == 200
+    await db.write(lambda tx: tx.execute(queries.UPSERT_INSTANCE_SETTING, {"name": "require_two_factor", "value": "0"}))
+    await db.write(lambda tx: tx.execute("UPDATE organizers SET totp_secret = NULL"))
+    assert (await client.get("/api/v1/me", headers=bearer)).status_code == 200, "not required: not needed"

@@ -25,7 +25,7 @@ CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$")
 
 async def code_petition(client: httpx.AsyncClient, token: str, **changes: object) -> str:
     response = await create(client, token, verification=["code"], allowed_domains=[], **changes)
-    return str(response.json()["slug"])
+    return str(response.json()["id"])  # a draft: addressed by its id
 
 
 async def test_a_batch_of_codes_is_returned_once_and_stored_only_as_keyed_hashes(
@@ -84,7 +84,7 @@ async def test_bad_batch_requests_are_refused_and_make_nothing(
 async def test_codes_need_the_code_method_an_unclosed_petition_and_its_organizer(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
-    email_only = (await create(client, token)).json()["slug"]
+    email_only = (await create(client, token)).json()["id"]
     refused = await client.post(f"/api/v1/petitions/{email_only}/codes", json={"count": 5}, headers=bearer(token))
     assert refused.status_code == 409
     slug = await code_petition(client, token)
@@ -139,6 +139,6 @@ async def test_revoking_a_batch_stops_its_unused_codes(app: Starlette, client: h
 
 
 async def test_a_petition_without_codes_shows_no_code_section(client: httpx.AsyncClient, token: str) -> None:
-    slug = (await create(client, token, **{k: v for k, v in PETITION.items() if k == "title"})).json()["slug"]
+    slug = (await create(client, token, **{k: v for k, v in PETITION.items() if k == "title"})).json()["id"]
     await log_in(client, "alice@example.org")
     assert "Printed signing codes" not in (await client.get(f"/organize/petitions/{slug}")).text

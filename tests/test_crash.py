@@ -123,7 +123,7 @@ async def open_petition_with_codes(url: str, headers: dict[str, str]) -> tuple[s
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as admin:
         created = await admin.post("/api/v1/petitions", json={**petition, "verification": ["code"]})
         slug = created.json()["slug"]
-        assert (await admin.post(f"/api/v1/petitions/{slug}/publish")).status_code == 200
+        assert (await admin.post(f"/api/v1/petitions/{created.json()['id']}/publish")).status_code == 200
         codes = (await admin.post(f"/api/v1/petitions/{slug}/codes", json={"count": 5000})).json()["codes"]
     return str(slug), list(codes)
 

@@ -40,8 +40,9 @@ async def email_petition(client: httpx.AsyncClient, token: str, **changes: objec
         "show_names": True,
         "reasons_enabled": True,
     }
-    slug = (await create(client, token, **{**fields, **changes})).json()["slug"]
-    assert (await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))).status_code == 200
+    draft = (await create(client, token, **{**fields, **changes})).json()
+    slug = draft["slug"]
+    assert (await client.post(f"/api/v1/petitions/{draft['id']}/publish", headers=bearer(token))).status_code == 200
     return str(slug)
 
 

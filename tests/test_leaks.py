@@ -89,8 +89,9 @@ def signer_client(app: Starlette, peer: str, forwarded: str | None = None) -> ht
 
 async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str) -> Seeded:
     fields = {"verification": ["email", "code"], "allowed_domains": ["example.com"], "show_names": True}
-    slug = (await create(client, token, **fields, reasons_enabled=True)).json()["slug"]
-    assert (await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))).status_code == 200
+    draft = (await create(client, token, **fields, reasons_enabled=True)).json()
+    slug = draft["slug"]
+    assert (await client.post(f"/api/v1/petitions/{draft['id']}/publish", headers=bearer(token))).status_code == 200
     made = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 2}, headers=bearer(token))
     used_code, unused_code = made.json()["codes"]
     seeded = Seeded(slug=slug, batch_id=made.json()["batch"])

@@ -14,6 +14,7 @@ from petition.migrations import (
     MigrationError,
     check_current,
     discover,
+    for_dialect,
     migrate,
     split_statements,
 )
@@ -213,3 +214,37 @@ async def test_signatures_keep_their_state_when_keyed_by_it(empty_db: Database, 
     assert await empty_db.fetch_one(queries.SELECT_SIGNATURE, {"petition_id": "q", "receipt_hash": "r1"}) is None
     waiting = await empty_db.fetch_all(queries.COUNT_PENDING_BY_METHOD, {"petition_id": "p"})
     assert [(r["method"], r["signed"], r["withdrawn"]) for r in waiting] == [("code", 2, 2)]
+
+
+async def test_petitions_and_what_refers_to_them_survive_the_draft_slugs_migration(
+    empty_db: Database, tmp_path: Path
+) -> None:
+    # 0011 rebuilds the petitions table on SQLite; rows and the rows referring to them must come through.
+    await migrate_before(empty_db, 11, tmp_path / "older")
+    async with empty_db.exclusive() as tx:
+        await tx.execute(
+            "INSERT INTO organizers (id, email, password_hash, created_at) VALUES ('o', 'o@example.org', 'x', 0)"
+        )
+        for petition_id, state in (("p", "open"), ("d", "draft")):
+            await tx.execute(
+                "INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, allowed_domains,"
+                " verification, show_names, reasons_enabled, timeline_floor, retention_days, created_by, created_at)"
+                " VALUES (:id, :id, :state, 'T', 'S', '', 'Board', 10, '[]', '[]', 0, 0, 'day', 30, 'o', 0)",
+                {"id": petition_id, "state": state},
+            )
+            await tx.execute(
+                "INSERT INTO petition_organizers (petition_id, organizer_id) VALUES (:id, 'o')", {"id": petition_id}
+            )
+    await migrate(empty_db)
+    rows = await empty_db.fetch_all("SELECT id, slug, state FROM petitions ORDER BY id")
+    assert rows == [{"id": "d", "slug": "d", "state": "draft"}, {"id": "p", "slug": "p", "state": "open"}]
+    assert len(await empty_db.fetch_all("SELECT * FROM petition_organizers")) == 2
+    with pytest.raises(Exception, match=r"(?i)foreign|violat"):
+        async with empty_db.exclusive() as tx:
+            await tx.execute("DELETE FROM petitions WHERE id = 'p'")
+
+
+def test_a_migration_section_for_one_database_is_left_out_of_the_other() -> None:
+    sql = "A;\n-- only sqlite:\nB;\n-- only postgresql:\nC;\n-- every database:\nD;\n"
+    assert split_statements(for_dialect(sql, "sqlite")) == ["A", "B", "D"]
+    assert split_statements(for_dialect(sql, "postgresql")) == ["A", "C", "D"]

@@ -10,6 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from petition import accounts, petitions
+from petition.app import make_routes
 from petition.csrf import FORM_FIELD
 from petition.database import Database
 
@@ -36,8 +37,9 @@ async def create(client: httpx.AsyncClient, token: str, **changes: object) -> ht
 
 
 async def published(client: httpx.AsyncClient, token: str, **changes: object) -> str:
-    slug = (await create(client, token, **changes)).json()["slug"]
-    assert (await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))).status_code == 200
+    draft = (await create(client, token, **changes)).json()
+    slug = draft["slug"]
+    assert (await client.post(f"/api/v1/petitions/{draft['id']}/publish", headers=bearer(token))).status_code == 200
     return slug
 
 
@@ -57,14 +59,19 @@ async def test_a_petition_is_created_as_a_draft_only_its_organizers_see(
     assert body["state"] == "draft" and body["slug"] == "stop-the-tracking-program"
     assert body["allowed_domains"] == ["example.org"] and body["verification"] == ["email"]
     assert body["timeline_floor"] == "day" and body["retention_days"] == 30
-    assert (await client.get("/api/v1/petitions/stop-the-tracking-program")).status_code == 404
-    assert (await client.get("/p/stop-the-tracking-program")).status_code == 404
-    own = await client.get("/api/v1/petitions/stop-the-tracking-program", headers=bearer(token))
+    draft = body["id"]
+    assert body["url"].endswith(f"/p/{draft}"), "a draft is addressed by its id"
+    for key in (draft, "stop-the-tracking-program"):
+        assert (await client.get(f"/api/v1/petitions/{key}")).status_code == 404
+        assert (await client.get(f"/p/{key}")).status_code == 404
+    own = await client.get(f"/api/v1/petitions/{draft}", headers=bearer(token))
     assert own.status_code == 200 and own.json()["state"] == "draft"
+    by_slug = await client.get("/api/v1/petitions/stop-the-tracking-program", headers=bearer(token))
+    assert by_slug.status_code == 404, "a draft's slug addresses nothing, not even for its organizer"
     bob = await other_organizer_token(app)
-    assert (await client.get("/api/v1/petitions/stop-the-tracking-program", headers=bearer(bob))).status_code == 404
+    assert (await client.get(f"/api/v1/petitions/{draft}", headers=bearer(bob))).status_code == 404
     mine = await client.get("/api/v1/me/petitions", headers=bearer(token))
-    assert [p["slug"] for p in mine.json()["petitions"]] == ["stop-the-tracking-program"]
+    assert [p["id"] for p in mine.json()["petitions"]] == [draft]
 
 
 async def test_slugs_are_derived_numbered_and_have_a_fallback(client: httpx.AsyncClient, token: str) -> None:
@@ -73,8 +80,8 @@ async def test_slugs_are_derived_numbered_and_have_a_fallback(client: httpx.Asyn
     greek = (await create(client, token, title="Όχι στην παρακολούθηση")).json()["slug"]
     assert re.fullmatch(r"petition-[0-9a-f]{8}", greek)
     assert (await create(client, token, title="Café über alles")).json()["slug"] == "cafe-uber-alles"
-    taken = await create(client, token, slug="stop-the-tracking-program")
-    assert taken.status_code == 409
+    same = await create(client, token, slug="stop-the-tracking-program")
+    assert same.status_code == 201, "a slug is reserved only when published"
 
 
 @pytest.mark.parametrize(
@@ -119,10 +126,10 @@ async def test_malformed_json_no_token_and_wrong_type_are_refused(client: httpx.
 
 
 async def test_publishing_needs_allowed_domains_for_email_verification(client: httpx.AsyncClient, token: str) -> None:
-    slug = (await create(client, token, allowed_domains=[])).json()["slug"]
-    refused = await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))
+    draft = (await create(client, token, allowed_domains=[])).json()["id"]
+    refused = await client.post(f"/api/v1/petitions/{draft}/publish", headers=bearer(token))
     assert refused.status_code == 409
-    code_only = (await create(client, token, allowed_domains=[], verification=["code"])).json()["slug"]
+    code_only = (await create(client, token, allowed_domains=[], verification=["code"])).json()["id"]
     assert (await client.post(f"/api/v1/petitions/{code_only}/publish", headers=bearer(token))).status_code == 200
 
 
@@ -163,7 +170,7 @@ async def test_after_publishing_verification_is_frozen_and_text_edits_keep_the_o
 async def test_another_organizers_petition_is_404_and_unchanged(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
-    slug = (await create(client, token)).json()["slug"]
+    slug = (await create(client, token)).json()["id"]
     bob = await other_organizer_token(app)
     for method, path in (("PATCH", ""), ("POST", "/publish"), ("POST", "/close")):
         response = await client.request(
@@ -246,21 +253,26 @@ async def test_an_organizer_creates_edits_and_publishes_from_the_browser(
     assert bad.status_code == 422
     assert re.search(r'id="goal-error">[^<]+', bad.text) and re.search(r'id="title-error">[^<]+', bad.text)
     created = await client.post("/organize/petitions", data=form)
-    assert created.status_code == 303 and created.headers["location"] == "/organize/petitions/fair-shifts"
+    draft_id = await app.state.db.fetch_val("SELECT id FROM petitions")
+    assert created.status_code == 303 and created.headers["location"] == f"/organize/petitions/{draft_id}"
     dashboard = await client.get("/organize")
     assert "Fair shifts" in dashboard.text and "draft" in dashboard.text
-    edited = await client.post("/organize/petitions/fair-shifts/edit", data={**form, "goal": "75"})
+    assert f'href="/organize/petitions/{draft_id}"' in dashboard.text, "drafts are linked by id"
+    edited = await client.post(
+        f"/organize/petitions/{draft_id}/edit", data={**form, "goal": "75", "slug": "fair-rotas"}
+    )
     assert edited.status_code == 303
-    confirm = await client.get("/organize/petitions/fair-shifts/publish")
+    assert (await client.get("/organize/petitions/fair-shifts/publish")).status_code == 404, "not by its slug yet"
+    confirm = await client.get(f"/organize/petitions/{draft_id}/publish")
     assert "Yes, publish it" in confirm.text, "publishing asks first"
-    done = await client.post("/organize/petitions/fair-shifts/publish", data={FORM_FIELD: csrf})
+    done = await client.post(f"/organize/petitions/{draft_id}/publish", data={FORM_FIELD: csrf})
     assert "open for signatures" in done.text
-    view = (await client.get("/api/v1/petitions/fair-shifts")).json()
-    assert view["state"] == "open" and view["goal"] == 75
+    view = (await client.get("/api/v1/petitions/fair-rotas")).json()
+    assert view["state"] == "open" and view["goal"] == 75, "a draft's slug is edited on its form"
 
 
 async def test_co_organizers_can_be_added_and_removed(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
-    slug = (await create(client, token)).json()["slug"]
+    slug = (await create(client, token)).json()["id"]
     bob = await other_organizer_token(app)
     await log_in(client, "alice@example.org")
     csrf = await csrf_of(client, f"/organize/petitions/{slug}")
@@ -284,7 +296,7 @@ async def test_co_organizers_can_be_added_and_removed(app: Starlette, client: ht
 async def test_organizer_pages_of_another_organizers_petition_are_404(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
-    slug = (await create(client, token)).json()["slug"]
+    slug = (await create(client, token)).json()["id"]
     await accounts.create_organizer(app.state.db, email="carol@example.org", password=ORGANIZER_PASSWORD, admin=False)
     await log_in(client, "carol@example.org")
     for path in (
@@ -333,9 +345,133 @@ async def test_the_cache_notices_changes_made_by_another_process(
 
 
 async def test_a_change_with_nulls_is_refused_except_for_the_deadline(client: httpx.AsyncClient, token: str) -> None:
-    slug = (await create(client, token)).json()["slug"]
-    url = f"/api/v1/petitions/{slug}"
+    draft = (await create(client, token)).json()["id"]
+    url = f"/api/v1/petitions/{draft}"
     refused = await client.patch(url, json={"show_names": None, "title": None}, headers=bearer(token))
     assert refused.status_code == 422 and "cannot be null" in refused.json()["error"]["message"]
     cleared = await client.patch(url, json={"closes_at": None}, headers=bearer(token))
     assert cleared.status_code == 200 and cleared.json()["closes_at"] is None
+
+
+# Where a petition's slug stands in a path: a literal segment there would shadow a petition.
+SLUG_PLACES = ("/p/", "/organize/petitions/", "/api/v1/petitions/")
+
+
+def route_words_in_a_slugs_place() -> set[str]:
+    words = set()
+    for route in make_routes():
+        path = getattr(route, "path", "")
+        for place in SLUG_PLACES:
+            if path.startswith(place):
+                segment = path.removeprefix(place).split("/")[0]
+                if segment and "{" not in segment:
+                    words.add(segment)
+    return words
+
+
+def test_every_route_word_where_a_slug_stands_is_reserved() -> None:
+    assert "new" in route_words_in_a_slugs_place()
+    assert route_words_in_a_slugs_place() <= petitions.RESERVED_SLUGS
+
+
+@pytest.mark.parametrize("slug", sorted(petitions.RESERVED_SLUGS | {"0123456789abcdef01234567"}))
+async def test_a_slug_equal_to_a_route_word_or_an_id_is_refused(
+    app: Starlette, client: httpx.AsyncClient, token: str, slug: str
+) -> None:
+    response = await create(client, token, slug=slug)
+    assert response.status_code == 422
+    assert "slug" in response.json()["error"]["message"] or response.json()["error"]["fields"][0]["field"] == "slug"
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM petitions") == 0
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, "/organize/petitions/new")
+    form = {FORM_FIELD: csrf, "slug": slug, "title": "T", "summary": "S", "target": "B", "goal": "5"}
+    page = await client.post("/organize/petitions", data=form)
+    assert page.status_code == 422 and "choose another" in page.text
+
+
+@pytest.mark.parametrize("title", ["New", "new!", "0123456789abcdef01234567"])
+def test_slugify_never_makes_a_reserved_word_or_an_id(title: str) -> None:
+    slug = petitions.slugify(title)
+    assert petitions.slug_problem(slug) is None and slug.endswith("-petition")
+
+
+async def test_another_organizers_draft_slug_is_not_taken_so_drafts_cannot_be_discovered(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    bob = await other_organizer_token(app)
+    secret = await create(client, bob, slug="secret-plan")
+    assert secret.status_code == 201
+    mine = await create(client, token, slug="secret-plan")
+    assert mine.status_code == 201 and mine.json()["slug"] == "secret-plan", "no 409 tells of bob's draft"
+    derived = await create(client, token, title="Secret plan")
+    assert derived.json()["slug"] == "secret-plan-2", "numbered against my own draft only"
+    bobs_derived = await create(client, bob, title="Stop the tracking program")
+    assert bobs_derived.json()["slug"] == "stop-the-tracking-program"
+
+
+async def test_publishing_with_a_slug_a_published_petition_has_is_409_until_the_slug_changes(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    bob = await other_organizer_token(app)
+    bobs = (await create(client, bob, slug="fair-pay")).json()["id"]
+    mine = (await create(client, token, slug="fair-pay")).json()["id"]
+    assert (await client.post(f"/api/v1/petitions/{bobs}/publish", headers=bearer(bob))).status_code == 200
+    refused = await client.post(f"/api/v1/petitions/{mine}/publish", headers=bearer(token))
+    assert refused.status_code == 409 and "change the petition's slug" in refused.json()["error"]["message"]
+    renamed = await client.patch(f"/api/v1/petitions/{mine}", json={"slug": "fair-pay-now"}, headers=bearer(token))
+    assert renamed.status_code == 200 and renamed.json()["slug"] == "fair-pay-now"
+    assert (await client.post(f"/api/v1/petitions/{mine}/publish", headers=bearer(token))).status_code == 200
+    assert (await client.get("/api/v1/petitions/fair-pay-now")).json()["id"] == mine
+    assert (await client.get("/api/v1/petitions/fair-pay")).json()["id"] == bobs
+
+
+async def test_a_published_slug_never_changes_and_the_id_still_addresses_it(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await published(client, token, allowed_domains=["example.org"])
+    petition_id = (await client.get(f"/api/v1/petitions/{slug}")).json()["id"]
+    refused = await client.patch(f"/api/v1/petitions/{slug}", json={"slug": "another-one"}, headers=bearer(token))
+    assert refused.status_code == 409 and "slug" in refused.json()["error"]["message"]
+    by_id = await client.patch(f"/api/v1/petitions/{petition_id}", json={"goal": 7}, headers=bearer(token))
+    assert by_id.status_code == 200 and by_id.json()["slug"] == slug and by_id.json()["goal"] == 7
+    assert (await client.get(f"/p/{petition_id}")).status_code == 200
+
+
+async def test_a_drafts_slug_addresses_it_on_no_route_even_for_its_organizer(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    draft = (await create(client, token, slug="hidden-draft", verification=["email", "code"])).json()
+    api = "/api/v1/petitions/"
+    tried = [
+        ("GET", f"{api}{{}}", None),
+        ("PATCH", f"{api}{{}}", {"goal": 5}),
+        ("POST", f"{api}{{}}/publish", None),
+        ("POST", f"{api}{{}}/codes", {"count": 1}),
+        ("GET", f"{api}{{}}/codes", None),
+        ("POST", f"{api}{{}}/flyers", {"layout": "poster", "paper_size": "a4"}),
+        ("GET", f"{api}{{}}/flyers", None),
+        ("GET", f"{api}{{}}/timeline", None),
+        ("GET", "/p/{}", None),
+    ]
+    for method, path, body in tried:
+        by_slug = await client.request(method, path.format("hidden-draft"), json=body, headers=bearer(token))
+        assert by_slug.status_code == 404, f"{method} {path}"
+    await log_in(client, "alice@example.org")
+    for page in ("/organize/petitions/{}", "/organize/petitions/{}/edit", "/organize/petitions/{}/publish"):
+        assert (await client.get(page.format("hidden-draft"))).status_code == 404, page
+        assert (await client.get(page.format(draft["id"]))).status_code == 200, page
+    assert (await client.get(f"/p/{draft['id']}")).status_code == 200, "the organizer previews it by id"
+
+
+async def test_only_published_petitions_share_no_slug_in_the_database(app: Starlette) -> None:
+    db: Database = app.state.db
+    organizer_id = await db.fetch_val("SELECT id FROM organizers")
+    insert = (
+        "INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, allowed_domains, verification,"
+        " show_names, reasons_enabled, timeline_floor, retention_days, created_by, created_at)"
+        " VALUES (:id, 'same', :state, 't', 's', '', 'b', 1, '[]', '[]', 0, 0, 'day', 30, :by, 0)"
+    )
+    for petition_id, state in (("a", "draft"), ("b", "draft"), ("c", "open")):
+        await db.write(lambda tx, i=petition_id, s=state: tx.execute(insert, {"id": i, "state": s, "by": organizer_id}))
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        await db.write(lambda tx: tx.execute(insert, {"id": "d", "state": "closed", "by": organizer_id}))

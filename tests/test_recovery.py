@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import accounts, organizers
+from petition import accounts, csrf, organizers
 from petition.csrf import FORM_FIELD
 from petition.database import Database
 
@@ -163,3 +164,104 @@ async def test_an_invitation_to_an_address_that_got_an_account_meanwhile_changes
     refused = await client.post(path, data={FORM_FIELD: csrf, "password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
     assert refused.status_code == 404
     assert await db.fetch_val("SELECT COUNT(*) AS n FROM organizer_links WHERE used_at IS NOT NULL") == 0
+
+
+async def reset_by_asgi(app: Starlette, email: str, events: list[str]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """POST /reset straight to the ASGI app, noting in `events` when the answer is complete."""
+    cookie = "fixed-csrf-cookie"
+    body = urlencode({FORM_FIELD: csrf.token_for(app.state.settings.secret_key, cookie), "email": email}).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/reset",
+        "raw_path": b"/reset",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cookie", f"csrf={cookie}".encode()),
+        ],
+        "client": ("203.0.113.7", 51000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    answer: dict[str, object] = {"body": b""}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"], answer["headers"] = message["status"], message["headers"]
+        elif message["type"] == "http.response.body":
+            answer["body"] = answer["body"] + message.get("body", b"")  # type: ignore[operator]
+            if not message.get("more_body"):
+                events.append("answered")
+
+    await app(scope, receive, send)
+    return answer["status"], answer["headers"], answer["body"]  # type: ignore[return-value]
+
+
+async def test_a_reset_is_answered_before_the_address_is_looked_up_so_accounts_cannot_be_timed(
+    app: Starlette, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    find_by_email, write = organizers.find_by_email, app.state.db.write
+
+    async def noted_find(db: Database, email: str) -> organizers.Organizer | None:
+        events.append("lookup")
+        return await find_by_email(db, email)
+
+    async def noted_write(unit: object) -> object:
+        events.append("write")
+        return await write(unit)
+
+    monkeypatch.setattr(organizers, "find_by_email", noted_find)
+    monkeypatch.setattr(app.state.db, "write", noted_write)
+    known = await reset_by_asgi(app, "alice@example.org", events)
+    for_known = list(events)
+    events.clear()
+    unknown = await reset_by_asgi(app, "nobody@example.org", events)
+    assert [m["to"] for m in await delivered(app, mailbox)] == ["alice@example.org"]
+    # (later writes are the outbox sending the message)
+    assert for_known[:3] == ["answered", "lookup", "write"], "the account's write comes after its answer"
+    assert events[:2] == ["answered", "lookup"]
+    assert known == unknown, "status, headers and body are the same bytes"
+
+
+async def test_a_failed_reset_link_is_logged_without_the_address(
+    app: Starlette, client: httpx.AsyncClient, mailbox: Mailbox, logs: pytest.LogCaptureFixture
+) -> None:
+    async def broken(unit: object) -> object:
+        raise RuntimeError("alice@example.org")
+
+    app.state.db.write = broken
+    try:
+        response = await request_reset(client, "alice@example.org")
+    finally:
+        del app.state.db.write
+    assert response.status_code == 200 and "we have sent it a link" in response.text
+    assert "queueing a password reset link failed" in logs.text
+    assert "alice" not in logs.text
+
+
+async def test_a_password_reset_ends_api_tokens_too(
+    app: Starlette, client: httpx.AsyncClient, mailbox: Mailbox
+) -> None:
+    token = await accounts.create_token_for(app.state.db, email="alice@example.org", name="script")
+    me = {"authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/me", headers=me)).status_code == 200
+    await request_reset(client, "alice@example.org")
+    path = link_in((await delivered(app, mailbox))[0], "reset")
+    csrf_token = await csrf_of(client, path)
+    done = await client.post(
+        path, data={FORM_FIELD: csrf_token, "password": NEW_PASSWORD, "password_again": NEW_PASSWORD}
+    )
+    assert "every session and API token" in done.text
+    assert (await client.get("/api/v1/me", headers=me)).status_code == 401
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM api_tokens WHERE revoked_at IS NULL") == 0

@@ -23,8 +23,9 @@ REASON = "Because of the warehouse tables xq7"
 
 async def open_petition(client: httpx.AsyncClient, token: str, **changes: object) -> str:
     fields = {"verification": ["code"], "allowed_domains": [], "show_names": True, "reasons_enabled": True}
-    slug = (await create(client, token, **{**fields, **changes})).json()["slug"]
-    assert (await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))).status_code == 200
+    draft = (await create(client, token, **{**fields, **changes})).json()
+    slug = draft["slug"]
+    assert (await client.post(f"/api/v1/petitions/{draft['id']}/publish", headers=bearer(token))).status_code == 200
     return str(slug)
 
 
@@ -115,7 +116,7 @@ async def test_revoked_and_foreign_codes_do_not_sign(app: Starlette, client: htt
 async def test_drafts_closed_and_email_only_petitions_take_no_codes(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
-    draft = (await create(client, token, verification=["code"], allowed_domains=[])).json()["slug"]
+    draft = (await create(client, token, verification=["code"], allowed_domains=[])).json()["id"]
     [code] = await make_codes(client, token, draft, 1)
     assert (await sign(client, draft, code)).status_code == 404
     slug = await open_petition(client, token, title="Closing soon")

@@ -102,8 +102,8 @@ async def test_the_floor_holds_everywhere_and_bad_parameters_are_refused(
     by_hour = (await get_timeline(client, hourly)).json()
     assert by_hour["bucket"] == "hour" and by_hour["buckets"][0]["start"].endswith("T05:00:00Z")
     assert (await get_timeline(client, hourly, bucket="day")).json()["bucket"] == "day", "coarser is allowed"
-    draft = (await create(client, token)).json()["slug"]
-    for target in (draft, "no-such-petition"):
+    draft = (await create(client, token)).json()
+    for target in (draft["slug"], draft["id"], "no-such-petition"):
         assert (await get_timeline(client, target)).status_code == 404
         assert (await client.get(f"/api/v1/petitions/{target}/count")).status_code == 404
         assert (await client.get(f"/p/{target}/badge.svg")).status_code == 404
