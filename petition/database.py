@@ -73,6 +73,10 @@ SQLITE_READER_PRAGMAS = (
 )
 
 
+# PostgreSQL's SQLSTATE for unique_violation (asyncpg's exceptions carry it as `sqlstate`).
+UNIQUE_VIOLATION = "23505"
+
+
 class DatabaseError(Exception):
     """The database cannot be reached or used; the message is one line for the operator."""
 
@@ -536,6 +540,17 @@ def _postgres_url(url: str) -> tuple[str, dict[str, str]]:
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     return text
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    """Whether a write failed on a UNIQUE constraint or index (SQLite or PostgreSQL).
+
+    For the rare check that cannot be an `ON CONFLICT` clause: an UPDATE racing another
+    process's UPDATE on PostgreSQL, where the index, not our own check, sees the second.
+    """
+    if isinstance(error, sqlite3.IntegrityError):
+        return "UNIQUE" in str(error)
+    return getattr(error, "sqlstate", None) == UNIQUE_VIOLATION
 
 
 def now() -> int:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from . import addresses, queries
-from .database import Database, Row, Transaction, now
+from .database import Database, Row, Transaction, is_unique_violation, now
 from .parameters import Moment
 from .text import LINE, PROSE, SENTENCE
 from .tokens import new_id
@@ -426,7 +426,15 @@ async def publish(db: Database, *, organizer_id: str, slug: str) -> None:
         await tx.execute(queries.BUMP_CACHE_VERSION)
         return None
 
-    if refusal := await db.write(unit):
+    try:
+        refusal = await db.write(unit)
+    except Exception as error:
+        # Another process published the same slug between our check and our update (PostgreSQL):
+        # the partial unique index refused the second, which is the same answer as the check's.
+        if not is_unique_violation(error):
+            raise
+        refusal = SLUG_TAKEN
+    if refusal:
         raise PetitionError(409, refusal)
 
 

@@ -80,8 +80,10 @@ def test_a_file_name_of_any_characters_makes_one_encoded_disposition(name: str) 
 async def test_every_download_of_the_service_names_one_file(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
-    slug = await code_petition(client, token)
-    assert (await client.post(f"/api/v1/petitions/{slug}/publish", headers=bearer(token))).status_code == 200
+    draft = await code_petition(client, token)
+    published = await client.post(f"/api/v1/petitions/{draft}/publish", headers=bearer(token))
+    assert published.status_code == 200
+    slug = published.json()["slug"]  # a draft is addressed by its id; files are named by the published slug
     timeline_csv = await client.get(f"/api/v1/petitions/{slug}/timeline", params={"format": "csv"})
     assert parse_options_header(timeline_csv.headers["content-disposition"]) == (
         "inline",

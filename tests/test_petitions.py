@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import accounts, petitions
+from petition import accounts, petitions, queries
 from petition.app import make_routes
 from petition.csrf import FORM_FIELD
 from petition.database import Database
@@ -423,6 +423,21 @@ async def test_publishing_with_a_slug_a_published_petition_has_is_409_until_the_
     assert (await client.post(f"/api/v1/petitions/{mine}/publish", headers=bearer(token))).status_code == 200
     assert (await client.get("/api/v1/petitions/fair-pay-now")).json()["id"] == mine
     assert (await client.get("/api/v1/petitions/fair-pay")).json()["id"] == bobs
+
+
+async def test_two_drafts_published_with_one_slug_at_once_give_the_second_a_409_not_a_crash(
+    app: Starlette, client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bob = await other_organizer_token(app)
+    bobs = (await create(client, bob, slug="fair-pay")).json()["id"]
+    mine = (await create(client, token, slug="fair-pay")).json()["id"]
+    assert (await client.post(f"/api/v1/petitions/{bobs}/publish", headers=bearer(bob))).status_code == 200
+    # As when another process publishes between this one's check and its update: the check
+    # sees nothing, and only the unique index stands in the way.
+    monkeypatch.setattr(queries, "SELECT_PUBLISHED_SLUG_TAKEN", "SELECT 1 WHERE :slug = '' AND :id = ''")
+    refused = await client.post(f"/api/v1/petitions/{mine}/publish", headers=bearer(token))
+    assert refused.status_code == 409 and "change the petition's slug" in refused.json()["error"]["message"]
+    assert (await client.get(f"/api/v1/petitions/{mine}", headers=bearer(token))).json()["state"] == "draft"
 
 
 async def test_a_published_slug_never_changes_and_the_id_still_addresses_it(
