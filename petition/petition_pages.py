@@ -76,19 +76,20 @@ async def _render(request: Request, row: Row, *, code: str = "", flyer: str = ""
         "draft": row["state"] == "draft",
         "names": names,
         **sign_form_context(row, {**dict.fromkeys(FORM_FIELDS, ""), "code": code, "flyer": flyer}),
-        **(await timeline_context(request.app.state.db, row, view.goal) if row["opened_at"] else {}),
+        **(await timeline_context(request.app.state.db, row, view.goal, view.url) if row["opened_at"] else {}),
     }
     return request.app.state.templates.TemplateResponse(request, "petition.html", context)
 
 
-async def timeline_context(db: Database, row: Row, goal: int) -> dict[str, object]:
-    """The chart, its table, the events and the badge, by the petition's floor."""
+async def timeline_context(db: Database, row: Row, goal: int, public_url: str) -> dict[str, object]:
+    """The chart, its table, the events, the badge and its embed code, by the petition's floor."""
     data = await timeline.timeline(db, row, row["timeline_floor"])
     return {
         "timeline": data,
         "drawing": chart.chart(data, goal, row["timeline_floor"]),
         "events": described(data, goal),
         "badge": chart.badge(row["signature_count"]),
+        "embed_code": chart.embed_code(public_url, row["title"]),
     }
 
 
