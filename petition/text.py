@@ -67,13 +67,18 @@ SENTENCE = _rule(lines=False, direction_marks=True)
 PROSE = _rule(lines=True, direction_marks=True)
 
 
+# What no page, feed or flyer ever shows: what XML forbids, and the overrides (they would reverse
+# a name stored before the rule even inside its own isolating element).
+NEVER_SHOWN = re.compile(f"{FORBIDDEN.pattern}|{OVERRIDES.pattern}")
+
+
 def without_forbidden(value: Any) -> Any:
-    """A value about to be written into a page, feed or flyer, with the characters XML forbids dropped.
+    """A value about to be written into a page, feed or flyer, without what XML forbids and the overrides.
 
     A second line of defence for text stored before the rule above existed; Markup stays Markup.
     """
-    if isinstance(value, str) and FORBIDDEN.search(value):
-        cleaned = FORBIDDEN.sub("", value)
+    if isinstance(value, str) and NEVER_SHOWN.search(value):
+        cleaned = NEVER_SHOWN.sub("", value)
         return Markup(cleaned) if isinstance(value, Markup) else cleaned  # noqa: S704 (only characters dropped)
     return value
 

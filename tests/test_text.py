@@ -169,6 +169,29 @@ async def test_the_feed_and_flyers_stay_well_formed_when_a_stored_row_holds_forb
     assert page.status_code == 200 and "\uffff" not in page.text and "\x01" not in page.text
 
 
+async def test_pages_the_feed_and_flyers_drop_direction_overrides_stored_before_the_text_rule(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    assert (await sign(client, slug, code, name="Alice", role="Nurse", show_name=True)).status_code == 201
+    db: Database = app.state.db
+    await close_batch(db, app.state.settings, await petition_id(db, slug))
+    stored = "\u202eFair\u202d shifts"  # as rows written before the text rule existed
+    sql = "UPDATE petitions SET title = :text, summary = :text, target = :text, body = :text WHERE slug = :slug"
+    await write(db, sql, {"text": stored, "slug": slug})
+    await write(db, "UPDATE signer_names SET name = :text, role = :text", {"text": stored})
+    app.state.public_cache.clear()
+    page = await client.get(f"/p/{slug}")
+    assert page.status_code == 200 and page.text.count("Fair shifts") >= 5, "title, summary, target, body, name"
+    feed = await client.get(f"/p/{slug}/feed.atom")
+    batch = (await make(client, token, slug, layout="poster")).json()
+    svg = await client.get(batch["downloads"]["svg"], headers=bearer(token))
+    assert "Fair shifts" in feed.text and "Fair shifts" in svg.text
+    for shown in (page.text, feed.text, svg.text):
+        assert "\u202e" not in shown and "\u202d" not in shown
+
+
 async def test_a_failed_drawing_never_spends_a_tear_off_batch_only_download(
     app: Starlette, client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
