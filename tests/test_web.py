@@ -17,6 +17,7 @@ from starlette.routing import Route
 from petition.api import ApiRoute
 from petition.errors import ErrorCode
 from petition.settings import Settings
+from petition.templates import TEMPLATES_DIR
 
 from .conftest import BASE_URL, start_app
 
@@ -283,3 +284,15 @@ def test_every_route_has_its_own_name() -> None:
 
     names = Counter(getattr(route, "name", None) for route in make_routes())
     assert [name for name, count in names.items() if count > 1] == []
+
+
+def test_every_table_scrolls_in_its_own_box_that_a_keyboard_reaches_and_its_caption_names() -> None:
+    # A table as wide as its headings would widen a 320 px page; in its own box only the box scrolls.
+    boxed = re.compile(
+        r'<div class="table-scroll" role="region" aria-labelledby="([\w-]+)" tabindex="0">\s*'
+        r'<table>\s*<caption id="\1">.*?</table>\s*</div>',
+        re.DOTALL,
+    )
+    for template in TEMPLATES_DIR.glob("*.html"):
+        text = template.read_text()
+        assert text.count("<table") == len(boxed.findall(text)), template.name
