@@ -96,6 +96,18 @@ async def test_unknown_page_is_a_plain_html_404(client: httpx.AsyncClient) -> No
     assert "Not found" in response.text and '<html lang="en">' in response.text
 
 
+async def test_an_address_holding_a_forbidden_character_gets_the_404_page_of_any_unknown_address(
+    client: httpx.AsyncClient,
+) -> None:
+    unknown = await client.get("/no/such/page")
+    for path in ("/p/ex%00a", "/p/ex%EF%BF%BFa", "/organize/%01"):
+        response = await client.get(path)
+        assert response.status_code == 404 and response.text == unknown.text, path
+        assert '<nav aria-label="Site">' in response.text
+    api = await client.get("/api/v1/petitions/ex%00a")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+
+
 async def test_unknown_api_path_is_a_json_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/no-such-thing")
     assert response.status_code == 404
