@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import chart, petitions, queries, timeline
+from . import chart, codes, petitions, queries, timeline
 from .database import Database, Row, now
 from .sessions import current_session
 from .signing import FORM_FIELDS, flyer_code, sign_form_context
@@ -51,7 +51,9 @@ async def petition_page(request: Request) -> Response:
     if row is None:
         return _not_found(request)
     flyer = flyer_code(request.query_params.get("f", ""))
-    response = await _render(request, row, code=request.query_params.get("code", "")[:40], flyer=flyer)
+    # Only a printed code is put back into the form: anything else is dropped, without an error.
+    code = codes.printed_code(request.query_params.get("code", ""))
+    response = await _render(request, row, code=code, flyer=flyer)
     response.headers["cache-control"] = "no-store"  # an organizer's view, or a code in the address
     return response
 

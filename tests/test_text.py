@@ -304,3 +304,47 @@ async def test_no_form_breaks_on_a_character_the_text_rule_refuses(
         for field in fields:
             answer = await client.post(path, data={FORM_FIELD: csrf, field: BREAKING})
             assert answer.status_code < 500, (path, field)
+
+
+FORGED_RECEIPT = "x\x00y\uffff\u202ez\r\nq"
+
+
+async def test_the_receipt_forms_take_only_what_a_receipt_can_be_and_never_show_anything_else(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    receipt = (await sign(client, slug, code)).json()["receipt"]
+    for path in (f"/p/{slug}/receipt/download", f"/p/{slug}/receipt", f"/p/{slug}/updates"):
+        for forged in (FORGED_RECEIPT, receipt + "x", receipt[:-1] + "="):
+            answer = await client.post(path, data={"receipt": forged})
+            assert answer.status_code == 422 and "content-disposition" not in answer.headers, (path, forged)
+            assert answer.headers["content-type"].startswith("text/html") and "That is not a receipt" in answer.text
+            assert forged not in answer.text and "\u202e" not in answer.text and 'value=""' in answer.text
+    download = await client.post(f"/p/{slug}/receipt/download", data={"receipt": f" {receipt}\n"})
+    assert download.status_code == 200 and f"\n\n{receipt}\n\n" in download.text
+
+
+def value_of(page: str, field_id: str) -> str:
+    found = re.search(rf'<input id="{field_id}" name="\w+" value="([^"]*)"', page)
+    assert found, field_id
+    return found.group(1)
+
+
+async def test_a_code_in_the_address_is_put_in_the_form_only_when_it_can_be_a_printed_code(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    for given in ("%00%EF%BF%BF%E2%80%AEab", "%E2%80%AE" + code, code + "-0", "ABCD", "<b>"):
+        page = await client.get(f"/p/{slug}?code={given}")
+        assert page.status_code == 200 and value_of(page.text, "code-code") == "", given
+    for given in (code, code.lower(), code.replace("-", "")):
+        assert value_of((await client.get(f"/p/{slug}?code={given}")).text, "code-code") == given
+
+
+async def test_the_emailed_code_page_keeps_only_what_an_attempt_can_be(client: httpx.AsyncClient, token: str) -> None:
+    slug = await open_petition(client, token, verification=["email"], allowed_domains=["example.com"])
+    for path in (f"/p/{slug}/verify", f"/p/{slug}/resend"):
+        answer = await client.post(path, data={"attempt": "\u202e" + "a" * 32, "code": "1234-5678"})
+        assert answer.status_code == 404 and 'name="attempt" value=""' in answer.text, path
