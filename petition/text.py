@@ -91,12 +91,26 @@ def isolated(text: str) -> str:
 def paragraphs(text: str) -> Markup:
     """Plain text -> escaped HTML paragraphs with web addresses made into links; never raw HTML."""
     blocks = [block.strip() for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if block.strip()]
-    html = []
-    for block in blocks:
-        escaped = str(escape(block))
-        linked = URL.sub(lambda m: f'<a href="{m.group(0)}" rel="nofollow noopener">{m.group(0)}</a>', escaped)
-        html.append('<p dir="auto">' + linked.replace("\n", "<br>\n") + "</p>")
-    return Markup("\n".join(html))  # noqa: S704 (every piece escaped above)
+    html = ['<p dir="auto">' + _linked(block).replace("\n", "<br>\n") + "</p>" for block in blocks]
+    return Markup("\n".join(html))  # noqa: S704 (every piece escaped in _linked)
+
+
+def _linked(text: str) -> str:
+    """Escaped HTML of `text`, its web addresses made links.
+
+    Addresses are found in the text itself, then escaped: found in escaped text, an address
+    would end inside a character reference (`&#34;` cut before its `;`) and change the text.
+    """
+    pieces, start = [], 0
+    for found in URL.finditer(text):
+        address = escape(found.group(0))
+        pieces += [
+            str(escape(text[start : found.start()])),
+            f'<a href="{address}" rel="nofollow noopener">{address}</a>',
+        ]
+        start = found.end()
+    pieces.append(str(escape(text[start:])))
+    return "".join(pieces)
 
 
 def long_date(iso_time: str | None, floor: str = "day") -> str:

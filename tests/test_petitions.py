@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import httpx
 import pytest
@@ -339,3 +340,14 @@ async def test_a_change_with_nulls_is_refused_except_for_the_deadline(client: ht
     assert refused.status_code == 422 and "cannot be null" in refused.json()["error"]["message"]
     cleared = await client.patch(url, json={"closes_at": None}, headers=bearer(token))
     assert cleared.status_code == 200 and cleared.json()["closes_at"] is None
+
+
+async def test_a_web_address_beside_a_quote_or_markup_is_linked_and_the_text_reads_as_written(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    body = 'See https://example.org/a" onmouseover="x and https://example.org/b\'<b>&amp; here.'
+    slug = await published(client, token, body=body)
+    html = (await client.get(f"/p/{slug}")).text
+    shown = re.search(r'<div class="body">(.*?)</div>', html, re.DOTALL).group(1)  # type: ignore[union-attr]
+    assert unescape(re.sub(r"<[^>]+>", "", shown)) == body
+    assert re.findall(r'<a href="([^"]*)"', shown) == ["https://example.org/a", "https://example.org/b"]
