@@ -7,6 +7,7 @@ stylesheet (the chart) or from presentation attributes (the badge, which stands 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 
 from .text import long_date
 from .timeline import Timeline
@@ -101,3 +102,13 @@ class Badge:
 def badge(count: int) -> Badge:
     label, value = "signatures", f"{count:,}"
     return Badge(label, value, len(label) * CHAR_WIDTH + 12, len(value) * CHAR_WIDTH + 12)
+
+
+def embed_code(petition_url: str, title: str) -> str:
+    """The HTML another site pastes to show the badge: a link around the image, as plain text.
+
+    Each value is escaped for the attribute it lands in, so a title holding a quote stays inside
+    `alt` on the site that pastes it; the page escapes the whole snippet again to show it.
+    """
+    url = escape(petition_url, quote=True)
+    return f'<a href="{url}"><img src="{url}/badge.svg" alt="Signatures on {escape(title, quote=True)}"></a>'

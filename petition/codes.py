@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 from typing import Annotated
 
@@ -60,6 +61,19 @@ LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 def normalize(code: str) -> str:
     """Typing slips forgiven: case, spaces and hyphens, O for 0, I and L for 1."""
     return code.upper().replace("-", "").replace(" ", "").translate(LOOKALIKES)
+
+
+# What a code may look like as typed or carried in an address: the letters and digits of its
+# groups, any case, hyphens and spaces between them (`normalize` forgives the rest).
+AS_TYPED = re.compile(r"[0-9A-Za-z -]{1,40}")
+
+
+def printed_code(text: str) -> str:
+    """A printed code as an address carries it (a tear-off tab's QR code), or "" when it cannot be one."""
+    if not AS_TYPED.fullmatch(text):
+        return ""
+    plain = normalize(text)
+    return text if len(plain) == CODE_LENGTH and all(char in CROCKFORD for char in plain) else ""
 
 
 def code_hash(pepper: bytes, code: str) -> str:

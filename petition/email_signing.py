@@ -25,7 +25,7 @@ from .encryption import decrypt, encrypt
 from .petitions import PetitionError
 from .settings import Settings
 from .signatures import RECEIPT_BYTES, Receipt, SignatureCreate, accept_signature, check_open
-from .tokens import receipt_key
+from .tokens import has_token_shape, receipt_key
 
 ATTEMPT_BYTES = 24
 UNKNOWN_ATTEMPT = "This signing attempt has expired or was already used. Enter your work address again for a new code."
@@ -51,6 +51,12 @@ class VerifyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     attempt: Receipt
     code: Receipt
+
+
+def attempt_of(text: str) -> str:
+    """An attempt id as a form carries it, or "" when it cannot be one (then it finds no attempt)."""
+    attempt = text.strip()
+    return attempt if has_token_shape(attempt, ATTEMPT_BYTES) else ""
 
 
 def _bound(attempt_hash: str) -> str:

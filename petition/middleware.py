@@ -122,8 +122,9 @@ class ShellMiddleware:
             if CONTROL_IN_PATH.search(path) or FORBIDDEN.search(path):
                 # No address holds a control character or one the text rule refuses: a NUL
                 # (which PostgreSQL cannot even compare) or a line break (which would end a
-                # header) is answered here, before any lookup.
-                await plain_error_response(path, 404)(scope, receive, send_with_headers)
+                # header) is answered here, before any lookup, with the 404 of any unknown address.
+                response = await handle_http_exception(Request(scope, receive), HTTPException(404))
+                await response(scope, receive, send_with_headers)
                 return
             if method == "GET" and self.cache is not None and self._anonymous(scope):
                 hit = await self.cache.fast(scope)

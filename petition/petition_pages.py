@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import chart, petitions, queries, timeline
+from . import chart, codes, petitions, queries, timeline
 from .database import Database, Row, now
 from .sessions import current_session
 from .signing import FORM_FIELDS, flyer_code, sign_form_context
@@ -51,7 +51,9 @@ async def petition_page(request: Request) -> Response:
     if row is None:
         return _not_found(request)
     flyer = flyer_code(request.query_params.get("f", ""))
-    response = await _render(request, row, code=request.query_params.get("code", "")[:40], flyer=flyer)
+    # Only a printed code is put back into the form: anything else is dropped, without an error.
+    code = codes.printed_code(request.query_params.get("code", ""))
+    response = await _render(request, row, code=code, flyer=flyer)
     response.headers["cache-control"] = "no-store"  # an organizer's view, or a code in the address
     return response
 
@@ -76,19 +78,20 @@ async def _render(request: Request, row: Row, *, code: str = "", flyer: str = ""
         "draft": row["state"] == "draft",
         "names": names,
         **sign_form_context(row, {**dict.fromkeys(FORM_FIELDS, ""), "code": code, "flyer": flyer}),
-        **(await timeline_context(request.app.state.db, row, view.goal) if row["opened_at"] else {}),
+        **(await timeline_context(request.app.state.db, row, view.goal, view.url) if row["opened_at"] else {}),
     }
     return request.app.state.templates.TemplateResponse(request, "petition.html", context)
 
 
-async def timeline_context(db: Database, row: Row, goal: int) -> dict[str, object]:
-    """The chart, its table, the events and the badge, by the petition's floor."""
+async def timeline_context(db: Database, row: Row, goal: int, public_url: str) -> dict[str, object]:
+    """The chart, its table, the events, the badge and its embed code, by the petition's floor."""
     data = await timeline.timeline(db, row, row["timeline_floor"])
     return {
         "timeline": data,
         "drawing": chart.chart(data, goal, row["timeline_floor"]),
         "events": described(data, goal),
         "badge": chart.badge(row["signature_count"]),
+        "embed_code": chart.embed_code(public_url, row["title"]),
     }
 
 

@@ -22,10 +22,14 @@ from .encryption import encrypt
 from .petitions import PetitionError, is_open
 from .settings import Settings
 from .text import LINE, PROSE
-from .tokens import new_id, receipt_key
+from .tokens import has_token_shape, new_id, receipt_key, token_length
 from .updates import Receipt
 
 RECEIPT_BYTES = 32
+NOT_A_RECEIPT = (
+    f"That is not a receipt: a receipt is {token_length(RECEIPT_BYTES)} letters, digits, - and _,"
+    " as shown when you signed."
+)
 WITHDRAW_CLOSED = "Signatures can be withdrawn only while the petition is open."
 NOT_A_CODE = "This code is not valid for this petition, or it was already used."
 MARKUP = re.compile(r"[<>]")
@@ -89,6 +93,12 @@ class ReceiptBody(BaseModel):
 
 class SignatureStatus(BaseModel):
     status: Literal["pending", "counted", "withdrawn", "invalidated"]
+
+
+def receipt_of(text: str) -> str | None:
+    """A receipt as a form carries it (spaces around it dropped), or None when it cannot be one."""
+    receipt = text.strip()
+    return receipt if has_token_shape(receipt, RECEIPT_BYTES) else None
 
 
 def hour_of(moment: int) -> int:

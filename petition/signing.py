@@ -17,7 +17,7 @@ from .database import Database, Row
 from .email_signing import AttemptBody, CheckEmail, VerifyBody
 from .errors import ApiError
 from .petitions import PetitionError
-from .signatures import ReceiptBody, SignatureAccepted, SignatureCreate, SignatureStatus
+from .signatures import NOT_A_RECEIPT, ReceiptBody, SignatureAccepted, SignatureCreate, SignatureStatus
 from .updates import UpdatesConfirm, UpdatesRequest, UpdatesStatus
 
 NO_STORE = {"cache-control": "no-store"}
@@ -214,7 +214,7 @@ async def verify(request: Request) -> Response:
         return found
     row, context = found
     async with request.form() as form:
-        attempt = str(form.get("attempt") or "").strip()[:100]
+        attempt = email_signing.attempt_of(str(form.get("attempt") or ""))
         code = str(form.get("code") or "").strip()[:40]
         flyer = flyer_code(str(form.get("flyer") or ""))
     context.update({"attempt": attempt, "flyer": flyer})
@@ -238,7 +238,7 @@ async def resend(request: Request) -> Response:
         return found
     row, context = found
     async with request.form() as form:
-        context["attempt"] = attempt = str(form.get("attempt") or "").strip()[:100]
+        context["attempt"] = attempt = email_signing.attempt_of(str(form.get("attempt") or ""))
         context["flyer"] = flyer_code(str(form.get("flyer") or ""))
     if message := limit(request, emails=True):
         return check_email_page(request, context, error=message, status=429)
@@ -288,6 +288,8 @@ async def updates_action(request: Request) -> Response:
         code = str(form.get("code") or "").strip()[:40]
         address = str(form.get("address") or "")  # never cut: a cut address is another address
     context.update({"receipt": receipt, "status": None, "error": None, "notice": None, "updates": False})
+    if signatures.receipt_of(receipt) is None:  # refused, and never shown again
+        return signer_page(request, "receipt_check.html", {**context, "receipt": "", "error": NOT_A_RECEIPT}, 422)
     if message := limit(request, emails=not code):
         return signer_page(request, "receipt_check.html", {**context, "error": message}, 429)
     try:
@@ -328,9 +330,12 @@ async def receipt_action(request: Request) -> Response:
     row, context = found
     db: Database = request.app.state.db
     async with request.form() as form:
-        receipt = str(form.get("receipt") or "").strip()[:100]
+        receipt = signatures.receipt_of(str(form.get("receipt") or ""))
         action = str(form.get("action") or "status")
-    context.update({"status": None, "error": None, "notice": None, "receipt": receipt, "updates": False})
+    context.update({"status": None, "error": None, "notice": None, "receipt": receipt or "", "updates": False})
+    if receipt is None:  # refused, and never shown again
+        context["error"] = NOT_A_RECEIPT
+        return signer_page(request, "receipt_check.html", context, 422)
     try:
         if action == "withdraw":
             await signatures.withdraw(db, petition=row, receipt=receipt)
@@ -352,7 +357,10 @@ async def download_receipt(request: Request) -> Response:
         return found
     slug = found[0]["slug"]  # the petition's own slug, never the path as typed
     async with request.form() as form:
-        receipt = str(form.get("receipt") or "").strip()[:100]
+        receipt = signatures.receipt_of(str(form.get("receipt") or ""))
+    if receipt is None:  # only what a receipt can be goes into the file
+        context = {**found[1], "status": None, "error": NOT_A_RECEIPT, "notice": None, "receipt": ""}
+        return signer_page(request, "receipt_check.html", {**context, "updates": False}, 422)
     base_url = request.app.state.settings.base_url
     text = (
         f"Your receipt for the petition {base_url}/p/{slug}\n\n{receipt}\n\n"

@@ -27,8 +27,9 @@ UNVERSIONED_MAX_AGE = 3600
 def environment(directory: Path) -> jinja2.Environment:
     """Templates from `directory` as all of ours are: escaped, a missing value an error, tags leave no blank lines.
 
-    Characters XML forbids are dropped from every value written: a row stored before the text
-    rule existed must not make the Atom feed or a flyer's SVG unreadable.
+    Characters XML forbids and the bidirectional overrides are dropped from every value written:
+    a row stored before the text rule existed must not make the Atom feed or a flyer's SVG
+    unreadable, nor show a name reversed.
     """
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),

@@ -67,13 +67,18 @@ SENTENCE = _rule(lines=False, direction_marks=True)
 PROSE = _rule(lines=True, direction_marks=True)
 
 
+# What no page, feed or flyer ever shows: what XML forbids, and the overrides (they would reverse
+# a name stored before the rule even inside its own isolating element).
+NEVER_SHOWN = re.compile(f"{FORBIDDEN.pattern}|{OVERRIDES.pattern}")
+
+
 def without_forbidden(value: Any) -> Any:
-    """A value about to be written into a page, feed or flyer, with the characters XML forbids dropped.
+    """A value about to be written into a page, feed or flyer, without what XML forbids and the overrides.
 
     A second line of defence for text stored before the rule above existed; Markup stays Markup.
     """
-    if isinstance(value, str) and FORBIDDEN.search(value):
-        cleaned = FORBIDDEN.sub("", value)
+    if isinstance(value, str) and NEVER_SHOWN.search(value):
+        cleaned = NEVER_SHOWN.sub("", value)
         return Markup(cleaned) if isinstance(value, Markup) else cleaned  # noqa: S704 (only characters dropped)
     return value
 
@@ -86,12 +91,26 @@ def isolated(text: str) -> str:
 def paragraphs(text: str) -> Markup:
     """Plain text -> escaped HTML paragraphs with web addresses made into links; never raw HTML."""
     blocks = [block.strip() for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if block.strip()]
-    html = []
-    for block in blocks:
-        escaped = str(escape(block))
-        linked = URL.sub(lambda m: f'<a href="{m.group(0)}" rel="nofollow noopener">{m.group(0)}</a>', escaped)
-        html.append('<p dir="auto">' + linked.replace("\n", "<br>\n") + "</p>")
-    return Markup("\n".join(html))  # noqa: S704 (every piece escaped above)
+    html = ['<p dir="auto">' + _linked(block).replace("\n", "<br>\n") + "</p>" for block in blocks]
+    return Markup("\n".join(html))  # noqa: S704 (every piece escaped in _linked)
+
+
+def _linked(text: str) -> str:
+    """Escaped HTML of `text`, its web addresses made links.
+
+    Addresses are found in the text itself, then escaped: found in escaped text, an address
+    would end inside a character reference (`&#34;` cut before its `;`) and change the text.
+    """
+    pieces, start = [], 0
+    for found in URL.finditer(text):
+        address = escape(found.group(0))
+        pieces += [
+            str(escape(text[start : found.start()])),
+            f'<a href="{address}" rel="nofollow noopener">{address}</a>',
+        ]
+        start = found.end()
+    pieces.append(str(escape(text[start:])))
+    return "".join(pieces)
 
 
 def long_date(iso_time: str | None, floor: str = "day") -> str:

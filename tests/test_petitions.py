@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import httpx
 import pytest
@@ -490,3 +491,14 @@ async def test_only_published_petitions_share_no_slug_in_the_database(app: Starl
         await db.write(lambda tx, i=petition_id, s=state: tx.execute(insert, {"id": i, "state": s, "by": organizer_id}))
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
         await db.write(lambda tx: tx.execute(insert, {"id": "d", "state": "closed", "by": organizer_id}))
+
+
+async def test_a_web_address_beside_a_quote_or_markup_is_linked_and_the_text_reads_as_written(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    body = 'See https://example.org/a" onmouseover="x and https://example.org/b\'<b>&amp; here.'
+    slug = await published(client, token, body=body)
+    html = (await client.get(f"/p/{slug}")).text
+    shown = re.search(r'<div class="body">(.*?)</div>', html, re.DOTALL).group(1)  # type: ignore[union-attr]
+    assert unescape(re.sub(r"<[^>]+>", "", shown)) == body
+    assert re.findall(r'<a href="([^"]*)"', shown) == ["https://example.org/a", "https://example.org/b"]

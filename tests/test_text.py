@@ -169,6 +169,29 @@ async def test_the_feed_and_flyers_stay_well_formed_when_a_stored_row_holds_forb
     assert page.status_code == 200 and "\uffff" not in page.text and "\x01" not in page.text
 
 
+async def test_pages_the_feed_and_flyers_drop_direction_overrides_stored_before_the_text_rule(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    assert (await sign(client, slug, code, name="Alice", role="Nurse", show_name=True)).status_code == 201
+    db: Database = app.state.db
+    await close_batch(db, app.state.settings, await petition_id(db, slug))
+    stored = "\u202eFair\u202d shifts"  # as rows written before the text rule existed
+    sql = "UPDATE petitions SET title = :text, summary = :text, target = :text, body = :text WHERE slug = :slug"
+    await write(db, sql, {"text": stored, "slug": slug})
+    await write(db, "UPDATE signer_names SET name = :text, role = :text", {"text": stored})
+    app.state.public_cache.clear()
+    page = await client.get(f"/p/{slug}")
+    assert page.status_code == 200 and page.text.count("Fair shifts") >= 5, "title, summary, target, body, name"
+    feed = await client.get(f"/p/{slug}/feed.atom")
+    batch = (await make(client, token, slug, layout="poster")).json()
+    svg = await client.get(batch["downloads"]["svg"], headers=bearer(token))
+    assert "Fair shifts" in feed.text and "Fair shifts" in svg.text
+    for shown in (page.text, feed.text, svg.text):
+        assert "\u202e" not in shown and "\u202d" not in shown
+
+
 async def test_a_failed_drawing_never_spends_a_tear_off_batch_only_download(
     app: Starlette, client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -281,3 +304,47 @@ async def test_no_form_breaks_on_a_character_the_text_rule_refuses(
         for field in fields:
             answer = await client.post(path, data={FORM_FIELD: csrf, field: BREAKING})
             assert answer.status_code < 500, (path, field)
+
+
+FORGED_RECEIPT = "x\x00y\uffff\u202ez\r\nq"
+
+
+async def test_the_receipt_forms_take_only_what_a_receipt_can_be_and_never_show_anything_else(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    receipt = (await sign(client, slug, code)).json()["receipt"]
+    for path in (f"/p/{slug}/receipt/download", f"/p/{slug}/receipt", f"/p/{slug}/updates"):
+        for forged in (FORGED_RECEIPT, receipt + "x", receipt[:-1] + "="):
+            answer = await client.post(path, data={"receipt": forged})
+            assert answer.status_code == 422 and "content-disposition" not in answer.headers, (path, forged)
+            assert answer.headers["content-type"].startswith("text/html") and "That is not a receipt" in answer.text
+            assert forged not in answer.text and "\u202e" not in answer.text and 'value=""' in answer.text
+    download = await client.post(f"/p/{slug}/receipt/download", data={"receipt": f" {receipt}\n"})
+    assert download.status_code == 200 and f"\n\n{receipt}\n\n" in download.text
+
+
+def value_of(page: str, field_id: str) -> str:
+    found = re.search(rf'<input id="{field_id}" name="\w+" value="([^"]*)"', page)
+    assert found, field_id
+    return found.group(1)
+
+
+async def test_a_code_in_the_address_is_put_in_the_form_only_when_it_can_be_a_printed_code(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    for given in ("%00%EF%BF%BF%E2%80%AEab", "%E2%80%AE" + code, code + "-0", "ABCD", "<b>"):
+        page = await client.get(f"/p/{slug}?code={given}")
+        assert page.status_code == 200 and value_of(page.text, "code-code") == "", given
+    for given in (code, code.lower(), code.replace("-", "")):
+        assert value_of((await client.get(f"/p/{slug}?code={given}")).text, "code-code") == given
+
+
+async def test_the_emailed_code_page_keeps_only_what_an_attempt_can_be(client: httpx.AsyncClient, token: str) -> None:
+    slug = await open_petition(client, token, verification=["email"], allowed_domains=["example.com"])
+    for path in (f"/p/{slug}/verify", f"/p/{slug}/resend"):
+        answer = await client.post(path, data={"attempt": "\u202e" + "a" * 32, "code": "1234-5678"})
+        assert answer.status_code == 404 and 'name="attempt" value=""' in answer.text, path

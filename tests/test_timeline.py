@@ -7,6 +7,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from starlette.applications import Starlette
 from petition.batcher import close_batch
 from petition.database import Database, Transaction
 
+from .conftest import BASE_URL
 from .test_petitions import bearer, create, published
 from .test_signing import make_codes, petition_id, sign
 
@@ -286,3 +288,44 @@ async def test_a_page_built_while_the_cache_empties_is_not_kept(app: Starlette) 
     cache.clear()  # a batch closed while the page was being drawn
     assert (await building).body == b"old count"
     assert ("test", "stale") not in cache.entries, "what it drew from before the batch is not kept"
+
+
+class EmbedCode(HTMLParser):
+    """The text of the page's `<pre><code>` (as a visitor copies it), character references read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.inside.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.inside.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.inside[-2:] == ["pre", "code"]:
+            self.text += data
+
+
+class Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+async def test_the_embed_code_keeps_a_title_with_quotes_and_markup_inside_the_images_alt(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    title = 'x" onerror="alert(1) <b>&amp;'
+    slug = await published(client, token, title=title)
+    page = EmbedCode()
+    page.feed((await client.get(f"/p/{slug}")).text)
+    pasted = Tags()
+    pasted.feed(page.text)
+    url = f"{BASE_URL}/p/{slug}"
+    assert pasted.tags == [("a", {"href": url}), ("img", {"src": f"{url}/badge.svg", "alt": f"Signatures on {title}"})]

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from petition.api import ApiRoute
 from petition.errors import ErrorCode
 from petition.settings import Settings
+from petition.templates import TEMPLATES_DIR
 
 from .conftest import BASE_URL, start_app
 
@@ -93,6 +94,18 @@ async def test_unknown_page_is_a_plain_html_404(client: httpx.AsyncClient) -> No
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     assert "Not found" in response.text and '<html lang="en">' in response.text
+
+
+async def test_an_address_holding_a_forbidden_character_gets_the_404_page_of_any_unknown_address(
+    client: httpx.AsyncClient,
+) -> None:
+    unknown = await client.get("/no/such/page")
+    for path in ("/p/ex%00a", "/p/ex%EF%BF%BFa", "/organize/%01"):
+        response = await client.get(path)
+        assert response.status_code == 404 and response.text == unknown.text, path
+        assert '<nav aria-label="Site">' in response.text
+    api = await client.get("/api/v1/petitions/ex%00a")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
 
 
 async def test_unknown_api_path_is_a_json_404(client: httpx.AsyncClient) -> None:
@@ -283,3 +296,15 @@ def test_every_route_has_its_own_name() -> None:
 
     names = Counter(getattr(route, "name", None) for route in make_routes())
     assert [name for name, count in names.items() if count > 1] == []
+
+
+def test_every_table_scrolls_in_its_own_box_that_a_keyboard_reaches_and_its_caption_names() -> None:
+    # A table as wide as its headings would widen a 320 px page; in its own box only the box scrolls.
+    boxed = re.compile(
+        r'<div class="table-scroll" role="region" aria-labelledby="([\w-]+)" tabindex="0">\s*'
+        r'<table>\s*<caption id="\1">.*?</table>\s*</div>',
+        re.DOTALL,
+    )
+    for template in TEMPLATES_DIR.glob("*.html"):
+        text = template.read_text()
+        assert text.count("<table") == len(boxed.findall(text)), template.name
