@@ -12,6 +12,23 @@ from typing import Any
 
 import schemathesis
 from hypothesis import strategies as st
+from hypothesis.internal import lambda_sources
+
+_describe_lambda = lambda_sources._lambda_description
+
+
+def _described_or_unknown(f: Any) -> str:
+    """Hypothesis names a lambda in a strategy's repr by parsing its whole source file. Deep in
+    schemathesis's nested strategies, CPython 3.11's parser can fail with "AST constructor
+    recursion depth mismatch" (a SystemError): a repr is only for
+    messages, so such a lambda is left unnamed instead of failing the run."""
+    try:
+        return _describe_lambda(f)
+    except (SystemError, RecursionError):
+        return "lambda: <unknown>"
+
+
+lambda_sources._lambda_description = _described_or_unknown
 
 BREAKING_CHARACTERS = (
     "\x00",  # PostgreSQL refuses it in text
