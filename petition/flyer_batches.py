@@ -24,7 +24,6 @@ from starlette.responses import RedirectResponse, Response
 
 from . import codes, downloads, flyers, petitions, queries
 from .api_tokens import bearer_organizer
-from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction, now
 from .errors import ApiError
 from .parameters import bounded, query_number
@@ -40,6 +39,7 @@ MAX_COPIES = 500  # pages in one batch
 BACKGROUND_PAGES = 20
 PLACEHOLDER_CODE = "XXXX-XXXX-XXXX-XXXX"
 KINDS = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
+TEAR_OFF_LABEL = "Tear-off flyers"
 TORN_OFF = (
     "The tear-off codes of this batch were in its first download and are no longer on the server. "
     "Make a new batch for more."
@@ -113,13 +113,15 @@ async def create(db: Database, settings: Settings, *, petition: Row, organizer_i
         raise PetitionError(409, "This petition is closed; it takes no more signatures, so it needs no flyers.")
     code_batch_id = None
     if data.layout == "tearoff":
-        count = data.copies * flyers.tabs_per_page("tearoff")
+        # The label is ours, made from the organizer's: never run through a model whose limits
+        # it could exceed (an 80-character label makes a 97-character one here).
         code_batch_id, _ = await codes.make_batch(
             db,
             settings,
             petition=petition,
             organizer_id=organizer_id,
-            data=CodeBatchCreate(count=count, label=f"Tear-off flyers: {data.label}".strip(": ")),
+            count=data.copies * flyers.tabs_per_page("tearoff"),
+            label=f"{TEAR_OFF_LABEL}: {data.label}" if data.label else TEAR_OFF_LABEL,
             keep_for_download=True,
         )
     values = {

@@ -320,7 +320,8 @@ async def create_codes(request: Request) -> Response:
             request.app.state.settings,
             petition=row,
             organizer_id=organizer.id,
-            data=data,
+            count=data.count,
+            label=data.label,
             keep_for_download=True,
         )
     except ValidationError as error:

@@ -117,6 +117,18 @@ async def test_tear_off_tabs_carry_codes_once_and_each_signs_once(
     assert listed["signatures"] == 10, "a tab's code counts for its batch"
 
 
+@pytest.mark.parametrize("length", [64, 70, 80])
+async def test_a_tear_off_batch_takes_a_label_of_any_allowed_length(
+    app: Starlette, client: httpx.AsyncClient, token: str, length: int
+) -> None:
+    slug = await open_petition(client, token)
+    made = await make(client, token, slug, label="x" * length, layout="tearoff")
+    assert made.status_code == 201, made.text
+    assert made.json()["label"] == "x" * length
+    label = await app.state.db.fetch_val("SELECT label FROM code_batches")
+    assert label == "Tear-off flyers: " + "x" * length, "the codes' label is the service's own, never cut"
+
+
 async def test_organizers_make_preview_and_download_flyers_on_the_petition_page(
     client: httpx.AsyncClient, token: str
 ) -> None:
