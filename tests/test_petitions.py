@@ -272,7 +272,7 @@ async def test_co_organizers_can_be_added_and_removed(app: Starlette, client: ht
     unknown = await client.post(
         f"/organize/petitions/{slug}/organizers", data={FORM_FIELD: csrf, "email": "x@example.org"}
     )
-    assert unknown.status_code == 409
+    assert unknown.status_code == 422 and 'aria-describedby="email-error"' in unknown.text
     rows = await app.state.db.fetch_all("SELECT id FROM organizers WHERE email = 'bob@example.org'")
     removed = await client.post(
         f"/organize/petitions/{slug}/organizers/{rows[0]['id']}/remove", data={FORM_FIELD: csrf}
@@ -339,3 +339,37 @@ async def test_a_change_with_nulls_is_refused_except_for_the_deadline(client: ht
     assert refused.status_code == 422 and "cannot be null" in refused.json()["error"]["message"]
     cleared = await client.patch(url, json={"closes_at": None}, headers=bearer(token))
     assert cleared.status_code == 200 and cleared.json()["closes_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"title": "x" * 121}, "title", "The title must be 120 characters or fewer."),
+        ({"title": "Fix it\uffff"}, "title", "The title must not hold control characters or noncharacters"),
+        ({"goal": "-1"}, "goal", "Enter a goal from 1 to 1,000,000,000 signatures."),
+        ({"goal": "99999999999999999999999"}, "goal", "Enter a goal from 1 to 1,000,000,000 signatures."),
+        ({"retention_days": "0"}, "retention_days", "Enter a number of days from 1 to 3,650."),
+        ({"closes_at": "tomorrow"}, "closes_at", "Enter the deadline as a date and a time"),
+        ({"slug": "A B"}, "slug", "Enter a web address of 3 to 60 lowercase letters, digits and hyphens."),
+    ],
+)
+async def test_a_refused_petition_form_says_in_plain_words_which_field_and_what_to_enter(
+    app: Starlette, client: httpx.AsyncClient, organizer: str, fields: dict[str, str], field: str, message: str
+) -> None:
+    await log_in(client, organizer)
+    csrf = await csrf_of(client, "/organize/petitions/new")
+    form = {
+        FORM_FIELD: csrf,
+        "title": "Fix the canteen",
+        "summary": "Hot food for the night shift",
+        "target": "Facilities",
+        "goal": "100",
+        "retention_days": "30",
+        "verification": "code",
+        **fields,
+    }
+    refused = await client.post("/organize/petitions", data=form)
+    assert refused.status_code == 422
+    assert f'<p class="error" id="{field}-error">{message}' in refused.text
+    assert "Input should" not in refused.text and "String should" not in refused.text
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM petitions") == 0
