@@ -27,6 +27,7 @@ from .updates import Receipt
 
 RECEIPT_BYTES = 32
 WITHDRAW_CLOSED = "Signatures can be withdrawn only while the petition is open."
+RECEIPT_UNKNOWN = "This receipt belongs to no signature on this petition."
 NOT_A_CODE = "This code is not valid for this petition, or it was already used."
 MARKUP = re.compile(r"[<>]")
 HOUR = 3600
@@ -172,7 +173,7 @@ async def status_of(db: Database, *, petition: Row, receipt: str) -> str:
     key = {"petition_id": petition["id"], "receipt_hash": receipt_key("sig/v1", receipt)}
     row = await db.fetch_one(queries.SELECT_SIGNATURE, key)
     if row is None:
-        raise PetitionError(404, "This receipt belongs to no signature on this petition.")
+        raise PetitionError(404, RECEIPT_UNKNOWN)
     if row["withdrawn"]:
         return "withdrawn"
     return "counted" if row["counted"] else "pending"
