@@ -46,6 +46,12 @@ def attachment(filename: str) -> dict[str, str]:
     return {"content-disposition": disposition("attachment", filename)}
 
 
+def inline(filename: str) -> dict[str, str]:
+    """The header that lets a browser show the answer (a preview, an image, a feed), named `filename`
+    when it is saved."""
+    return {"content-disposition": disposition("inline", filename)}
+
+
 def neutralised(cell: object) -> object:
     """A cell as a spreadsheet should show it, whichever separator (`,` `;` tab) it splits lines on:
     text that would start a formula, at its start or after a separator inside it, gets a leading '."""

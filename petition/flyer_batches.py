@@ -214,9 +214,11 @@ async def render(
     per_page = flyers.tabs_per_page(batch["layout"])
     placeholders = tabs_of(petition, settings, [PLACEHOLDER_CODE] * per_page)
     [svg] = flyers.pages(batch["layout"], batch["paper_size"], text_of(petition, batch, settings), tabs=placeholders)
+    # A page is a preview, meant to be looked at: inline, with a name for when it is saved.
+    name = downloads.inline(f"flyers-{petition['slug']}-{batch['layout']}-{batch['paper_size']}-page-{page}.{kind}")
     if kind == "svg":
-        return svg.encode(), {}
-    return await asyncio.to_thread(flyers.to_png, svg), {}
+        return svg.encode(), name
+    return await asyncio.to_thread(flyers.to_png, svg), name
 
 
 @dataclass

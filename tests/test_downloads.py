@@ -181,3 +181,33 @@ def test_no_cell_of_a_codes_csv_is_a_formula_whichever_separator_a_spreadsheet_u
 
 def test_every_text_cell_of_a_csv_is_quoted_and_numbers_are_not() -> None:
     assert downloads.as_csv(("day", "signed"), [("2026-06-03", 3)]) == '"day","signed"\r\n"2026-06-03",3\r\n'
+
+
+async def test_flyer_previews_badge_and_feed_are_named_inline_on_the_api_and_the_organizer_page(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    flyer = await client.post(
+        f"/api/v1/petitions/{slug}/flyers", json={"layout": "poster", "paper_size": "a4"}, headers=bearer(token)
+    )
+    for kind in ("svg", "png"):
+        preview = await client.get(flyer.json()["downloads"][kind], headers=bearer(token))
+        assert preview.status_code == 200
+        assert parse_options_header(preview.headers["content-disposition"]) == (
+            "inline",
+            {"filename": f"flyers-{slug}-poster-a4-page-1.{kind}"},
+        )
+    await log_in(client, "alice@example.org")
+    page = f"/organize/petitions/{slug}"
+    csrf = await csrf_of(client, page)
+    for kind in ("svg", "png"):
+        preview = await client.post(
+            f"{page}/flyers/{flyer.json()['id']}/download", data={FORM_FIELD: csrf, "kind": kind}
+        )
+        assert preview.status_code == 200
+        assert file_names(preview.headers["content-disposition"]) == [f"flyers-{slug}-poster-a4-page-1.{kind}"]
+        assert preview.headers["content-disposition"].startswith("inline")
+    for path, name in ((f"/p/{slug}/badge.svg", f"{slug}-badge.svg"), (f"/p/{slug}/feed.atom", f"{slug}.atom")):
+        for _ in range(2):  # built, then from the cache
+            answer = await client.get(path)
+            assert parse_options_header(answer.headers["content-disposition"]) == ("inline", {"filename": name})
