@@ -44,6 +44,8 @@ def _message(item: dict, words: FieldWords | None) -> str:
     own = str(item["msg"]).removeprefix("Value error, ")
     if words is None:
         return own
+    if kind == "value_error" and own[:1].isupper():  # a whole sentence already ("Enter one plain email address")
+        return own
     if kind == "text" or kind == "value_error":
         return f"{words.name} {own}"
     if kind == "string_too_long":

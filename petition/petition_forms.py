@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import codes, downloads, flyer_batches, organizers, petitions, queries
+from . import addresses, codes, downloads, flyer_batches, organizers, petitions, queries
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction
 from .field_messages import FieldWords, field_messages
@@ -107,7 +107,7 @@ def form_defaults(row: Row | None) -> dict[str, Any]:
         "target": row["target"],
         "goal": row["goal"],
         "closes_at": deadline[:16] if deadline else "",
-        "allowed_domains": "\n".join(json.loads(row["allowed_domains"])),
+        "allowed_domains": "\n".join(addresses.shown_domain(domain) for domain in json.loads(row["allowed_domains"])),
         "verification": json.loads(row["verification"]),
         "show_names": bool(row["show_names"]),
         "reasons_enabled": bool(row["reasons_enabled"]),

@@ -14,7 +14,7 @@ import re
 import secrets
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from . import addresses, codes, queries, updates
 from .database import Database, Row, Transaction, now
@@ -34,7 +34,11 @@ HOUR = 3600
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80), LINE]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), PROSE]
-OptionalEmail = Annotated[str, StringConstraints(strip_whitespace=True, max_length=addresses.MAX_LENGTH)]
+# No max_length here: the parser refuses a long address with the one address message (the
+# schema still says 254).
+OptionalEmail = Annotated[
+    str, StringConstraints(strip_whitespace=True), Field(json_schema_extra={"maxLength": addresses.MAX_LENGTH})
+]
 
 
 class SignatureCreate(BaseModel):

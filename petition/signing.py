@@ -11,11 +11,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from . import addresses, downloads, email_signing, flyer_batches, petitions, signatures, updates
-from .api import validation_error
 from .cache import RawResponse
 from .database import Database, Row
 from .email_signing import AttemptBody, CheckEmail, VerifyBody
 from .errors import ApiError
+from .field_messages import FORM, FieldWords, field_messages
 from .petitions import PetitionError
 from .signatures import ReceiptBody, SignatureAccepted, SignatureCreate, SignatureStatus
 from .updates import UpdatesConfirm, UpdatesRequest, UpdatesStatus
@@ -145,6 +145,14 @@ def signer_page(request: Request, template: str, context: dict[str, object], sta
     return response
 
 
+SIGN_WORDS = {
+    "code": FieldWords("Your code", "Enter the code printed on your slip"),
+    "email": FieldWords("Your work address", addresses.REFUSED),
+    "name": FieldWords("Your name"),
+    "role": FieldWords("Your role or team"),
+    "reason": FieldWords("Your reason"),
+    "updates": FieldWords("The updates address", addresses.REFUSED),
+}
 FORM_FIELDS = ("code", "email", "name", "role", "reason", "updates")
 
 
@@ -153,7 +161,7 @@ def sign_form_context(row: Row, values: dict[str, str] | None = None, errors: di
     return {
         "row": row,
         "routes": json.loads(row["verification"]),
-        "domains": ", ".join(json.loads(row["allowed_domains"])),
+        "domains": addresses.shown_domains(row["allowed_domains"]),
         "values": values or dict.fromkeys(FORM_FIELDS, ""),
         "errors": errors or {},
     }
@@ -196,9 +204,9 @@ async def sign(request: Request) -> Response:
             return check_email_page(request, {**context, "attempt": attempt, "flyer": flyer})
         receipt, code_batch = await signatures.sign_with_code(db, settings, petition=row, data=data)
     except ValidationError as error:
-        problems = {f.field: f.message for f in validation_error(error).fields or []}
-        if "body" in problems or not problems:  # not one field's fault: shown by the route's own field
-            problems[route] = "Enter a printed code, or a work address."
+        problems = field_messages(error, SIGN_WORDS)
+        if problems.pop(FORM, None) or not problems:  # not one field's fault: shown by the route's own field
+            problems.setdefault(route, "Enter a printed code, or a work address.")
         return again(problems, 422)
     except PetitionError as error:
         if not petitions.is_open(row):  # its deadline passed while this form was read

@@ -373,3 +373,44 @@ async def test_a_refused_petition_form_says_in_plain_words_which_field_and_what_
     assert f'<p class="error" id="{field}-error">{message}' in refused.text
     assert "Input should" not in refused.text and "String should" not in refused.text
     assert await app.state.db.fetch_val("SELECT COUNT(*) FROM petitions") == 0
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+async def test_a_json_body_with_nan_or_infinity_is_malformed(
+    client: httpx.AsyncClient, token: str, literal: str
+) -> None:
+    answer = await client.post(
+        "/api/v1/petitions",
+        content='{"title": "T", "summary": "S", "target": "X", "goal": ' + literal + "}",
+        headers={**bearer(token), "content-type": "application/json"},
+    )
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "malformed_json"
+
+
+async def test_a_lone_surrogate_in_a_json_string_is_refused_by_the_text_rule_naming_the_field(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    answer = await client.post(
+        "/api/v1/petitions",
+        content='{"title": "Fix it\\ud800", "summary": "S", "target": "X", "goal": 10}',
+        headers={**bearer(token), "content-type": "application/json"},
+    )
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert error["fields"] == [
+        {"field": "title", "message": "must not hold control characters or noncharacters (it holds U+D800)"}
+    ]
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM petitions") == 0
+    broken = await client.post(
+        "/api/v1/petitions",
+        content='{"title": "Fix it\\ud800", ',
+        headers={**bearer(token), "content-type": "application/json"},
+    )
+    assert broken.status_code == 400, "a surrogate in a body that is no JSON is still malformed"
+
+
+async def test_a_json_array_as_the_body_is_refused_as_not_an_object(client: httpx.AsyncClient, token: str) -> None:
+    answer = await client.post("/api/v1/petitions", json=[PETITION], headers=bearer(token))
+    assert answer.status_code == 422
+    assert answer.json()["error"]["message"] == "The request body must be a JSON object."
