@@ -113,6 +113,10 @@ async def create(db: Database, settings: Settings, *, petition: Row, organizer_i
         raise PetitionError(409, "This petition is closed; it takes no more signatures, so it needs no flyers.")
     code_batch_id = None
     if data.layout == "tearoff":
+        per_page = flyers.tabs_per_page("tearoff")
+        if data.copies * per_page > settings.max_codes_per_batch:
+            most = settings.max_codes_per_batch // per_page
+            raise PetitionError(422, f"A tear-off batch here has at most {most:,} pages (a code on each tab).")
         # The label is ours, made from the organizer's: never run through a model whose limits
         # it could exceed (an 80-character label makes a 97-character one here).
         code_batch_id, _ = await codes.make_batch(
@@ -120,7 +124,7 @@ async def create(db: Database, settings: Settings, *, petition: Row, organizer_i
             settings,
             petition=petition,
             organizer_id=organizer_id,
-            count=data.copies * flyers.tabs_per_page("tearoff"),
+            count=data.copies * per_page,
             label=f"{TEAR_OFF_LABEL}: {data.label}" if data.label else TEAR_OFF_LABEL,
             keep_for_download=True,
         )

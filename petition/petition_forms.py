@@ -438,6 +438,8 @@ async def create_flyers(request: Request) -> Response:
             request.app.state.db, request.app.state.settings, petition=row, organizer_id=organizer.id, data=data
         )
     except PetitionError as error:
+        if error.status == 422:  # too many pages for the tabs' codes
+            return await refused_form(request, {"copies": error.message}, FLYER_INPUTS, typed)
         return await manage_page(request, error=error.message, status=error.status)
     return await manage_page(request, notice="Flyers made: preview them, then download the PDF to print.")
 

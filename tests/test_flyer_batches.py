@@ -257,3 +257,24 @@ async def test_a_tear_off_batch_with_a_70_character_label_is_made_on_the_petitio
     made = await client.post(f"/organize/petitions/{slug}/flyers", data=form)
     assert made.status_code == 200 and "Flyers made" in made.text
     assert await app.state.db.fetch_val("SELECT COUNT(*) FROM flyer_batches") == 1
+
+
+async def test_a_tear_off_batch_with_more_tabs_than_a_code_batch_holds_is_refused_naming_its_pages(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    from petition.csrf import FORM_FIELD
+
+    from .test_login import csrf_of, log_in
+
+    app.state.settings = replace(app.state.settings, max_codes_per_batch=25)
+    slug = await open_petition(client, token)
+    refused = await make(client, token, slug, layout="tearoff", copies=3)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == "A tear-off batch here has at most 2 pages (a code on each tab)."
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, f"/organize/petitions/{slug}")
+    form = {FORM_FIELD: csrf, "label": "", "layout": "tearoff", "paper_size": "a4", "copies": "3"}
+    page = await client.post(f"/organize/petitions/{slug}/flyers", data=form)
+    assert page.status_code == 422 and 'id="flyer-copies-error">A tear-off batch here has at most 2 pages' in page.text
+    assert (await make(client, token, slug, layout="tearoff", copies=2)).status_code == 201
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM flyer_batches") == 1
