@@ -163,3 +163,20 @@ async def test_an_invitation_to_an_address_that_got_an_account_meanwhile_changes
     refused = await client.post(path, data={FORM_FIELD: csrf, "password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
     assert refused.status_code == 404
     assert await db.fetch_val("SELECT COUNT(*) AS n FROM organizer_links WHERE used_at IS NOT NULL") == 0
+
+
+async def test_a_refused_invitation_address_is_422_beside_its_field_and_a_taken_one_is_a_conflict(
+    app: Starlette, client: httpx.AsyncClient, mailbox: Mailbox
+) -> None:
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, "/organize/admin")
+    refused = await client.post("/organize/admin/invite", data={FORM_FIELD: csrf, "email": "bob\uffff@example.org"})
+    assert refused.status_code == 422
+    assert '<p class="error" id="email-error">Enter one plain email address' in refused.text
+    assert 'aria-describedby="email-error"' in refused.text and 'value="bob@example.org"' in refused.text
+    taken = await client.post("/organize/admin/invite", data={FORM_FIELD: csrf, "email": "alice@example.org"})
+    assert taken.status_code == 409 and "already exists" in taken.text
+    alice = await organizers.find_by_email(app.state.db, "alice@example.org")
+    self_page = await client.post(f"/organize/admin/organizers/{alice.id}/deactivate", data={FORM_FIELD: csrf})  # type: ignore[union-attr]
+    assert self_page.status_code == 409
+    assert await delivered(app, mailbox) == []
