@@ -11,6 +11,7 @@ The refusal depends on the text alone, never on whether the address signed.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -117,6 +118,21 @@ def normalise_domain(text: str) -> str:
     except EmailNotValidError:
         raise ValueError(DOMAIN_REFUSED) from None
     return str(found["ascii_domain"]).lower()
+
+
+def shown_domain(domain: str) -> str:
+    """A domain as kept and matched (`xn--bcher-kva.de`) -> as people read it (`bücher.de`);
+    as it is when it is no domain."""
+    try:
+        found = validate_email_domain_name(domain, test_environment=False, globally_deliverable=True)
+    except EmailNotValidError:
+        return domain
+    return str(found["domain"])
+
+
+def shown_domains(allowed_domains: str) -> str:
+    """A petition's stored `allowed_domains` (JSON) -> "a.org, bücher.de", for people to read."""
+    return ", ".join(shown_domain(domain) for domain in json.loads(allowed_domains))
 
 
 def mailbox_of(text: str) -> str:

@@ -27,8 +27,17 @@ async def admin_guard(request: Request) -> Organizer | Response:
     return organizer
 
 
-async def admin_page(request: Request, *, notice: str | None = None, error: str | None = None) -> Response:
-    """GET /organize/admin."""
+async def admin_page(
+    request: Request,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 409,
+    email_error: str | None = None,
+    email: str = "",
+) -> Response:
+    """GET /organize/admin. With `error`, answers `status` (409 for a state that forbids the change);
+    with `email_error`, 422: the invitation form again with `email` as typed and the message beside it."""
     admin = await admin_guard(request)
     if isinstance(admin, Response):
         return admin
@@ -44,8 +53,10 @@ async def admin_page(request: Request, *, notice: str | None = None, error: str 
         "trail": trail,
         "notice": notice,
         "error": error,
+        "email_error": email_error,
+        "email": email,
     }
-    return page(request, "admin.html", context, status=422 if error else 200)
+    return page(request, "admin.html", context, status=422 if email_error else status if error else 200)
 
 
 async def invite(request: Request) -> Response:
@@ -61,7 +72,7 @@ async def invite(request: Request) -> Response:
     try:
         address = addresses.parse(typed)
     except addresses.AddressRefused as refused:
-        return await admin_page(request, error=str(refused))
+        return await admin_page(request, email_error=str(refused), email=typed)
     email = organizers.login_email(address.mailbox)
     if await organizers.find_by_email(db, email):
         return await admin_page(request, error="An organizer with that address already exists.")

@@ -6,6 +6,8 @@ appear in the OpenAPI document, with the same models that validate it.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,7 +111,8 @@ def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] |
 
 
 async def read_json(request: Request, model: type[BaseModel]) -> Any:
-    """The request body as `model`: 415 when it is not JSON, 400 when malformed, 422 when invalid."""
+    """The request body as `model`: 415 when it is not JSON, 400 when malformed (NaN and infinities
+    included), 422 when invalid (not an object; a lone surrogate refused by the text rule)."""
     content_type = b""
     for name, value in request.scope["headers"]:  # cheaper than building request.headers
         if name == b"content-type":
@@ -118,12 +121,53 @@ async def read_json(request: Request, model: type[BaseModel]) -> Any:
     if content_type.split(b";")[0].strip().lower() != JSON_TYPE_BYTES:
         raise ApiError(415)
     raw = await request.body()
+    if b"NaN" in raw or b"Infinity" in raw:  # pydantic's parser takes these literals; JSON (RFC 8259) has none
+        strict_json(raw)
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:
-        if any(item["type"] == "json_invalid" for item in error.errors()):
-            raise ApiError(400, "The body is not valid JSON.", code=ErrorCode.MALFORMED_JSON) from None
+        if not any(item["type"] == "json_invalid" for item in error.errors()):
+            raise validation_error(error) from None
+    # pydantic's parser also refuses a lone surrogate ("\ud800"), which is well-formed JSON: a
+    # field's text, for the text rule to refuse naming the field.
+    data = strict_json(raw)
+    if fields := [FieldError(field=path, message=problem) for path, problem in text_problems(data)]:
+        summary = "; ".join(f"{item.field}: {item.message}" for item in fields[:3])
+        raise ApiError(422, f"Some fields are not valid ({summary}).", fields=fields)
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
         raise validation_error(error) from None
+
+
+def strict_json(raw: bytes) -> Any:
+    """The body parsed as JSON (RFC 8259) by Python's parser; ApiError(400) when it is not, NaN and infinities too."""
+    try:
+        return json.loads(raw, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError among them
+        raise ApiError(400, MALFORMED, code=ErrorCode.MALFORMED_JSON) from None
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(name)
+
+
+def text_problems(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """(field path, problem) for every string in parsed JSON that holds a lone surrogate."""
+    if isinstance(data, str):
+        return [(path or "body", problem)] if SURROGATE.search(data) and (problem := text_problem(data)) else []
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return []
+    return [found for key, value in items for found in text_problems(value, f"{path}.{key}" if path else str(key))]
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+MALFORMED = "The body is not valid JSON."
+NOT_AN_OBJECT = "The request body must be a JSON object."
 
 
 def read_query(request: Request, model: type[BaseModel]) -> Any:
@@ -143,8 +187,12 @@ def validation_error(error: ValidationError) -> ApiError:
     """A pydantic error -> 422 naming each field, without echoing what was sent."""
     fields = []
     for item in error.errors(include_url=False, include_input=False, include_context=False):
+        if not item["loc"] and item["type"] == "model_type":  # a body that is no object: no field's fault
+            return ApiError(422, NOT_AN_OBJECT)
         location = ".".join(str(part) for part in item["loc"]) or "body"
+        # Our own checks' sentences come without pydantic's "Value error, " in front.
         message = "is not a field of this request" if item["type"] == "extra_forbidden" else item["msg"]
+        message = message.removeprefix("Value error, ")
         fields.append(FieldError(field=location, message=message))
     summary = "; ".join(f"{item.field}: {item.message}" for item in fields[:3])
     return ApiError(422, f"Some fields are not valid ({summary}).", fields=fields)

@@ -98,20 +98,23 @@ async def make_batch(
     *,
     petition: Row,
     organizer_id: str,
-    data: CodeBatchCreate,
+    count: int,
+    label: str,
     keep_for_download: bool,
 ) -> tuple[str, list[str]]:
-    """A new batch of codes for a petition; (batch id, the plaintext codes, this once).
+    """A new batch of `count` codes for a petition; (batch id, the plaintext codes, this once).
 
-    With `keep_for_download`, the codes are also kept encrypted until their one download.
+    `count` and `label` as CodeBatchCreate checked them, or as the service made them (a tear-off
+    batch's label, which may be longer than an organizer's). With `keep_for_download`, the codes
+    are also kept encrypted until their one download.
     """
     if "code" not in json.loads(petition["verification"]):
         raise PetitionError(409, "This petition does not take printed codes; its verification is email only.")
     if petition["state"] == "closed":
         raise PetitionError(409, "This petition is closed; it takes no more signatures.")
-    if data.count > settings.max_codes_per_batch:
+    if count > settings.max_codes_per_batch:
         raise PetitionError(422, f"A batch holds at most {settings.max_codes_per_batch} codes.")
-    codes = [new_code() for _ in range(data.count)]
+    codes = [new_code() for _ in range(count)]
     batch_id = new_id()
     sealed = encrypt(settings.encryption_key, "\n".join(codes), f"codes/{batch_id}") if keep_for_download else None
     hashes = [code_hash(settings.pepper, code) for code in codes]
@@ -122,8 +125,8 @@ async def make_batch(
             {
                 "id": batch_id,
                 "petition_id": petition["id"],
-                "label": data.label,
-                "size": data.count,
+                "label": label,
+                "size": count,
                 "created_by": organizer_id,
                 "created_at": now(),
                 "plaintext": sealed,

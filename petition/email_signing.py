@@ -65,9 +65,8 @@ def _bound(attempt_hash: str) -> str:
 
 def check_domain(petition: Row, address: addresses.Address) -> None:
     """PetitionError(422) unless the address is at one of the petition's work domains, exactly (IDNA-normalised)."""
-    allowed = json.loads(petition["allowed_domains"])
     if address.domain not in _normalised(petition["allowed_domains"]):
-        listed = ", ".join(allowed)
+        listed = addresses.shown_domains(petition["allowed_domains"])
         raise PetitionError(422, f"Use your work address: this petition takes addresses at {listed}.")
 
 

@@ -24,7 +24,6 @@ from starlette.responses import RedirectResponse, Response
 
 from . import codes, downloads, flyers, petitions, queries
 from .api_tokens import bearer_organizer
-from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction, now
 from .errors import ApiError
 from .parameters import bounded, query_number
@@ -40,6 +39,7 @@ MAX_COPIES = 500  # pages in one batch
 BACKGROUND_PAGES = 20
 PLACEHOLDER_CODE = "XXXX-XXXX-XXXX-XXXX"
 KINDS = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
+TEAR_OFF_LABEL = "Tear-off flyers"
 TORN_OFF = (
     "The tear-off codes of this batch were in its first download and are no longer on the server. "
     "Make a new batch for more."
@@ -113,13 +113,19 @@ async def create(db: Database, settings: Settings, *, petition: Row, organizer_i
         raise PetitionError(409, "This petition is closed; it takes no more signatures, so it needs no flyers.")
     code_batch_id = None
     if data.layout == "tearoff":
-        count = data.copies * flyers.tabs_per_page("tearoff")
+        per_page = flyers.tabs_per_page("tearoff")
+        if data.copies * per_page > settings.max_codes_per_batch:
+            most = settings.max_codes_per_batch // per_page
+            raise PetitionError(422, f"A tear-off batch here has at most {most:,} pages (a code on each tab).")
+        # The label is ours, made from the organizer's: never run through a model whose limits
+        # it could exceed (an 80-character label makes a 97-character one here).
         code_batch_id, _ = await codes.make_batch(
             db,
             settings,
             petition=petition,
             organizer_id=organizer_id,
-            data=CodeBatchCreate(count=count, label=f"Tear-off flyers: {data.label}".strip(": ")),
+            count=data.copies * per_page,
+            label=f"{TEAR_OFF_LABEL}: {data.label}" if data.label else TEAR_OFF_LABEL,
             keep_for_download=True,
         )
     values = {
@@ -215,9 +221,11 @@ async def render(
     per_page = flyers.tabs_per_page(batch["layout"])
     placeholders = tabs_of(petition, settings, [PLACEHOLDER_CODE] * per_page)
     [svg] = flyers.pages(batch["layout"], batch["paper_size"], text_of(petition, batch, settings), tabs=placeholders)
+    # A page is a preview, meant to be looked at: inline, with a name for when it is saved.
+    name = downloads.inline(f"flyers-{petition['slug']}-{batch['layout']}-{batch['paper_size']}-page-{page}.{kind}")
     if kind == "svg":
-        return svg.encode(), {}
-    return await asyncio.to_thread(flyers.to_png, svg), {}
+        return svg.encode(), name
+    return await asyncio.to_thread(flyers.to_png, svg), name
 
 
 @dataclass

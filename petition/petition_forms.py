@@ -11,9 +11,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import codes, downloads, flyer_batches, organizers, petitions, queries
+from . import addresses, codes, downloads, flyer_batches, organizers, petitions, queries
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction
+from .field_messages import FieldWords, field_messages
 from .login import guard, page, redirect
 from .organizers import Organizer, audit
 from .parameters import form_number
@@ -47,14 +48,36 @@ def form_values(form: FormData, *, frozen: bool) -> dict[str, Any]:
     return values
 
 
+PETITION_WORDS = {
+    "slug": FieldWords("The web address", "Enter a web address of 3 to 60 lowercase letters, digits and hyphens"),
+    "title": FieldWords("The title", "Enter a title"),
+    "summary": FieldWords("The summary", "Enter a summary, in one line"),
+    "body": FieldWords("The text"),
+    "target": FieldWords("Who it is addressed to", "Enter who the petition is addressed to"),
+    "goal": FieldWords("The goal", "Enter a goal from 1 to 1,000,000,000 signatures"),
+    "closes_at": FieldWords("The deadline", "Enter the deadline as a date and a time, like 2026-06-03 17:00"),
+    "allowed_domains": FieldWords("Allowed work-email domains"),
+    "verification": FieldWords("How signers prove they work here", "Choose how signers prove they work here"),
+    "timeline_floor": FieldWords("Show times to the", "Choose to show times to the day or to the hour"),
+    "retention_days": FieldWords("Days to keep private data", "Enter a number of days from 1 to 3,650"),
+}
+CODE_WORDS = {"label": FieldWords("The label")}  # count: its message names the setting's limit
+FLYER_WORDS = {
+    "label": FieldWords("The label"),
+    "layout": FieldWords("The layout", "Choose a layout"),
+    "paper_size": FieldWords("The paper size", "Choose a paper size"),
+    "copies": FieldWords("The number of pages", f"Enter a number of pages from 1 to {flyer_batches.MAX_COPIES}"),
+}
+NO_ORGANIZER_ADDRESS = "Enter the organizer's login address, like name@example.org."
+NO_SUCH_ORGANIZER = "No active organizer has that login address; an admin can invite them."
+# The ids of the inputs on the petition's page, by form and field (errors are tied to them).
+CODE_INPUTS = {"count": "count", "label": "label"}
+FLYER_INPUTS = {"label": "flyer-label", "layout": "flyer-layout", "paper_size": "flyer-paper", "copies": "flyer-copies"}
+
+
 def field_errors(error: ValidationError) -> dict[str, str]:
-    """A pydantic error -> field name -> a message to show beside it."""
-    errors: dict[str, str] = {}
-    for item in error.errors(include_url=False, include_input=False, include_context=False):
-        name = str(item["loc"][0]) if item["loc"] else "form"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        errors.setdefault(name, message[0].upper() + message[1:] + ("" if message.endswith(".") else "."))
-    return errors
+    """A petition form's refusal -> field name -> a message to show beside it."""
+    return field_messages(error, PETITION_WORDS)
 
 
 def form_defaults(row: Row | None) -> dict[str, Any]:
@@ -84,7 +107,7 @@ def form_defaults(row: Row | None) -> dict[str, Any]:
         "target": row["target"],
         "goal": row["goal"],
         "closes_at": deadline[:16] if deadline else "",
-        "allowed_domains": "\n".join(json.loads(row["allowed_domains"])),
+        "allowed_domains": "\n".join(addresses.shown_domain(domain) for domain in json.loads(row["allowed_domains"])),
         "verification": json.loads(row["verification"]),
         "show_names": bool(row["show_names"]),
         "reasons_enabled": bool(row["reasons_enabled"]),
@@ -147,8 +170,20 @@ async def create_petition(request: Request) -> Response:
     return redirect(f"/organize/petitions/{petition_id}")
 
 
-async def manage_page(request: Request, *, notice: str | None = None, error: str | None = None) -> Response:
-    """GET /organize/petitions/{slug}: one petition's controls."""
+async def manage_page(
+    request: Request,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 409,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    """GET /organize/petitions/{slug}: one petition's controls.
+
+    With `error`, answers `status` (409 for a state that forbids the change, 422 for refused input,
+    whose messages are in `errors` by input id, beside the form filled in again with `values`).
+    """
     found = await _organizer_and_petition(request)
     if isinstance(found, Response):
         return found
@@ -174,8 +209,10 @@ async def manage_page(request: Request, *, notice: str | None = None, error: str
         "organizer": organizer,
         "notice": notice,
         "error": error,
+        "errors": errors or {},
+        "values": values or {},
     }
-    return page(request, "petition_manage.html", context, status=409 if error else 200)
+    return page(request, "petition_manage.html", context, status=status if error else 200)
 
 
 async def edit_page(request: Request) -> Response:
@@ -237,7 +274,7 @@ async def change_state(request: Request) -> Response:
     except PetitionError as error:
         if error.status == 404:
             return _not_found(request)
-        return await manage_page(request, error=error.message)
+        return await manage_page(request, error=error.message, status=error.status)
     done = "published: it is open for signatures" if action is petitions.publish else "closed"
     return await manage_page(request, notice=f"The petition is {done}.")
 
@@ -249,11 +286,13 @@ async def add_co_organizer(request: Request) -> Response:
         return found
     organizer, row = found
     async with request.form() as form:
-        email = organizers.login_email(str(form.get("email") or ""))
+        typed = {"email": str(form.get("email") or "")}
     db: Database = request.app.state.db
-    other = await organizers.find_by_email(db, email)
+    if organizers.email_problem(typed["email"]):
+        return await refused_form(request, {"email": NO_ORGANIZER_ADDRESS}, {"email": "email"}, typed)
+    other = await organizers.find_by_email(db, organizers.login_email(typed["email"]))
     if other is None or not other.is_active:
-        return await manage_page(request, error="No active organizer has that address; an admin can invite them.")
+        return await refused_form(request, {"email": NO_SUCH_ORGANIZER}, {"email": "email"}, typed)
 
     async def unit(tx: Transaction) -> None:
         await tx.execute(queries.INSERT_PETITION_ORGANIZER, {"petition_id": row["id"], "organizer_id": other.id})
@@ -311,23 +350,39 @@ async def create_codes(request: Request) -> Response:
         return found
     organizer, row = found
     async with request.form() as form:
-        count = form_number(form.get("count"))
-        label = str(form.get("label") or "")
+        typed = {"count": str(form.get("count") or ""), "label": str(form.get("label") or "")}
+    settings = request.app.state.settings
+    count_refused = f"Enter a number of codes from 1 to {settings.max_codes_per_batch:,}"
+    words = {**CODE_WORDS, "count": FieldWords("The number of codes", count_refused)}
     try:
-        data = CodeBatchCreate.model_validate({"count": count, "label": label})
+        data = CodeBatchCreate.model_validate({"count": form_number(typed["count"]), "label": typed["label"]})
+    except ValidationError as error:
+        return await refused_form(request, field_messages(error, words), CODE_INPUTS, typed)
+    if data.count > settings.max_codes_per_batch:
+        return await refused_form(request, {"count": count_refused + "."}, CODE_INPUTS, typed)
+    try:
         await codes.make_batch(
             request.app.state.db,
-            request.app.state.settings,
+            settings,
             petition=row,
             organizer_id=organizer.id,
-            data=data,
+            count=data.count,
+            label=data.label,
             keep_for_download=True,
         )
-    except ValidationError as error:
-        return await manage_page(request, error=" ".join(field_errors(error).values()))
     except PetitionError as error:
-        return await manage_page(request, error=error.message)
+        return await manage_page(request, error=error.message, status=error.status)
     return await manage_page(request, notice="Codes made. Download them now: they can be downloaded once.")
+
+
+async def refused_form(
+    request: Request, messages: dict[str, str], inputs: dict[str, str], typed: dict[str, str]
+) -> Response:
+    """The petition's page again (422), each message beside its input and the form as it was filled in."""
+    errors = {inputs.get(field, field): message for field, message in messages.items()}
+    values = {inputs[field]: value for field, value in typed.items() if field in inputs}
+    summary = "Please correct the form: " + " ".join(messages.values())
+    return await manage_page(request, error=summary, status=422, errors=errors, values=values)
 
 
 async def download_codes(request: Request) -> Response:
@@ -346,7 +401,7 @@ async def download_codes(request: Request) -> Response:
             batch_id=request.path_params["batch_id"],
         )
     except PetitionError as error:
-        return await manage_page(request, error=error.message)
+        return await manage_page(request, error=error.message, status=error.status)
     body = codes.as_csv(label, made) if text_format == "csv" else "\n".join(made) + "\n"
     media_type = "text/csv" if text_format == "csv" else "text/plain"
     headers = {**downloads.attachment(f"{row['slug']}-codes.{text_format}"), "cache-control": "no-store"}
@@ -373,17 +428,19 @@ async def create_flyers(request: Request) -> Response:
         return found
     organizer, row = found
     async with request.form() as form:
-        fields: dict[str, object] = {name: str(form.get(name) or "") for name in ("label", "layout", "paper_size")}
-        fields["copies"] = form_number(form.get("copies"))
+        typed = {name: str(form.get(name) or "") for name in ("label", "layout", "paper_size", "copies")}
     try:
-        data = flyer_batches.FlyerCreate.model_validate(fields)
+        data = flyer_batches.FlyerCreate.model_validate({**typed, "copies": form_number(typed["copies"])})
+    except ValidationError as error:
+        return await refused_form(request, field_messages(error, FLYER_WORDS), FLYER_INPUTS, typed)
+    try:
         await flyer_batches.create(
             request.app.state.db, request.app.state.settings, petition=row, organizer_id=organizer.id, data=data
         )
-    except ValidationError as error:
-        return await manage_page(request, error=" ".join(field_errors(error).values()))
     except PetitionError as error:
-        return await manage_page(request, error=error.message)
+        if error.status == 422:  # too many pages for the tabs' codes
+            return await refused_form(request, {"copies": error.message}, FLYER_INPUTS, typed)
+        return await manage_page(request, error=error.message, status=error.status)
     return await manage_page(request, notice="Flyers made: preview them, then download the PDF to print.")
 
 
@@ -412,7 +469,7 @@ async def download_flyers(request: Request) -> Response:
             page=page if isinstance(page, int) else 0,
         )
     except PetitionError as error:
-        return await manage_page(request, error=error.message)
+        return await manage_page(request, error=error.message, status=error.status)
     return Response(body, media_type=flyer_batches.KINDS[kind], headers={**headers, "cache-control": "no-store"})
 
 
@@ -431,7 +488,7 @@ async def draw_in_background(request: Request, petition: Row, batch: Row) -> Res
                 request.app.state.db, request.app.state.settings, petition=petition, batch=batch
             )
         except PetitionError as error:
-            return await manage_page(request, error=error.message)
+            return await manage_page(request, error=error.message, status=error.status)
         spend = partial(flyer_batches.spend_tabs, request.app.state.db, petition=petition, batch=batch)
         drawings.start(batch["id"], svgs, filename, spend)
     return await manage_page(request, notice="The PDF is being drawn: its progress is in the table below.")

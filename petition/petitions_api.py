@@ -159,7 +159,13 @@ async def create_codes(request: Request, body: CodeBatchCreate) -> CodeBatchCrea
     db: Database = request.app.state.db
     row = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
     batch_id, made = await codes.make_batch(
-        db, request.app.state.settings, petition=row, organizer_id=organizer.id, data=body, keep_for_download=False
+        db,
+        request.app.state.settings,
+        petition=row,
+        organizer_id=organizer.id,
+        count=body.count,
+        label=body.label,
+        keep_for_download=False,
     )
     return CodeBatchCreated(batch=batch_id, codes=made)
 

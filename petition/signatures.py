@@ -14,7 +14,7 @@ import re
 import secrets
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from . import addresses, codes, queries, updates
 from .database import Database, Row, Transaction, now
@@ -31,13 +31,18 @@ NOT_A_RECEIPT = (
     " as shown when you signed."
 )
 WITHDRAW_CLOSED = "Signatures can be withdrawn only while the petition is open."
+RECEIPT_UNKNOWN = "This receipt belongs to no signature on this petition."
 NOT_A_CODE = "This code is not valid for this petition, or it was already used."
 MARKUP = re.compile(r"[<>]")
 HOUR = 3600
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=80), LINE]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), PROSE]
-OptionalEmail = Annotated[str, StringConstraints(strip_whitespace=True, max_length=addresses.MAX_LENGTH)]
+# No max_length here: the parser refuses a long address with the one address message (the
+# schema still says 254).
+OptionalEmail = Annotated[
+    str, StringConstraints(strip_whitespace=True), Field(json_schema_extra={"maxLength": addresses.MAX_LENGTH})
+]
 
 
 class SignatureCreate(BaseModel):
@@ -182,7 +187,7 @@ async def status_of(db: Database, *, petition: Row, receipt: str) -> str:
     key = {"petition_id": petition["id"], "receipt_hash": receipt_key("sig/v1", receipt)}
     row = await db.fetch_one(queries.SELECT_SIGNATURE, key)
     if row is None:
-        raise PetitionError(404, "This receipt belongs to no signature on this petition.")
+        raise PetitionError(404, RECEIPT_UNKNOWN)
     if row["withdrawn"]:
         return "withdrawn"
     return "counted" if row["counted"] else "pending"

@@ -11,11 +11,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from . import addresses, downloads, email_signing, flyer_batches, petitions, signatures, updates
-from .api import validation_error
 from .cache import RawResponse
 from .database import Database, Row
 from .email_signing import AttemptBody, CheckEmail, VerifyBody
 from .errors import ApiError
+from .field_messages import FORM, FieldWords, field_messages
 from .petitions import PetitionError
 from .signatures import NOT_A_RECEIPT, ReceiptBody, SignatureAccepted, SignatureCreate, SignatureStatus
 from .updates import UpdatesConfirm, UpdatesRequest, UpdatesStatus
@@ -145,6 +145,14 @@ def signer_page(request: Request, template: str, context: dict[str, object], sta
     return response
 
 
+SIGN_WORDS = {
+    "code": FieldWords("Your code", "Enter the code printed on your slip"),
+    "email": FieldWords("Your work address", addresses.REFUSED),
+    "name": FieldWords("Your name"),
+    "role": FieldWords("Your role or team"),
+    "reason": FieldWords("Your reason"),
+    "updates": FieldWords("The updates address", addresses.REFUSED),
+}
 FORM_FIELDS = ("code", "email", "name", "role", "reason", "updates")
 
 
@@ -153,7 +161,7 @@ def sign_form_context(row: Row, values: dict[str, str] | None = None, errors: di
     return {
         "row": row,
         "routes": json.loads(row["verification"]),
-        "domains": ", ".join(json.loads(row["allowed_domains"])),
+        "domains": addresses.shown_domains(row["allowed_domains"]),
         "values": values or dict.fromkeys(FORM_FIELDS, ""),
         "errors": errors or {},
     }
@@ -184,6 +192,8 @@ async def sign(request: Request) -> Response:
     def again(errors: dict[str, str], status: int) -> Response:
         return signer_page(request, "sign_again.html", {**context, **sign_form_context(row, values, errors)}, status)
 
+    if not petitions.is_open(row):
+        return closed_page(request, context)
     if message := limit(request, emails=route == "email"):
         return again({route: message}, 429)
     try:
@@ -194,11 +204,13 @@ async def sign(request: Request) -> Response:
             return check_email_page(request, {**context, "attempt": attempt, "flyer": flyer})
         receipt, code_batch = await signatures.sign_with_code(db, settings, petition=row, data=data)
     except ValidationError as error:
-        problems = {f.field: f.message for f in validation_error(error).fields or []}
-        if "body" in problems or not problems:  # not one field's fault: shown by the route's own field
-            problems[route] = "Enter a printed code, or a work address."
+        problems = field_messages(error, SIGN_WORDS)
+        if problems.pop(FORM, None) or not problems:  # not one field's fault: shown by the route's own field
+            problems.setdefault(route, "Enter a printed code, or a work address.")
         return again(problems, 422)
     except PetitionError as error:
+        if not petitions.is_open(row):  # its deadline passed while this form was read
+            return closed_page(request, context)
         return again({route: error.message}, error.status)
     if not await request.app.state.flyer_counts.signed_with_code(code_batch):
         await count_flyer(request, row, flyer)
@@ -218,12 +230,16 @@ async def verify(request: Request) -> Response:
         code = str(form.get("code") or "").strip()[:40]
         flyer = flyer_code(str(form.get("flyer") or ""))
     context.update({"attempt": attempt, "flyer": flyer})
+    if not petitions.is_open(row):
+        return closed_page(request, context)
     if message := limit(request):
         return check_email_page(request, context, error=message, status=429)
     db, settings = request.app.state.db, request.app.state.settings
     try:
         receipt = await email_signing.verify(db, settings, petition=row, attempt=attempt, code=code)
     except PetitionError as error:
+        if not petitions.is_open(row):
+            return closed_page(request, context)
         return check_email_page(request, context, error=error.message, status=error.status)
     request.app.state.sender.wake()
     await count_flyer(request, row, flyer)
@@ -240,11 +256,15 @@ async def resend(request: Request) -> Response:
     async with request.form() as form:
         context["attempt"] = attempt = email_signing.attempt_of(str(form.get("attempt") or ""))
         context["flyer"] = flyer_code(str(form.get("flyer") or ""))
+    if not petitions.is_open(row):
+        return closed_page(request, context)
     if message := limit(request, emails=True):
         return check_email_page(request, context, error=message, status=429)
     try:
         await email_signing.resend(request.app.state.db, request.app.state.settings, petition=row, attempt=attempt)
     except PetitionError as error:
+        if not petitions.is_open(row):
+            return closed_page(request, context)
         return check_email_page(request, context, error=error.message, status=error.status)
     request.app.state.sender.wake()
     return check_email_page(request, context, notice="A new code is on its way; the one before no longer works.")
@@ -262,6 +282,12 @@ async def count_flyer(request: Request, petition: Row, code: str) -> None:
     """A signature came through this petition's flyer batch `code`: one more for its counter."""
     if flyer := await flyer_batches.flyer_of_page(request.app.state.db, petition, code):
         request.app.state.flyer_counts.signed(flyer)
+
+
+def closed_page(request: Request, context: dict[str, object]) -> Response:
+    """The answer to a signing form sent once the petition closed (or its deadline passed): it says
+    so, and offers no form to send again (409)."""
+    return signer_page(request, "closed.html", context, 409)
 
 
 def check_email_page(
@@ -287,9 +313,10 @@ async def updates_action(request: Request) -> Response:
         receipt = str(form.get("receipt") or "").strip()[:100]
         code = str(form.get("code") or "").strip()[:40]
         address = str(form.get("address") or "")  # never cut: a cut address is another address
-    context.update({"receipt": receipt, "status": None, "error": None, "notice": None, "updates": False})
+    context.update(receipt_context(receipt))
     if signatures.receipt_of(receipt) is None:  # refused, and never shown again
-        return signer_page(request, "receipt_check.html", {**context, "receipt": "", "error": NOT_A_RECEIPT}, 422)
+        refused = {**context, "receipt": "", "error": NOT_A_RECEIPT, "error_field": "receipt"}
+        return signer_page(request, "receipt_check.html", refused, 422)
     if message := limit(request, emails=not code):
         return signer_page(request, "receipt_check.html", {**context, "error": message}, 429)
     try:
@@ -303,14 +330,48 @@ async def updates_action(request: Request) -> Response:
             context["notice"] = "A code is on its way to that address: type it below to confirm it."
             context["updates"] = True
         context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
-    except ValidationError:
-        context["error"] = addresses.REFUSED
+    except ValidationError as error:
+        if any(item["loc"] == ("receipt",) for item in error.errors()):
+            context.update(error=signatures.RECEIPT_UNKNOWN, error_field="receipt")
+            return signer_page(request, "receipt_check.html", context, 422)
+        # The address was refused: the updates form again, the address as typed, the message beside it.
+        context.update(error=addresses.REFUSED, error_field="updates-address", address=address)
+        context["status"] = await status_or_none(db, row, receipt)
+        if context["status"] is None:
+            context.update(error=signatures.RECEIPT_UNKNOWN, error_field="receipt", address="")
+        else:
+            context["updates"] = await updates.is_waiting(db, receipt)
         return signer_page(request, "receipt_check.html", context, 422)
     except PetitionError as error:
         context["error"] = error.message
         context["updates"] = error.status in (422, 429) and bool(code)
+        context["error_field"] = "updates-code" if context["updates"] else "receipt" if error.status == 404 else None
+        if context["updates"]:
+            context["status"] = await status_or_none(db, row, receipt)
         return signer_page(request, "receipt_check.html", context, error.status)
     return signer_page(request, "receipt_check.html", context)
+
+
+async def status_or_none(db: Database, petition: Row, receipt: str) -> str | None:
+    """The signature's status, or None when the receipt belongs to no signature on this petition."""
+    try:
+        return await signatures.status_of(db, petition=petition, receipt=receipt)
+    except PetitionError:
+        return None
+
+
+def receipt_context(receipt: str = "") -> dict[str, object]:
+    """What the receipt page shows before anything is done: `error_field` is the input id the error
+    belongs to (None for an error of no one field, such as a closed petition)."""
+    return {
+        "receipt": receipt,
+        "status": None,
+        "error": None,
+        "error_field": None,
+        "notice": None,
+        "updates": False,
+        "address": "",
+    }
 
 
 async def receipt_page(request: Request) -> Response:
@@ -318,8 +379,7 @@ async def receipt_page(request: Request) -> Response:
     found = await page_petition(request)
     if isinstance(found, Response):
         return found
-    context = {**found[1], "status": None, "error": None, "notice": None, "receipt": "", "updates": False}
-    return signer_page(request, "receipt_check.html", context)
+    return signer_page(request, "receipt_check.html", {**found[1], **receipt_context()})
 
 
 async def receipt_action(request: Request) -> Response:
@@ -332,9 +392,9 @@ async def receipt_action(request: Request) -> Response:
     async with request.form() as form:
         receipt = signatures.receipt_of(str(form.get("receipt") or ""))
         action = str(form.get("action") or "status")
-    context.update({"status": None, "error": None, "notice": None, "receipt": receipt or "", "updates": False})
+    context.update(receipt_context(receipt or ""))
     if receipt is None:  # refused, and never shown again
-        context["error"] = NOT_A_RECEIPT
+        context.update(error=NOT_A_RECEIPT, error_field="receipt")
         return signer_page(request, "receipt_check.html", context, 422)
     try:
         if action == "withdraw":
@@ -346,6 +406,11 @@ async def receipt_action(request: Request) -> Response:
         context["updates"] = await updates.is_waiting(db, receipt)
     except PetitionError as error:
         context["error"] = error.message
+        # A receipt of no signature is the receipt's fault; a closed petition or a signature
+        # already withdrawn is no field's, and the receipt stays as it is.
+        context["error_field"] = "receipt" if error.status in (404, 422) else None
+        if context["error_field"] is None:
+            context["status"] = await status_or_none(db, row, receipt)
         return signer_page(request, "receipt_check.html", context, error.status)
     return signer_page(request, "receipt_check.html", context)
 

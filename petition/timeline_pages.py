@@ -50,7 +50,7 @@ async def api_timeline(request: Request, query: TimelineQuery) -> ASGIApp:
         data = await timeline.timeline(request.app.state.db, row, bucket)
         headers = {**CORS, "cache-control": CACHE_CONTROL}
         if query.format == "csv":
-            headers["content-disposition"] = downloads.disposition("inline", f"{row['slug']}-by-{bucket}.csv")
+            headers.update(downloads.inline(f"{row['slug']}-by-{bucket}.csv"))
             return timeline.as_csv(data).encode(), "text/csv; charset=utf-8", headers
         return data.model_dump_json().encode(), JSON_TYPE, headers
 
@@ -78,7 +78,8 @@ async def badge_svg(request: Request) -> ASGIApp:
 
     async def build(row: Row) -> Built:
         body = templates.get_template("badge.svg").render(badge=badge(row["signature_count"]))
-        return body.encode(), "image/svg+xml; charset=utf-8", {"cache-control": CACHE_CONTROL}
+        headers = {**downloads.inline(f"{row['slug']}-badge.svg"), "cache-control": CACHE_CONTROL}
+        return body.encode(), "image/svg+xml; charset=utf-8", headers
 
     return await cached(request, await open_petition(request), "badge", "", build)
 
@@ -100,7 +101,8 @@ async def feed(request: Request) -> ASGIApp:
             "floor": row["timeline_floor"],
         }
         body = templates.get_template("feed.atom").render(context)
-        return body.encode(), "application/atom+xml; charset=utf-8", {"cache-control": CACHE_CONTROL}
+        headers = {**downloads.inline(f"{row['slug']}.atom"), "cache-control": CACHE_CONTROL}
+        return body.encode(), "application/atom+xml; charset=utf-8", headers
 
     return await cached(request, await open_petition(request), "feed", "", build)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from . import addresses, email_codes, queries
 from .database import Database, Row, Transaction, now
@@ -23,7 +23,13 @@ from .text import LINE
 from .tokens import receipt_key
 
 Receipt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), LINE]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=addresses.MAX_LENGTH)]
+# No max_length here: the parser refuses a long address with the one address message (the
+# schema still says 254).
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1),
+    Field(json_schema_extra={"maxLength": addresses.MAX_LENGTH}),
+]
 NOT_ASKED = "No updates address is waiting for a code on this receipt. Give the address again to get a new code."
 NOT_SUBSCRIBED = "No updates address is kept for this receipt: it was never given, or was already removed."
 

@@ -142,3 +142,31 @@ async def test_a_petition_without_codes_shows_no_code_section(client: httpx.Asyn
     slug = (await create(client, token, **{k: v for k, v in PETITION.items() if k == "title"})).json()["id"]
     await log_in(client, "alice@example.org")
     assert "Printed signing codes" not in (await client.get(f"/organize/petitions/{slug}")).text
+
+
+@pytest.mark.parametrize(
+    ("fields", "input_id", "message"),
+    [
+        ({"count": "-1"}, "count", "Enter a number of codes from 1 to 5,000."),
+        ({"count": "99999999999999999999999"}, "count", "Enter a number of codes from 1 to 5,000."),
+        ({"count": "5001"}, "count", "Enter a number of codes from 1 to 5,000."),
+        ({"count": "ten"}, "count", "Enter a number of codes from 1 to 5,000."),
+        ({"label": "x" * 81}, "label", "The label must be 80 characters or fewer."),
+        ({"label": "wall\uffff"}, "label", "The label must not hold control characters or noncharacters"),
+    ],
+)
+async def test_a_refused_codes_form_is_422_naming_the_field_beside_it_and_makes_nothing(
+    app: Starlette, client: httpx.AsyncClient, token: str, fields: dict[str, str], input_id: str, message: str
+) -> None:
+    slug = await code_petition(client, token)
+    await log_in(client, "alice@example.org")
+    page = f"/organize/petitions/{slug}"
+    csrf = await csrf_of(client, page)
+    typed = {"count": "3", "label": "wall", **fields}
+    refused = await client.post(f"{page}/codes", data={FORM_FIELD: csrf, **typed})
+    assert refused.status_code == 422
+    assert f'<p class="error" id="{input_id}-error">{message}' in refused.text
+    assert f'id="{input_id}"' in refused.text and f'aria-describedby="{input_id}-error"' in refused.text
+    assert "Input should" not in refused.text and "String should" not in refused.text
+    assert 'id="count" name="count"' in refused.text, "the form is shown again"
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM code_batches") == 0

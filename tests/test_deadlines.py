@@ -184,3 +184,43 @@ def test_a_petition_is_open_until_its_deadline_and_closed_from_it() -> None:
     assert petitions.as_of(row, 999) is row
     assert petitions.is_open({"state": "open", "closes_at": None, "closed_at": None}, 10**12)
     assert not petitions.is_open({"state": "draft", "closes_at": None, "closed_at": None}, 0)
+
+
+CLOSED_MESSAGE = "This petition is closed: it takes no more signatures"
+
+
+async def test_signing_forms_sent_after_the_deadline_say_the_petition_is_closed_and_offer_no_form(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token, closes_at=in_days(2), **BOTH_ROUTES)
+    [code] = await make_codes(client, token, slug, 1)
+    asked = await client.post(f"/p/{slug}/sign", data={"email": "sam@example.org"})
+    attempt = asked.text.split('name="attempt" value="')[1].split('"')[0]
+    await passed_deadline(app, slug)
+    answers = {
+        "code": await client.post(f"/p/{slug}/sign", data={"code": code}),
+        "email": await client.post(f"/p/{slug}/sign", data={"email": "kim@example.org"}),
+        "verify": await client.post(f"/p/{slug}/verify", data={"attempt": attempt, "code": "7K3Q-M9TD"}),
+        "resend": await client.post(f"/p/{slug}/resend", data={"attempt": attempt}),
+    }
+    for form, answer in answers.items():
+        assert answer.status_code == 409, form
+        assert CLOSED_MESSAGE in answer.text, form
+        assert "Please correct the form" not in answer.text, form
+        assert "<form" not in answer.text.split("</header>")[-1], f"{form}: no form to send again"
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM signatures") == 0
+
+
+async def test_a_withdrawal_after_the_deadline_says_so_without_blaming_the_receipt(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token, closes_at=in_days(2))
+    [code] = await make_codes(client, token, slug, 1)
+    receipt = (await sign(client, slug, code)).json()["receipt"]
+    await passed_deadline(app, slug)
+    page = await client.post(f"/p/{slug}/receipt", data={"receipt": receipt, "action": "withdraw"})
+    assert page.status_code == 409 and "only while the petition is open" in page.text
+    assert 'id="receipt-error"' not in page.text and 'aria-invalid="true"' not in page.text
+    assert "Your signature is <strong>pending</strong>" in page.text
+    unknown = await client.post(f"/p/{slug}/receipt", data={"receipt": "no-such-receipt", "action": "withdraw"})
+    assert unknown.status_code == 409 and "only while the petition is open" in unknown.text

@@ -393,3 +393,34 @@ async def test_the_api_document_shows_both_answers_of_signing(client: httpx.Asyn
     assert "CheckEmail" in answers["202"]["content"]["application/json"]["schema"]["$ref"]
     for path in ("verify", "resend", "updates", "updates/confirm", "updates/unsubscribe"):
         assert f"/api/v1/petitions/{{slug}}/signatures/{path}" in document["paths"]
+
+
+async def test_allowed_domains_are_shown_to_people_in_their_unicode_form_and_matched_in_ascii(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await email_petition(client, token, allowed_domains=["example.com", "Bücher.DE"])
+    refused = await ask(client, slug, "someone@elsewhere.org")
+    assert refused.status_code == 422
+    message = refused.json()["error"]["message"]
+    assert "example.com, bücher.de" in message and "xn--" not in message
+    page = await client.get(f"/p/{slug}")
+    assert "(at example.com, bücher.de)" in page.text and "xn--" not in page.text
+    form = await client.post(f"/p/{slug}/sign", data={"email": "someone@elsewhere.org"})
+    assert form.status_code == 422 and "example.com, bücher.de" in form.text and "xn--" not in form.text
+    assert (await ask(client, slug, "leser@bücher.de")).status_code == 202, "matched in the ASCII form"
+
+
+@pytest.mark.parametrize("field", ["email", "updates"])
+async def test_an_address_too_long_gets_the_one_address_message(
+    client: httpx.AsyncClient, token: str, field: str
+) -> None:
+    from petition.addresses import REFUSED
+
+    slug = await email_petition(client, token)
+    long_address = "a" * 290 + "@example.com"
+    body = {"email": WORKER, field: long_address}
+    answer = await client.post(f"/api/v1/petitions/{slug}/signatures", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["fields"] == [{"field": field, "message": REFUSED}]
+    form = await client.post(f"/p/{slug}/sign", data=body)
+    assert form.status_code == 422 and REFUSED in form.text and "String should" not in form.text

@@ -117,6 +117,18 @@ async def test_tear_off_tabs_carry_codes_once_and_each_signs_once(
     assert listed["signatures"] == 10, "a tab's code counts for its batch"
 
 
+@pytest.mark.parametrize("length", [64, 70, 80])
+async def test_a_tear_off_batch_takes_a_label_of_any_allowed_length(
+    app: Starlette, client: httpx.AsyncClient, token: str, length: int
+) -> None:
+    slug = await open_petition(client, token)
+    made = await make(client, token, slug, label="x" * length, layout="tearoff")
+    assert made.status_code == 201, made.text
+    assert made.json()["label"] == "x" * length
+    label = await app.state.db.fetch_val("SELECT label FROM code_batches")
+    assert label == "Tear-off flyers: " + "x" * length, "the codes' label is the service's own, never cut"
+
+
 async def test_organizers_make_preview_and_download_flyers_on_the_petition_page(
     client: httpx.AsyncClient, token: str
 ) -> None:
@@ -141,7 +153,7 @@ async def test_organizers_make_preview_and_download_flyers_on_the_petition_page(
     again = await client.post(url, data={FORM_FIELD: csrf, "kind": "pdf"})
     assert "first download" in again.text
     refused = await client.post(f"/organize/petitions/{slug}/flyers", data={**form, "copies": "0"})
-    assert "greater than or equal to 1" in refused.text
+    assert refused.status_code == 422 and "Enter a number of pages from 1 to 500" in refused.text
 
 
 async def test_a_large_batch_is_drawn_in_the_background_with_its_progress_on_the_page(
@@ -199,3 +211,70 @@ async def test_without_cairo_a_download_says_why_and_takes_no_codes(
     assert refused.status_code == 503 and "libcairo2" in refused.json()["error"]["message"]
     monkeypatch.undo()
     assert (await client.get(batch["downloads"]["pdf"], headers=bearer(token))).status_code == 200, "codes kept"
+
+
+@pytest.mark.parametrize(
+    ("fields", "input_id", "message"),
+    [
+        ({"paper_size": "a3"}, "flyer-paper", "Choose a paper size."),
+        ({"layout": "billboard"}, "flyer-layout", "Choose a layout."),
+        ({"copies": "-1"}, "flyer-copies", "Enter a number of pages from 1 to 500."),
+        ({"copies": "99999999999999999999999"}, "flyer-copies", "Enter a number of pages from 1 to 500."),
+        ({"label": "x" * 81}, "flyer-label", "The label must be 80 characters or fewer."),
+        ({"label": "wall\uffff"}, "flyer-label", "The label must not hold control characters or noncharacters"),
+    ],
+)
+async def test_a_refused_flyer_form_is_422_naming_the_field_beside_it_and_makes_nothing(
+    app: Starlette, client: httpx.AsyncClient, token: str, fields: dict[str, str], input_id: str, message: str
+) -> None:
+    from petition.csrf import FORM_FIELD
+
+    from .test_login import csrf_of, log_in
+
+    slug = await open_petition(client, token)
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, f"/organize/petitions/{slug}")
+    typed = {"label": "Loading bay", "layout": "poster", "paper_size": "a4", "copies": "1", **fields}
+    refused = await client.post(f"/organize/petitions/{slug}/flyers", data={FORM_FIELD: csrf, **typed})
+    assert refused.status_code == 422
+    assert f'<p class="error" id="{input_id}-error">{message}' in refused.text
+    assert f'aria-describedby="{input_id}-error"' in refused.text
+    assert "Input should" not in refused.text and "&#39;a4&#39;" not in refused.text
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM flyer_batches") == 0
+
+
+async def test_a_tear_off_batch_with_a_70_character_label_is_made_on_the_petition_page(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    from petition.csrf import FORM_FIELD
+
+    from .test_login import csrf_of, log_in
+
+    slug = await open_petition(client, token)
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, f"/organize/petitions/{slug}")
+    form = {FORM_FIELD: csrf, "label": "y" * 70, "layout": "tearoff", "paper_size": "a4", "copies": "1"}
+    made = await client.post(f"/organize/petitions/{slug}/flyers", data=form)
+    assert made.status_code == 200 and "Flyers made" in made.text
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM flyer_batches") == 1
+
+
+async def test_a_tear_off_batch_with_more_tabs_than_a_code_batch_holds_is_refused_naming_its_pages(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    from petition.csrf import FORM_FIELD
+
+    from .test_login import csrf_of, log_in
+
+    app.state.settings = replace(app.state.settings, max_codes_per_batch=25)
+    slug = await open_petition(client, token)
+    refused = await make(client, token, slug, layout="tearoff", copies=3)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == "A tear-off batch here has at most 2 pages (a code on each tab)."
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, f"/organize/petitions/{slug}")
+    form = {FORM_FIELD: csrf, "label": "", "layout": "tearoff", "paper_size": "a4", "copies": "3"}
+    page = await client.post(f"/organize/petitions/{slug}/flyers", data=form)
+    assert page.status_code == 422 and 'id="flyer-copies-error">A tear-off batch here has at most 2 pages' in page.text
+    assert (await make(client, token, slug, layout="tearoff", copies=2)).status_code == 201
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM flyer_batches") == 1

@@ -285,7 +285,7 @@ async def test_co_organizers_can_be_added_and_removed(app: Starlette, client: ht
     unknown = await client.post(
         f"/organize/petitions/{slug}/organizers", data={FORM_FIELD: csrf, "email": "x@example.org"}
     )
-    assert unknown.status_code == 409
+    assert unknown.status_code == 422 and 'aria-describedby="email-error"' in unknown.text
     rows = await app.state.db.fetch_all("SELECT id FROM organizers WHERE email = 'bob@example.org'")
     removed = await client.post(
         f"/organize/petitions/{slug}/organizers/{rows[0]['id']}/remove", data={FORM_FIELD: csrf}
@@ -502,3 +502,78 @@ async def test_a_web_address_beside_a_quote_or_markup_is_linked_and_the_text_rea
     shown = re.search(r'<div class="body">(.*?)</div>', html, re.DOTALL).group(1)  # type: ignore[union-attr]
     assert unescape(re.sub(r"<[^>]+>", "", shown)) == body
     assert re.findall(r'<a href="([^"]*)"', shown) == ["https://example.org/a", "https://example.org/b"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"title": "x" * 121}, "title", "The title must be 120 characters or fewer."),
+        ({"title": "Fix it\uffff"}, "title", "The title must not hold control characters or noncharacters"),
+        ({"goal": "-1"}, "goal", "Enter a goal from 1 to 1,000,000,000 signatures."),
+        ({"goal": "99999999999999999999999"}, "goal", "Enter a goal from 1 to 1,000,000,000 signatures."),
+        ({"retention_days": "0"}, "retention_days", "Enter a number of days from 1 to 3,650."),
+        ({"closes_at": "tomorrow"}, "closes_at", "Enter the deadline as a date and a time"),
+        ({"slug": "A B"}, "slug", "Enter a web address of 3 to 60 lowercase letters, digits and hyphens."),
+    ],
+)
+async def test_a_refused_petition_form_says_in_plain_words_which_field_and_what_to_enter(
+    app: Starlette, client: httpx.AsyncClient, organizer: str, fields: dict[str, str], field: str, message: str
+) -> None:
+    await log_in(client, organizer)
+    csrf = await csrf_of(client, "/organize/petitions/new")
+    form = {
+        FORM_FIELD: csrf,
+        "title": "Fix the canteen",
+        "summary": "Hot food for the night shift",
+        "target": "Facilities",
+        "goal": "100",
+        "retention_days": "30",
+        "verification": "code",
+        **fields,
+    }
+    refused = await client.post("/organize/petitions", data=form)
+    assert refused.status_code == 422
+    assert f'<p class="error" id="{field}-error">{message}' in refused.text
+    assert "Input should" not in refused.text and "String should" not in refused.text
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM petitions") == 0
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+async def test_a_json_body_with_nan_or_infinity_is_malformed(
+    client: httpx.AsyncClient, token: str, literal: str
+) -> None:
+    answer = await client.post(
+        "/api/v1/petitions",
+        content='{"title": "T", "summary": "S", "target": "X", "goal": ' + literal + "}",
+        headers={**bearer(token), "content-type": "application/json"},
+    )
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "malformed_json"
+
+
+async def test_a_lone_surrogate_in_a_json_string_is_refused_by_the_text_rule_naming_the_field(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    answer = await client.post(
+        "/api/v1/petitions",
+        content='{"title": "Fix it\\ud800", "summary": "S", "target": "X", "goal": 10}',
+        headers={**bearer(token), "content-type": "application/json"},
+    )
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert error["fields"] == [
+        {"field": "title", "message": "must not hold control characters or noncharacters (it holds U+D800)"}
+    ]
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM petitions") == 0
+    broken = await client.post(
+        "/api/v1/petitions",
+        content='{"title": "Fix it\\ud800", ',
+        headers={**bearer(token), "content-type": "application/json"},
+    )
+    assert broken.status_code == 400, "a surrogate in a body that is no JSON is still malformed"
+
+
+async def test_a_json_array_as_the_body_is_refused_as_not_an_object(client: httpx.AsyncClient, token: str) -> None:
+    answer = await client.post("/api/v1/petitions", json=[PETITION], headers=bearer(token))
+    assert answer.status_code == 422
+    assert answer.json()["error"]["message"] == "The request body must be a JSON object."

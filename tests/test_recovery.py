@@ -265,3 +265,20 @@ async def test_a_password_reset_ends_api_tokens_too(
     assert "every session and API token" in done.text
     assert (await client.get("/api/v1/me", headers=me)).status_code == 401
     assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM api_tokens WHERE revoked_at IS NULL") == 0
+
+
+async def test_a_refused_invitation_address_is_422_beside_its_field_and_a_taken_one_is_a_conflict(
+    app: Starlette, client: httpx.AsyncClient, mailbox: Mailbox
+) -> None:
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, "/organize/admin")
+    refused = await client.post("/organize/admin/invite", data={FORM_FIELD: csrf, "email": "bob\uffff@example.org"})
+    assert refused.status_code == 422
+    assert '<p class="error" id="email-error">Enter one plain email address' in refused.text
+    assert 'aria-describedby="email-error"' in refused.text and 'value="bob@example.org"' in refused.text
+    taken = await client.post("/organize/admin/invite", data={FORM_FIELD: csrf, "email": "alice@example.org"})
+    assert taken.status_code == 409 and "already exists" in taken.text
+    alice = await organizers.find_by_email(app.state.db, "alice@example.org")
+    self_page = await client.post(f"/organize/admin/organizers/{alice.id}/deactivate", data={FORM_FIELD: csrf})  # type: ignore[union-attr]
+    assert self_page.status_code == 409
+    assert await delivered(app, mailbox) == []

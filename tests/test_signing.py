@@ -279,3 +279,21 @@ async def test_signing_on_the_page_shows_the_receipt_once_and_never_caches_it(
     app.state.access_log.flush()
     logged = capsys.readouterr().err + "\n".join(r.getMessage() for r in logs.records if not r.name.startswith("httpx"))
     assert receipt not in logged and code not in logged and code.replace("-", "") not in logged
+
+
+@pytest.mark.parametrize("address", ["x,y@example.com", "a" * 248 + "@example.com"])
+async def test_a_refused_updates_address_on_the_receipt_page_is_marked_and_can_be_corrected(
+    app: Starlette, client: httpx.AsyncClient, token: str, address: str
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    receipt = (await sign(client, slug, code)).json()["receipt"]
+    refused = await client.post(f"/p/{slug}/updates", data={"receipt": receipt, "address": address})
+    assert refused.status_code == 422
+    assert '<p class="error" role="alert" id="updates-address-error">Enter one plain email address' in refused.text
+    updates_input = refused.text.split('id="updates-address"')[1].split(">")[0]
+    assert 'aria-invalid="true"' in updates_input and 'aria-describedby="updates-address-error"' in updates_input
+    receipt_input = refused.text.split('id="receipt"')[1].split(">")[0]
+    assert "aria-invalid" not in receipt_input and 'id="receipt-error"' not in refused.text
+    assert f'value="{address}"' in refused.text, "the updates form is there again, with the address as typed"
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM contact_confirmations") == 0
