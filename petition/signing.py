@@ -424,8 +424,8 @@ async def download_receipt(request: Request) -> Response:
     async with request.form() as form:
         receipt = signatures.receipt_of(str(form.get("receipt") or ""))
     if receipt is None:  # only what a receipt can be goes into the file
-        context = {**found[1], "status": None, "error": NOT_A_RECEIPT, "notice": None, "receipt": ""}
-        return signer_page(request, "receipt_check.html", {**context, "updates": False}, 422)
+        context = {**found[1], **receipt_context(), "error": NOT_A_RECEIPT, "error_field": "receipt"}
+        return signer_page(request, "receipt_check.html", context, 422)
     base_url = request.app.state.settings.base_url
     text = (
         f"Your receipt for the petition {base_url}/p/{slug}\n\n{receipt}\n\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import unicodedata
 from dataclasses import replace
 from pathlib import Path
@@ -265,21 +266,25 @@ async def test_allowed_domains_are_matched_after_idna_normalisation(
     assert sent == sorted([["anna@xn--bcher-kva.de"], ["Ben@xn--bcher-kva.de"], ["carla@xn--bcher-kva.de"]])
 
 
+async def signed_under_v1(db: Database, petition_id: str, tag: str) -> None:
+    """A signature stored before dedupe/v2: only its v1 tag is there."""
+
+    async def unit(tx: Transaction) -> None:
+        values = {"tag": tag, "petition_id": petition_id, "withdraw_key": secrets.token_hex(32)}
+        await tx.execute(queries.INSERT_EMAIL_DEDUPE, values)
+
+    await db.write(unit)
+
+
 async def test_an_address_under_a_v1_tag_cannot_sign_again(
     app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str
 ) -> None:
     slug = await email_petition(client, token)
     db: Database = app.state.db
-    petition = await db.fetch_one("SELECT id FROM petitions WHERE slug = :slug", {"slug": slug})
-    assert petition is not None
-    [v1_tag] = email_codes.earlier_dedupe_tags(app.state.settings, petition["id"], parse("bob@example.com"))
-    assert v1_tag == email_codes._mac(app.state.settings, f"dedupe/v1|{petition['id']}|bob@example.com")
-
-    async def signed_under_v1(tx: Transaction) -> None:
-        values = {"tag": v1_tag, "petition_id": petition["id"], "withdraw_key": "0" * 64}
-        await tx.execute(queries.INSERT_EMAIL_DEDUPE, values)
-
-    await db.write(signed_under_v1)
+    petition_id = await db.fetch_val("SELECT id FROM petitions WHERE slug = :slug", {"slug": slug})
+    [v1_tag] = email_codes.earlier_dedupe_tags(app.state.settings, petition_id, parse("bob@example.com"))
+    assert v1_tag == email_codes._mac(app.state.settings, f"dedupe/v1|{petition_id}|bob@example.com")
+    await signed_under_v1(db, petition_id, v1_tag)
     asked = await ask(client, slug, "Bob+again@example.com")
     code = (await codes_for(app, smtp, "Bob+again@example.com"))[-1]
     assert (await verify(client, slug, asked.json()["attempt"], code)).status_code == 409
@@ -290,17 +295,11 @@ async def test_an_international_address_under_a_v1_tag_cannot_sign_again(
 ) -> None:
     slug = await email_petition(client, token, allowed_domains=["bücher.de"])
     db: Database = app.state.db
-    petition = await db.fetch_one("SELECT id FROM petitions WHERE slug = :slug", {"slug": slug})
-    assert petition is not None
+    petition_id = await db.fetch_val("SELECT id FROM petitions WHERE slug = :slug", {"slug": slug})
     # v1 hashed the domain as typed, so a signer who typed it in Unicode holds this tag.
-    v1_tag = email_codes._mac(app.state.settings, f"dedupe/v1|{petition['id']}|dan@bücher.de")
-    assert v1_tag in email_codes.earlier_dedupe_tags(app.state.settings, petition["id"], parse("Dan@Bücher.de"))
-
-    async def signed_under_v1(tx: Transaction) -> None:
-        values = {"tag": v1_tag, "petition_id": petition["id"], "withdraw_key": "1" * 64}
-        await tx.execute(queries.INSERT_EMAIL_DEDUPE, values)
-
-    await db.write(signed_under_v1)
+    v1_tag = email_codes._mac(app.state.settings, f"dedupe/v1|{petition_id}|dan@bücher.de")
+    assert v1_tag in email_codes.earlier_dedupe_tags(app.state.settings, petition_id, parse("Dan@Bücher.de"))
+    await signed_under_v1(db, petition_id, v1_tag)
     asked = await ask(client, slug, "dan@bücher.de")
     code = (await codes_for(app, smtp, "dan@xn--bcher-kva.de"))[-1]
     assert (await verify(client, slug, asked.json()["attempt"], code)).status_code == 409
