@@ -37,10 +37,13 @@ class CodeBatchCreated(BaseModel):
 
 
 class CodeBatchPublic(BaseModel):
+    """A batch of printed codes. `used` is null while below MIN_CELL_SIZE ("fewer than"): a batch
+    of one code handed to one colleague must not tell its organizer whether that colleague signed."""
+
     id: str
     label: str
     size: int
-    used: int
+    used: int | None
     revoked: bool
     downloadable: bool
 
@@ -81,12 +84,13 @@ def code_hash(pepper: bytes, code: str) -> str:
     return hmac.digest(pepper, b"code/v1|" + normalize(code).encode(), "sha256").hex()
 
 
-def batch_view(row: Row) -> CodeBatchPublic:
+def batch_view(row: Row, min_cell_size: int) -> CodeBatchPublic:
+    """A stored batch as organizers see it: how many of its codes were used, from `min_cell_size` up."""
     return CodeBatchPublic(
         id=row["id"],
         label=row["label"],
         size=row["size"],
-        used=row["used"],
+        used=row["used"] if row["used"] >= min_cell_size else None,
         revoked=row["revoked_at"] is not None,
         downloadable=bool(row["downloadable"]),
     )
@@ -141,8 +145,10 @@ async def make_batch(
     return batch_id, codes
 
 
-async def list_batches(db: Database, petition_id: str) -> list[CodeBatchPublic]:
-    return [batch_view(row) for row in await db.fetch_all(queries.SELECT_CODE_BATCHES, {"petition_id": petition_id})]
+async def list_batches(db: Database, settings: Settings, petition_id: str) -> list[CodeBatchPublic]:
+    """A petition's code batches; counts below MIN_CELL_SIZE as null (DESIGN rule 8)."""
+    rows = await db.fetch_all(queries.SELECT_CODE_BATCHES, {"petition_id": petition_id})
+    return [batch_view(row, settings.min_cell_size) for row in rows]
 
 
 async def take_download(db: Database, settings: Settings, *, petition_id: str, batch_id: str) -> tuple[str, list[str]]:

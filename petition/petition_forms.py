@@ -199,7 +199,7 @@ async def manage_page(
         "takes_codes": "code" in json.loads(row["verification"]),
         "batches": [
             batch.model_copy(update={"downloadable": False}) if batch.id in tab_batches else batch
-            for batch in await codes.list_batches(db, row["id"])
+            for batch in await codes.list_batches(db, settings, row["id"])
         ],
         "flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows],
         "drawings": request.app.state.flyer_drawings.jobs,

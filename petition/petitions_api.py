@@ -175,4 +175,4 @@ async def list_codes(request: Request) -> CodeBatchList:
     organizer = await bearer_organizer(request)
     db: Database = request.app.state.db
     row = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
-    return CodeBatchList(batches=await codes.list_batches(db, row["id"]))
+    return CodeBatchList(batches=await codes.list_batches(db, request.app.state.settings, row["id"]))

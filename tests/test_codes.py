@@ -51,7 +51,7 @@ async def test_a_batch_of_codes_is_returned_once_and_stored_only_as_keyed_hashes
     assert {row["code_hash"] for row in stored} == {code_hash(pepper, code) for code in body["codes"]}
     listed = await client.get(f"/api/v1/petitions/{slug}/codes", headers=bearer(token))
     assert listed.json()["batches"] == [
-        {"id": body["batch"], "label": "3rd floor", "size": 20, "used": 0, "revoked": False, "downloadable": False}
+        {"id": body["batch"], "label": "3rd floor", "size": 20, "used": None, "revoked": False, "downloadable": False}
     ]
 
 
@@ -122,6 +122,30 @@ async def test_codes_made_on_the_page_download_once_then_are_gone(
     again = await client.post(f"{page}/codes/{batch_id}/download", data={FORM_FIELD: csrf, "format": "txt"})
     assert again.status_code == 409 and "already downloaded" in again.text
     assert await app.state.db.fetch_val("SELECT plaintext FROM code_batches") is None
+
+
+async def test_a_batch_tells_how_many_of_its_codes_were_used_only_from_min_cell_size_up(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    from .test_signing import make_codes, open_petition, sign
+
+    slug = await open_petition(client, token)
+    minimum = app.state.settings.min_cell_size
+    seen = []
+    for code in await make_codes(client, token, slug, minimum + 1):
+        assert (await sign(client, slug, code)).status_code == 201
+        [listed] = (await client.get(f"/api/v1/petitions/{slug}/codes", headers=bearer(token))).json()["batches"]
+        seen.append(listed["used"])
+    assert seen == [None] * (minimum - 1) + [minimum, minimum + 1], "a code batch is a cell an organizer chose"
+    [one] = (await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 1}, headers=bearer(token))).json()[
+        "codes"
+    ]
+    assert (await sign(client, slug, one)).status_code == 201
+    await log_in(client, "alice@example.org")
+    rows = re.findall(r"<tr>(.*?)</tr>", (await client.get(f"/organize/petitions/{slug}")).text, re.DOTALL)
+    cells = [re.sub(r"<[^>]+>", "", row) for row in rows if "<td" in row and "Revoke" in row]
+    assert any(f"fewer than {minimum}" in cell for cell in cells), "the batch of one shows no number"
+    assert any(f"{minimum + 1}" in cell for cell in cells)
 
 
 async def test_revoking_a_batch_stops_its_unused_codes(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
