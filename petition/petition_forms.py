@@ -296,7 +296,7 @@ async def add_co_organizer(request: Request) -> Response:
 
     async def unit(tx: Transaction) -> None:
         await tx.execute(queries.INSERT_PETITION_ORGANIZER, {"petition_id": row["id"], "organizer_id": other.id})
-        await audit(tx, organizer.id, "co-organizer added", f"{other.email} to {row['slug']}")
+        await audit(tx, organizer.id, "co-organizer added", f"{other.email} to {petitions.address(row)}")
 
     await db.write(unit)
     return await manage_page(request, notice=f"{other.email} can now organize this petition.")
@@ -318,7 +318,7 @@ async def remove_co_organizer(request: Request) -> Response:
 
     async def unit(tx: Transaction) -> None:
         await tx.execute(queries.DELETE_PETITION_ORGANIZER, {"petition_id": row["id"], "organizer_id": target["id"]})
-        await audit(tx, organizer.id, "co-organizer removed", f"{target['email']} from {row['slug']}")
+        await audit(tx, organizer.id, "co-organizer removed", f"{target['email']} from {petitions.address(row)}")
 
     await db.write(unit)
     if target["id"] == organizer.id:

@@ -59,9 +59,9 @@ class PetitionError(Exception):
 def slug_problem(slug: str) -> str | None:
     """None for a slug that can address a petition, else why it cannot."""
     if slug in RESERVED_SLUGS:
-        return f"{slug!r} is a word the site's own addresses use; choose another slug"
+        return f"must not be {slug!r}, a word the site's own addresses use; choose another"
     if PETITION_ID.match(slug):
-        return "a slug of 24 hexadecimal digits would look like a petition's id; choose another"
+        return "must not be 24 hexadecimal digits, which would look like a petition's id; choose another"
     return None
 
 

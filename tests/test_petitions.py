@@ -426,6 +426,27 @@ async def test_publishing_with_a_slug_a_published_petition_has_is_409_until_the_
     assert (await client.get("/api/v1/petitions/fair-pay")).json()["id"] == bobs
 
 
+async def test_the_audit_trail_names_a_draft_by_its_id_never_its_slug(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    await other_organizer_token(app)
+    await accounts.create_organizer(app.state.db, email="carol@example.org", password=ORGANIZER_PASSWORD, admin=False)
+    bobs_token = await accounts.create_token_for(app.state.db, email="bob@example.org", name="bob")
+    assert bobs_token
+    draft = (await create(client, bobs_token, slug="night-shift-union")).json()
+    await log_in(client, "bob@example.org")
+    page = f"/organize/petitions/{draft['id']}"
+    added = await client.post(
+        f"{page}/organizers", data={FORM_FIELD: await csrf_of(client, page), "email": "carol@example.org"}
+    )
+    assert added.status_code in (200, 303)
+    await client.post("/logout", data={FORM_FIELD: await csrf_of(client, "/organize")})
+    await log_in(client, "alice@example.org")
+    admin = (await client.get("/organize/admin")).text
+    assert "co-organizer added" in admin and draft["id"] in admin
+    assert "night-shift-union" not in admin, "an administrator who is not its organizer learns of no draft's slug"
+
+
 async def test_two_drafts_published_with_one_slug_at_once_give_the_second_a_409_not_a_crash(
     app: Starlette, client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -514,6 +535,9 @@ async def test_a_web_address_beside_a_quote_or_markup_is_linked_and_the_text_rea
         ({"retention_days": "0"}, "retention_days", "Enter a number of days from 1 to 3,650."),
         ({"closes_at": "tomorrow"}, "closes_at", "Enter the deadline as a date and a time"),
         ({"slug": "A B"}, "slug", "Enter a web address of 3 to 60 lowercase letters, digits and hyphens."),
+        ({"slug": "0123456789abcdef01234567"}, "slug", "The web address must not be 24 hexadecimal digits"),
+        ({"slug": "new"}, "slug", "The web address must not be &#39;new&#39;, a word the site"),
+        ({"timeline_floor": "minute"}, "timeline_floor", "Choose to show times to the day or to the hour."),
     ],
 )
 async def test_a_refused_petition_form_says_in_plain_words_which_field_and_what_to_enter(
