@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .api_tokens import bearer_organizer
 from .errors import ApiError, ErrorCode, FieldError
 from .petitions import PetitionError
 from .text import text_problem
@@ -82,6 +83,9 @@ class ApiRoute(Route):
 
         async def handle(request: Request) -> Response:
             arguments: dict[str, Any] = {}
+            if operation.auth:
+                # The token first (401/403): whoever has none learns nothing from the body's checks.
+                await bearer_organizer(request)
             if operation.body is not None:
                 arguments["body"] = await read_json(request, operation.body)
             if operation.query is not None:
