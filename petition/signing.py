@@ -310,13 +310,12 @@ async def updates_action(request: Request) -> Response:
     row, context = found
     db, settings = request.app.state.db, request.app.state.settings
     async with request.form() as form:
-        receipt = str(form.get("receipt") or "").strip()[:100]
+        receipt = signatures.receipt_of(str(form.get("receipt") or ""))
         code = str(form.get("code") or "").strip()[:40]
         address = str(form.get("address") or "")  # never cut: a cut address is another address
+    if receipt is None:
+        return not_a_receipt_page(request, context)
     context.update(receipt_context(receipt))
-    if signatures.receipt_of(receipt) is None:  # refused, and never shown again
-        refused = {**context, "receipt": "", "error": NOT_A_RECEIPT, "error_field": "receipt"}
-        return signer_page(request, "receipt_check.html", refused, 422)
     if message := limit(request, emails=not code):
         return signer_page(request, "receipt_check.html", {**context, "error": message}, 429)
     try:
@@ -330,11 +329,9 @@ async def updates_action(request: Request) -> Response:
             context["notice"] = "A code is on its way to that address: type it below to confirm it."
             context["updates"] = True
         context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
-    except ValidationError as error:
-        if any(item["loc"] == ("receipt",) for item in error.errors()):
-            context.update(error=signatures.RECEIPT_UNKNOWN, error_field="receipt")
-            return signer_page(request, "receipt_check.html", context, 422)
-        # The address was refused: the updates form again, the address as typed, the message beside it.
+    except ValidationError:
+        # The receipt has a receipt's shape already, so the address was refused: the updates
+        # form again, the address as typed, the message beside it.
         context.update(error=addresses.REFUSED, error_field="updates-address", address=address)
         context["status"] = await status_or_none(db, row, receipt)
         if context["status"] is None:
@@ -374,6 +371,12 @@ def receipt_context(receipt: str = "") -> dict[str, object]:
     }
 
 
+def not_a_receipt_page(request: Request, context: dict[str, object]) -> Response:
+    """The receipt page refusing text that cannot be a receipt (422): the text is never shown again."""
+    refused = {**context, **receipt_context(), "error": NOT_A_RECEIPT, "error_field": "receipt"}
+    return signer_page(request, "receipt_check.html", refused, 422)
+
+
 async def receipt_page(request: Request) -> Response:
     """GET /p/{slug}/receipt: check a receipt, withdraw, or manage updates."""
     found = await page_petition(request)
@@ -392,10 +395,9 @@ async def receipt_action(request: Request) -> Response:
     async with request.form() as form:
         receipt = signatures.receipt_of(str(form.get("receipt") or ""))
         action = str(form.get("action") or "status")
-    context.update(receipt_context(receipt or ""))
-    if receipt is None:  # refused, and never shown again
-        context.update(error=NOT_A_RECEIPT, error_field="receipt")
-        return signer_page(request, "receipt_check.html", context, 422)
+    if receipt is None:
+        return not_a_receipt_page(request, context)
+    context.update(receipt_context(receipt))
     try:
         if action == "withdraw":
             await signatures.withdraw(db, petition=row, receipt=receipt)
@@ -424,8 +426,7 @@ async def download_receipt(request: Request) -> Response:
     async with request.form() as form:
         receipt = signatures.receipt_of(str(form.get("receipt") or ""))
     if receipt is None:  # only what a receipt can be goes into the file
-        context = {**found[1], **receipt_context(), "error": NOT_A_RECEIPT, "error_field": "receipt"}
-        return signer_page(request, "receipt_check.html", context, 422)
+        return not_a_receipt_page(request, found[1])
     base_url = request.app.state.settings.base_url
     text = (
         f"Your receipt for the petition {base_url}/p/{slug}\n\n{receipt}\n\n"
