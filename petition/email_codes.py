@@ -25,6 +25,8 @@ CODE_LENGTH = 8
 CODE_SECONDS = 15 * 60
 MAX_TRIES = 5
 DAY_SECONDS = 86400
+# Spellings a v1 tag may have been made from: NFC or NFD, the domain in ASCII or Unicode.
+EARLIER_TAGS = 4
 SUBJECT = "Your verification code"
 BODY = (
     "Your verification code is:\n\n    {code}\n\n"
@@ -54,6 +56,12 @@ def earlier_dedupe_tags(settings: Settings, petition_id: str, address: Address) 
             if tag not in tags:
                 tags.append(tag)
     return tags
+
+
+def as_parameters(tags: list[str]) -> dict[str, str]:
+    """Up to EARLIER_TAGS tags -> the parameters of queries.SELECT_ANY_EMAIL_DEDUPE (the last repeated)."""
+    padded = tags + tags[-1:] * (EARLIER_TAGS - len(tags))
+    return {f"tag{i}": tag for i, tag in enumerate(padded[:EARLIER_TAGS])}
 
 
 def code_hash(settings: Settings, bound_to: str, code: str) -> str:

@@ -174,9 +174,9 @@ async def verify(db: Database, settings: Settings, *, petition: Row, attempt: st
         address = _kept_address(kept)
         if address is None:
             return "unknown"
-        for earlier in email_codes.earlier_dedupe_tags(settings, petition["id"], address):
-            if await tx.fetch_one(queries.SELECT_EMAIL_DEDUPE, {"tag": earlier}) is not None:
-                return "already"
+        earlier = email_codes.earlier_dedupe_tags(settings, petition["id"], address)
+        if await tx.fetch_one(queries.SELECT_ANY_EMAIL_DEDUPE, email_codes.as_parameters(earlier)) is not None:
+            return "already"
         tag = email_codes.dedupe_tag(settings, petition["id"], address)
         taken = await tx.fetch_one(
             queries.INSERT_EMAIL_DEDUPE,

@@ -438,7 +438,8 @@ INSERT_EMAIL_DEDUPE = """
 INSERT INTO email_dedupe (tag, petition_id, withdraw_key) VALUES (:tag, :petition_id, :withdraw_key)
 ON CONFLICT (tag) DO NOTHING RETURNING tag
 """
-SELECT_EMAIL_DEDUPE = "SELECT tag FROM email_dedupe WHERE tag = :tag"
+# Any of an address's dedupe/v1 tags (email_codes.EARLIER_TAGS of them; fewer are given by repeating one).
+SELECT_ANY_EMAIL_DEDUPE = "SELECT tag FROM email_dedupe WHERE tag IN (:tag0, :tag1, :tag2, :tag3) LIMIT 1"
 DELETE_EMAIL_DEDUPE = "DELETE FROM email_dedupe WHERE withdraw_key = :withdraw_key"
 
 # -- updates to a confirmed address ------------------------------------------------
