@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from .api_tokens import bearer_organizer
 from .errors import ApiError, ErrorCode, FieldError
+from .parameters import refuse_json_constant
 from .petitions import PetitionError
 from .text import text_problem
 
@@ -147,13 +148,9 @@ async def read_json(request: Request, model: type[BaseModel]) -> Any:
 def strict_json(raw: bytes) -> Any:
     """The body parsed as JSON (RFC 8259) by Python's parser; ApiError(400) when it is not, NaN and infinities too."""
     try:
-        return json.loads(raw, parse_constant=_not_json)
+        return json.loads(raw, parse_constant=refuse_json_constant)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError among them
         raise ApiError(400, MALFORMED, code=ErrorCode.MALFORMED_JSON) from None
-
-
-def _not_json(name: str) -> None:
-    raise ValueError(name)
 
 
 def text_problems(data: Any, path: str = "") -> list[tuple[str, str]]:

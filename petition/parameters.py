@@ -59,7 +59,8 @@ def encode_cursor(number: int, text: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([number, text]).encode()).decode().rstrip("=")
 
 
-def _refuse_constant(name: str) -> None:
+def refuse_json_constant(name: str) -> None:
+    """For `json.loads(parse_constant=...)`: NaN and the infinities are no JSON (RFC 8259); ValueError."""
     raise ValueError(name)
 
 
@@ -73,7 +74,7 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         raise ApiError(422, BAD_CURSOR, code=ErrorCode.VALIDATION_FAILED)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_refuse_constant)
+        value = json.loads(raw, parse_constant=refuse_json_constant, parse_float=refuse_json_constant)
     except (ValueError, binascii.Error, RecursionError):  # UnicodeDecodeError and JSONDecodeError among them
         raise ApiError(422, BAD_CURSOR, code=ErrorCode.VALIDATION_FAILED) from None
     if not (
