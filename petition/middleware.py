@@ -38,8 +38,9 @@ CONTENT_SECURITY_POLICY = (
 HSTS = "max-age=63072000; includeSubDomains"
 # Methods whose requests carry no body worth limiting or checking.
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Tab, CR and LF are allowed in some text, never in an address.
-CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f]")
+# What no address of ours holds: what the text rule refuses everywhere, and tab, CR and LF
+# (allowed in some text, never in a path). One pattern: every request's path is searched once.
+NOT_IN_ANY_PATH = re.compile(f"[\t\n\r]|{FORBIDDEN.pattern}")
 # More digits than any Content-Length we could accept (int() of thousands of digits fails).
 MAX_LENGTH_DIGITS = 18
 
@@ -119,7 +120,7 @@ class ShellMiddleware:
             await send(message)
 
         try:
-            if CONTROL_IN_PATH.search(path) or FORBIDDEN.search(path):
+            if NOT_IN_ANY_PATH.search(path):
                 # No address holds a control character or one the text rule refuses: a NUL
                 # (which PostgreSQL cannot even compare) or a line break (which would end a
                 # header) is answered here, before any lookup, with the 404 of any unknown address.
