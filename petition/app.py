@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -50,6 +51,8 @@ from .sessions import purge_expired
 from .settings import Settings, load_settings
 from .templates import STATIC_DIR, CachedStaticFiles, make_templates
 
+# How long one step of stopping (background jobs, counters, the database) may take.
+SHUTDOWN_SECONDS = 10
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
@@ -420,6 +423,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     access_log = AccessLog() if settings.access_log else None
     public_cache = PublicCache(db)
 
+    async def shut_down(what: str, step: Awaitable[object]) -> None:
+        """Await one step of stopping, for SHUTDOWN_SECONDS at most: a stop must end even when a
+        connection or a job never answers (the step is cancelled, and the log says which)."""
+        try:
+            await asyncio.wait_for(step, SHUTDOWN_SECONDS)
+        except TimeoutError:
+            logging.getLogger("petition.app").error("stopping %s took over %d s; cancelled", what, SHUTDOWN_SECONDS)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.connect()
@@ -460,12 +471,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             finally:
                 for task in [*background, *app.state.flyer_drawings.tasks]:
                     task.cancel()
-                await asyncio.gather(*background, return_exceptions=True)
+                await shut_down("the background jobs", asyncio.gather(*background, return_exceptions=True))
         finally:
             gc.unfreeze()
             with contextlib.suppress(Exception):  # what was counted since the last daily write
-                await app.state.flyer_counts.flush(force=True)
-            await db.disconnect()
+                await shut_down("the flyer counters", app.state.flyer_counts.flush(force=True))
+            await shut_down("the database", db.disconnect())
             if access_log is not None:
                 access_log.flush()
 
