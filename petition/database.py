@@ -36,7 +36,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import databases
@@ -65,9 +65,16 @@ SQLITE_WRITER_PRAGMAS = (
     # written many times meanwhile (a count, an inner page of an index) is copied once. Measured
     # with signing under load: 5 to 15% less CPU per signature.
     "PRAGMA wal_autocheckpoint = 10000",
+    # Once a checkpoint has copied the WAL into the database, the WAL is cut back to nothing when
+    # it starts over: frames of earlier commits must not linger in the file (each is a whole page
+    # as it was at one commit, and so would keep rows already deleted and the order they came in).
+    "PRAGMA journal_size_limit = 0",
+    # Statement journals and temporary tables stay in memory, never in a file beside the database.
+    "PRAGMA temp_store = MEMORY",
 )
 SQLITE_READER_PRAGMAS = (
     "PRAGMA foreign_keys = ON",
+    "PRAGMA temp_store = MEMORY",
     # Readers can never write: every change goes through the writer.
     "PRAGMA query_only = ON",
 )
@@ -89,9 +96,47 @@ class Transaction(Protocol):
     async def fetch_val(self, sql: str, values: dict[str, Any] | None = None) -> Any: ...
     async def execute(self, sql: str, values: dict[str, Any] | None = None) -> None: ...
     async def execute_many(self, sql: str, values: Sequence[dict[str, Any]]) -> None: ...
+    def after_commit(self, callback: Callable[[], object]) -> None: ...
+    def on_rollback(self, callback: Callable[[], object]) -> None: ...
 
 
 WriteUnit = Callable[[Transaction], Awaitable[T]]
+
+
+class _Hooks:
+    """What a write unit asks to happen once its statements are committed, or undone.
+
+    For state kept in memory beside the database (one process's pending dedupe tags): a unit
+    changes it at once, so the units after it in the same group see the change, and says how
+    to undo it should its statements be rolled back; or it asks for a change only once the
+    commit is durable.
+    """
+
+    def __init__(self) -> None:
+        self._after_commit: list[Callable[[], object]] = []
+        self._on_rollback: list[Callable[[], object]] = []
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Call `callback()` once this transaction's commit is durable (never if it is rolled back)."""
+        self._after_commit.append(callback)
+
+    def on_rollback(self, callback: Callable[[], object]) -> None:
+        """Call `callback()` if the statements run so far by this unit are rolled back."""
+        self._on_rollback.append(callback)
+
+    def _mark(self) -> tuple[int, int]:
+        return len(self._after_commit), len(self._on_rollback)
+
+    def _undo_to(self, mark: tuple[int, int]) -> None:
+        del self._after_commit[mark[0] :]
+        undo, self._on_rollback[mark[1] :] = self._on_rollback[mark[1] :], []
+        for callback in reversed(undo):
+            callback()
+
+    def _committed(self) -> None:
+        done, self._after_commit, self._on_rollback = self._after_commit, [], []
+        for callback in done:
+            callback()
 
 
 class _FetchShortcuts:
@@ -127,7 +172,7 @@ class Database(_FetchShortcuts):
         self._held: list[databases.core.Connection] = []
         self._engine: databases.Database | None = None
         self._writer: _SQLiteWriter | _PostgresWriter | None = None
-        self._queue: asyncio.Queue[tuple[WriteUnit[Any], asyncio.Future[Any]] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Write | None] = asyncio.Queue()
         self._writer_task: asyncio.Task[None] | None = None
         # Held by the writer for each group commit, and by `exclusive()`.
         self._write_lock = asyncio.Lock()
@@ -232,19 +277,36 @@ class Database(_FetchShortcuts):
 
     # -- writes ----------------------------------------------------------------
 
-    async def write(self, unit: WriteUnit[T]) -> T:
+    async def write(self, unit: WriteUnit[T], *, lock_key: str | None = None) -> T:
         """Run `unit(tx)` in the next group commit; its result once the commit is durable.
 
         A unit does database work only (it holds up every write behind it), and may run
-        twice (see the module's docstring), so it changes nothing outside the database.
-        When it raises, its own statements are rolled back and the exception reaches the
-        caller; the other writes of the group are unaffected.
+        twice (see the module's docstring), so it changes nothing outside the database
+        except through `tx.after_commit` and `tx.on_rollback`. When it raises, its own
+        statements are rolled back and the exception reaches the caller; the other writes
+        of the group are unaffected.
+
+        `lock_key` names the one row others may also be changing that the unit locks (a
+        code's hash, a dedupe tag): a group runs its keyed units in key order, after the
+        others, so two processes' groups take their row locks in one order and cannot wait
+        on each other.
         """
         if self._writer_task is None or self._writer_task.done():
             raise DatabaseError("the database is not connected")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((unit, future))
+        self._queue.put_nowait(_Write(unit, future, lock_key))
         return await future
+
+    async def checkpoint(self) -> bool:
+        """SQLite: copy every committed page of the WAL into the database file and cut the WAL to
+        nothing (`PRAGMA wal_checkpoint(TRUNCATE)`), between group commits; False when a reader
+        kept it from finishing. PostgreSQL: nothing to do (True)."""
+        if self.dialect != "sqlite" or self._writer is None:
+            return True
+        writer = self._writer
+        assert isinstance(writer, _SQLiteWriter)
+        async with self._write_lock:
+            return await writer.checkpoint()
 
     async def _run_writer(self) -> None:
         stopping = False
@@ -262,11 +324,13 @@ class Database(_FetchShortcuts):
             async with self._write_lock:
                 await self._commit_group(group)
 
-    async def _commit_group(self, group: list[tuple[WriteUnit[Any], asyncio.Future[Any]]]) -> None:
+    async def _commit_group(self, group: list[_Write]) -> None:
         # A caller that went away before its turn (a dropped request) writes nothing.
-        group = [(unit, future) for unit, future in group if not future.cancelled()]
+        group = [item for item in group if not item.future.cancelled()]
         if not group:
             return
+        # Units without a lock key first, as they came; then the keyed ones in key order.
+        group.sort(key=lambda item: (item.lock_key is not None, item.lock_key or ""))
         assert self._writer is not None
         writer = self._writer
         try:
@@ -274,6 +338,7 @@ class Database(_FetchShortcuts):
             outcomes = None if self._careful else await self._run_units(writer, group, savepoints=False)
             if outcomes is None:
                 if not self._careful:  # a unit failed: none of the group stands; again, each in a savepoint
+                    writer.tx._undo_to((0, 0))
                     await writer.rollback()
                     await writer.begin()
                 outcomes = await self._run_units(writer, group, savepoints=True)
@@ -284,17 +349,22 @@ class Database(_FetchShortcuts):
             self.commits += 1
         except BaseException as error:
             # The commit itself failed (disk full, connection lost): nothing in it is acknowledged.
+            writer.tx._undo_to((0, 0))
             await writer.rollback_quietly()
             if isinstance(writer, _PostgresWriter) and writer.is_closed():
                 await self._replace_postgres_writer()
             logger.error("group commit of %d writes failed: %s", len(group), _one_line(error))
             failure = DatabaseError("the database could not save this change; please try again")
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(failure)
+            for item in group:
+                if not item.future.done():
+                    item.future.set_exception(failure)
             if not isinstance(error, Exception):
                 raise
             return
+        try:
+            writer.tx._committed()
+        except Exception as error:  # a callback's fault must not leave the callers waiting
+            logger.error("after a commit: %s", type(error).__name__)
         for future, ok, value in outcomes:
             if future.done():
                 continue
@@ -306,20 +376,22 @@ class Database(_FetchShortcuts):
     @staticmethod
     async def _run_units(
         writer: _SQLiteWriter | _PostgresWriter,
-        group: list[tuple[WriteUnit[Any], asyncio.Future[Any]]],
+        group: list[_Write],
         *,
         savepoints: bool,
     ) -> list[tuple[asyncio.Future[Any], bool, Any]] | None:
         """Each unit's (future, succeeded, result or exception); None at the first failure without savepoints."""
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
-        for unit, future in group:
+        for unit, future, _ in group:
             if savepoints:
                 await writer.savepoint()
+            mark = writer.tx._mark()
             try:
                 result = await unit(writer.tx)
             except Exception as error:
                 if not savepoints:
                     return None
+                writer.tx._undo_to(mark)
                 await writer.rollback_to_savepoint()
                 outcomes.append((future, False, error))
             else:
@@ -363,6 +435,14 @@ class Database(_FetchShortcuts):
             await writer.commit()
 
 
+class _Write(NamedTuple):
+    """One write waiting for its group commit."""
+
+    unit: WriteUnit[Any]
+    future: asyncio.Future[Any]
+    lock_key: str | None
+
+
 class _Reader(_FetchShortcuts):
     """A held `databases` connection that returns rows as dicts."""
 
@@ -380,7 +460,15 @@ class _Reader(_FetchShortcuts):
             await self.conn.execute(sql, item)
 
 
-class _SQLiteTransaction(_FetchShortcuts):
+class _PostgresTransaction(_Reader, _Hooks):
+    """The writer's statements on its held PostgreSQL connection."""
+
+    def __init__(self, conn: databases.core.Connection) -> None:
+        _Reader.__init__(self, conn)
+        _Hooks.__init__(self)
+
+
+class _SQLiteTransaction(_FetchShortcuts, _Hooks):
     """Statements on the writer's own sqlite3 connection, run directly on the event loop.
 
     Inside BEGIN IMMEDIATE the writer already holds the write lock and WAL writes
@@ -388,6 +476,7 @@ class _SQLiteTransaction(_FetchShortcuts):
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
+        _Hooks.__init__(self)
         self.conn = conn
 
     async def fetch_all(self, sql: str, values: dict[str, Any] | None = None) -> list[Row]:
@@ -455,6 +544,17 @@ class _SQLiteWriter:
     async def commit(self) -> None:
         await self._run("COMMIT")
 
+    async def checkpoint(self) -> bool:
+        def run() -> bool:
+            busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return not busy
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, run)
+        except sqlite3.Error as error:
+            logger.error("checkpoint failed: %s", _one_line(error))
+            return False
+
     async def savepoint(self) -> None:
         self.conn.execute("SAVEPOINT unit")
 
@@ -483,7 +583,7 @@ class _PostgresWriter:
 
     def __init__(self, conn: databases.core.Connection) -> None:
         self.conn = conn
-        self.tx = _Reader(conn)
+        self.tx = _PostgresTransaction(conn)
         # Transaction control goes straight to asyncpg (simple protocol, nothing to prepare).
         self._raw = conn.raw_connection
         self._in_transaction = False
