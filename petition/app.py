@@ -23,6 +23,7 @@ from . import (
     login,
     organize,
     pages,
+    pending,
     petition_forms,
     petition_pages,
     petitions,
@@ -438,6 +439,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # `python main.py` migrates before it serves; this only makes sure.
             await check_current(db)
             await app.state.passwords.prepare()
+            # On SQLite the waiting signatures' dedupe tags live in memory: rebuilt before the first request.
+            await pending.tags_of(db, settings)
             # Everything built so far (modules, templates, connections) lives as long as the
             # process: take it out of the garbage collector's sight, so collections under
             # load only walk what requests allocate.
@@ -465,6 +468,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 ),
                 # Every process sends: claims keep each message to one sender.
                 asyncio.create_task(app.state.sender.run()),
+                # Every process removes the attempts it used, by the minute (never in the write that signed).
+                asyncio.create_task(
+                    jobs.run_here_every(
+                        seconds=email_signing.USED_ATTEMPTS_SECONDS, job=email_signing.remove_used_attempts, db=db
+                    )
+                ),
             ]
             try:
                 yield

@@ -1,29 +1,41 @@
 """The batcher: counts accepted signatures and withdrawals in batches, never one at a time.
 
-A petition's waiting signatures are counted when LOG_BATCH_SECONDS have passed
-since the first of them was seen and at least LOG_BATCH_MIN wait, or at the end
-of the petition's floor bucket (day or hour) whatever waits. When the batch is
-seen is kept in memory only: a row holding it would time a signature. Closing a
-batch, in one transaction: the petition's count and its hourly counters move,
-and the waiting names, reasons and updates addresses are written to their tables in
-shuffled order.
+A petition's batch closes once LOG_BATCH_SECONDS have passed since the first
+of its waiting entries was seen and at least LOG_BATCH_MIN signatures wait
+(withdrawals and late details ride along, but do not count toward it), or once
+the petition has closed (then whatever waits). So every batch is a crowd: a
+quiet day does not close a batch of one. When a batch is first seen is kept in
+memory only: a row holding it would time a signature.
+
+Closing a batch, in one transaction: every permanent row of its signatures is
+written (signatures, dedupe tags, names, reasons, updates addresses), each
+table's rows in the order of that table's own random key, so that on disk no
+table's order says anything about signing order or about another table; the
+counts move (the petition's, its hour's, its code batches' and flyers'); and
+the pending entries are deleted (`secure_delete` zeroes them). Then, on SQLite,
+the WAL is checkpointed to nothing, so no file keeps the commits that led here
+(DESIGN.md rules 7 and 11).
+
+A final batch smaller than LOG_BATCH_MIN writes its names only: on disk, its
+reasons and updates addresses would pair with them, so they are dropped (the
+signing form says so).
 """
 
 from __future__ import annotations
 
-import json
-import random
+import logging
 import time
 from collections import Counter
+from typing import Any
 
-from . import queries
-from .database import Database, Transaction, now
-from .encryption import decrypt, encrypt
+from . import pending, queries
+from .database import Database, Row, Transaction, now
+from .encryption import encrypt
+from .petitions import is_open
 from .settings import Settings
 from .signatures import hour_of
 
-FLOOR_SECONDS = {"day": 86400, "hour": 3600}
-_shuffle = random.SystemRandom().shuffle
+logger = logging.getLogger("petition.batcher")
 
 
 class Batcher:
@@ -31,85 +43,175 @@ class Batcher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        # petition id -> (monotonic time first seen waiting, floor bucket then)
-        self.first_seen: dict[str, tuple[float, int]] = {}
+        # petition id -> monotonic time its waiting entries were first seen
+        self.first_seen: dict[str, float] = {}
+        self.last_checkpoint = time.monotonic()
 
     async def run_once(self, db: Database, *, clock: float | None = None, wall: int | None = None) -> int:
-        """Close every batch that is due; how many closed."""
+        """Close every batch that is due; how many closed. Checkpoints the WAL after a batch, and at
+        least every LOG_BATCH_SECONDS."""
         moment = time.monotonic() if clock is None else clock
         wall_now = now() if wall is None else wall
-        waiting = [row["petition_id"] for row in await db.fetch_all(queries.SELECT_PETITIONS_WITH_PENDING)]
+        waiting = await db.fetch_all(queries.SELECT_PETITIONS_WITH_PENDING)
         closed = 0
-        for petition_id in waiting:
-            row = await db.fetch_one(queries.SELECT_PETITION_FLOOR, {"id": petition_id})
-            unit = FLOOR_SECONDS.get(row["timeline_floor"] if row else "day", 86400)
-            bucket = wall_now // unit
-            first, first_bucket = self.first_seen.setdefault(petition_id, (moment, bucket))
-            pending = await db.fetch_all(queries.COUNT_PENDING_BY_METHOD, {"petition_id": petition_id})
-            waiting_count = sum(int(r["signed"] or 0) + int(r["withdrawn"] or 0) for r in pending)
+        for row in waiting:
+            petition_id = row["id"]
+            first = self.first_seen.setdefault(petition_id, moment)
+            final = not is_open(row, wall_now)
             old_enough = moment - first >= self.settings.log_batch_seconds
-            if bucket != first_bucket or (old_enough and waiting_count >= self.settings.log_batch_min):
-                await close_batch(db, self.settings, petition_id, at=wall_now)
+            if final or (old_enough and int(row["signatures"] or 0) >= self.settings.log_batch_min):
+                await close_batch(db, self.settings, petition_id, at=wall_now, final=final)
                 self.first_seen.pop(petition_id, None)
                 closed += 1
-        for petition_id in set(self.first_seen) - set(waiting):
+        for petition_id in set(self.first_seen) - {row["id"] for row in waiting}:
             self.first_seen.pop(petition_id)
+        if closed or moment - self.last_checkpoint >= self.settings.log_batch_seconds:
+            if await db.checkpoint():
+                self.last_checkpoint = moment
+            else:
+                logger.warning("the WAL checkpoint waited for a reader; trying again at the next round")
         return closed
 
 
-async def close_batch(db: Database, settings: Settings, petition_id: str, *, at: int | None = None) -> None:
-    """Count a petition's waiting signatures and withdrawals, and write its waiting names and reasons."""
+class _Batch:
+    """What one batch writes, gathered from its pending entries."""
+
+    def __init__(self) -> None:
+        self.signed: Counter[str] = Counter()
+        self.withdrawn: Counter[str] = Counter()
+        self.signatures: list[dict[str, Any]] = []
+        self.dedupe: list[dict[str, Any]] = []
+        self.names: list[dict[str, Any]] = []
+        self.reasons: list[dict[str, Any]] = []
+        self.contacts: list[dict[str, Any]] = []
+        self.released_tags: list[str] = []
+        # (code batch, flyer page) of each signature, for the code batches' and flyers' counters
+        self.origins: list[tuple[str | None, str | None]] = []
+        self.details: list[dict[str, Any]] = []
+        # signatures of this batch that stay in: their details may be written
+        self.standing: set[str] = set()
+
+    def add(self, kind: int, content: dict[str, Any]) -> None:
+        method = content.get("method", "")
+        if kind in (pending.SIGNATURE, pending.WITHDRAWN):
+            self.signed[method] += 1
+            withdrawn = int(kind == pending.WITHDRAWN)
+            self.withdrawn[method] += withdrawn
+            self.signatures.append({"receipt_hash": content["signature"], "method": method, "withdrawn": withdrawn})
+            self.origins.append((content.get("code_batch"), content.get("flyer")))
+            if kind == pending.SIGNATURE:
+                self.standing.add(content["signature"])
+                self.details.append(content)
+                if "dedupe" in content:
+                    self.dedupe.append(content["dedupe"])
+                    self.released_tags.append(content["dedupe"]["tag"])
+        elif kind == pending.WITHDRAWAL:
+            self.withdrawn[method] += 1
+        elif kind == pending.DETAILS:
+            self.details.append(content)
+
+
+async def close_batch(
+    db: Database, settings: Settings, petition_id: str, *, at: int | None = None, final: bool = False
+) -> None:
+    """Count what waits for a petition and write its permanent rows, each table in key order.
+
+    `final`: the petition has closed; a batch then smaller than LOG_BATCH_MIN keeps no reasons or
+    updates addresses.
+    """
     moment = now() if at is None else at
+    tags = await pending.tags_of(db, settings)
 
     async def unit(tx: Transaction) -> None:
-        key = {"petition_id": petition_id}
-        # Mark, then count what was marked: a signature accepted meanwhile waits for the next batch.
-        signed = Counter(r["method"] for r in await tx.fetch_all(queries.MARK_COUNTED, key))
-        withdrawn = Counter(r["method"] for r in await tx.fetch_all(queries.MARK_WITHDRAWALS_COUNTED, key))
-        total_signed, total_withdrawn = sum(signed.values()), sum(withdrawn.values())
-        if total_signed or total_withdrawn:
-            await tx.execute(
-                queries.ADD_TO_PETITION_COUNT,
-                {
-                    **key,
-                    "signed": total_signed,
-                    "withdrawn": total_withdrawn,
-                    "email": signed["email"] - withdrawn["email"],
-                    "code": signed["code"] - withdrawn["code"],
-                },
-            )
-            await tx.execute(
-                queries.ADD_TO_HOURLY_COUNTS,
-                {**key, "hour": hour_of(moment), "signed": total_signed, "withdrawn": total_withdrawn},
-            )
-            await tx.execute(queries.BUMP_CACHE_VERSION)
-        sealed = await tx.fetch_all(queries.TAKE_PENDING_DETAILS, key)
-        details = [json.loads(decrypt(settings.encryption_key, r["sealed"], f"details/{petition_id}")) for r in sealed]
-        _shuffle(details)
-        for item in details:
-            withdrawn_row = await tx.fetch_one(
-                queries.SELECT_SIGNATURE, {"petition_id": petition_id, "receipt_hash": item["signature"]}
-            )
-            if withdrawn_row is None or withdrawn_row["withdrawn"]:
+        batch = _Batch()
+        # A code batch's tear-off flyer counts the signatures made with its codes.
+        for row in await tx.fetch_all(queries.TAKE_PENDING, {"petition_id": petition_id}):
+            batch.add(int(row["kind"]), pending.unseal(settings, row))
+        small = sum(1 for item in batch.signatures if not item["withdrawn"]) < settings.log_batch_min
+        for content in batch.details:
+            if not await _stands(tx, batch, content["signature"]):
                 continue  # withdrawn before its batch closed: its name, reason and contact are never written
-            if "name" in item:
-                name = item["name"]
-                await tx.execute(
-                    queries.INSERT_SIGNER_NAME,
-                    {"name_key": name["key"], "petition_id": petition_id, "name": name["name"], "role": name["role"]},
-                )
-            if "reason" in item:
-                reason = item["reason"]
-                await tx.execute(
-                    queries.INSERT_SIGNER_REASON,
-                    {"reason_key": reason["key"], "petition_id": petition_id, "reason": reason["reason"]},
-                )
-            if "contact" in item:
-                contact = item["contact"]
-                sealed_address = encrypt(settings.encryption_key, contact["address"], f"contact/{contact['key']}")
-                await tx.execute(
-                    queries.INSERT_CONTACT,
-                    {"contact_key": contact["key"], "petition_id": petition_id, "sealed": sealed_address},
-                )
+            if "name" in content:
+                batch.names.append(content["name"])
+            if "reason" in content and not (final and small):
+                batch.reasons.append(content["reason"])
+            if "contact" in content and not (final and small):
+                batch.contacts.append(content["contact"])
+        await _write(tx, settings, petition_id, batch)
+        await _count(tx, petition_id, batch, hour_of(moment))
+        await tags.release(tx, tags=batch.released_tags)
 
     await db.write(unit)
+
+
+async def _stands(tx: Transaction, batch: _Batch, signature: str) -> bool:
+    """Whether the signature is in and not withdrawn: one of this batch's, or counted before."""
+    if signature in batch.standing:
+        return True
+    row = await tx.fetch_one(queries.SELECT_SIGNATURE_WITHDRAWN, {"receipt_hash": signature})
+    return row is not None and not row["withdrawn"]
+
+
+async def _write(tx: Transaction, settings: Settings, petition_id: str, batch: _Batch) -> None:
+    """Every permanent row of the batch, each table in the order of its own key."""
+    key = {"petition_id": petition_id}
+    signatures = sorted(batch.signatures, key=lambda item: item["receipt_hash"])
+    await tx.execute_many(queries.INSERT_SIGNATURE, [{**key, **item} for item in signatures])
+    dedupe = sorted(batch.dedupe, key=lambda item: item["tag"])
+    await tx.execute_many(queries.INSERT_EMAIL_DEDUPE, [{**key, **item} for item in dedupe])
+    names = sorted(batch.names, key=lambda item: item["key"])
+    await tx.execute_many(
+        queries.INSERT_SIGNER_NAME,
+        [{**key, "name_key": item["key"], "name": item["name"], "role": item["role"]} for item in names],
+    )
+    reasons = sorted(batch.reasons, key=lambda item: item["key"])
+    await tx.execute_many(
+        queries.INSERT_SIGNER_REASON,
+        [{**key, "reason_key": item["key"], "reason": item["reason"]} for item in reasons],
+    )
+    contacts = sorted(batch.contacts, key=lambda item: item["key"])
+    await tx.execute_many(
+        queries.INSERT_CONTACT,
+        [
+            {
+                **key,
+                "contact_key": item["key"],
+                "sealed": encrypt(settings.encryption_key, item["address"], f"contact/{item['key']}"),
+            }
+            for item in contacts
+        ],
+    )
+
+
+async def _count(tx: Transaction, petition_id: str, batch: _Batch, hour: int) -> None:
+    """The counts the batch moves: the petition's, its hour's, its code batches' and flyers'."""
+    total_signed, total_withdrawn = sum(batch.signed.values()), sum(batch.withdrawn.values())
+    if total_signed or total_withdrawn:
+        await tx.execute(
+            queries.ADD_TO_PETITION_COUNT,
+            {
+                "petition_id": petition_id,
+                "signed": total_signed,
+                "withdrawn": total_withdrawn,
+                "email": batch.signed["email"] - batch.withdrawn["email"],
+                "code": batch.signed["code"] - batch.withdrawn["code"],
+            },
+        )
+        await tx.execute(
+            queries.ADD_TO_HOURLY_COUNTS,
+            {"petition_id": petition_id, "hour": hour, "signed": total_signed, "withdrawn": total_withdrawn},
+        )
+        await tx.execute(queries.BUMP_CACHE_VERSION)
+    used = Counter(code_batch for code_batch, _ in batch.origins if code_batch)
+    tabs: dict[str, str] = {}  # code batch -> the tear-off flyer batch whose tabs carry its codes
+    for code_batch, count in sorted(used.items()):
+        await tx.execute(queries.ADD_USED_CODES, {"id": code_batch, "used": count})
+        tab: Row | None = await tx.fetch_one(queries.SELECT_FLYER_BATCH_OF_CODES, {"code_batch_id": code_batch})
+        if tab is not None:
+            tabs[code_batch] = tab["id"]
+    # A tab's code counts for its own flyer, wherever it was typed; any other signature for the
+    # flyer whose page it came from.
+    flyers = Counter(tabs.get(code_batch or "") or flyer for code_batch, flyer in batch.origins)
+    flyers.pop(None, None)
+    for flyer, signatures in sorted(flyers.items()):
+        await tx.execute(queries.ADD_FLYER_SIGNATURES, {"id": flyer, "signatures": signatures})

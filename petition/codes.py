@@ -181,13 +181,14 @@ async def spend_download(db: Database, *, petition_id: str, batch_id: str) -> bo
 
 
 async def revoke(db: Database, *, petition_id: str, batch_id: str) -> bool:
-    """Make a batch's unused codes unusable; False when there is no such batch or it was revoked already."""
+    """Make a batch's unused codes unusable; False when there is no such batch or it was revoked already.
+
+    Spending a code checks its batch is not revoked, so the codes' own rows stay as they are.
+    """
 
     async def unit(tx: Transaction) -> bool:
-        if await tx.fetch_one(queries.REVOKE_CODE_BATCH, {"id": batch_id, "petition_id": petition_id, "now": now()}):
-            await tx.execute(queries.REVOKE_UNUSED_CODES, {"batch_id": batch_id})
-            return True
-        return False
+        key = {"id": batch_id, "petition_id": petition_id, "now": now()}
+        return await tx.fetch_one(queries.REVOKE_CODE_BATCH, key) is not None
 
     return await db.write(unit)
 

@@ -58,10 +58,12 @@ def earlier_dedupe_tags(settings: Settings, petition_id: str, address: Address) 
     return tags
 
 
-def as_parameters(tags: list[str]) -> dict[str, str]:
-    """Up to EARLIER_TAGS tags -> the parameters of queries.SELECT_ANY_EMAIL_DEDUPE (the last repeated)."""
-    padded = tags + tags[-1:] * (EARLIER_TAGS - len(tags))
-    return {f"tag{i}": tag for i, tag in enumerate(padded[:EARLIER_TAGS])}
+def as_parameters(tag: str, earlier: list[str]) -> dict[str, str]:
+    """An address's dedupe/v2 tag and up to EARLIER_TAGS v1 tags -> the parameters of
+    queries.SELECT_ANY_EMAIL_DEDUPE (the last repeated when there are fewer)."""
+    tags = [tag, *earlier]
+    padded = tags + tags[-1:] * (EARLIER_TAGS + 1 - len(tags))
+    return {f"tag{i}": value for i, value in enumerate(padded[: EARLIER_TAGS + 1])}
 
 
 def code_hash(settings: Settings, bound_to: str, code: str) -> str:

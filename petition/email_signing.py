@@ -15,16 +15,17 @@ import contextlib
 import functools
 import json
 import secrets
+import weakref
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from . import addresses, email_codes, queries
+from . import addresses, email_codes, pending, queries
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
 from .petitions import PetitionError
 from .settings import Settings
-from .signatures import RECEIPT_BYTES, Receipt, SignatureCreate, accept_signature, check_open
+from .signatures import RECEIPT_BYTES, Receipt, SignatureCreate, accept_signature, check_open, signature_content
 from .tokens import has_token_shape, receipt_key
 
 ATTEMPT_BYTES = 24
@@ -151,15 +152,41 @@ async def resend(db: Database, settings: Settings, *, petition: Row, attempt: st
         raise PetitionError(404, UNKNOWN_ATTEMPT)
 
 
-async def verify(db: Database, settings: Settings, *, petition: Row, attempt: str, code: str) -> str:
-    """Check the code and accept the signature; the receipt, once the commit is durable."""
+async def verify(
+    db: Database, settings: Settings, *, petition: Row, attempt: str, code: str, flyer: str | None = None
+) -> str:
+    """Check the code and accept the signature (it waits for its batch); the receipt, once the commit is durable.
+
+    The attempt is read, never changed, by the write that accepts: its row holds the code's expiry,
+    a time to the second, and changing it there would date the signature (a cleanup pass removes
+    used attempts by the minute). A second use of the attempt finds the address signed already.
+    PetitionError 404 (no such attempt), 429 (tries spent), 422 (wrong code), 409 (closed, or signed).
+    """
     check_open(petition, "email")
     attempt_hash = receipt_key("attempt/v1", attempt)
     receipt = secrets.token_urlsafe(RECEIPT_BYTES)
+    # The attempt as it is now (its address does not change): its address gives the dedupe tag,
+    # which is this write's lock key. Tries and the code are checked again inside the write.
+    found = await db.fetch_one(queries.SELECT_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
+    if found is None or found["petition_id"] != petition["id"] or found["expires_at"] <= now():
+        raise PetitionError(404, UNKNOWN_ATTEMPT)
+    kept = json.loads(decrypt(settings.encryption_key, found["sealed"], _bound(attempt_hash)))
+    address = _kept_address(kept)
+    if address is None:
+        raise PetitionError(404, UNKNOWN_ATTEMPT)
+    tag = email_codes.dedupe_tag(settings, petition["id"], address)
+    taken = email_codes.as_parameters(tag, email_codes.earlier_dedupe_tags(settings, petition["id"], address))
+    tags = await pending.tags_of(db, settings)
+    kept.pop("email")
+    key = pending.signature_key(receipt)
+    content = {
+        **signature_content(petition, receipt, "email", kept, flyer),
+        "dedupe": {"tag": tag, "withdraw_key": receipt_key("wd/v1", receipt)},
+    }
 
     async def unit(tx: Transaction) -> str:
         row = await tx.fetch_one(queries.SELECT_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
-        if row is None or row["petition_id"] != petition["id"] or row["expires_at"] <= now():
+        if row is None or row["expires_at"] <= now():
             return "unknown"
         if row["tries"] >= email_codes.MAX_TRIES:
             return "exhausted"
@@ -169,26 +196,18 @@ async def verify(db: Database, settings: Settings, *, petition: Row, attempt: st
             return "wrong"
         if await tx.fetch_one(queries.SELECT_OPEN_PETITION, {"id": petition["id"], "now": now()}) is None:
             return "closed"
-        await tx.execute(queries.DELETE_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
-        kept = json.loads(decrypt(settings.encryption_key, row["sealed"], _bound(attempt_hash)))
-        address = _kept_address(kept)
-        if address is None:
-            return "unknown"
-        earlier = email_codes.earlier_dedupe_tags(settings, petition["id"], address)
-        if await tx.fetch_one(queries.SELECT_ANY_EMAIL_DEDUPE, email_codes.as_parameters(earlier)) is not None:
+        # Held first, then checked against the counted tags: on PostgreSQL, holding it waits for a
+        # batch moving the same tag from waiting to counted, whose rows the check then sees.
+        if not await tags.reserve(tx, tag=tag, owner=key, petition_id=petition["id"]):
             return "already"
-        tag = email_codes.dedupe_tag(settings, petition["id"], address)
-        taken = await tx.fetch_one(
-            queries.INSERT_EMAIL_DEDUPE,
-            {"tag": tag, "petition_id": petition["id"], "withdraw_key": receipt_key("wd/v1", receipt)},
-        )
-        if taken is None:
+        if await tx.fetch_one(queries.SELECT_ANY_EMAIL_DEDUPE, taken) is not None:
+            await tags.release(tx, tags=[tag])
             return "already"
-        kept.pop("email")
-        await accept_signature(tx, settings, petition=petition, receipt=receipt, method="email", fields=kept)
+        await accept_signature(tx, settings, petition=petition, receipt=receipt, content=content, fields=kept)
+        tx.after_commit(lambda: _used_attempts.setdefault(db, set()).add(attempt_hash))
         return "signed"
 
-    outcome = await db.write(unit)
+    outcome = await db.write(unit, lock_key=f"tag/{tag}")
     if outcome == "signed":
         return receipt
     status, message = {
@@ -199,6 +218,31 @@ async def verify(db: Database, settings: Settings, *, petition: Row, attempt: st
         "already": (409, ALREADY_SIGNED),
     }[outcome]
     raise PetitionError(status, message)
+
+
+# Attempts this process used to sign, removed by the next cleanup pass (by the minute), never by the
+# write that accepted: a process that stops before then leaves them to expire.
+_used_attempts: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
+# How often each process removes the attempts it used.
+USED_ATTEMPTS_SECONDS = 60
+
+
+async def remove_used_attempts(db: Database) -> int:
+    """Delete the attempts this process used to sign since the last pass; how many."""
+    used = _used_attempts.pop(db, set())
+    if not used:
+        return 0
+
+    async def unit(tx: Transaction) -> None:
+        for attempt_hash in sorted(used):
+            await tx.execute(queries.DELETE_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
+
+    try:
+        await db.write(unit)
+    except BaseException:
+        _used_attempts.setdefault(db, set()).update(used)
+        raise
+    return len(used)
 
 
 async def purge_expired(db: Database) -> None:

@@ -279,29 +279,19 @@ class Drawings:
 
 
 class FlyerCounts:
-    """Scans and signatures per batch, in memory, added to the batches' rows once a day."""
+    """Scans per batch, in memory, added to the batches' rows once a day.
+
+    Signatures per batch are counted by the batch of signatures that counts them (the pending
+    entry carries the flyer), so they move when the count moves, never at a signature.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.pending: dict[str, list[int]] = {}
-        self.of_code_batch: dict[str, str | None] = {}
+        self.pending: dict[str, int] = {}
         self.day = now() // 86400
 
     def scanned(self, batch_id: str) -> None:
-        self.pending.setdefault(batch_id, [0, 0])[0] += 1
-
-    def signed(self, batch_id: str) -> None:
-        self.pending.setdefault(batch_id, [0, 0])[1] += 1
-
-    async def signed_with_code(self, code_batch_id: str) -> bool:
-        """Count a signature made with a tab's code for its flyer batch; whether the code was a tab's."""
-        if code_batch_id not in self.of_code_batch:
-            row = await self.db.fetch_one(queries.SELECT_FLYER_BATCH_OF_CODES, {"code_batch_id": code_batch_id})
-            self.of_code_batch[code_batch_id] = row["id"] if row else None
-        flyer = self.of_code_batch[code_batch_id]
-        if flyer is not None:
-            self.signed(flyer)
-        return flyer is not None
+        self.pending[batch_id] = self.pending.get(batch_id, 0) + 1
 
     async def flush(self, *, force: bool = False) -> None:
         """Add what was counted to the rows: when the day has turned (or `force`, at shutdown and in tests)."""
@@ -311,16 +301,14 @@ class FlyerCounts:
         taken, self.pending = self.pending, {}
 
         async def unit(tx: Transaction) -> None:
-            for batch_id, (scans, signatures) in taken.items():
-                await tx.execute(queries.ADD_FLYER_COUNTS, {"id": batch_id, "scans": scans, "signatures": signatures})
+            for batch_id, scans in sorted(taken.items()):
+                await tx.execute(queries.ADD_FLYER_SCANS, {"id": batch_id, "scans": scans})
 
         try:
             await self.db.write(unit)
         except BaseException:  # not written: keep the counts for the next try
-            for batch_id, (scans, signatures) in taken.items():
-                counts = self.pending.setdefault(batch_id, [0, 0])
-                counts[0] += scans
-                counts[1] += signatures
+            for batch_id, scans in taken.items():
+                self.pending[batch_id] = self.pending.get(batch_id, 0) + scans
             raise
         self.day = today
 

@@ -261,7 +261,7 @@ VALUES (:id, :petition_id, :label, :size, :created_by, :created_at, :plaintext)
 
 def insert_signing_codes(count: int) -> str:
     """One INSERT of `count` codes, with parameters :h0 ... and :batch_id."""
-    rows = ", ".join(f"(:h{i}, :batch_id, 'unused')" for i in range(count))
+    rows = ", ".join(f"(:h{i}, :batch_id, 0)" for i in range(count))
     return f"INSERT INTO signing_codes (code_hash, batch_id, state) VALUES {rows}"
 
 
@@ -287,15 +287,15 @@ UPDATE code_batches SET revoked_at = :now, plaintext = NULL
 WHERE id = :id AND petition_id = :petition_id AND revoked_at IS NULL
 RETURNING id
 """
-REVOKE_UNUSED_CODES = "UPDATE signing_codes SET state = 'revoked' WHERE batch_id = :batch_id AND state = 'unused'"
 
-# -- signatures (see migrations/0006 for why these tables cannot be joined) ----
+# -- signatures (see migrations/0006 and 0012 for why these tables cannot be joined) ----
 
 # Spends a code of an unrevoked batch of a petition that is open right now (checked here,
-# inside the write, since the caller's copy of the petition may be a second old).
+# inside the write, since the caller's copy of the petition may be a second old). State 0 is
+# unused, 1 used: one byte changed in place.
 USE_SIGNING_CODE = f"""
-UPDATE signing_codes SET state = 'used'
-WHERE code_hash = :code_hash AND state = 'unused'
+UPDATE signing_codes SET state = 1
+WHERE code_hash = :code_hash AND state = 0
   AND EXISTS (
     SELECT 1 FROM code_batches
     WHERE id = signing_codes.batch_id AND petition_id = :petition_id AND revoked_at IS NULL
@@ -303,22 +303,40 @@ WHERE code_hash = :code_hash AND state = 'unused'
   AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND {OPEN_AT_NOW})
 RETURNING batch_id
 """
-COUNT_USED_CODE = "UPDATE code_batches SET used = used + 1 WHERE id = :batch_id"
-INSERT_SIGNATURE = """
-INSERT INTO signatures (receipt_hash, petition_id, method, accepted_hour)
-VALUES (:receipt_hash, :petition_id, :method, :accepted_hour)
+# A pending entry; details given again (a changed updates address) replace the ones waiting.
+INSERT_PENDING = """
+INSERT INTO pending_signatures (pending_key, petition_id, kind, sealed)
+VALUES (:pending_key, :petition_id, :kind, :sealed)
+ON CONFLICT (pending_key) DO UPDATE SET kind = excluded.kind, sealed = excluded.sealed
 """
-INSERT_PENDING_DETAILS = "INSERT INTO pending_details (id, petition_id, sealed) VALUES (:id, :petition_id, :sealed)"
-# Signatures are keyed (petition_id, counted, withdrawn, receipt_hash): naming every state
-# lets both databases find one by its receipt with a few key lookups rather than a scan.
-SELECT_SIGNATURE = """
-SELECT method, counted, withdrawn FROM signatures
-WHERE petition_id = :petition_id AND counted IN (0, 1) AND withdrawn IN (0, 1, 2) AND receipt_hash = :receipt_hash
+SELECT_PENDING_OF_KIND = "SELECT pending_key, petition_id, kind, sealed FROM pending_signatures WHERE kind = :kind"
+SELECT_PENDING_KIND = "SELECT kind FROM pending_signatures WHERE pending_key = :pending_key"
+DELETE_PENDING = "DELETE FROM pending_signatures WHERE pending_key = :pending_key RETURNING petition_id"
+INSERT_PENDING_DEDUPE = """
+INSERT INTO pending_dedupe (pending_tag, petition_id) VALUES (:pending_tag, :petition_id)
+ON CONFLICT (pending_tag) DO NOTHING RETURNING pending_tag
 """
-# Only while the petition is open, checked inside the write like signing.
+DELETE_PENDING_DEDUPE = "DELETE FROM pending_dedupe WHERE pending_tag = :pending_tag"
+# A signature waiting (kind 0 or 1 of its pending entry) or counted (its permanent row), read in
+# one statement so that a batch closing between two reads cannot hide it.
+SELECT_SIGNATURE_STATUS = """
+SELECT 0 AS counted, kind AS withdrawn, NULL AS method FROM pending_signatures
+WHERE pending_key = :pending_key AND petition_id = :petition_id AND kind IN (0, 1)
+UNION ALL
+SELECT 1, withdrawn, method FROM signatures WHERE receipt_hash = :receipt_hash AND petition_id = :petition_id
+"""
+# Withdrawing, only while the petition is open (checked inside the write, like signing): a waiting
+# signature's entry changes kind in place; a counted signature's row changes one byte in place.
+WITHDRAW_PENDING_SIGNATURE = f"""
+UPDATE pending_signatures SET kind = 1
+WHERE pending_key = :pending_key AND petition_id = :petition_id AND kind = 0
+  AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND {OPEN_AT_NOW})
+RETURNING pending_key, petition_id, kind, sealed
+"""
+RESEAL_PENDING = "UPDATE pending_signatures SET sealed = :sealed WHERE pending_key = :pending_key"
 WITHDRAW_SIGNATURE = f"""
 UPDATE signatures SET withdrawn = 1
-WHERE petition_id = :petition_id AND counted IN (0, 1) AND withdrawn = 0 AND receipt_hash = :receipt_hash
+WHERE receipt_hash = :receipt_hash AND petition_id = :petition_id AND withdrawn = 0
   AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND {OPEN_AT_NOW})
 RETURNING method
 """
@@ -330,32 +348,24 @@ SELECT_SIGNER_NAMES = (
 
 # -- closing a batch -------------------------------------------------------------
 
-# What waits is at the front of each petition's part of the signatures key: counted = 0, and
-# counted = 1 with withdrawn = 1. Each is asked for as a key range, so the work does not grow
-# with the signatures already counted.
+# Each petition with entries waiting: its state and deadline (a closed petition's last batch closes
+# whatever waits) and how many signatures wait (withdrawals and details ride along).
 SELECT_PETITIONS_WITH_PENDING = """
-SELECT id AS petition_id FROM petitions
-WHERE EXISTS (SELECT 1 FROM signatures WHERE petition_id = petitions.id AND counted = 0)
-   OR EXISTS (SELECT 1 FROM signatures WHERE petition_id = petitions.id AND counted = 1 AND withdrawn = 1)
-UNION SELECT DISTINCT petition_id FROM pending_details
+SELECT p.id, p.state, p.closes_at, SUM(CASE WHEN s.kind = 0 THEN 1 ELSE 0 END) AS signatures
+FROM pending_signatures s JOIN petitions p ON p.id = s.petition_id
+GROUP BY p.id, p.state, p.closes_at
 """
-COUNT_PENDING_BY_METHOD = """
-SELECT method, SUM(signed) AS signed, SUM(withdrawn) AS withdrawn FROM (
-    SELECT method, 1 AS signed, CASE WHEN withdrawn = 1 THEN 1 ELSE 0 END AS withdrawn
-    FROM signatures WHERE petition_id = :petition_id AND counted = 0
-    UNION ALL
-    SELECT method, 0, 1 FROM signatures WHERE petition_id = :petition_id AND counted = 1 AND withdrawn = 1
-) AS waiting
-GROUP BY method
+# Take what waits: an entry written meanwhile (another process) waits for the next batch.
+TAKE_PENDING = """
+DELETE FROM pending_signatures WHERE petition_id = :petition_id RETURNING pending_key, petition_id, kind, sealed
 """
-# Mark, and learn from RETURNING exactly what was marked (and so is counted now).
-MARK_COUNTED = """
-UPDATE signatures SET counted = 1 WHERE petition_id = :petition_id AND counted = 0 RETURNING method
+INSERT_SIGNATURE = """
+INSERT INTO signatures (receipt_hash, petition_id, method, withdrawn)
+VALUES (:receipt_hash, :petition_id, :method, :withdrawn)
 """
-MARK_WITHDRAWALS_COUNTED = """
-UPDATE signatures SET withdrawn = 2
-WHERE petition_id = :petition_id AND counted IN (0, 1) AND withdrawn = 1 RETURNING method
-"""
+SELECT_SIGNATURE_WITHDRAWN = "SELECT withdrawn FROM signatures WHERE receipt_hash = :receipt_hash"
+ADD_USED_CODES = "UPDATE code_batches SET used = used + :used WHERE id = :id"
+ADD_FLYER_SIGNATURES = "UPDATE flyer_batches SET signatures = signatures + :signatures WHERE id = :id"
 ADD_TO_PETITION_COUNT = """
 UPDATE petitions SET signature_count = signature_count + :signed - :withdrawn,
     count_email = count_email + :email, count_code = count_code + :code, version = version + 1
@@ -366,8 +376,6 @@ INSERT INTO hourly_counts (petition_id, hour, signed, withdrawn) VALUES (:petiti
 ON CONFLICT (petition_id, hour) DO UPDATE
 SET signed = hourly_counts.signed + excluded.signed, withdrawn = hourly_counts.withdrawn + excluded.withdrawn
 """
-TAKE_PENDING_DETAILS = "DELETE FROM pending_details WHERE petition_id = :petition_id RETURNING sealed"
-SELECT_PETITION_FLOOR = "SELECT timeline_floor FROM petitions WHERE id = :id"
 INSERT_SIGNER_NAME = """
 INSERT INTO signer_names (name_key, petition_id, name, role) VALUES (:name_key, :petition_id, :name, :role)
 """
@@ -433,13 +441,14 @@ UPDATE sign_attempts SET tries = tries + 1 WHERE attempt_hash = :attempt_hash RE
 SELECT_OPEN_PETITION = f"SELECT id FROM petitions WHERE id = :id AND {OPEN_AT_NOW}"
 DELETE_SIGN_ATTEMPT = "DELETE FROM sign_attempts WHERE attempt_hash = :attempt_hash RETURNING sealed"
 DELETE_EXPIRED_SIGN_ATTEMPTS = "DELETE FROM sign_attempts WHERE expires_at <= :now"
-# Taking the address's place on the petition: RETURNING says whether it was free.
+SELECT_SIGN_ATTEMPTS = "SELECT attempt_hash, petition_id, sealed FROM sign_attempts"
+# Written by the batch that counts the signature, in the order of the tags.
 INSERT_EMAIL_DEDUPE = """
 INSERT INTO email_dedupe (tag, petition_id, withdraw_key) VALUES (:tag, :petition_id, :withdraw_key)
-ON CONFLICT (tag) DO NOTHING RETURNING tag
 """
-# Any of an address's dedupe/v1 tags (email_codes.EARLIER_TAGS of them; fewer are given by repeating one).
-SELECT_ANY_EMAIL_DEDUPE = "SELECT tag FROM email_dedupe WHERE tag IN (:tag0, :tag1, :tag2, :tag3) LIMIT 1"
+# An address's dedupe/v2 tag (tag0) or any of its dedupe/v1 tags (email_codes.EARLIER_TAGS of them;
+# fewer are given by repeating one).
+SELECT_ANY_EMAIL_DEDUPE = "SELECT tag FROM email_dedupe WHERE tag IN (:tag0, :tag1, :tag2, :tag3, :tag4) LIMIT 1"
 DELETE_EMAIL_DEDUPE = "DELETE FROM email_dedupe WHERE withdraw_key = :withdraw_key"
 
 # -- updates to a confirmed address ------------------------------------------------
@@ -458,8 +467,6 @@ DELETE_CONTACT_CONFIRMATION = "DELETE FROM contact_confirmations WHERE confirm_k
 DELETE_EXPIRED_CONTACT_CONFIRMATIONS = "DELETE FROM contact_confirmations WHERE expires_at <= :now"
 SELECT_CONTACT = "SELECT petition_id FROM contacts WHERE contact_key = :contact_key"
 DELETE_CONTACT = "DELETE FROM contacts WHERE contact_key = :contact_key RETURNING petition_id"
-DELETE_PENDING_DETAILS = "DELETE FROM pending_details WHERE id = :id RETURNING petition_id"
-SELECT_PENDING_DETAILS = "SELECT petition_id FROM pending_details WHERE id = :id"
 
 # -- timelines -------------------------------------------------------------------
 
@@ -486,6 +493,4 @@ SELECT f.id, p.slug FROM flyer_batches f JOIN petitions p ON p.id = f.petition_i
 WHERE f.batch_code = :batch_code AND p.state IN ('open', 'closed')
 """
 SELECT_FLYER_BATCH_OF_CODES = "SELECT id FROM flyer_batches WHERE code_batch_id = :code_batch_id"
-ADD_FLYER_COUNTS = """
-UPDATE flyer_batches SET scans = scans + :scans, signatures = signatures + :signatures WHERE id = :id
-"""
+ADD_FLYER_SCANS = "UPDATE flyer_batches SET scans = scans + :scans WHERE id = :id"

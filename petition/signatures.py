@@ -16,13 +16,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from . import addresses, codes, queries, updates
+from . import addresses, codes, pending, queries, updates
 from .database import Database, Row, Transaction, now
-from .encryption import encrypt
 from .petitions import PetitionError, is_open
 from .settings import Settings
 from .text import LINE, PROSE
-from .tokens import has_token_shape, new_id, receipt_key, token_length
+from .tokens import has_token_shape, receipt_key, token_length
 from .updates import Receipt
 
 RECEIPT_BYTES = 32
@@ -125,67 +124,87 @@ def check_open(petition: Row, method: str) -> None:
         raise PetitionError(409, f"This petition does not take {words[method]}.")
 
 
-async def sign_with_code(db: Database, settings: Settings, *, petition: Row, data: SignatureCreate) -> tuple[str, str]:
-    """Spend a code and accept a signature; (the receipt, the code's batch), once the commit is durable.
+async def sign_with_code(
+    db: Database, settings: Settings, *, petition: Row, data: SignatureCreate, flyer: str | None = None
+) -> str:
+    """Spend a code and accept a signature (it waits for its batch); the receipt, once the commit is durable.
 
-    The batch is handed back for its flyer's counter only: no row about the signature holds it.
+    `flyer` is the flyer batch whose page the form came from, if any: it is counted for that flyer
+    when the signature's batch closes (a tear-off tab's code counts for its own flyer).
+    PetitionError(422) for a code that is not this petition's or was used; 409 when it is not open.
     """
     check_open(petition, "code")
     receipt = secrets.token_urlsafe(RECEIPT_BYTES)
     hashed_code = codes.code_hash(settings.pepper, data.code)
 
-    async def accept(tx: Transaction) -> str | None:
+    async def accept(tx: Transaction) -> bool:
         used = await tx.fetch_one(
             queries.USE_SIGNING_CODE, {"code_hash": hashed_code, "petition_id": petition["id"], "now": now()}
         )
         if used is None:
-            return None
-        await tx.execute(queries.COUNT_USED_CODE, {"batch_id": used["batch_id"]})
-        await accept_signature(tx, settings, petition=petition, receipt=receipt, method="code", fields=data.fields())
-        return str(used["batch_id"])
+            return False
+        content = {**signature_content(petition, receipt, "code", data.fields(), flyer), "code_batch": used["batch_id"]}
+        await accept_signature(tx, settings, petition=petition, receipt=receipt, content=content, fields=data.fields())
+        return True
 
-    batch_id = await db.write(accept)
-    if batch_id is None:
+    if not await db.write(accept, lock_key=f"code/{hashed_code}"):
         raise PetitionError(422, NOT_A_CODE)
-    return receipt, batch_id
+    return receipt
+
+
+def signature_content(
+    petition: Row, receipt: str, method: str, fields: dict[str, Any], flyer: str | None
+) -> dict[str, Any]:
+    """What a signature's pending entry holds for its batch: the signature's key and method, the
+    name and reason as far as the petition keeps them, the flyer it came through."""
+    content: dict[str, Any] = {"signature": receipt_key("sig/v1", receipt), "method": method}
+    # A name is kept only when it will be shown: the petition allows it and the signer asked.
+    if petition["show_names"] and fields.get("show_name") and fields.get("name"):
+        content["name"] = {"key": receipt_key("name/v1", receipt), "name": fields["name"], "role": fields["role"]}
+    if petition["reasons_enabled"] and fields.get("reason"):
+        content["reason"] = {"key": receipt_key("reason/v1", receipt), "reason": fields["reason"]}
+    if flyer:
+        content["flyer"] = flyer
+    return content
 
 
 async def accept_signature(
-    tx: Transaction, settings: Settings, *, petition: Row, receipt: str, method: str, fields: dict[str, Any]
+    tx: Transaction, settings: Settings, *, petition: Row, receipt: str, content: dict[str, Any], fields: dict[str, Any]
 ) -> None:
-    """Inside the accepting write: the signature, and what it leaves for the batcher (never its own rows)."""
-    signature_key = receipt_key("sig/v1", receipt)
-    await tx.execute(
-        queries.INSERT_SIGNATURE,
-        {
-            "receipt_hash": signature_key,
-            "petition_id": petition["id"],
-            "method": method,
-            "accepted_hour": hour_of(now()),
-        },
+    """Inside the accepting write: the signature's one pending entry, and a code to its updates address.
+
+    Nothing else: no permanent row (the batch writes them), and no change to a row that holds a
+    time finer than an hour (a deleted attempt's expiry would date the signature).
+    """
+    await pending.insert(
+        tx,
+        settings,
+        kind=pending.SIGNATURE,
+        key=pending.signature_key(receipt),
+        petition_id=petition["id"],
+        content=content,
     )
-    details: dict[str, Any] = {}
-    # A name is kept only when it will be shown: the petition allows it and the signer asked.
-    if petition["show_names"] and fields.get("show_name") and fields.get("name"):
-        details["name"] = {"key": receipt_key("name/v1", receipt), "name": fields["name"], "role": fields["role"]}
-    if petition["reasons_enabled"] and fields.get("reason"):
-        details["reason"] = {"key": receipt_key("reason/v1", receipt), "reason": fields["reason"]}
-    if details:
-        details["signature"] = signature_key
-        sealed = encrypt(settings.encryption_key, json.dumps(details), f"details/{petition['id']}")
-        await tx.execute(
-            queries.INSERT_PENDING_DETAILS, {"id": new_id(), "petition_id": petition["id"], "sealed": sealed}
-        )
     if fields.get("updates"):
         await updates.ask_to_confirm(
             tx, settings, petition_id=petition["id"], receipt=receipt, address=fields["updates"]
         )
 
 
+async def find(db: Database, *, petition: Row, receipt: str) -> Row | None:
+    """The signature behind a receipt: {"counted": 0 or 1, "withdrawn": 0 or 1}, or None."""
+    return await db.fetch_one(
+        queries.SELECT_SIGNATURE_STATUS,
+        {
+            "petition_id": petition["id"],
+            "pending_key": pending.signature_key(receipt),
+            "receipt_hash": receipt_key("sig/v1", receipt),
+        },
+    )
+
+
 async def status_of(db: Database, *, petition: Row, receipt: str) -> str:
-    """pending, counted, withdrawn or invalidated; PetitionError(404) for a receipt of nothing here."""
-    key = {"petition_id": petition["id"], "receipt_hash": receipt_key("sig/v1", receipt)}
-    row = await db.fetch_one(queries.SELECT_SIGNATURE, key)
+    """pending, counted or withdrawn; PetitionError(404) for a receipt of nothing here."""
+    row = await find(db, petition=petition, receipt=receipt)
     if row is None:
         raise PetitionError(404, RECEIPT_UNKNOWN)
     if row["withdrawn"]:
@@ -193,19 +212,49 @@ async def status_of(db: Database, *, petition: Row, receipt: str) -> str:
     return "counted" if row["counted"] else "pending"
 
 
-async def withdraw(db: Database, *, petition: Row, receipt: str) -> None:
-    """Take the signature out of the count (at the next batch); delete its name, reason and contact now."""
+async def withdraw(db: Database, settings: Settings, *, petition: Row, receipt: str) -> None:
+    """Take the signature out of the count (at the next batch); delete its name, reason and contact now.
+
+    A waiting signature's entry is marked withdrawn and sealed again without its name, reason and
+    tag (its address may sign again at once); a counted one changes one byte in place and its
+    withdrawal waits, sealed, for the next batch. PetitionError 404 (no such signature), 409
+    (closed, or withdrawn already).
+    """
     if not is_open(petition):
         raise PetitionError(409, WITHDRAW_CLOSED)
     await status_of(db, petition=petition, receipt=receipt)
+    tags = await pending.tags_of(db, settings)
+    keys = {"petition_id": petition["id"], "now": now()}
 
     async def unit(tx: Transaction) -> bool:
+        waiting = await tx.fetch_one(
+            queries.WITHDRAW_PENDING_SIGNATURE, {**keys, "pending_key": pending.signature_key(receipt)}
+        )
+        if waiting is not None:
+            content = pending.unseal(settings, waiting)
+            if "dedupe" in content:
+                await tags.release(tx, tags=[content["dedupe"]["tag"]])
+            # Counted in and out at once when its batch closes: what counts need, nothing more.
+            kept = {name: content[name] for name in ("signature", "method", "code_batch", "flyer") if name in content}
+            sealed = pending.seal(
+                settings, kind=pending.WITHDRAWN, key=waiting["pending_key"], petition_id=petition["id"], content=kept
+            )
+            await tx.execute(queries.RESEAL_PENDING, {"pending_key": waiting["pending_key"], "sealed": sealed})
+            await updates.forget(tx, receipt)
+            return True
         changed = await tx.fetch_one(
-            queries.WITHDRAW_SIGNATURE,
-            {"receipt_hash": receipt_key("sig/v1", receipt), "petition_id": petition["id"], "now": now()},
+            queries.WITHDRAW_SIGNATURE, {**keys, "receipt_hash": receipt_key("sig/v1", receipt)}
         )
         if changed is None:
             return False
+        await pending.insert(
+            tx,
+            settings,
+            kind=pending.WITHDRAWAL,
+            key=pending.withdrawal_key(receipt),
+            petition_id=petition["id"],
+            content={"method": changed["method"]},
+        )
         await tx.execute(queries.DELETE_SIGNER_NAME, {"key": receipt_key("name/v1", receipt)})
         await tx.execute(queries.DELETE_SIGNER_REASON, {"key": receipt_key("reason/v1", receipt)})
         # The address's place on the petition is freed, so it may sign again.
@@ -213,7 +262,7 @@ async def withdraw(db: Database, *, petition: Row, receipt: str) -> None:
         await updates.forget(tx, receipt)
         return True
 
-    if not await db.write(unit):
+    if not await db.write(unit, lock_key=f"receipt/{receipt_key('sig/v1', receipt)}"):
         if await status_of(db, petition=petition, receipt=receipt) == "withdrawn":
             raise PetitionError(409, "This signature was already withdrawn.")
         raise PetitionError(409, WITHDRAW_CLOSED)  # it closed (or reached its deadline) meanwhile

@@ -68,8 +68,7 @@ async def api_sign(request: Request, body: SignatureCreate) -> ASGIApp:
         attempt = await email_signing.ask_for_code(db, settings, petition=row, data=body)
         request.app.state.sender.wake()
         return json_answer(CheckEmail(status="check_email", attempt=attempt), 202)
-    receipt, code_batch = await signatures.sign_with_code(db, settings, petition=row, data=body)
-    await request.app.state.flyer_counts.signed_with_code(code_batch)
+    receipt = await signatures.sign_with_code(db, settings, petition=row, data=body)
     if body.updates:
         request.app.state.sender.wake()
     return json_answer(SignatureAccepted(receipt=receipt, status="pending"), 201)
@@ -134,7 +133,7 @@ async def api_status(request: Request, body: ReceiptBody) -> ASGIApp:
 async def api_withdraw(request: Request, body: ReceiptBody) -> ASGIApp:
     """POST /api/v1/petitions/{slug}/signatures/withdraw: out of the count, name and reason deleted."""
     row = await open_petition(request)
-    await signatures.withdraw(request.app.state.db, petition=row, receipt=body.receipt)
+    await signatures.withdraw(request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt)
     return json_answer(SignatureStatus(status="withdrawn"))
 
 
@@ -202,7 +201,8 @@ async def sign(request: Request) -> Response:
             attempt = await email_signing.ask_for_code(db, settings, petition=row, data=data)
             request.app.state.sender.wake()
             return check_email_page(request, {**context, "attempt": attempt, "flyer": flyer})
-        receipt, code_batch = await signatures.sign_with_code(db, settings, petition=row, data=data)
+        flyer_id = await flyer_batches.flyer_of_page(db, row, flyer)
+        receipt = await signatures.sign_with_code(db, settings, petition=row, data=data, flyer=flyer_id)
     except ValidationError as error:
         problems = field_messages(error, SIGN_WORDS)
         if problems.pop(FORM, None) or not problems:  # not one field's fault: shown by the route's own field
@@ -212,8 +212,6 @@ async def sign(request: Request) -> Response:
         if not petitions.is_open(row):  # its deadline passed while this form was read
             return closed_page(request, context)
         return again({route: error.message}, error.status)
-    if not await request.app.state.flyer_counts.signed_with_code(code_batch):
-        await count_flyer(request, row, flyer)
     if data.updates:
         request.app.state.sender.wake()
     return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": bool(data.updates)})
@@ -236,13 +234,13 @@ async def verify(request: Request) -> Response:
         return check_email_page(request, context, error=message, status=429)
     db, settings = request.app.state.db, request.app.state.settings
     try:
-        receipt = await email_signing.verify(db, settings, petition=row, attempt=attempt, code=code)
+        flyer_id = await flyer_batches.flyer_of_page(db, row, flyer)
+        receipt = await email_signing.verify(db, settings, petition=row, attempt=attempt, code=code, flyer=flyer_id)
     except PetitionError as error:
         if not petitions.is_open(row):
             return closed_page(request, context)
         return check_email_page(request, context, error=error.message, status=error.status)
     request.app.state.sender.wake()
-    await count_flyer(request, row, flyer)
     waiting = await updates.is_waiting(db, receipt)
     return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": waiting})
 
@@ -276,12 +274,6 @@ FLYER_CODE = re.compile(r"[0-9A-Za-z]{1,20}")
 def flyer_code(text: str) -> str:
     """A flyer's short-link code as a form or address carries it ("" when it is not one)."""
     return text if FLYER_CODE.fullmatch(text) else ""
-
-
-async def count_flyer(request: Request, petition: Row, code: str) -> None:
-    """A signature came through this petition's flyer batch `code`: one more for its counter."""
-    if flyer := await flyer_batches.flyer_of_page(request.app.state.db, petition, code):
-        request.app.state.flyer_counts.signed(flyer)
 
 
 def closed_page(request: Request, context: dict[str, object]) -> Response:
@@ -400,7 +392,7 @@ async def receipt_action(request: Request) -> Response:
     context.update(receipt_context(receipt))
     try:
         if action == "withdraw":
-            await signatures.withdraw(db, petition=row, receipt=receipt)
+            await signatures.withdraw(db, request.app.state.settings, petition=row, receipt=receipt)
         elif action == "unsubscribe":
             await updates.unsubscribe(db, petition=row, receipt=receipt)
             context["notice"] = "Your updates address is deleted: no more updates will be sent."

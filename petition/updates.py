@@ -9,12 +9,11 @@ unsubscribing deletes it, and nothing joins it to the signature.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from . import addresses, email_codes, queries
+from . import addresses, email_codes, pending, queries
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
 from .petitions import PetitionError
@@ -38,7 +37,7 @@ def _keys(receipt: str) -> dict[str, str]:
     return {
         "confirm_key": receipt_key("confirm/v1", receipt),
         "contact_key": receipt_key("contact/v1", receipt),
-        "pending_key": receipt_key("pending-contact/v1", receipt),
+        "pending_key": pending.details_key(receipt),
         "signature_key": receipt_key("sig/v1", receipt),
     }
 
@@ -92,10 +91,8 @@ async def confirm(db: Database, settings: Settings, *, petition: Row, receipt: s
         await tx.execute(queries.DELETE_CONTACT_CONFIRMATION, {"confirm_key": keys["confirm_key"]})
         address = decrypt(settings.encryption_key, row["sealed"], f"confirm/{keys['confirm_key']}")
         details = {"signature": keys["signature_key"], "contact": {"key": keys["contact_key"], "address": address}}
-        sealed = encrypt(settings.encryption_key, json.dumps(details), f"details/{petition['id']}")
-        await tx.execute(queries.DELETE_PENDING_DETAILS, {"id": keys["pending_key"]})
-        await tx.execute(
-            queries.INSERT_PENDING_DETAILS, {"id": keys["pending_key"], "petition_id": petition["id"], "sealed": sealed}
+        await pending.insert(
+            tx, settings, kind=pending.DETAILS, key=keys["pending_key"], petition_id=petition["id"], content=details
         )
         return "confirmed"
 
@@ -124,15 +121,19 @@ async def forget(tx: Transaction, receipt: str) -> bool:
     keys = _keys(receipt)
     found = [
         await tx.fetch_one(queries.DELETE_CONTACT, {"contact_key": keys["contact_key"]}),
-        await tx.fetch_one(queries.DELETE_PENDING_DETAILS, {"id": keys["pending_key"]}),
+        await tx.fetch_one(queries.DELETE_PENDING, {"pending_key": keys["pending_key"]}),
         await tx.fetch_one(queries.DELETE_CONTACT_CONFIRMATION, {"confirm_key": keys["confirm_key"]}),
     ]
     return any(row is not None for row in found)
 
 
 async def _check_signature(db: Database, petition: Row, receipt: str, *, withdrawn_ok: bool = False) -> None:
-    key = {"petition_id": petition["id"], "receipt_hash": receipt_key("sig/v1", receipt)}
-    row = await db.fetch_one(queries.SELECT_SIGNATURE, key)
+    key = {
+        "petition_id": petition["id"],
+        "pending_key": pending.signature_key(receipt),
+        "receipt_hash": receipt_key("sig/v1", receipt),
+    }
+    row = await db.fetch_one(queries.SELECT_SIGNATURE_STATUS, key)
     if row is None:
         raise PetitionError(404, "This receipt belongs to no signature on this petition.")
     if row["withdrawn"] and not withdrawn_ok:

@@ -11,6 +11,7 @@ import pytest
 from starlette.applications import Starlette
 
 from petition import accounts
+from petition.batcher import close_batch
 from petition.codes import code_hash, normalize
 from petition.csrf import FORM_FIELD
 from petition.database import Database
@@ -41,7 +42,7 @@ async def test_a_batch_of_codes_is_returned_once_and_stored_only_as_keyed_hashes
     assert all(CODE.match(code) for code in body["codes"]), "typeable Crockford base32, grouped, 80 bits"
     db: Database = app.state.db
     stored = await db.fetch_all("SELECT code_hash, state FROM signing_codes")
-    assert len(stored) == 20 and {row["state"] for row in stored} == {"unused"}
+    assert len(stored) == 20 and {row["state"] for row in stored} == {0}, "unused"
     dump = str(await db.fetch_all("SELECT * FROM signing_codes")) + str(
         await db.fetch_all("SELECT * FROM code_batches")
     )
@@ -124,23 +125,36 @@ async def test_codes_made_on_the_page_download_once_then_are_gone(
     assert await app.state.db.fetch_val("SELECT plaintext FROM code_batches") is None
 
 
-async def test_a_batch_tells_how_many_of_its_codes_were_used_only_from_min_cell_size_up(
+async def test_a_batch_tells_how_many_of_its_codes_were_used_only_from_min_cell_size_up_and_only_when_counted(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
-    from .test_signing import make_codes, open_petition, sign
+    from .test_signing import make_codes, open_petition, petition_id, sign
 
     slug = await open_petition(client, token)
     minimum = app.state.settings.min_cell_size
-    seen = []
-    for code in await make_codes(client, token, slug, minimum + 1):
-        assert (await sign(client, slug, code)).status_code == 201
+
+    async def used() -> int | None:
         [listed] = (await client.get(f"/api/v1/petitions/{slug}/codes", headers=bearer(token))).json()["batches"]
-        seen.append(listed["used"])
-    assert seen == [None] * (minimum - 1) + [minimum, minimum + 1], "a code batch is a cell an organizer chose"
+        return listed["used"]  # type: ignore[no-any-return]
+
+    async def close() -> None:
+        await close_batch(app.state.db, app.state.settings, await petition_id(app.state.db, slug))
+
+    codes = await make_codes(client, token, slug, minimum + 1)
+    for code in codes[: minimum - 1]:
+        assert (await sign(client, slug, code)).status_code == 201
+    await close()
+    assert await used() is None, "below MIN_CELL_SIZE: a code batch is a cell an organizer chose"
+    for code in codes[minimum - 1 :]:
+        assert (await sign(client, slug, code)).status_code == 201
+    assert await used() is None, "spending a code moves nothing an organizer sees"
+    await close()
+    assert await used() == minimum + 1, "the batch that counted them moved it"
     [one] = (await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 1}, headers=bearer(token))).json()[
         "codes"
     ]
     assert (await sign(client, slug, one)).status_code == 201
+    await close()
     await log_in(client, "alice@example.org")
     rows = re.findall(r"<tr>(.*?)</tr>", (await client.get(f"/organize/petitions/{slug}")).text, re.DOTALL)
     cells = [re.sub(r"<[^>]+>", "", row) for row in rows if "<td" in row and "Revoke" in row]
@@ -157,7 +171,7 @@ async def test_revoking_a_batch_stops_its_unused_codes(app: Starlette, client: h
     done = await client.post(f"{page}/codes/{batch['batch']}/revoke", data={FORM_FIELD: csrf})
     assert "no longer work" in done.text
     states = {row["state"] for row in await app.state.db.fetch_all("SELECT state FROM signing_codes")}
-    assert states == {"revoked"}
+    assert states == {0}, "the codes' rows are as they were: their batch refuses them"
     again = await client.post(f"{page}/codes/{batch['batch']}/revoke", data={FORM_FIELD: csrf})
     assert again.status_code == 409
 

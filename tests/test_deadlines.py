@@ -73,7 +73,7 @@ async def test_a_withdrawal_written_after_the_deadline_is_refused_inside_the_wri
     assert stale is not None and petitions.is_open(stale)
     await passed_deadline(app, slug)
     with pytest.raises(petitions.PetitionError) as refused:
-        await signatures.withdraw(app.state.db, petition=stale, receipt=receipt)
+        await signatures.withdraw(app.state.db, app.state.settings, petition=stale, receipt=receipt)
     assert refused.value.status == 409 and "only while the petition is open" in refused.value.message
     assert await status(client, slug, receipt) == "pending"
 
@@ -108,8 +108,8 @@ async def test_signing_after_the_deadline_is_refused_by_every_route_before_the_c
         await signatures.sign_with_code(
             app.state.db, app.state.settings, petition=stale_open, data=SignatureCreate(code=code)
         )
-    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM signatures") == 0
-    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM signing_codes WHERE state = 'unused'") == 1
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM pending_signatures") == 0
+    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM signing_codes WHERE state = 0") == 1, "unused"
 
 
 async def test_pages_and_json_say_closed_at_the_deadline_before_the_closing_job_runs(
@@ -209,7 +209,7 @@ async def test_signing_forms_sent_after_the_deadline_say_the_petition_is_closed_
         assert CLOSED_MESSAGE in answer.text, form
         assert "Please correct the form" not in answer.text, form
         assert "<form" not in answer.text.split("</header>")[-1], f"{form}: no form to send again"
-    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM signatures") == 0
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM pending_signatures") == 0
 
 
 async def test_a_withdrawal_after_the_deadline_says_so_without_blaming_the_receipt(

@@ -17,7 +17,7 @@ from petition.settings import Settings
 
 from .conftest import SmtpSink, make_settings, smtp_settings
 from .test_petitions import bearer, create
-from .test_signing import petition_id, status
+from .test_signing import count_everything, petition_id, status
 
 pytestmark = pytest.mark.usefixtures("organizer")
 TITLE = "Fair rotas for the night shift"
@@ -95,8 +95,12 @@ async def test_an_emailed_code_signs_once_and_the_email_is_neutral(
     assert signed.status_code == 201 and signed.json()["status"] == "pending"
     receipt = signed.json()["receipt"]
     again = await verify(client, slug, asked.json()["attempt"], code)
-    assert again.status_code == 404, "a code works once"
+    assert again.status_code == 409, "a code signs once: the address has signed"
     db: Database = app.state.db
+    assert await rows(db, "sign_attempts") == 1, "the write that signed changed no row with a time in it"
+    from petition.email_signing import remove_used_attempts
+
+    assert await remove_used_attempts(db) == 1, "the next pass removes it"
     assert await rows(db, "sign_attempts") == 0 and await rows(db, "outbox") == 0
     await close_batch(db, app.state.settings, await petition_id(db, slug))
     app.state.public_cache.clear()
@@ -147,6 +151,7 @@ async def test_fifty_concurrent_requests_for_one_address_end_in_one_signature(
     by_attempt = await _pair_codes(app, [a.json()["attempt"] for a in asked], codes)
     results = await asyncio.gather(*(verify(client, slug, attempt, code) for attempt, code in by_attempt))
     assert sorted(r.status_code for r in results) == [201] + [409] * 49
+    await count_everything(app)
     assert await rows(db, "signatures") == 1 and await rows(db, "email_dedupe") == 1
 
 
@@ -207,6 +212,7 @@ async def test_codes_of_other_attempts_expired_codes_and_missing_attempts_do_not
 
     await purge_expired(db)
     assert await rows(db, "sign_attempts") == 0 and await rows(db, "signatures") == 0
+    assert await rows(db, "pending_signatures") == 0
 
 
 async def test_bad_addresses_and_petitions_closed_to_email_are_refused_and_store_nothing(
@@ -232,7 +238,7 @@ async def test_bad_addresses_and_petitions_closed_to_email_are_refused_and_store
     assert await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))
     app.state.public_cache.clear()
     assert (await ask(client, slug)).status_code == 409
-    for table in ("sign_attempts", "outbox", "code_email_counts", "signatures"):
+    for table in ("sign_attempts", "outbox", "code_email_counts", "signatures", "pending_signatures"):
         assert await rows(db, table) == 0, table
     assert smtp.messages == []
 
@@ -247,6 +253,7 @@ async def test_withdrawing_frees_the_address_to_sign_again(
     db: Database = app.state.db
     assert await rows(db, "email_dedupe") == 0
     again = await sign_by_email(app, client, smtp, slug)
+    await count_everything(app)
     assert again != receipt and await rows(db, "email_dedupe") == 1
 
 
@@ -290,7 +297,7 @@ async def test_withdrawal_deletes_the_updates_address_wherever_it_waits(
     for receipt in (waiting, confirmed["receipt"]):
         assert (await client.post(f"{url}/withdraw", json={"receipt": receipt})).status_code == 200
     await close_batch(db, app.state.settings, await petition_id(db, slug))
-    for table in ("contacts", "contact_confirmations", "pending_details"):
+    for table in ("contacts", "contact_confirmations", "pending_signatures"):
         assert await rows(db, table) == 0, table
 
 

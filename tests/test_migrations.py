@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from petition import queries
 from petition.database import Database
 from petition.migrations import (
     MIGRATIONS_DIR,
@@ -197,23 +196,40 @@ async def test_codes_spent_before_the_batch_counter_existed_are_counted(empty_db
 
 
 async def test_signatures_keep_their_state_when_keyed_by_it(empty_db: Database, tmp_path: Path) -> None:
-    # Before 0010 signatures were keyed by receipt hash alone; every state must come through.
+    # Before 0010 signatures were keyed by receipt hash alone; every state must come through 0010,
+    # and 0012 counts what waited (counted = 0, or withdrawn = 1) as a batch closing then would.
     await migrate_before(empty_db, 10, tmp_path / "older")
     states = [("r1", 0, 0), ("r2", 1, 0), ("r3", 0, 1), ("r4", 1, 1), ("r5", 1, 2)]
     async with empty_db.exclusive() as tx:
+        await tx.execute(
+            "INSERT INTO organizers (id, email, password_hash, created_at) VALUES ('o', 'o@example.org', 'x', 0)"
+        )
+        await tx.execute(
+            "INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, allowed_domains,"
+            " verification, show_names, reasons_enabled, timeline_floor, retention_days, created_by, created_at,"
+            " signature_count, count_code) VALUES ('p', 'p', 'open', 't', '', '', '', 10, '[]', '[\"code\"]',"
+            " 0, 0, 'day', 30, 'o', 0, 2, 2)"
+        )
         for receipt_hash, counted, withdrawn in states:
             await tx.execute(
                 "INSERT INTO signatures (receipt_hash, petition_id, method, counted, withdrawn, accepted_hour)"
                 " VALUES (:h, 'p', 'code', :c, :w, 3600)",
                 {"h": receipt_hash, "c": counted, "w": withdrawn},
             )
+        await tx.execute("INSERT INTO pending_details (id, petition_id, sealed) VALUES ('d1', 'p', 'sealed')")
     await migrate(empty_db)
-    for receipt_hash, counted, withdrawn in states:
-        row = await empty_db.fetch_one(queries.SELECT_SIGNATURE, {"petition_id": "p", "receipt_hash": receipt_hash})
-        assert row == {"method": "code", "counted": counted, "withdrawn": withdrawn}
-    assert await empty_db.fetch_one(queries.SELECT_SIGNATURE, {"petition_id": "q", "receipt_hash": "r1"}) is None
-    waiting = await empty_db.fetch_all(queries.COUNT_PENDING_BY_METHOD, {"petition_id": "p"})
-    assert [(r["method"], r["signed"], r["withdrawn"]) for r in waiting] == [("code", 2, 2)]
+    rows = await empty_db.fetch_all("SELECT * FROM signatures ORDER BY receipt_hash")
+    assert rows == [
+        {"receipt_hash": h, "petition_id": "p", "method": "code", "withdrawn": int(w > 0)} for h, _, w in states
+    ], "every signature, keyed as before, with no time of its own"
+    # Counted before: r2, r4, r5, less r5's withdrawal (2). Waiting: r1 and r3 to count, r3's and r4's
+    # withdrawals: 2 + 2 - 2 = 2.
+    petition = await empty_db.fetch_one("SELECT signature_count, count_code FROM petitions WHERE id = 'p'")
+    assert petition == {"signature_count": 2, "count_code": 2}
+    hourly = await empty_db.fetch_all("SELECT signed, withdrawn FROM hourly_counts WHERE petition_id = 'p'")
+    assert hourly == [{"signed": 2, "withdrawn": 2}]
+    waiting = await empty_db.fetch_all("SELECT pending_key, petition_id, kind, sealed FROM pending_signatures")
+    assert waiting == [{"pending_key": "d1", "petition_id": "p", "kind": 3, "sealed": "sealed"}]
 
 
 async def test_petitions_and_what_refers_to_them_survive_the_draft_slugs_migration(

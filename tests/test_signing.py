@@ -51,6 +51,20 @@ async def petition_id(db: Database, slug: str) -> str:
     return str(await db.fetch_val("SELECT id FROM petitions WHERE slug = :slug", {"slug": slug}))
 
 
+async def count_everything(app: Starlette) -> None:
+    """Close every petition's batch now, whatever waits (as the batcher does once each is due)."""
+    db: Database = app.state.db
+    for row in await db.fetch_all("SELECT DISTINCT petition_id FROM pending_signatures"):
+        await close_batch(db, app.state.settings, row["petition_id"])
+    app.state.public_cache.clear()
+
+
+async def accepted(db: Database) -> int:
+    """Signatures accepted so far: waiting for their batch, or counted."""
+    waiting = await db.fetch_val("SELECT COUNT(*) AS n FROM pending_signatures WHERE kind IN (0, 1)")
+    return int(waiting) + int(await db.fetch_val("SELECT COUNT(*) AS n FROM signatures"))
+
+
 async def test_a_code_signs_once_and_is_counted_only_when_its_batch_closes(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
@@ -82,7 +96,7 @@ async def test_fifty_concurrent_uses_of_one_code_make_one_signature(
     [code] = await make_codes(client, token, slug, 1)
     responses = await asyncio.gather(*(sign(client, slug, code) for _ in range(50)))
     assert sorted(r.status_code for r in responses) == [201] + [422] * 49
-    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM signatures") == 1
+    assert await accepted(app.state.db) == 1
 
 
 async def test_fifty_codes_make_fifty_signatures_without_database_locks(
@@ -110,7 +124,7 @@ async def test_revoked_and_foreign_codes_do_not_sign(app: Starlette, client: htt
         lambda tx: tx.execute("UPDATE code_batches SET revoked_at = 1 WHERE id = :id", {"id": batch["batch"]})
     )
     assert (await sign(client, slug, batch["codes"][0])).status_code == 422
-    assert await db.fetch_val("SELECT COUNT(*) AS n FROM signatures") == 0
+    assert await accepted(db) == 0
 
 
 async def test_drafts_closed_and_email_only_petitions_take_no_codes(
@@ -127,7 +141,7 @@ async def test_drafts_closed_and_email_only_petitions_take_no_codes(
         client, token, title="Email only", verification=["email"], allowed_domains=["example.org"]
     )
     assert (await sign(client, email_only, "AAAA-BBBB-CCCC-DDDD")).status_code == 409
-    assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM signatures") == 0
+    assert await accepted(app.state.db) == 0
 
 
 async def test_withdrawal_leaves_the_count_and_a_withdrawn_signer_may_sign_again(
@@ -184,11 +198,11 @@ async def test_bad_signing_fields_are_refused_and_spend_no_code(
     assert (await sign(client, slug, code)).status_code == 201, "the code was not spent"
 
 
-async def test_batches_wait_for_time_and_size_but_close_at_the_end_of_the_bucket(
+async def test_a_batch_closes_only_as_a_crowd_and_a_quiet_day_does_not_close_it(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
     slug = await open_petition(client, token)
-    codes = await make_codes(client, token, slug, 5)
+    codes = await make_codes(client, token, slug, 7)
     db: Database = app.state.db
     batcher = Batcher(app.state.settings)  # LOG_BATCH_SECONDS 60, LOG_BATCH_MIN 5
     day = 20_000 * 86400
@@ -196,15 +210,40 @@ async def test_batches_wait_for_time_and_size_but_close_at_the_end_of_the_bucket
         await sign(client, slug, code)
     assert await batcher.run_once(db, clock=0, wall=day + 100) == 0, "first seen now"
     assert await batcher.run_once(db, clock=61, wall=day + 161) == 0, "old enough, but only 3 wait"
-    for code in codes[3:]:
+    assert await batcher.run_once(db, clock=90_000, wall=day + 90_000) == 0, "a day later, 3 still wait"
+    for code in codes[3:5]:
         await sign(client, slug, code)
-    assert await batcher.run_once(db, clock=62, wall=day + 162) == 1, "60 s and 5 waiting: closes"
-    extra = await make_codes(client, token, slug, 1)
-    await sign(client, slug, extra[0])
-    assert await batcher.run_once(db, clock=100, wall=day + 86000) == 0
-    assert await batcher.run_once(db, clock=101, wall=day + 86400 + 1) == 1, "the day ended: closes whatever waits"
+    assert await batcher.run_once(db, clock=90_001, wall=day + 90_001) == 1, "60 s and 5 waiting: closes"
     app.state.public_cache.clear()
-    assert await count_of(client, slug) == 6
+    assert await count_of(client, slug) == 5
+    receipt = (await sign(client, slug, codes[5])).json()["receipt"]
+    withdraw = f"/api/v1/petitions/{slug}/signatures/withdraw"
+    counted = (await sign(client, slug, codes[6])).json()["receipt"]
+    assert (await client.post(withdraw, json={"receipt": counted})).status_code == 200
+    assert await batcher.run_once(db, clock=200_000, wall=day + 200_000) == 0, "a withdrawal adds nobody to the crowd"
+    assert await status(client, slug, receipt) == "pending"
+
+
+async def test_a_closed_petitions_last_batch_counts_whatever_waits_without_reasons_when_small(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 2)
+    db: Database = app.state.db
+    receipts = [
+        (await sign(client, slug, code, name=SHOWN_NAME, show_name=True, reason=REASON)).json()["receipt"]
+        for code in codes
+    ]
+    batcher = Batcher(app.state.settings)
+    assert await batcher.run_once(db) == 0, "two wait: no batch yet"
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    assert await batcher.run_once(db) == 1, "closed: its last batch closes at once"
+    app.state.public_cache.clear()
+    assert await count_of(client, slug) == 2
+    assert [await status(client, slug, receipt) for receipt in receipts] == ["counted", "counted"]
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM signer_names") == 2, "names are written"
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM signer_reasons") == 0, "two reasons would pair with them"
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM pending_signatures") == 0
 
 
 async def test_the_stored_tables_cannot_be_joined_and_hidden_names_are_nowhere(
@@ -236,7 +275,7 @@ async def test_the_stored_tables_cannot_be_joined_and_hidden_names_are_nowhere(
             assert not shared, f"{first} and {second} share {shared}"
     columns = {name: set(rows[0]) for name, rows in tables.items()}
     assert columns["signatures"] & columns["signer_names"] == {"petition_id"}
-    dump = str(tables) + str(await db.fetch_all("SELECT * FROM pending_details"))
+    dump = str(tables) + str(await db.fetch_all("SELECT * FROM pending_signatures"))
     assert HIDDEN_NAME not in dump
     for receipt in receipts:
         assert receipt not in dump

@@ -70,7 +70,7 @@ async def test_characters_xml_forbids_are_refused_in_every_api_text_field_and_no
     assert refused(codes_made, "label")
     assert refused(await make(client, token, slug, label=f"wall{char}"), "label")
     assert await count(db, "code_batches") == 1 and await count(db, "flyer_batches") == 0
-    assert await count(db, "pending_details") == 0 and await count(db, "signatures") == 0
+    assert await count(db, "pending_signatures") == 0 and await count(db, "signatures") == 0
     assert (await sign(client, slug, code)).status_code == 201, "the refused signatures spent no code"
 
 
@@ -115,7 +115,7 @@ async def test_the_forms_show_the_text_rule_again_and_store_nothing(
     [code] = await make_codes(client, token, slug, 1)
     signed = await client.post(f"/p/{slug}/sign", data={"code": code, "name": "\u202eAlice", "show_name": "on"})
     assert signed.status_code == 422 and "direction of text" in signed.text
-    assert await count(db, "pending_details") == 0
+    assert await count(db, "pending_signatures") == 0
     await log_in(client, "alice@example.org")
     csrf = await csrf_of(client, "/organize/petitions/new")
     form = {FORM_FIELD: csrf, "title": "Fair\uffffshifts", "summary": "Rotas.", "target": "Operations", "goal": "50"}

@@ -1,0 +1,157 @@
+"""What waits for a petition's next batch: one sealed entry each, and nothing else on disk.
+
+The transaction that accepts a signature writes only what must be checked at
+once: the printed code it spends (one byte, in place) and one pending entry,
+keyed by a hash of the receipt and sealed (AES-GCM, bound to its key), holding
+everything the batch will write: the signature, its dedupe tag, its name and
+reason, the code batch and flyer it came through. No permanent row is written
+then, so nothing on disk orders signatures or pairs one with its name, reason,
+tag or contact: closing a batch writes each table's rows in the order of that
+table's own key (DESIGN.md rule 11).
+
+Kinds (small integers, so withdrawing a waiting signature changes its entry in place):
+SIGNATURE waits to be counted; WITHDRAWN was withdrawn before its batch (counted
+in and out at once); WITHDRAWAL takes a counted signature off the count; DETAILS
+carries what came for a signature later (an updates address confirmed after signing).
+
+A second signature with an address whose first still waits must be refused at
+once, so the waiting dedupe tags are kept where the writer can check them: on
+SQLite (one process) in memory, rebuilt from the sealed entries at start; on
+PostgreSQL (several processes) in `pending_dedupe`, keyed again under the
+pepper so that no waiting tag matches a permanent one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import weakref
+from typing import Any
+
+from . import queries
+from .database import Database, Transaction
+from .encryption import decrypt, encrypt
+from .settings import Settings
+from .tokens import receipt_key
+
+SIGNATURE = 0
+WITHDRAWN = 1
+WITHDRAWAL = 2
+DETAILS = 3
+
+
+def signature_key(receipt: str) -> str:
+    """The key of a signature's pending entry: SHA-256("pending/v1" | receipt)."""
+    return receipt_key("pending/v1", receipt)
+
+
+def withdrawal_key(receipt: str) -> str:
+    """The key of the pending withdrawal of a counted signature: SHA-256("withdrawal/v1" | receipt)."""
+    return receipt_key("withdrawal/v1", receipt)
+
+
+def details_key(receipt: str) -> str:
+    """The key of details that came later for a signature (an updates address)."""
+    return receipt_key("pending-contact/v1", receipt)
+
+
+def _bound(kind: int, key: str, petition_id: str) -> str:
+    # Details kept their binding from before pending entries existed (and old ones wait still).
+    return f"details/{petition_id}" if kind == DETAILS else f"pending/{key}"
+
+
+def seal(settings: Settings, *, kind: int, key: str, petition_id: str, content: dict[str, Any]) -> str:
+    """An entry's content (JSON) encrypted under ENCRYPTION_KEY and bound to its key."""
+    return encrypt(settings.encryption_key, json.dumps(content), _bound(kind, key, petition_id))
+
+
+def unseal(settings: Settings, row: dict[str, Any]) -> dict[str, Any]:
+    """A pending row (pending_key, petition_id, kind, sealed) -> its content; DecryptionError if tampered."""
+    bound = _bound(int(row["kind"]), row["pending_key"], row["petition_id"])
+    content: dict[str, Any] = json.loads(decrypt(settings.encryption_key, row["sealed"], bound))
+    return content
+
+
+async def insert(
+    tx: Transaction, settings: Settings, *, kind: int, key: str, petition_id: str, content: dict[str, Any]
+) -> None:
+    """Inside a write: one pending entry (replacing an entry of the same key, as a changed address does)."""
+    sealed = seal(settings, kind=kind, key=key, petition_id=petition_id, content=content)
+    await tx.execute(
+        queries.INSERT_PENDING, {"pending_key": key, "petition_id": petition_id, "kind": kind, "sealed": sealed}
+    )
+
+
+class PendingTags:
+    """The dedupe tags of signatures that still wait, for one database."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.in_memory = db.dialect == "sqlite"
+        self.pepper = settings.pepper
+        # SQLite: tag -> the pending key of the signature holding it.
+        self.held: dict[str, str] = {}
+        self.loaded = False
+
+    async def load(self, db: Database, settings: Settings) -> None:
+        """SQLite: rebuild the tags from the waiting signatures' sealed entries (once, at start)."""
+        if not self.in_memory or self.loaded:
+            return
+        held = {}
+        for row in await db.fetch_all(queries.SELECT_PENDING_OF_KIND, {"kind": SIGNATURE}):
+            dedupe = unseal(settings, row).get("dedupe")
+            if dedupe:
+                held[dedupe["tag"]] = row["pending_key"]
+        self.held, self.loaded = held, True
+
+    def _pending_tag(self, tag: str) -> str:
+        return hmac.new(self.pepper, f"pending-dedupe/v1|{tag}".encode(), hashlib.sha256).hexdigest()
+
+    async def reserve(self, tx: Transaction, *, tag: str, owner: str, petition_id: str) -> bool:
+        """Inside a write: hold `tag` for the waiting signature `owner` (its pending key); False when
+        another waiting signature holds it."""
+        if not self.in_memory:
+            row = await tx.fetch_one(
+                queries.INSERT_PENDING_DEDUPE, {"pending_tag": self._pending_tag(tag), "petition_id": petition_id}
+            )
+            return row is not None
+        holder = self.held.get(tag)
+        # A holder whose entry is gone (its write was rolled back) holds nothing.
+        if holder not in (None, owner) and await tx.fetch_one(queries.SELECT_PENDING_KIND, {"pending_key": holder}):
+            return False
+        self.held[tag] = owner
+
+        def undo() -> None:
+            if self.held.get(tag) == owner:
+                del self.held[tag]
+
+        tx.on_rollback(undo)
+        return True
+
+    async def release(self, tx: Transaction, *, tags: list[str]) -> None:
+        """Inside a write: the waiting signatures holding `tags` are counted or withdrawn; once
+        committed, the tags are free (or held by the permanent `email_dedupe` rows)."""
+        if not self.in_memory:
+            for pending_tag in sorted(self._pending_tag(tag) for tag in tags):
+                await tx.execute(queries.DELETE_PENDING_DEDUPE, {"pending_tag": pending_tag})
+            return
+        owners = {tag: self.held.get(tag) for tag in tags}
+
+        def forget() -> None:
+            for tag, owner in owners.items():
+                if owner is not None and self.held.get(tag) == owner:
+                    del self.held[tag]
+
+        tx.after_commit(forget)
+
+
+_tags: weakref.WeakKeyDictionary[Database, PendingTags] = weakref.WeakKeyDictionary()
+
+
+async def tags_of(db: Database, settings: Settings) -> PendingTags:
+    """The waiting dedupe tags of `db` (loaded from the pending entries the first time, on SQLite)."""
+    tags = _tags.get(db)
+    if tags is None:
+        tags = _tags[db] = PendingTags(db, settings)
+    await tags.load(db, settings)
+    return tags
