@@ -19,7 +19,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from . import accounts, api_tokens, organizers
-from .database import Database, DatabaseError
+from .database import Database, DatabaseError, dialect_of
 from .logs import configure_logging, logging_config
 from .migrations import MigrationError, migrate
 from .passwords import password_problem
@@ -96,6 +96,13 @@ def run_serve(args: argparse.Namespace) -> int:
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
         os.environ["BASE_URL"] = f"http://{host}:{args.port}"
     settings = settings_or_exit()
+    if args.workers > 1 and dialect_of(settings.database_url) == "sqlite":
+        # Leases and the waiting signatures' dedupe tags live in the one process's memory.
+        raise CommandError(
+            f"SQLite serves one process; --workers {args.workers} needs DATABASE_URL=postgresql://... "
+            "(see the README: Running on PostgreSQL)",
+            EXIT_CONFIG,
+        )
     applied = prepare_database(settings)
     for name in applied:
         print(f"applied migration {name}", file=sys.stderr)

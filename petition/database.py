@@ -33,7 +33,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -296,6 +296,13 @@ class Database(_FetchShortcuts):
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Write(unit, future, lock_key))
         return await future
+
+    @asynccontextmanager
+    async def between_commits(self) -> AsyncIterator[None]:
+        """Hold the writer between two group commits: no write runs until this ends (for tests
+        that copy the database's files, so that no copy races a commit)."""
+        async with self._write_lock:
+            yield
 
     async def checkpoint(self) -> bool:
         """SQLite: copy every committed page of the WAL into the database file and cut the WAL to

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from . import addresses, downloads, email_signing, flyer_batches, petitions, signatures, updates
+from . import addresses, downloads, email_signing, flyer_batches, petitions, signatures, timeline, updates
 from .cache import RawResponse
 from .database import Database, Row
 from .email_signing import AttemptBody, CheckEmail, VerifyBody
@@ -214,7 +214,8 @@ async def sign(request: Request) -> Response:
         return again({route: error.message}, error.status)
     if data.updates:
         request.app.state.sender.wake()
-    return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": bool(data.updates)})
+    context.update(receipt=receipt, updates=bool(data.updates), waited=await timeline.typical_wait_days(db, row))
+    return signer_page(request, "receipt.html", context)
 
 
 async def verify(request: Request) -> Response:
@@ -242,7 +243,8 @@ async def verify(request: Request) -> Response:
         return check_email_page(request, context, error=error.message, status=error.status)
     request.app.state.sender.wake()
     waiting = await updates.is_waiting(db, receipt)
-    return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": waiting})
+    context.update(receipt=receipt, updates=waiting, waited=await timeline.typical_wait_days(db, row))
+    return signer_page(request, "receipt.html", context)
 
 
 async def resend(request: Request) -> Response:
@@ -321,6 +323,7 @@ async def updates_action(request: Request) -> Response:
             context["notice"] = "A code is on its way to that address: type it below to confirm it."
             context["updates"] = True
         context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
+        context["waited"] = await timeline.typical_wait_days(db, row)
     except ValidationError:
         # The receipt has a receipt's shape already, so the address was refused: the updates
         # form again, the address as typed, the message beside it.
@@ -360,6 +363,7 @@ def receipt_context(receipt: str = "") -> dict[str, object]:
         "notice": None,
         "updates": False,
         "address": "",
+        "waited": None,
     }
 
 
@@ -398,6 +402,7 @@ async def receipt_action(request: Request) -> Response:
             context["notice"] = "Your updates address is deleted: no more updates will be sent."
         context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
         context["updates"] = await updates.is_waiting(db, receipt)
+        context["waited"] = await timeline.typical_wait_days(db, row)
     except PetitionError as error:
         context["error"] = error.message
         # A receipt of no signature is the receipt's fault; a closed petition or a signature

@@ -68,6 +68,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         site_name=settings.site_name,
         paragraphs=paragraphs,
         long_date=long_date,
+        batch_min=settings.log_batch_min,
     )
     env.filters["isolated"] = isolated
     return Jinja2Templates(env=env)

@@ -8,6 +8,7 @@ the "as of" time all start on the floor, so no one can time one signature.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
@@ -111,6 +112,23 @@ async def series(db: Database, row: Row, unit: int, *, moment: int | None = None
         rows.append((start, signed, withdrawn, invalidated, cumulative))
         start += unit
     return Series(unit, rows, end)
+
+
+async def typical_wait_days(db: Database, row: Row) -> int | None:
+    """How many days this petition's signatures have typically waited to be counted so far: the
+    median gap between the floor buckets in which batches closed (the first from the opening),
+    rounded up to whole days; None before any batch closed. Built from public counts only."""
+    if row["opened_at"] is None:
+        return None
+    unit = BUCKET_SECONDS[row["timeline_floor"]]
+    counters = await db.fetch_all(queries.SELECT_HOURLY_COUNTS, {"petition_id": row["id"]})
+    closes = sorted({floor_of(c["hour"], unit) for c in counters if c["signed"] or c["withdrawn"]})
+    if not closes:
+        return None
+    starts = [floor_of(row["opened_at"], unit), *closes]
+    gaps = sorted(later - earlier for earlier, later in itertools.pairwise(starts))
+    median = gaps[len(gaps) // 2]
+    return max(1, -(-median // 86400))
 
 
 async def timeline(db: Database, row: Row, bucket: str) -> Timeline:

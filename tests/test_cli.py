@@ -61,11 +61,23 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
         assert option in serve_help
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_serve_starts_on_a_fresh_folder_with_private_secrets_and_database(tmp_path: Path, workers: int) -> None:
+def test_serve_on_sqlite_refuses_several_workers(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(MAIN), "--port", str(free_port()), "--workers", "2"],
+        cwd=tmp_path,
+        env=clean_environ(tmp_path, {}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "SQLite serves one process" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_starts_on_a_fresh_folder_with_private_secrets_and_database(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(MAIN), "--port", str(port), "--workers", str(workers)],
+        [sys.executable, str(MAIN), "--port", str(port)],
         cwd=tmp_path,
         env=clean_environ(tmp_path, {}),
         stdout=subprocess.PIPE,

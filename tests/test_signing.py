@@ -336,3 +336,23 @@ async def test_a_refused_updates_address_on_the_receipt_page_is_marked_and_can_b
     assert "aria-invalid" not in receipt_input and 'id="receipt-error"' not in refused.text
     assert f'value="{address}"' in refused.text, "the updates form is there again, with the address as typed"
     assert await app.state.db.fetch_val("SELECT COUNT(*) FROM contact_confirmations") == 0
+
+
+async def test_a_pending_receipt_says_signatures_are_counted_in_groups_and_how_long_groups_took(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 6)
+    db: Database = app.state.db
+    page = await client.get(f"/p/{slug}")
+    assert "counted in groups of at least 5" in page.text
+    first = await client.post(f"/p/{slug}/sign", data={"code": codes[0]})
+    assert "counted in groups of at least 5" in first.text and "so far" not in first.text, "no group closed yet"
+    for code in codes[1:5]:
+        await sign(client, slug, code)
+    opened = await db.fetch_val("SELECT opened_at FROM petitions WHERE slug = :slug", {"slug": slug})
+    await close_batch(db, app.state.settings, await petition_id(db, slug), at=opened + 3 * 86400)
+    receipt = (await sign(client, slug, codes[5])).json()["receipt"]
+    check = await client.post(f"/p/{slug}/receipt", data={"receipt": receipt})
+    words = " ".join(re.sub(r"<[^>]+>", "", check.text).split())
+    assert "Yours is pending until its group is complete: on this petition a group has taken about 3 days" in words

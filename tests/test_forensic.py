@@ -1,0 +1,272 @@
+"""What a copy of the SQLite data folder reveals, read from its raw bytes (DESIGN.md rule 11).
+
+An attacker holding a copy of the database file and its WAL, taken at any moment, without the
+secrets, reads cell offsets in pages (SQLite writes each new cell below the ones before it, so
+a cell's place records when it came) and every commit the WAL still holds. This test signs 32
+times with both methods, with names, reasons, updates addresses and withdrawals, copies the
+folder between commits (holding the writer, so no copy races a write), and shows with the raw
+reader in `tests/sqlite_pages.py` that:
+
+- in every signer table, the cells one batch wrote lie in the order of their keys;
+- no WAL commit adds a lone signature beside a name, reason, contact, tag or spent code, and
+  permanent signer rows are added only by batches of at least LOG_BATCH_MIN;
+- no time finer than an hour about a signer is in the main file, and its free pages and
+  freeblocks hold nothing but zeros;
+- once idle for LOG_BATCH_SECONDS the WAL is empty, and withdrawn names and reasons are in no file.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from petition.batcher import Batcher, close_batch
+from petition.database import Database
+from petition.settings import Settings
+
+from .conftest import BASE_URL, SmtpSink, make_settings, smtp_settings, start_app
+from .sqlite_order import physical_order_follows_keys
+from .sqlite_pages import Cell, Image, images_at_each_commit, read_btree_page, record_integers, row_cells, schema_roots
+from .sqlite_space import FreeKind, free_regions, page_map
+from .test_email_signing import ask, codes_for, verify
+from .test_petitions import bearer, create
+
+pytestmark = pytest.mark.usefixtures("organizer")
+
+BATCH_MIN = 5
+# The permanent tables a batch writes, and their indexes whose key begins with the petition then
+# the table's key (so their order within a petition is the table's key order too).
+SIGNER_TREES = (
+    "signatures",
+    "email_dedupe",
+    "email_dedupe_by_petition",
+    "signer_names",
+    "signer_names_by_petition",
+    "signer_reasons",
+    "signer_reasons_by_petition",
+    "contacts",
+    "contacts_by_petition",
+)
+SIGNER_TABLES = ("signatures", "email_dedupe", "signer_names", "signer_reasons", "contacts")
+# Where a time about a signer could be: none of these may hold one finer than an hour.
+TIMED_TABLES = (*SIGNER_TABLES, "signing_codes", "pending_signatures", "hourly_counts")
+EPOCH_RANGE = range(10**9, 4 * 10**9)
+SENTINEL_NAME = "Zygmunt Withdrawnname"
+SENTINEL_REASON = "qz-withdrawn-reason"
+
+
+@dataclass(frozen=True)
+class Copy:
+    """The data folder's database files at one moment, as an attacker would copy them."""
+
+    label: str
+    main: bytes
+    wal: bytes
+    files: dict[str, bytes]
+
+    def image(self, *, with_wal: bool = True) -> Image:
+        return Image.from_bytes(self.main, self.wal if with_wal and self.wal else None)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smtp: SmtpSink) -> Settings:
+    """SQLite only, in a data folder of its own: the bytes on disk are what is tested."""
+    data = tmp_path / "data"
+    data.mkdir()
+    return make_settings(
+        data,
+        database_url=f"sqlite:///{data / 'petition.db'}",
+        log_batch_min=BATCH_MIN,
+        outbox_retry_seconds=1,
+        **smtp_settings(smtp),
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application, lifespan = await start_app(settings)
+    try:
+        yield application
+    finally:
+        await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        yield http
+
+
+async def copy_folder(db: Database, settings: Settings, label: str) -> Copy:
+    """Copy every file of the data folder while the writer waits between commits."""
+    async with db.between_commits():
+        files = {path.name: path.read_bytes() for path in Path(settings.data_dir).iterdir() if path.is_file()}
+    return Copy(label, files["petition.db"], files.get("petition.db-wal", b""), files)
+
+
+def key_of(tree: str, cell: Cell) -> object:
+    return cell.record[0] if tree in SIGNER_TABLES or tree == "signing_codes" else tuple(cell.record)
+
+
+def rows(image: Image, roots: dict[str, int], tree: str) -> dict[object, Cell]:
+    return {key_of(tree, cell): cell for cell in row_cells(image, roots[tree])}
+
+
+def check_batch_order(before: Image, after: Image) -> int:
+    """Assert the cells written between two images (one batch's) lie in key order in each page; how
+    many pages were checked."""
+    roots = schema_roots(after)
+    checked = 0
+    earlier_map, later_map = page_map(before, roots), page_map(after, roots)
+    for tree in SIGNER_TREES:
+        if set(earlier_map.pages_of(tree)) != set(later_map.pages_of(tree)):
+            continue  # the batch split a page: balancing may slide cells (tests/sqlite_order.py)
+        old = rows(before, roots, tree)
+        by_page: dict[int, list[tuple[int, object]]] = {}
+        for key, cell in rows(after, roots, tree).items():
+            if key not in old:
+                by_page.setdefault(cell.page, []).append((cell.offset, key))
+        for page, cells in by_page.items():
+            previous = read_btree_page(before, page).freeblocks if page in earlier_map.pages_of(tree) else ()
+            assert physical_order_follows_keys(cells, previous_freeblocks=previous), (
+                f"{tree}: the cells one batch wrote into page {page} are not in key order"
+            )
+            checked += len(cells) >= 2
+    return checked
+
+
+def check_wal_commits(copy: Copy) -> Counter[str]:
+    """Assert no commit in the copy's WAL pairs one signature with one other signer row; what the commits added."""
+    images = images_at_each_commit(copy.main, copy.wal)
+    roots = schema_roots(images[-1])
+    added_in_all: Counter[str] = Counter()
+    for number, (earlier, later) in enumerate(itertools.pairwise(images), start=1):
+        added: Counter[str] = Counter()
+        for table in SIGNER_TABLES:
+            old = rows(earlier, roots, table)
+            added[table] = sum(1 for key in rows(later, roots, table) if key not in old)
+        old_codes = rows(earlier, roots, "signing_codes")
+        spent = sum(
+            1
+            for key, cell in rows(later, roots, "signing_codes").items()
+            if key in old_codes and old_codes[key].record != cell.record
+        )
+        where = f"{copy.label}, WAL commit {number}"
+        assert added["signatures"] == 0 or added["signatures"] >= BATCH_MIN, f"{where}: a batch below the minimum"
+        others = [table for table in SIGNER_TABLES[1:] if added[table]]
+        assert not others or added["signatures"], f"{where}: {others} written without a batch"
+        assert not (added["signatures"] == 1 and ({added[t] for t in others} & {1} or spent == 1)), (
+            f"{where}: pairs a single signature with a single row of another table"
+        )
+        assert not (spent and added["signatures"]), f"{where}: a code spent in the commit that writes signatures"
+        added_in_all.update(added)
+    return added_in_all
+
+
+def check_times_and_free_space(copy: Copy) -> None:
+    """Assert the main file holds no time finer than an hour about a signer, and its free pages are zeros."""
+    image = copy.image(with_wal=False)
+    roots = schema_roots(image)
+    for found in record_integers(image, {table: roots[table] for table in TIMED_TABLES}):
+        if found.value in EPOCH_RANGE:
+            assert found.value % 3600 == 0, f"{copy.label}: {found.tree} holds a time finer than an hour"
+    for region in free_regions(image, roots):
+        if region.kind in (FreeKind.FREELIST_LEAF, FreeKind.FREEBLOCK):
+            assert region.is_zero, f"{copy.label}: free space on page {region.page} holds bytes"
+
+
+async def test_a_copy_of_the_data_folder_orders_nothing_finer_than_a_batch_and_pairs_nothing(
+    app: Starlette, client: httpx.AsyncClient, token: str, smtp: SmtpSink, settings: Settings
+) -> None:
+    db: Database = app.state.db
+    fields = {"verification": ["email", "code"], "allowed_domains": ["example.com"]}
+    draft = (await create(client, token, show_names=True, reasons_enabled=True, **fields)).json()
+    assert (await client.post(f"/api/v1/petitions/{draft['id']}/publish", headers=bearer(token))).status_code == 200
+    slug, petition_id = draft["slug"], draft["id"]
+    made = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 16}, headers=bearer(token))
+    codes = made.json()["codes"]
+    api = f"/api/v1/petitions/{slug}/signatures"
+    copies: list[Copy] = []
+    checked_pages = 0
+    receipts: dict[int, str] = {}
+    withdrawn_when_waiting, withdrawn_when_counted = {3, 16}, {9, 21}
+    sentinels = withdrawn_when_waiting | withdrawn_when_counted
+
+    async def sign(number: int) -> None:
+        sentinel = number in sentinels
+        extra: dict[str, object] = {}
+        if number % 3 == 0 or sentinel:
+            extra = {
+                "name": f"{SENTINEL_NAME} {number}" if sentinel else f"Colleague {number}",
+                "show_name": True,
+                "reason": f"{SENTINEL_REASON} {number}" if sentinel else f"Reason number {number}",
+            }
+        if number % 5 == 1:
+            extra["updates"] = f"home{number}@elsewhere.org"
+        if number % 2:
+            answer = await client.post(api, json={"code": codes[number // 2], **extra})
+            assert answer.status_code == 201, answer.text
+            receipts[number] = answer.json()["receipt"]
+        else:
+            address = f"worker{number}@example.com"
+            attempt = (await ask(client, slug, address, **extra)).json()["attempt"]
+            [code] = await codes_for(app, smtp, address)
+            answer = await verify(client, slug, attempt, code)
+            assert answer.status_code == 201, answer.text
+            receipts[number] = answer.json()["receipt"]
+        if "updates" in extra and number % 2:  # some confirm their updates address; its row waits for a batch
+            [code] = await codes_for(app, smtp, str(extra["updates"]))
+            confirm = await client.post(f"{api}/updates/confirm", json={"receipt": receipts[number], "code": code})
+            assert confirm.status_code == 200
+
+    async def withdraw(number: int) -> None:
+        answer = await client.post(f"{api}/withdraw", json={"receipt": receipts[number]})
+        assert answer.status_code == 200, answer.text
+
+    previous = await copy_folder(db, settings, "before signing")
+    for start in range(0, 32, 8):
+        for number in range(start, start + 8):
+            await sign(number)
+            if number in withdrawn_when_waiting:
+                await withdraw(number)
+        for number in withdrawn_when_counted:
+            if number < start:
+                await withdraw(number)
+                withdrawn_when_counted = withdrawn_when_counted - {number}
+        copies.append(await copy_folder(db, settings, f"before batch {start // 8 + 1}"))
+        await close_batch(db, settings, petition_id)
+        copies.append(written := await copy_folder(db, settings, f"batch {start // 8 + 1}"))
+        # Every cell written since the last batch: signing in between must have written none.
+        checked_pages += check_batch_order(previous.image(), written.image())
+        assert await db.checkpoint()
+        copies.append(previous := await copy_folder(db, settings, f"after batch {start // 8 + 1}"))
+    assert checked_pages >= 10, "enough pages were written by batches to judge their order"
+
+    added: Counter[str] = Counter()
+    for copy in copies:
+        if copy.label.startswith("batch"):
+            added.update(check_wal_commits(copy))
+        check_times_and_free_space(copy)
+    # 32 signatures; names and reasons of every third and of the four withdrawn ones (two never
+    # written); email signatures' tags, less the one withdrawn after counting was written first.
+    assert added["signatures"] == 32 and added["email_dedupe"] == 15 and added["contacts"] >= 2
+    assert added["signer_names"] >= 10 and added["signer_reasons"] >= 10
+
+    # Idle for LOG_BATCH_SECONDS: the batcher's round checkpoints whatever happened.
+    batcher = Batcher(settings)
+    batcher.last_checkpoint = 0.0
+    await batcher.run_once(db, clock=float(settings.log_batch_seconds))
+    idle = await copy_folder(db, settings, "idle")
+    assert idle.wal == b"", "the WAL holds no history once idle"
+    check_times_and_free_space(idle)
+    for name, data in idle.files.items():
+        assert SENTINEL_NAME.encode() not in data, f"a withdrawn name is still in {name}"
+        assert SENTINEL_REASON.encode() not in data, f"a withdrawn reason is still in {name}"
