@@ -30,7 +30,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -50,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WRK_THREADS = 1
 CODES_PER_BATCH = 5000
 SIGNING = "sign with a code (durable)"
+POSTGRESQL_SIGNING = "sign with a code on PostgreSQL, codes of 12 batches mixed"
 EMAIL = "sign with a work-email code, end to end (signatures/s)"
 EMAIL_SIGNERS = 32  # signers at once in the email workload
 API = "/api/v1/petitions"
@@ -115,7 +118,9 @@ def start_bare(port: int, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(pinned(command, SERVER_CPU), cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
-def start_service(port: int, data_dir: Path, log: Path, smtp_port: int) -> subprocess.Popen[bytes]:
+def start_service(
+    port: int, data_dir: Path, log: Path, smtp_port: int, *, database_url: str = "", workers: int = 1
+) -> subprocess.Popen[bytes]:
     environ = {
         **os.environ,
         "DATA_DIR": str(data_dir),
@@ -130,7 +135,9 @@ def start_service(port: int, data_dir: Path, log: Path, smtp_port: int) -> subpr
         "RATE_LIMIT_CODE_EMAILS_PER_CLIENT": "1000000000",
     }
     environ.pop("DATABASE_URL", None)
-    command = [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(port)]
+    if database_url:
+        environ["DATABASE_URL"] = database_url
+    command = [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(port), "--workers", str(workers)]
     return subprocess.Popen(
         pinned(command, SERVER_CPU), cwd=data_dir, env=environ, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
@@ -241,9 +248,12 @@ def seed_timeline_petition(service_port: int, data_dir: Path, signatures: int) -
     return str(slug)
 
 
-def seed_codes(service_port: int, data_dir: Path, count: int, name: str = "signing") -> tuple[str, Path]:
-    """An open petition that takes printed codes, and a file of `count` fresh codes for it."""
-    token = bench_token(data_dir)
+def seed_codes(
+    service_port: int, data_dir: Path, count: int, name: str = "signing", *, token: str = "", mixed: bool = False
+) -> tuple[str, Path]:
+    """An open petition that takes printed codes, and a file of `count` fresh codes for it (`mixed`:
+    the codes of all its batches shuffled together, as signatures from many flyers arrive)."""
+    token = token or bench_token(data_dir)
     headers = {"authorization": f"Bearer {token}"}
     base = f"http://127.0.0.1:{service_port}/api/v1/petitions"
     petition = {
@@ -260,9 +270,39 @@ def seed_codes(service_port: int, data_dir: Path, count: int, name: str = "signi
             size = min(CODES_PER_BATCH, count - len(codes))
             made = client.post(f"{base}/{slug}/codes", json={"count": size}, headers=headers).raise_for_status()
             codes += made.json()["codes"]
+    if mixed:
+        random.Random(1).shuffle(codes)
     path = data_dir / f"{name}-codes.txt"
     path.write_text("\n".join(codes) + "\n")
     return slug, path
+
+
+def postgresql_service(
+    base_url: str, workers: int, folder: Path, smtp_port: int, codes: int
+) -> tuple[subprocess.Popen[bytes], str, str, Path, str]:
+    """A service on a fresh schema of `base_url` with `workers` processes, and codes of several
+    batches mixed; (process, its URL, the petition's slug, the codes file, the schema)."""
+    schema = f"bench_{secrets.token_hex(4)}"
+    subprocess.run(["psql", base_url, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
+    url = f"{base_url}{'&' if '?' in base_url else '?'}search_path={schema}"
+    data_dir = folder / f"postgresql-{workers}"
+    data_dir.mkdir()
+    environ = {**os.environ, "DATA_DIR": str(data_dir), "DATABASE_URL": url}
+    main_py = str(ROOT / "main.py")
+    subprocess.run([sys.executable, main_py, "migrate"], env=environ, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, main_py, "create-organizer", "bench@example.org"],
+        input="bench password that is long enough\n", text=True, env=environ, check=True, capture_output=True,
+    )  # fmt: skip
+    token = subprocess.run(
+        [sys.executable, main_py, "create-token", "bench@example.org"],
+        text=True, env=environ, check=True, capture_output=True,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+    port = free_port()
+    process = start_service(port, data_dir, data_dir / "service.log", smtp_port, database_url=url, workers=workers)
+    wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+    slug, path = seed_codes(port, data_dir, codes, f"postgresql-{workers}", token=token, mixed=True)
+    return process, f"http://127.0.0.1:{port}", slug, path, schema
 
 
 def bench_token(data_dir: Path) -> str:
@@ -274,9 +314,9 @@ def bench_token(data_dir: Path) -> str:
     ).stdout.strip().splitlines()[-1]  # fmt: skip
 
 
-def signing_script(folder: Path, slug: str, codes: Path) -> Path:
+def signing_script(folder: Path, slug: str, codes: Path, name: str = "sign") -> Path:
     """A wrk Lua script that signs with the next unused code at every request."""
-    script = folder / "sign.lua"
+    script = folder / f"{name}.lua"
     script.write_text(
         "local codes = {}\n"
         f'for line in io.lines("{codes}") do codes[#codes + 1] = line end\n'
@@ -336,6 +376,13 @@ def main() -> None:
     parser.add_argument("--codes", type=int, default=150_000, help="printed codes made for the signing workload")
     parser.add_argument("--background-codes", type=int, default=30_000, help="codes for the background signing")
     parser.add_argument("--only", default="", help="comma-separated parts of workload names to run (and the baselines)")
+    parser.add_argument(
+        "--postgresql",
+        default=os.environ.get("BENCH_POSTGRESQL_URL", ""),
+        help="a PostgreSQL URL whose database may get schemas: adds printed-code signing on PostgreSQL, "
+        "one process and two (default: $BENCH_POSTGRESQL_URL; none: those rows are left out)",
+    )
+    parser.add_argument("--postgresql-codes", type=int, default=60_000, help="printed codes for each PostgreSQL row")
     args = parser.parse_args()
     wrk = ensure_wrk()
     if PIN:  # this process drives the email workload and runs its SMTP sink: beside wrk, not the servers
@@ -346,6 +393,8 @@ def main() -> None:
         bare_port, service_port = free_port(), free_port()
         bare = start_bare(bare_port, folder_path / "bare.log")
         service = start_service(service_port, folder_path, folder_path / "service.log", sink.port)
+        # (process, schema) of each PostgreSQL service, stopped and dropped at the end.
+        postgresql: list[tuple[subprocess.Popen[bytes], str]] = []
         try:
             wait_until_up(f"http://127.0.0.1:{bare_port}/healthz", bare)
             wait_until_up(f"http://127.0.0.1:{service_port}/healthz", service)
@@ -385,20 +434,32 @@ def main() -> None:
                 "chart page, 1,000 signatures": (f"{service_url}/p/{small}", None),
                 "chart page, 1,000,000 signatures": (f"{service_url}/p/{large}", None),
             }
+            signing_rows = {SIGNING: args.codes}
+            servers: dict[str, subprocess.Popen[bytes]] = {}  # a workload's own server, when not the service
+            wanted = [part.strip() for part in args.only.split(",") if part.strip()]
+            if args.postgresql and (not wanted or any(part in POSTGRESQL_SIGNING for part in wanted)):
+                for workers in (1, 2):
+                    process, url, slug, path, schema = postgresql_service(
+                        args.postgresql, workers, folder_path, sink.port, args.postgresql_codes
+                    )
+                    postgresql.append((process, schema))
+                    name = f"{POSTGRESQL_SIGNING}, {workers} process{'es' if workers > 1 else ''}"
+                    servers[name] = process
+                    workloads[name] = (url, signing_script(folder_path, slug, path, path.stem))
+                    signing_rows[name] = args.postgresql_codes
             if args.only:
-                wanted = [part.strip() for part in args.only.split(",") if part.strip()]
                 baselines = ("bare Starlette app", "/healthz")
                 workloads = {
                     name: spec
                     for name, spec in workloads.items()
                     if name in baselines or any(part in name for part in wanted)
                 }
-            # The signing workload spends each code once: every run starts past the codes the
-            # runs before it may have used (requests sent, plus what was still in flight).
-            codes_used = 0
+            # A signing workload spends each code once: every run starts past the codes the runs
+            # before it may have used (requests sent, plus what was still in flight).
+            codes_used = dict.fromkeys(signing_rows, 0)
 
             def measure(name: str, url: str, script: Path | None, duration: int) -> Result:
-                if name in (SIGNING, EMAIL):
+                if name in codes_used or name == EMAIL:
                     result = measure_alone(name, url, script, duration)
                 else:  # every other workload runs with signing going on beside it
                     background.start()
@@ -406,20 +467,20 @@ def main() -> None:
                         result = measure_alone(name, url, script, duration)
                     finally:
                         background.stop()
-                result.memory_mb = peak_memory_mb((bare if name == "bare Starlette app" else service).pid)
+                server = servers.get(name, bare if name == "bare Starlette app" else service)
+                result.memory_mb = peak_memory_mb(server.pid)
                 return result
 
             def measure_alone(name: str, url: str, script: Path | None, duration: int) -> Result:
-                nonlocal codes_used
                 if name == EMAIL:
                     load = email_load.run(service_port, sink, email_slug, duration, EMAIL_SIGNERS)
                     return Result(*asyncio.run(load))
-                offset = codes_used if name == SIGNING else None
+                offset = codes_used.get(name)
                 result = run_wrk(wrk, url, duration, args.connections, script, offset)
-                if name == SIGNING:
-                    codes_used += result.requests + 2 * args.connections
-                    if codes_used >= args.codes:
-                        sys.exit("the signing workload ran out of codes: raise --codes")
+                if name in codes_used:
+                    codes_used[name] += result.requests + 2 * args.connections
+                    if codes_used[name] >= signing_rows[name]:
+                        sys.exit(f"{name} ran out of codes: raise --codes or --postgresql-codes")
                 return result
 
             for name, (url, script) in workloads.items():  # warm up (and fill the caches)
@@ -434,6 +495,9 @@ def main() -> None:
         finally:
             stop(service)
             stop(bare)
+            for process, schema in postgresql:
+                stop(process)
+                subprocess.run(["psql", args.postgresql, "-qc", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
 
     bare_runs = results["bare Starlette app"]
     health_runs = results["/healthz"]

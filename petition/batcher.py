@@ -65,7 +65,8 @@ class Batcher:
                 closed += 1
         for petition_id in set(self.first_seen) - {row["id"] for row in waiting}:
             self.first_seen.pop(petition_id)
-        if closed or moment - self.last_checkpoint >= self.settings.log_batch_seconds:
+        # Half the period, so that what the WAL holds is never older than LOG_BATCH_SECONDS.
+        if closed or moment - self.last_checkpoint >= self.settings.log_batch_seconds / 2:
             if await db.checkpoint():
                 self.last_checkpoint = moment
             else:
@@ -127,15 +128,19 @@ async def close_batch(
         # A code batch's tear-off flyer counts the signatures made with its codes.
         for row in await tx.fetch_all(queries.TAKE_PENDING, {"petition_id": petition_id}):
             batch.add(int(row["kind"]), pending.unseal(settings, row))
-        small = sum(1 for item in batch.signatures if not item["withdrawn"]) < settings.log_batch_min
+        # A closed petition's last batch, too small to be a crowd, keeps no reason or updates address
+        # of its own signatures: on disk they would pair with its names (those of signatures
+        # counted in an earlier batch pair with nothing here).
+        too_small = final and len(batch.standing) < settings.log_batch_min
         for content in batch.details:
             if not await _stands(tx, batch, content["signature"]):
                 continue  # withdrawn before its batch closed: its name, reason and contact are never written
+            dropped = too_small and content["signature"] in batch.standing
             if "name" in content:
                 batch.names.append(content["name"])
-            if "reason" in content and not (final and small):
+            if "reason" in content and not dropped:
                 batch.reasons.append(content["reason"])
-            if "contact" in content and not (final and small):
+            if "contact" in content and not dropped:
                 batch.contacts.append(content["contact"])
         await _write(tx, settings, petition_id, batch)
         await _count(tx, petition_id, batch, hour_of(moment))

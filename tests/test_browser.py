@@ -195,7 +195,7 @@ async def test_a_signer_signs_with_an_emailed_code_then_a_printed_one_on_a_phone
         await page.goto(f"{server.url}/p/{slug}/receipt")  # type: ignore[attr-defined]
         await page.fill("#receipt", receipt)  # type: ignore[attr-defined]
         await page.click("button[value=status]")  # type: ignore[attr-defined]
-        if "counted" in await page.inner_text("main"):  # type: ignore[attr-defined]
+        if "Your signature is counted" in await page.inner_text("main"):  # type: ignore[attr-defined]
             break
         await page.wait_for_timeout(250)  # type: ignore[attr-defined]
     assert "Your signature is counted" in await page.inner_text("main")  # type: ignore[attr-defined]

@@ -53,8 +53,8 @@ class Server:
         done = subprocess.run(command, input=stdin, env=self.environ, capture_output=True, text=True, check=True)
         return done.stdout
 
-    def start(self) -> None:
-        command = [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(self.port)]
+    def start(self, *arguments: str) -> None:
+        command = [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(self.port), *arguments]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, env=self.environ, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30

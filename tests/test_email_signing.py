@@ -431,3 +431,31 @@ async def test_an_address_too_long_gets_the_one_address_message(
     assert answer.json()["error"]["fields"] == [{"field": field, "message": REFUSED}]
     form = await client.post(f"/p/{slug}/sign", data=body)
     assert form.status_code == 422 and REFUSED in form.text and "String should" not in form.text
+
+
+async def test_a_closed_petitions_small_last_batch_keeps_an_updates_address_of_a_signature_counted_before(
+    app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str
+) -> None:
+    from petition.batcher import Batcher
+
+    slug = await email_petition(client, token, verification=["code"], allowed_domains=[])
+    made = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 6}, headers=bearer(token))
+    first, *others = made.json()["codes"]
+    url = f"/api/v1/petitions/{slug}/signatures"
+    receipt = (await client.post(url, json={"code": first, "updates": PERSONAL})).json()["receipt"]
+    for code in others[:4]:
+        assert (await client.post(url, json={"code": code})).status_code == 201
+    await count_everything(app)
+    late = (await client.post(url, json={"code": others[4], "updates": "late.sentinel@elsewhere.org"})).json()
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    [code] = await codes_for(app, smtp, PERSONAL)
+    confirmed = await client.post(f"{url}/updates/confirm", json={"receipt": receipt, "code": code})
+    assert confirmed.status_code == 200, "confirmed after its signature was counted, and after the close"
+    [late_code] = await codes_for(app, smtp, "late.sentinel@elsewhere.org")
+    assert (
+        await client.post(f"{url}/updates/confirm", json={"receipt": late["receipt"], "code": late_code})
+    ).status_code == 200
+    db: Database = app.state.db
+    assert await Batcher(app.state.settings).run_once(db) == 1
+    assert await rows(db, "contacts") == 1, "the earlier signature's address is kept; the last batch's own is not"
+    assert await status(client, slug, late["receipt"]) == "counted"

@@ -15,6 +15,7 @@ NEEDS = {
     "conftest.py": {"POSTGRESQL"},  # the PostgreSQL half of every database test
     "test_cli.py": {"POSTGRESQL"},  # `migrate` against a PostgreSQL server
     "test_browser.py": {"CHROMIUM"},  # pages in a real browser
+    "test_processes.py": {"POSTGRESQL"},  # several server processes share one database
 }
 SKIPPING = {"skip", "skipif", "importorskip"}
 
