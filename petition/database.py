@@ -21,8 +21,14 @@ Why it is shaped like this (measured on a 2-core machine):
   group first runs without savepoints; when a write in it fails, the group is
   rolled back and run again with a savepoint for each write (and so is the next
   group, so that failing writes sent on purpose cannot double every group's
-  work). A write unit may therefore run twice, and changes nothing but the
-  database.
+  work).
+- Several processes share one PostgreSQL server, each with its own writer, so two
+  groups can wait on each other's row locks. Keyed units run in key order to make that
+  rare; when it happens anyway (a deadlock, a serialization failure, a lock not had in
+  time), the whole group is rolled back and run again after a short random wait, up to
+  GROUP_RETRIES times, before any caller sees an error.
+- A write unit may therefore run more than once, and changes nothing but the
+  database (or, through `tx.after_commit` and `tx.on_rollback`, what it is told).
 - In WAL mode (SQLite) and under MVCC (PostgreSQL) readers never wait for the writer.
 """
 
@@ -31,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -39,6 +46,7 @@ from contextlib import asynccontextmanager
 from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 import databases
 import databases.core
 
@@ -82,6 +90,15 @@ SQLITE_READER_PRAGMAS = (
 
 # PostgreSQL's SQLSTATE for unique_violation (asyncpg's exceptions carry it as `sqlstate`).
 UNIQUE_VIOLATION = "23505"
+# SQLSTATEs after which a group is run again from the start: it lost a deadlock (40P01), a
+# serialization check (40001) or the wait for a lock (55P03). Its transaction is aborted, so
+# nothing of it stands, and once the other transaction has finished it goes through.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+# How many times a group is run again after such a failure before its writes fail.
+GROUP_RETRIES = 5
+# The first wait before running a group again is up to this long, each next one up to twice
+# the last: random, so two processes' writers that collided do not collide again in step.
+RETRY_BACKOFF_SECONDS = 0.01
 
 
 class DatabaseError(Exception):
@@ -179,6 +196,7 @@ class Database(_FetchShortcuts):
         # Set after a group in which a write failed: the next group runs each write in a savepoint.
         self._careful = False
         self.commits = 0  # group commits so far (for benchmarks and tests)
+        self.group_retries = 0  # groups run again after a deadlock or lock failure (for tests)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -281,7 +299,7 @@ class Database(_FetchShortcuts):
         """Run `unit(tx)` in the next group commit; its result once the commit is durable.
 
         A unit does database work only (it holds up every write behind it), and may run
-        twice (see the module's docstring), so it changes nothing outside the database
+        more than once (see the module's docstring), so it changes nothing outside the database
         except through `tx.after_commit` and `tx.on_rollback`. When it raises, its own
         statements are rolled back and the exception reaches the caller; the other writes
         of the group are unaffected.
@@ -332,42 +350,47 @@ class Database(_FetchShortcuts):
                 await self._commit_group(group)
 
     async def _commit_group(self, group: list[_Write]) -> None:
-        # A caller that went away before its turn (a dropped request) writes nothing.
-        group = [item for item in group if not item.future.cancelled()]
-        if not group:
-            return
         # Units without a lock key first, as they came; then the keyed ones in key order.
         group.sort(key=lambda item: (item.lock_key is not None, item.lock_key or ""))
-        assert self._writer is not None
-        writer = self._writer
-        try:
-            await writer.begin()
-            outcomes = None if self._careful else await self._run_units(writer, group, savepoints=False)
-            if outcomes is None:
-                if not self._careful:  # a unit failed: none of the group stands; again, each in a savepoint
-                    writer.tx._undo_to((0, 0))
-                    await writer.rollback()
-                    await writer.begin()
-                outcomes = await self._run_units(writer, group, savepoints=True)
-            # After a failure the next group goes carefully too, so failing writes sent on
-            # purpose cannot make every group run twice.
-            self._careful = not all(ok for _, ok, _ in outcomes)
-            await writer.commit()
-            self.commits += 1
-        except BaseException as error:
-            # The commit itself failed (disk full, connection lost): nothing in it is acknowledged.
-            writer.tx._undo_to((0, 0))
-            await writer.rollback_quietly()
-            if isinstance(writer, _PostgresWriter) and writer.is_closed():
-                await self._replace_postgres_writer()
-            logger.error("group commit of %d writes failed: %s", len(group), _one_line(error))
-            failure = DatabaseError("the database could not save this change; please try again")
-            for item in group:
-                if not item.future.done():
-                    item.future.set_exception(failure)
-            if not isinstance(error, Exception):
-                raise
-            return
+        for attempt in range(GROUP_RETRIES + 1):
+            # A caller that went away before its turn (a dropped request) writes nothing.
+            group = [item for item in group if not item.future.cancelled()]
+            if not group:
+                return
+            assert self._writer is not None
+            writer = self._writer
+            try:
+                outcomes = await self._run_group(writer, group, retry=attempt < GROUP_RETRIES)
+            except _RunAgain as again:
+                # Another transaction held what this one needed: none of the group stands.
+                writer.tx._undo_to((0, 0))
+                await writer.rollback_quietly()
+                self.group_retries += 1
+                logger.warning(
+                    "group commit of %d writes failed with SQLSTATE %s (%s); running it again (%d of %d)",
+                    len(group),
+                    again.sqlstate,
+                    type(again.error).__name__,
+                    attempt + 1,
+                    GROUP_RETRIES,
+                )
+                await asyncio.sleep(random.uniform(0, RETRY_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 (not a secret)
+                continue
+            except BaseException as error:
+                # The commit itself failed (disk full, connection lost): nothing in it is acknowledged.
+                writer.tx._undo_to((0, 0))
+                await writer.rollback_quietly()
+                if isinstance(writer, _PostgresWriter) and writer.is_closed():
+                    await self._replace_postgres_writer()
+                logger.error("group commit of %d writes failed: %s", len(group), _one_line(error))
+                failure = DatabaseError("the database could not save this change; please try again")
+                for item in group:
+                    if not item.future.done():
+                        item.future.set_exception(failure)
+                if not isinstance(error, Exception):
+                    raise
+                return
+            break
         try:
             writer.tx._committed()
         except Exception as error:  # a callback's fault must not leave the callers waiting
@@ -380,14 +403,46 @@ class Database(_FetchShortcuts):
             else:
                 future.set_exception(value)
 
+    async def _run_group(
+        self, writer: _SQLiteWriter | _PostgresWriter, group: list[_Write], *, retry: bool
+    ) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        """One transaction of the group, committed; each unit's outcome. With `retry`, _RunAgain
+        when the group must be run again from the start (see RETRYABLE_SQLSTATES)."""
+        await writer.begin()
+        outcomes = None if self._careful else await self._run_units(writer, group, savepoints=False, retry=retry)
+        if outcomes is None:
+            if not self._careful:  # a unit failed: none of the group stands; again, each in a savepoint
+                writer.tx._undo_to((0, 0))
+                await writer.rollback()
+                await writer.begin()
+            outcomes = await self._run_units(writer, group, savepoints=True, retry=retry)
+        # After a failure the next group goes carefully too, so failing writes sent on
+        # purpose cannot make every group run twice.
+        self._careful = not all(ok for _, ok, _ in outcomes)
+        try:
+            await writer.commit()
+        except Exception as error:
+            sqlstate = _retryable_sqlstate(error) if retry else None
+            if sqlstate is not None:
+                raise _RunAgain(error, sqlstate) from error
+            raise
+        self.commits += 1
+        return outcomes
+
     @staticmethod
     async def _run_units(
         writer: _SQLiteWriter | _PostgresWriter,
         group: list[_Write],
         *,
         savepoints: bool,
+        retry: bool,
     ) -> list[tuple[asyncio.Future[Any], bool, Any]] | None:
-        """Each unit's (future, succeeded, result or exception); None at the first failure without savepoints."""
+        """Each unit's (future, succeeded, result or exception); None at the first failure without savepoints.
+
+        With `retry`, a unit that failed for want of a lock raises _RunAgain, savepoint or not:
+        the locks it waited on may be held by another process's group that waits on locks this
+        group took in earlier units, so only undoing the whole group lets both go through.
+        """
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         for unit, future, _ in group:
             if savepoints:
@@ -396,6 +451,9 @@ class Database(_FetchShortcuts):
             try:
                 result = await unit(writer.tx)
             except Exception as error:
+                sqlstate = _retryable_sqlstate(error) if retry else None
+                if sqlstate is not None:
+                    raise _RunAgain(error, sqlstate) from error
                 if not savepoints:
                     return None
                 writer.tx._undo_to(mark)
@@ -440,6 +498,36 @@ class Database(_FetchShortcuts):
                 await writer.rollback_quietly()
                 raise
             await writer.commit()
+
+
+class _RunAgain(Exception):
+    """The group's transaction failed for want of a lock (see RETRYABLE_SQLSTATES): run it all again."""
+
+    def __init__(self, error: BaseException, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.error = error
+        self.sqlstate = sqlstate
+
+
+def _retryable_sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE that makes a group worth running again, found in `error` or what it was raised from; or None.
+
+    A unit may have turned the driver's error into one of its own (`raise ... from error`).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None)
+        if sqlstate in RETRYABLE_SQLSTATES:
+            return str(sqlstate)
+        # Another process changed a table this connection had prepared a statement on (a
+        # migration while others serve): asyncpg has dropped its prepared statements, and
+        # inside a transaction it cannot prepare again by itself. The next run prepares afresh.
+        if isinstance(current, asyncpg.exceptions.InvalidCachedStatementError):
+            return str(current.sqlstate)
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class _Write(NamedTuple):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import sqlite3
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from petition import leases
-from petition.database import Database, DatabaseError, Transaction
+from petition.database import Database, DatabaseError, Transaction, _sqlite_path
 
 CREATE_ITEMS = "CREATE TABLE items (key TEXT PRIMARY KEY, value BIGINT NOT NULL)"
 INSERT_ITEM = "INSERT INTO items (key, value) VALUES (:key, :value)"
@@ -266,3 +269,263 @@ async def test_leases_live_in_memory_on_sqlite_and_in_rows_on_postgresql(db: Dat
         assert db.commits == commits and rows == 0
     else:
         assert db.commits == commits + 1 and rows == 1
+
+
+# -- lock order, retries after a deadlock --------------------------------------------------------
+
+CREATE_COUNTERS = "CREATE TABLE counters (key TEXT PRIMARY KEY, value BIGINT NOT NULL)"
+BUMP_COUNTER = "UPDATE counters SET value = value + 1 WHERE key = :key"
+
+
+class FakeDeadlock(Exception):
+    """What asyncpg raises when PostgreSQL chose this transaction to end a deadlock."""
+
+    sqlstate = "40P01"
+
+
+async def shorten_deadlock_checks(db: Database) -> None:
+    """PostgreSQL looks for a deadlock after `deadlock_timeout` (1 s by default); tests need not wait that long."""
+    with contextlib.suppress(asyncpg.InsufficientPrivilegeError):  # a superuser's setting: else 1 s it is
+        await db._writer.conn.execute("SET deadlock_timeout = '50ms'")  # type: ignore[union-attr]
+
+
+def bump_both(first: str, second: str):  # type: ignore[no-untyped-def]
+    async def unit(tx: Transaction) -> str:
+        await tx.execute(BUMP_COUNTER, {"key": first})
+        await asyncio.sleep(0.002)  # the other process's writer takes its first row meanwhile
+        await tx.execute(BUMP_COUNTER, {"key": second})
+        return first + second
+
+    return unit
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)  # SQLite serves one process
+@pytest.mark.parametrize("careful", [False, True], ids=["plain", "savepoints"])
+async def test_two_writers_locking_rows_in_opposite_orders_both_succeed(
+    db: Database, db_url: str, careful: bool
+) -> None:
+    # Two Database objects are two processes, each with its writer. Each group locks row x then
+    # y in one, y then x in the other: PostgreSQL ends the deadlock by failing one transaction,
+    # which is run again, whole, after the other's commit, in either mode of running units.
+    other = Database(db_url)
+    await other.connect()
+    try:
+        async with db.exclusive() as tx:
+            await tx.execute(CREATE_COUNTERS)
+            await tx.execute("INSERT INTO counters (key, value) VALUES ('x', 0), ('y', 0)")
+        for database in (db, other):
+            await shorten_deadlock_checks(database)
+        waves, per_wave = 3, 20
+        for _ in range(waves):
+            db._careful = other._careful = careful  # as after a group in which a write failed
+            results = await asyncio.gather(
+                *(db.write(bump_both("x", "y")) for _ in range(per_wave)),
+                *(other.write(bump_both("y", "x")) for _ in range(per_wave)),
+            )
+            assert results == ["xy"] * per_wave + ["yx"] * per_wave
+        rows = await db.fetch_all("SELECT key, value FROM counters ORDER BY key")
+        assert rows == [{"key": "x", "value": 2 * waves * per_wave}, {"key": "y", "value": 2 * waves * per_wave}]
+        assert db.group_retries + other.group_retries >= 1, "the groups were meant to deadlock"
+    finally:
+        await other.disconnect()
+
+
+async def test_a_group_that_lost_a_deadlock_runs_again_whole_and_logs_one_line(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    await create_items(db)
+    runs: list[str] = []
+    undone: list[str] = []
+
+    def unit(key: str, *, deadlocks: int = 0):  # type: ignore[no-untyped-def]
+        async def run(tx: Transaction) -> str:
+            runs.append(key)
+            tx.on_rollback(lambda: undone.append(key))
+            await tx.execute(INSERT_ITEM, {"key": key, "value": 1})
+            if runs.count(key) <= deadlocks:
+                raise ValueError("could not finish") from FakeDeadlock()  # a unit's own error, from the driver's
+            return key
+
+        return run
+
+    with caplog.at_level("WARNING", logger="petition.database"):
+        results = await asyncio.gather(db.write(unit("a")), db.write(unit("victim", deadlocks=1)), db.write(unit("b")))
+    assert results == ["a", "victim", "b"], "nobody saw the deadlock"
+    assert runs == ["a", "victim", "a", "victim", "b"], "the whole group again, without savepoints"
+    assert undone == ["victim", "a"], "every unit's statements were undone, so its hooks were too"
+    assert db.group_retries == 1
+    warnings = [record.getMessage() for record in caplog.records if record.name == "petition.database"]
+    assert len(warnings) == 1 and "40P01" in warnings[0] and "victim" not in warnings[0]
+    rows = await db.fetch_all("SELECT key FROM items ORDER BY key")
+    assert [row["key"] for row in rows] == ["a", "b", "victim"]
+
+
+async def test_a_write_that_keeps_losing_its_locks_fails_alone_after_five_more_runs(db: Database) -> None:
+    await create_items(db)
+    runs: list[str] = []
+
+    async def always_deadlocks(tx: Transaction) -> None:
+        runs.append("loser")
+        raise FakeDeadlock()
+
+    results = await asyncio.gather(db.write(insert("a", 1)), db.write(always_deadlocks), return_exceptions=True)
+    assert results[0] == "a" and isinstance(results[1], FakeDeadlock)
+    # Once, five times again, then as any failing write: the group is undone and run with savepoints.
+    assert len(runs) == 1 + 5 + 1
+    assert db.group_retries == 5
+    assert await db.fetch_val("SELECT COUNT(*) AS n FROM items") == 1
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
+async def test_a_table_changed_by_another_process_does_not_fail_the_next_write(db: Database, db_url: str) -> None:
+    # The writer keeps each statement prepared; when another process changes the table under it
+    # (a migration while others serve), the statement fails once inside the transaction, and the
+    # group is run again with the statement prepared afresh.
+    await create_items(db)
+    await db.write(insert("a", 1))
+
+    async def read_all(tx: Transaction) -> list[dict[str, object]]:
+        return await tx.fetch_all("SELECT * FROM items ORDER BY key")
+
+    assert await db.write(read_all) == [{"key": "a", "value": 1}]
+    other = Database(db_url)
+    await other.connect()
+    try:
+        async with other.exclusive() as tx:
+            await tx.execute("ALTER TABLE items ADD COLUMN note TEXT")
+    finally:
+        await other.disconnect()
+    assert await db.write(read_all) == [{"key": "a", "value": 1, "note": None}]
+    assert db.group_retries == 1
+
+
+async def test_a_group_runs_keyed_writes_in_key_order_after_the_others(db: Database) -> None:
+    await create_items(db)
+    order: list[str] = []
+
+    def unit(key: str):  # type: ignore[no-untyped-def]
+        async def run(tx: Transaction) -> str:
+            order.append(key)
+            await tx.execute(INSERT_ITEM, {"key": key, "value": 1})
+            return key
+
+        return run
+
+    commits = db.commits
+    results = await asyncio.gather(
+        db.write(unit("k3"), lock_key="c"),
+        db.write(unit("free1")),
+        db.write(unit("k1"), lock_key="a"),
+        db.write(unit("free2")),
+        db.write(unit("k2"), lock_key="b"),
+    )
+    assert db.commits == commits + 1, "one group"
+    assert order == ["free1", "free2", "k1", "k2", "k3"], "keyless as they came, then keyed in key order"
+    assert results == ["k3", "free1", "k1", "free2", "k2"], "each caller gets its own result"
+
+
+# -- hooks ---------------------------------------------------------------------------------------
+
+
+async def test_after_commit_hooks_run_once_the_commit_returned_and_never_for_a_failed_write(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_items(db)
+    events: list[str] = []
+    writer = db._writer
+    assert writer is not None
+    original_commit = writer.commit
+
+    async def commit() -> None:
+        await original_commit()
+        events.append("COMMIT")
+
+    monkeypatch.setattr(writer, "commit", commit)
+
+    async def succeeds(tx: Transaction) -> str:
+        await tx.execute(INSERT_ITEM, {"key": "kept", "value": 1})
+        tx.after_commit(lambda: events.append("kept: after commit"))
+        tx.on_rollback(lambda: events.append("kept: rolled back"))
+        events.append("kept: ran")
+        return "kept"
+
+    async def fails(tx: Transaction) -> None:
+        await tx.execute(INSERT_ITEM, {"key": "refused", "value": 1})
+        tx.after_commit(lambda: events.append("refused: after commit"))
+        raise ValueError("refused")
+
+    assert await db.write(succeeds) == "kept"
+    assert events == ["kept: ran", "COMMIT", "kept: after commit"]
+    events.clear()
+    with pytest.raises(ValueError):
+        await db.write(fails)
+    assert "refused: after commit" not in events
+
+
+async def test_a_failing_write_in_a_savepoint_group_undoes_only_its_own_hooks(db: Database) -> None:
+    await create_items(db)
+    events: list[str] = []
+
+    def unit(key: str, *, fail: bool = False):  # type: ignore[no-untyped-def]
+        async def run(tx: Transaction) -> str:
+            await tx.execute(INSERT_ITEM, {"key": key, "value": 1})
+            tx.on_rollback(lambda: events.append(f"{key}: rolled back"))
+            tx.after_commit(lambda: events.append(f"{key}: after commit"))
+            if fail:
+                raise ValueError("refused")
+            return key
+
+        return run
+
+    db._careful = True  # as after a group in which a write failed: each write in a savepoint
+    results = await asyncio.gather(
+        db.write(unit("a")), db.write(unit("bad", fail=True)), db.write(unit("b")), return_exceptions=True
+    )
+    assert results[0] == "a" and isinstance(results[1], ValueError) and results[2] == "b"
+    assert events == ["bad: rolled back", "a: after commit", "b: after commit"]
+
+
+async def test_a_failed_commit_runs_every_rollback_hook_and_no_after_commit_hook(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_items(db)
+    events: list[str] = []
+    writer = db._writer
+    assert writer is not None
+
+    async def failing_commit() -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer, "commit", failing_commit)
+
+    def unit(key: str):  # type: ignore[no-untyped-def]
+        async def run(tx: Transaction) -> str:
+            await tx.execute(INSERT_ITEM, {"key": key, "value": 1})
+            tx.on_rollback(lambda: events.append(f"{key}: rolled back"))
+            tx.after_commit(lambda: events.append(f"{key}: after commit"))
+            return key
+
+        return run
+
+    results = await asyncio.gather(*(db.write(unit(key)) for key in "abc"), return_exceptions=True)
+    assert all(isinstance(result, DatabaseError) for result in results)
+    assert sorted(events) == ["a: rolled back", "b: rolled back", "c: rolled back"]
+
+
+# -- checkpoint ----------------------------------------------------------------------------------
+
+
+async def test_a_checkpoint_empties_the_wal_into_the_database_file(db: Database, tmp_path: Path) -> None:
+    await create_items(db)
+    await asyncio.gather(*(db.write(insert(f"k{i}", i)) for i in range(100)))
+    assert await db.checkpoint() is True
+    if db.dialect == "postgresql":
+        assert await db.fetch_val("SELECT COUNT(*) AS n FROM items") == 100, "nothing to do, nothing lost"
+        return
+    path = Path(_sqlite_path(db.url))
+    assert Path(f"{path}-wal").stat().st_size == 0
+    copy = tmp_path / "main-file-only.db"  # the main file alone, without the WAL beside it
+    shutil.copyfile(path, copy)
+    with contextlib.closing(sqlite3.connect(copy)) as alone:
+        assert alone.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 100
+    assert await db.write(insert("after", 1)) == "after", "writes go on after a checkpoint"
