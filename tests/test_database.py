@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from petition import leases
-from petition.database import Database, DatabaseError, Transaction, _sqlite_path
+from petition.database import Database, DatabaseError, Transaction, _numbered, _sqlite_path
 
 CREATE_ITEMS = "CREATE TABLE items (key TEXT PRIMARY KEY, value BIGINT NOT NULL)"
 INSERT_ITEM = "INSERT INTO items (key, value) VALUES (:key, :value)"
@@ -529,3 +529,52 @@ async def test_a_checkpoint_empties_the_wal_into_the_database_file(db: Database,
     with contextlib.closing(sqlite3.connect(copy)) as alone:
         assert alone.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 100
     assert await db.write(insert("after", 1)) == "after", "writes go on after a checkpoint"
+
+
+# -- the PostgreSQL writer's statements ----------------------------------------------------------
+
+
+def test_named_parameters_become_numbered_once_each_outside_quotes_comments_and_casts() -> None:
+    sql = "SELECT :a, :b, :a WHERE x::text = 'it''s :not' AND \"odd:name\" = :c -- :nor\n AND d = :d"
+    assert _numbered(sql) == (
+        "SELECT $1, $2, $1 WHERE x::text = 'it''s :not' AND \"odd:name\" = $3 -- :nor\n AND d = $4",
+        ("a", "b", "c", "d"),
+    )
+    assert _numbered("SELECT 1") == ("SELECT 1", ())
+
+
+async def test_statements_inside_a_write_give_plain_dicts_as_readers_do(db: Database) -> None:
+    await create_items(db)
+
+    async def unit(tx: Transaction) -> tuple[object, ...]:
+        await tx.execute_many(INSERT_ITEM, [{"key": f"k{i}", "value": i} for i in range(3)])
+        await tx.execute_many(INSERT_ITEM, [])
+        return (
+            await tx.fetch_all("SELECT key, value FROM items WHERE key <> 'a :colon' ORDER BY key"),
+            await tx.fetch_one("SELECT key, value FROM items WHERE key = :key", {"key": "k1"}),
+            await tx.fetch_one("SELECT key FROM items WHERE key = :key", {"key": "missing"}),
+            await tx.fetch_val("SELECT SUM(value) AS total FROM items WHERE value >= :low", {"low": 1}),
+            await tx.fetch_val("SELECT key FROM items WHERE key = :key", {"key": "missing"}),
+            await tx.fetch_one("UPDATE items SET value = value + 10 RETURNING key"),
+        )
+
+    every, one, none, total, no_value, returned = await db.write(unit)
+    assert every == [{"key": "k0", "value": 0}, {"key": "k1", "value": 1}, {"key": "k2", "value": 2}]
+    assert all(type(row) is dict for row in every) and type(one) is dict
+    assert one == {"key": "k1", "value": 1} and none is None and total == 3 and no_value is None
+    assert returned is not None
+    assert await db.fetch_val("SELECT SUM(value) AS total FROM items") == 33, "RETURNING changed every row"
+    rows = await db.fetch_all("SELECT key FROM items WHERE value > :value ORDER BY key", {"value": 10})
+    assert rows == [{"key": "k1"}, {"key": "k2"}] and all(type(row) is dict for row in rows)
+
+
+async def test_a_bool_is_stored_as_an_integer_as_before(db: Database) -> None:
+    # Flags are SMALLINT columns on both databases; asyncpg takes a Python bool for an integer
+    # parameter, as it did through `databases` (which passed values unconverted).
+    await create_items(db)
+    await db.write(insert("yes", True))  # type: ignore[arg-type]
+    await db.write(insert("no", False))  # type: ignore[arg-type]
+    rows = await db.fetch_all(
+        "SELECT key, value FROM items WHERE value = :flag OR key = 'no' ORDER BY key", {"flag": True}
+    )
+    assert rows == [{"key": "no", "value": 0}, {"key": "yes", "value": 1}]
