@@ -166,9 +166,10 @@ def run_wrk(
 
 def publish(client: httpx.Client, base: str, headers: dict[str, str], petition: dict[str, object]) -> str:
     """Create `petition` through the API and publish it; its slug."""
-    slug = client.post(base, json=petition, headers=headers).raise_for_status().json()["slug"]
-    client.post(f"{base}/{slug}/publish", headers=headers).raise_for_status()
-    return str(slug)
+    draft = client.post(base, json=petition, headers=headers).raise_for_status().json()
+    # A draft is addressed by its id; its slug is its own once published.
+    client.post(f"{base}/{draft['id']}/publish", headers=headers).raise_for_status()
+    return str(draft["slug"])
 
 
 def seed_petitions(service_port: int, data_dir: Path, count: int) -> list[str]:

@@ -10,6 +10,7 @@ stored signatures with nothing counted twice, and SQLite must pass its integrity
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -56,7 +57,10 @@ class Server:
     def start(self, *arguments: str) -> None:
         command = [sys.executable, str(ROOT / "main.py"), "serve", "--port", str(self.port), *arguments]
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, env=self.environ, stdout=log, stderr=subprocess.STDOUT)
+            # A session of its own, so that killing it kills every worker process it started too.
+            self.process = subprocess.Popen(
+                command, env=self.environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -69,8 +73,10 @@ class Server:
         raise AssertionError("the server did not start")
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+        """SIGKILL the server and every process it started (its workers)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):  # already gone, workers and all
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
 
