@@ -383,7 +383,7 @@ def main() -> None:
         help="a PostgreSQL URL whose database may get schemas: adds printed-code signing on PostgreSQL, "
         "one process and two (default: $BENCH_POSTGRESQL_URL; none: those rows are left out)",
     )
-    parser.add_argument("--postgresql-codes", type=int, default=60_000, help="printed codes for each PostgreSQL row")
+    parser.add_argument("--postgresql-codes", type=int, default=150_000, help="printed codes for each PostgreSQL row")
     args = parser.parse_args()
     wrk = ensure_wrk()
     if PIN:  # this process drives the email workload and runs its SMTP sink: beside wrk, not the servers

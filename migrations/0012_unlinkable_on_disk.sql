@@ -62,7 +62,8 @@ CREATE TABLE pending_signatures (
     kind SMALLINT NOT NULL,
     sealed TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX pending_signatures_by_petition ON pending_signatures (petition_id, kind);
+-- No second index: it would be one more random page written per signature, and the batcher's
+-- scans of what waits (a batch's worth) are cheap without one.
 -- Names, reasons and updates addresses that waited under the old rule wait here now (their
 -- sealed form names their signature, as details do).
 INSERT INTO pending_signatures (pending_key, petition_id, kind, sealed)

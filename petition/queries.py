@@ -303,6 +303,24 @@ WHERE code_hash = :code_hash AND state = 0
   AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND {OPEN_AT_NOW})
 RETURNING batch_id
 """
+SELECT_BATCH_OF_CODE = "SELECT batch_id FROM signing_codes WHERE code_hash = :code_hash AND state = 0"
+# PostgreSQL: spend the code and add the signature's pending entry in one statement (one round trip
+# of the writer instead of two), only when the code is still unused and of the batch read before.
+SPEND_CODE_AND_WAIT_POSTGRES = f"""
+WITH used AS (
+    UPDATE signing_codes SET state = 1
+    WHERE code_hash = :code_hash AND batch_id = :batch_id AND state = 0
+      AND EXISTS (
+        SELECT 1 FROM code_batches
+        WHERE id = signing_codes.batch_id AND petition_id = :petition_id AND revoked_at IS NULL
+      )
+      AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND {OPEN_AT_NOW})
+    RETURNING batch_id
+)
+INSERT INTO pending_signatures (pending_key, petition_id, kind, sealed)
+SELECT :pending_key, :petition_id, 0, :sealed FROM used
+RETURNING pending_key
+"""
 # A pending entry; details given again (a changed updates address) replace the ones waiting.
 INSERT_PENDING = """
 INSERT INTO pending_signatures (pending_key, petition_id, kind, sealed)

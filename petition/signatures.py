@@ -136,6 +136,8 @@ async def sign_with_code(
     check_open(petition, "code")
     receipt = secrets.token_urlsafe(RECEIPT_BYTES)
     hashed_code = codes.code_hash(settings.pepper, data.code)
+    if db.dialect == "postgresql" and not data.updates:
+        return await _sign_with_code_postgres(db, settings, petition=petition, data=data, flyer=flyer, receipt=receipt)
 
     async def accept(tx: Transaction) -> bool:
         used = await tx.fetch_one(
@@ -146,6 +148,36 @@ async def sign_with_code(
         content = {**signature_content(petition, receipt, "code", data.fields(), flyer), "code_batch": used["batch_id"]}
         await accept_signature(tx, settings, petition=petition, receipt=receipt, content=content, fields=data.fields())
         return True
+
+    if not await db.write(accept, lock_key=f"code/{hashed_code}"):
+        raise PetitionError(422, NOT_A_CODE)
+    return receipt
+
+
+async def _sign_with_code_postgres(
+    db: Database, settings: Settings, *, petition: Row, data: SignatureCreate, flyer: str | None, receipt: str
+) -> str:
+    """sign_with_code on PostgreSQL, where each statement of the writer is a round trip and the
+    writer's connection waits on them: the code's batch is read first (any reader, at once), the
+    entry sealed outside the writer, and the writer runs one statement that spends the code and
+    adds the entry, or neither (the code used meanwhile, or its batch revoked)."""
+    hashed_code = codes.code_hash(settings.pepper, data.code)
+    found = await db.fetch_one(queries.SELECT_BATCH_OF_CODE, {"code_hash": hashed_code})
+    if found is None:
+        raise PetitionError(422, NOT_A_CODE)
+    key = pending.signature_key(receipt)
+    content = {**signature_content(petition, receipt, "code", data.fields(), flyer), "code_batch": found["batch_id"]}
+    values = {
+        "code_hash": hashed_code,
+        "batch_id": found["batch_id"],
+        "petition_id": petition["id"],
+        "now": now(),
+        "pending_key": key,
+        "sealed": pending.seal(settings, kind=pending.SIGNATURE, key=key, petition_id=petition["id"], content=content),
+    }
+
+    async def accept(tx: Transaction) -> bool:
+        return await tx.fetch_one(queries.SPEND_CODE_AND_WAIT_POSTGRES, values) is not None
 
     if not await db.write(accept, lock_key=f"code/{hashed_code}"):
         raise PetitionError(422, NOT_A_CODE)
