@@ -16,7 +16,10 @@ so batches close and caches empty as they would in real use. The timeline,
 badge and count workloads run spread over the same petitions, and on two
 petitions with 1,000 and 1,000,000 signatures over 90 days (their counters
 written straight into the database) to show their cost does not grow with the
-count. The table ends with each server's peak memory.
+count. The table ends with each server's peak memory. With `--postgresql URL` (or
+BENCH_POSTGRESQL_URL) two more rows sign with printed codes on PostgreSQL, with one worker
+process and with two, each service on a fresh schema of that database, its codes made in
+several batches and spent in mixed order (as signatures from many flyers arrive).
 
 This machine is noisy (the same server measures 6,000 to 11,000 requests/s a
 minute apart), so: servers run pinned to one core and wrk to the other; the
