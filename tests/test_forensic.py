@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from petition.batcher import Batcher, close_batch
 from petition.database import Database
 from petition.settings import Settings
 
-from .conftest import BASE_URL, SmtpSink, make_settings, smtp_settings, start_app
+from .conftest import SmtpSink, make_settings, smtp_settings
 from .sqlite_order import physical_order_follows_keys
 from .sqlite_pages import Cell, Image, images_at_each_commit, read_btree_page, record_integers, row_cells, schema_roots
 from .sqlite_space import FreeKind, free_regions, page_map
@@ -77,7 +76,8 @@ class Copy:
 
 @pytest.fixture
 def settings(tmp_path: Path, smtp: SmtpSink) -> Settings:
-    """SQLite only, in a data folder of its own: the bytes on disk are what is tested."""
+    """SQLite only, in a data folder of its own: the bytes on disk are what is tested (the shared
+    `app` and `client` fixtures take these settings)."""
     data = tmp_path / "data"
     data.mkdir()
     return make_settings(
@@ -87,22 +87,6 @@ def settings(tmp_path: Path, smtp: SmtpSink) -> Settings:
         outbox_retry_seconds=1,
         **smtp_settings(smtp),
     )
-
-
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    application, lifespan = await start_app(settings)
-    try:
-        yield application
-    finally:
-        await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 51000))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-        yield http
 
 
 async def copy_folder(db: Database, settings: Settings, label: str) -> Copy:
@@ -120,24 +104,33 @@ def rows(image: Image, roots: dict[str, int], tree: str) -> dict[object, Cell]:
     return {key_of(tree, cell): cell for cell in row_cells(image, roots[tree])}
 
 
-def check_batch_order(before: Image, after: Image) -> int:
-    """Assert the cells written between two images (one batch's) lie in key order in each page; how
-    many pages were checked."""
+def check_batch_order(previous: Image, before: Image, after: Image) -> int:
+    """Assert the cells written since the `previous` batch lie, in each page, in the order of their
+    keys, as the batch writing them between `before` and `after` laid them; how many pages were
+    checked.
+
+    Cells SQLite put into a freeblock that was there just `before` the batch are left out (a
+    fitting freeblock is filled first, wherever it lies), and so is a tree in which the batch
+    moved cells that were there already (balancing may slide cells: tests/sqlite_order.py).
+    """
     roots = schema_roots(after)
     checked = 0
     earlier_map, later_map = page_map(before, roots), page_map(after, roots)
     for tree in SIGNER_TREES:
-        if set(earlier_map.pages_of(tree)) != set(later_map.pages_of(tree)):
-            continue  # the batch split a page: balancing may slide cells (tests/sqlite_order.py)
         old = rows(before, roots, tree)
+        new = rows(after, roots, tree)
+        moved = any((cell.page, cell.offset) != (new[key].page, new[key].offset) for key, cell in old.items())
+        if moved or set(earlier_map.pages_of(tree)) != set(later_map.pages_of(tree)):
+            continue
+        since = rows(previous, roots, tree)
         by_page: dict[int, list[tuple[int, object]]] = {}
-        for key, cell in rows(after, roots, tree).items():
-            if key not in old:
+        for key, cell in new.items():
+            if key not in since:
                 by_page.setdefault(cell.page, []).append((cell.offset, key))
         for page, cells in by_page.items():
-            previous = read_btree_page(before, page).freeblocks if page in earlier_map.pages_of(tree) else ()
-            assert physical_order_follows_keys(cells, previous_freeblocks=previous), (
-                f"{tree}: the cells one batch wrote into page {page} are not in key order"
+            free = read_btree_page(before, page).freeblocks if page in earlier_map.pages_of(tree) else ()
+            assert physical_order_follows_keys(cells, previous_freeblocks=free), (
+                f"{tree}: the cells written since the last batch into page {page} are not in key order"
             )
             checked += len(cells) >= 2
     return checked
@@ -241,11 +234,11 @@ async def test_a_copy_of_the_data_folder_orders_nothing_finer_than_a_batch_and_p
             if number < start:
                 await withdraw(number)
                 withdrawn_when_counted = withdrawn_when_counted - {number}
-        copies.append(await copy_folder(db, settings, f"before batch {start // 8 + 1}"))
+        copies.append(accepted := await copy_folder(db, settings, f"before batch {start // 8 + 1}"))
         await close_batch(db, settings, petition_id)
         copies.append(written := await copy_folder(db, settings, f"batch {start // 8 + 1}"))
         # Every cell written since the last batch: signing in between must have written none.
-        checked_pages += check_batch_order(previous.image(), written.image())
+        checked_pages += check_batch_order(previous.image(), accepted.image(), written.image())
         assert await db.checkpoint()
         copies.append(previous := await copy_folder(db, settings, f"after batch {start // 8 + 1}"))
     assert checked_pages >= 10, "enough pages were written by batches to judge their order"
