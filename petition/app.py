@@ -468,12 +468,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 ),
                 # Every process sends: claims keep each message to one sender.
                 asyncio.create_task(app.state.sender.run()),
-                # Every process removes the attempts it used, by the minute (never in the write that signed).
-                asyncio.create_task(
-                    jobs.run_here_every(
-                        seconds=email_signing.USED_ATTEMPTS_SECONDS, job=email_signing.remove_used_attempts, db=db
-                    )
-                ),
             ]
             try:
                 yield

@@ -30,7 +30,7 @@ from typing import Any
 
 from . import pending, queries
 from .database import Database, Row, Transaction, now
-from .encryption import encrypt
+from .encryption import ADDRESS_PAD, encrypt
 from .petitions import is_open
 from .settings import Settings
 from .signatures import hour_of
@@ -86,6 +86,7 @@ class _Batch:
         self.reasons: list[dict[str, Any]] = []
         self.contacts: list[dict[str, Any]] = []
         self.released_tags: list[str] = []
+        self.attempts: list[str] = []
         # (code batch, flyer page) of each signature, for the code batches' and flyers' counters
         self.origins: list[tuple[str | None, str | None]] = []
         self.details: list[dict[str, Any]] = []
@@ -100,6 +101,8 @@ class _Batch:
             self.withdrawn[method] += withdrawn
             self.signatures.append({"receipt_hash": content["signature"], "method": method, "withdrawn": withdrawn})
             self.origins.append((content.get("code_batch"), content.get("flyer")))
+            if "attempt" in content:  # the email attempt that signed: used, so deleted with the batch
+                self.attempts.append(content["attempt"])
             if kind == pending.SIGNATURE:
                 self.standing.add(content["signature"])
                 self.details.append(content)
@@ -143,6 +146,10 @@ async def close_batch(
             if "contact" in content and not dropped:
                 batch.contacts.append(content["contact"])
         await _write(tx, settings, petition_id, batch)
+        # Used attempts go with the batch, not with the write that signed (their expiry, a time
+        # to the second, would date the signature), nor alone by the minute.
+        for attempt_hash in sorted(batch.attempts):
+            await tx.execute(queries.DELETE_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
         await _count(tx, petition_id, batch, hour_of(moment))
         await tags.release(tx, tags=batch.released_tags)
 
@@ -181,7 +188,9 @@ async def _write(tx: Transaction, settings: Settings, petition_id: str, batch: _
             {
                 **key,
                 "contact_key": item["key"],
-                "sealed": encrypt(settings.encryption_key, item["address"], f"contact/{item['key']}"),
+                "sealed": encrypt(
+                    settings.encryption_key, item["address"], f"contact/{item['key']}", pad_to=ADDRESS_PAD
+                ),
             }
             for item in contacts
         ],

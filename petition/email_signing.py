@@ -15,14 +15,13 @@ import contextlib
 import functools
 import json
 import secrets
-import weakref
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from . import addresses, email_codes, pending, queries
 from .database import Database, Row, Transaction, now
-from .encryption import decrypt, encrypt
+from .encryption import ADDRESS_PAD, decrypt, encrypt
 from .petitions import PetitionError
 from .settings import Settings
 from .signatures import RECEIPT_BYTES, Receipt, SignatureCreate, accept_signature, check_open, signature_content
@@ -100,8 +99,16 @@ async def ask_for_code(db: Database, settings: Settings, *, petition: Row, data:
     attempt = secrets.token_urlsafe(ATTEMPT_BYTES)
     attempt_hash = receipt_key("attempt/v1", attempt)
     # The address as typed: mail goes to it; its canonical form is derived again from it when needed.
-    kept = {"email": address.mailbox, **data.fields()}
-    sealed = encrypt(settings.encryption_key, json.dumps(kept), _bound(attempt_hash))
+    # Only what the petition keeps, padded to one length (two addresses and the petition's entry
+    # size): an attempt's length must not tell its name or reason from another's.
+    fields = data.fields()
+    if not petition["show_names"]:
+        fields.update(name="", role="", show_name=False)
+    if not petition["reasons_enabled"]:
+        fields["reason"] = ""
+    kept = {"email": address.mailbox, **fields}
+    size = pending.entry_size(petition) + 2 * ADDRESS_PAD
+    sealed = encrypt(settings.encryption_key, json.dumps(kept, ensure_ascii=False), _bound(attempt_hash), pad_to=size)
 
     async def unit(tx: Transaction) -> None:
         hashed = await email_codes.send_code(
@@ -158,8 +165,8 @@ async def verify(
     """Check the code and accept the signature (it waits for its batch); the receipt, once the commit is durable.
 
     The attempt is read, never changed, by the write that accepts: its row holds the code's expiry,
-    a time to the second, and changing it there would date the signature (a cleanup pass removes
-    used attempts by the minute). A second use of the attempt finds the address signed already.
+    a time to the second, and changing it there would date the signature (the batch that counts
+    the signature deletes it, or it expires). A second use of the attempt finds the address signed.
     PetitionError 404 (no such attempt), 429 (tries spent), 422 (wrong code), 409 (closed, or signed).
     """
     check_open(petition, "email")
@@ -182,6 +189,7 @@ async def verify(
     content = {
         **signature_content(petition, receipt, "email", kept, flyer),
         "dedupe": {"tag": tag, "withdraw_key": receipt_key("wd/v1", receipt)},
+        "attempt": attempt_hash,  # deleted by the batch that counts the signature
     }
 
     async def unit(tx: Transaction) -> str:
@@ -204,7 +212,6 @@ async def verify(
             await tags.release(tx, tags=[tag])
             return "already"
         await accept_signature(tx, settings, petition=petition, receipt=receipt, content=content, fields=kept)
-        tx.after_commit(lambda: _used_attempts.setdefault(db, set()).add(attempt_hash))
         return "signed"
 
     outcome = await db.write(unit, lock_key=f"tag/{tag}")
@@ -218,31 +225,6 @@ async def verify(
         "already": (409, ALREADY_SIGNED),
     }[outcome]
     raise PetitionError(status, message)
-
-
-# Attempts this process used to sign, removed by the next cleanup pass (by the minute), never by the
-# write that accepted: a process that stops before then leaves them to expire.
-_used_attempts: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
-# How often each process removes the attempts it used.
-USED_ATTEMPTS_SECONDS = 60
-
-
-async def remove_used_attempts(db: Database) -> int:
-    """Delete the attempts this process used to sign since the last pass; how many."""
-    used = _used_attempts.pop(db, set())
-    if not used:
-        return 0
-
-    async def unit(tx: Transaction) -> None:
-        for attempt_hash in sorted(used):
-            await tx.execute(queries.DELETE_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
-
-    try:
-        await db.write(unit)
-    except BaseException:
-        _used_attempts.setdefault(db, set()).update(used)
-        raise
-    return len(used)
 
 
 async def purge_expired(db: Database) -> None:

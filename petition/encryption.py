@@ -20,8 +20,26 @@ class DecryptionError(Exception):
     """The ciphertext was altered, belongs to another row, or was made with another key."""
 
 
-def encrypt(key: bytes, plaintext: str, associated: str) -> str:
-    """Text -> "v1.<base64 nonce + ciphertext>"."""
+# Sizes that ciphertexts about signers are padded to (bytes of plaintext, or a multiple): AES-GCM
+# hides what a ciphertext says but not how long it is, and a length that follows a name or a
+# reason would pair a sealed entry with the row the batch writes later.
+ADDRESS_PAD = 320  # any ASCII address (254 characters at most) and most others
+OUTBOX_PAD = 1024  # an email: recipient, subject and the short body of a code email
+
+
+def pad(plaintext: str, size: int) -> str:
+    """`plaintext` followed by spaces up to `size` UTF-8 bytes, or to the next multiple of `size`
+    when it is longer: every text of one kind (JSON, an address) then seals to the same length."""
+    length = len(plaintext.encode())
+    target = size * max(1, -(-length // size))
+    return plaintext + " " * (target - length)
+
+
+def encrypt(key: bytes, plaintext: str, associated: str, *, pad_to: int = 0) -> str:
+    """Text -> "v1.<base64 nonce + ciphertext>"; with `pad_to`, padded with spaces first (see `pad`:
+    the reader strips them, or JSON ignores them)."""
+    if pad_to:
+        plaintext = pad(plaintext, pad_to)
     nonce = os.urandom(NONCE_BYTES)
     sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), associated.encode())
     return f"{VERSION}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"

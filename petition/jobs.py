@@ -34,15 +34,3 @@ async def run_every(db: Database, *, name: str, seconds: float, job: Callable[[D
         except Exception as error:  # the next round tries again; the message may hold data
             logger.error("job %s failed: %s", name, type(error).__name__)
         await asyncio.sleep(seconds)
-
-
-async def run_here_every(*, seconds: float, job: Callable[[Database], Awaitable[object]], db: Database) -> None:
-    """Run `job(db)` every `seconds` in this process (work of this process's own, no lease); until cancelled."""
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await job(db)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # the next round tries again; the message may hold data
-            logger.error("job failed: %s", type(error).__name__)

@@ -20,7 +20,7 @@ import logging
 from . import queries
 from .addresses import Address
 from .database import Database, Transaction, now
-from .encryption import DecryptionError, decrypt, encrypt
+from .encryption import OUTBOX_PAD, DecryptionError, decrypt, encrypt
 from .mailer import Mail, Mailer
 from .settings import Settings
 from .tokens import new_id
@@ -46,7 +46,10 @@ async def queue(
     """Queue a message to one parsed address inside a write; the sender sends it once the write commits."""
     message_id = new_id()
     sealed = encrypt(
-        settings.encryption_key, json.dumps({"to": to.mailbox, "subject": subject, "body": body}), _bound(message_id)
+        settings.encryption_key,
+        json.dumps({"to": to.mailbox, "subject": subject, "body": body}),
+        _bound(message_id),
+        pad_to=OUTBOX_PAD,
     )
     moment = now()
     await tx.execute(

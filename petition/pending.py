@@ -23,6 +23,7 @@ pepper so that no waiting tag matches a permanent one.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -30,7 +31,7 @@ import weakref
 from typing import Any
 
 from . import queries
-from .database import Database, Transaction
+from .database import Database, Row, Transaction
 from .encryption import decrypt, encrypt
 from .settings import Settings
 from .tokens import receipt_key
@@ -39,6 +40,19 @@ SIGNATURE = 0
 WITHDRAWN = 1
 WITHDRAWAL = 2
 DETAILS = 3
+# Every signature entry of a petition seals to one length, whatever it holds (AES-GCM hides the
+# content, not the length, and a length that followed a name or reason would pair the entry, in
+# its place in the page and its commit in the WAL, with the row the batch writes). Petitions that
+# keep names or reasons need room for them: 80 + 80 + 500 characters at up to 4 bytes each.
+SMALL_ENTRY = 256
+LARGE_ENTRY = 4 * (80 + 80 + 500) + 512
+# Withdrawals and details (an updates address confirmed later) each have one length too.
+DETAILS_ENTRY = 1536
+
+
+def entry_size(petition: Row) -> int:
+    """The length (bytes of JSON) every signature entry of `petition` is padded to."""
+    return LARGE_ENTRY if petition["show_names"] or petition["reasons_enabled"] else SMALL_ENTRY
 
 
 def signature_key(receipt: str) -> str:
@@ -61,25 +75,70 @@ def _bound(kind: int, key: str, petition_id: str) -> str:
     return f"details/{petition_id}" if kind == DETAILS else f"pending/{key}"
 
 
-def seal(settings: Settings, *, kind: int, key: str, petition_id: str, content: dict[str, Any]) -> str:
-    """An entry's content (JSON) encrypted under ENCRYPTION_KEY and bound to its key."""
-    return encrypt(settings.encryption_key, json.dumps(content), _bound(kind, key, petition_id))
+# Entries are written at every signature, so they are kept small (fewer pages to write): short
+# names for their fields, and the hashes and ids they carry (hex) as URL-safe base64.
+SHORT = {"signature": "s", "method": "m", "code_batch": "b", "flyer": "f", "dedupe": "d", "attempt": "a"}
+LONG = {short: name for name, short in SHORT.items()}
+HEX_FIELDS = frozenset({"signature", "code_batch", "flyer", "attempt"})
+DEDUPE_SHORT = {"tag": "t", "withdraw_key": "w"}
+
+
+def _pack(value: str) -> str:
+    return base64.urlsafe_b64encode(bytes.fromhex(value)).decode().rstrip("=")
+
+
+def _unpack(value: str) -> str:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
+
+
+def compact(content: dict[str, Any]) -> dict[str, Any]:
+    """An entry's content with short field names and its hex values packed (names, reasons and
+    addresses as they are); `expand` undoes it."""
+    packed: dict[str, Any] = {}
+    for name, value in content.items():
+        if name in HEX_FIELDS:
+            value = _pack(value)
+        elif name == "dedupe":
+            value = {DEDUPE_SHORT[field]: _pack(tag) for field, tag in value.items()}
+        packed[SHORT.get(name, name)] = value
+    return packed
+
+
+def expand(packed: dict[str, Any]) -> dict[str, Any]:
+    """The content `compact` packed (content sealed before it was packed comes through as it is)."""
+    content: dict[str, Any] = {}
+    for short, value in packed.items():
+        name = LONG.get(short, short)
+        if name in HEX_FIELDS and short in LONG:
+            value = _unpack(value)
+        elif name == "dedupe" and short in LONG:
+            fields = {tag: field for field, tag in DEDUPE_SHORT.items()}
+            value = {fields[tag]: _unpack(packed_tag) for tag, packed_tag in value.items()}
+        content[name] = value
+    return content
+
+
+def seal(settings: Settings, *, kind: int, key: str, petition: Row, content: dict[str, Any]) -> str:
+    """An entry's content (JSON) encrypted under ENCRYPTION_KEY, bound to its key, and padded to
+    the one length of its kind on its petition."""
+    size = entry_size(petition) if kind in (SIGNATURE, WITHDRAWN) else DETAILS_ENTRY
+    text = json.dumps(compact(content), ensure_ascii=False, separators=(",", ":"))
+    return encrypt(settings.encryption_key, text, _bound(kind, key, petition["id"]), pad_to=size)
 
 
 def unseal(settings: Settings, row: dict[str, Any]) -> dict[str, Any]:
     """A pending row (pending_key, petition_id, kind, sealed) -> its content; DecryptionError if tampered."""
     bound = _bound(int(row["kind"]), row["pending_key"], row["petition_id"])
-    content: dict[str, Any] = json.loads(decrypt(settings.encryption_key, row["sealed"], bound))
-    return content
+    return expand(json.loads(decrypt(settings.encryption_key, row["sealed"], bound)))
 
 
 async def insert(
-    tx: Transaction, settings: Settings, *, kind: int, key: str, petition_id: str, content: dict[str, Any]
+    tx: Transaction, settings: Settings, *, kind: int, key: str, petition: Row, content: dict[str, Any]
 ) -> None:
     """Inside a write: one pending entry (replacing an entry of the same key, as a changed address does)."""
-    sealed = seal(settings, kind=kind, key=key, petition_id=petition_id, content=content)
+    sealed = seal(settings, kind=kind, key=key, petition=petition, content=content)
     await tx.execute(
-        queries.INSERT_PENDING, {"pending_key": key, "petition_id": petition_id, "kind": kind, "sealed": sealed}
+        queries.INSERT_PENDING, {"pending_key": key, "petition_id": petition["id"], "kind": kind, "sealed": sealed}
     )
 
 

@@ -358,7 +358,7 @@ WHERE receipt_hash = :receipt_hash AND petition_id = :petition_id AND withdrawn 
   AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND {OPEN_AT_NOW})
 RETURNING method
 """
-DELETE_SIGNER_NAME = "DELETE FROM signer_names WHERE name_key = :key"
+DELETE_SIGNER_NAME = "DELETE FROM signer_names WHERE name_key = :key RETURNING name_key"
 DELETE_SIGNER_REASON = "DELETE FROM signer_reasons WHERE reason_key = :key"
 SELECT_SIGNER_NAMES = (
     "SELECT name, role FROM signer_names WHERE petition_id = :petition_id ORDER BY name_key LIMIT :limit"

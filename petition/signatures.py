@@ -12,7 +12,7 @@ import functools
 import json
 import re
 import secrets
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -150,7 +150,7 @@ async def sign_with_code(
         return True
 
     if not await db.write(accept, lock_key=f"code/{hashed_code}"):
-        raise PetitionError(422, NOT_A_CODE)
+        await refuse_code(db, petition)
     return receipt
 
 
@@ -173,15 +173,23 @@ async def _sign_with_code_postgres(
         "petition_id": petition["id"],
         "now": now(),
         "pending_key": key,
-        "sealed": pending.seal(settings, kind=pending.SIGNATURE, key=key, petition_id=petition["id"], content=content),
+        "sealed": pending.seal(settings, kind=pending.SIGNATURE, key=key, petition=petition, content=content),
     }
 
     async def accept(tx: Transaction) -> bool:
         return await tx.fetch_one(queries.SPEND_CODE_AND_WAIT_POSTGRES, values) is not None
 
     if not await db.write(accept, lock_key=f"code/{hashed_code}"):
-        raise PetitionError(422, NOT_A_CODE)
+        await refuse_code(db, petition)
     return receipt
+
+
+async def refuse_code(db: Database, petition: Row) -> NoReturn:
+    """The answer to a code the write did not take: 409 when the petition closed meanwhile (its
+    deadline passed, or an organizer closed it), else the one answer for a wrong or used code."""
+    if await db.fetch_one(queries.SELECT_OPEN_PETITION, {"id": petition["id"], "now": now()}) is None:
+        raise PetitionError(409, "This petition is not open for signatures.")
+    raise PetitionError(422, NOT_A_CODE)
 
 
 def signature_content(
@@ -213,7 +221,7 @@ async def accept_signature(
         settings,
         kind=pending.SIGNATURE,
         key=pending.signature_key(receipt),
-        petition_id=petition["id"],
+        petition=petition,
         content=content,
     )
     if fields.get("updates"):
@@ -269,7 +277,7 @@ async def withdraw(db: Database, settings: Settings, *, petition: Row, receipt: 
             # Counted in and out at once when its batch closes: what counts need, nothing more.
             kept = {name: content[name] for name in ("signature", "method", "code_batch", "flyer") if name in content}
             sealed = pending.seal(
-                settings, kind=pending.WITHDRAWN, key=waiting["pending_key"], petition_id=petition["id"], content=kept
+                settings, kind=pending.WITHDRAWN, key=waiting["pending_key"], petition=petition, content=kept
             )
             await tx.execute(queries.RESEAL_PENDING, {"pending_key": waiting["pending_key"], "sealed": sealed})
             await updates.forget(tx, receipt)
@@ -284,10 +292,13 @@ async def withdraw(db: Database, settings: Settings, *, petition: Row, receipt: 
             settings,
             kind=pending.WITHDRAWAL,
             key=pending.withdrawal_key(receipt),
-            petition_id=petition["id"],
+            petition=petition,
             content={"method": changed["method"]},
         )
-        await tx.execute(queries.DELETE_SIGNER_NAME, {"key": receipt_key("name/v1", receipt)})
+        if await tx.fetch_one(queries.DELETE_SIGNER_NAME, {"key": receipt_key("name/v1", receipt)}):
+            # The name leaves the public page now, as the signer was told (the count moves with
+            # the next batch): it was public, so its going says only that this person withdrew.
+            await tx.execute(queries.BUMP_CACHE_VERSION)
         await tx.execute(queries.DELETE_SIGNER_REASON, {"key": receipt_key("reason/v1", receipt)})
         # The address's place on the petition is freed, so it may sign again.
         await tx.execute(queries.DELETE_EMAIL_DEDUPE, {"withdraw_key": receipt_key("wd/v1", receipt)})

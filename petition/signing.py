@@ -134,6 +134,7 @@ async def api_withdraw(request: Request, body: ReceiptBody) -> ASGIApp:
     """POST /api/v1/petitions/{slug}/signatures/withdraw: out of the count, name and reason deleted."""
     row = await open_petition(request)
     await signatures.withdraw(request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt)
+    request.app.state.public_cache.clear()  # a shown name may have gone
     return json_answer(SignatureStatus(status="withdrawn"))
 
 
@@ -397,6 +398,7 @@ async def receipt_action(request: Request) -> Response:
     try:
         if action == "withdraw":
             await signatures.withdraw(db, request.app.state.settings, petition=row, receipt=receipt)
+            request.app.state.public_cache.clear()  # a shown name may have gone
         elif action == "unsubscribe":
             await updates.unsubscribe(db, petition=row, receipt=receipt)
             context["notice"] = "Your updates address is deleted: no more updates will be sent."

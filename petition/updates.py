@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from . import addresses, email_codes, pending, queries
 from .database import Database, Row, Transaction, now
-from .encryption import decrypt, encrypt
+from .encryption import ADDRESS_PAD, decrypt, encrypt
 from .petitions import PetitionError
 from .settings import Settings
 from .text import LINE
@@ -31,6 +31,12 @@ Email = Annotated[
 ]
 NOT_ASKED = "No updates address is waiting for a code on this receipt. Give the address again to get a new code."
 NOT_SUBSCRIBED = "No updates address is kept for this receipt: it was never given, or was already removed."
+
+
+def hour_of_now_end() -> int:
+    """The end of the current hour (seconds since the epoch)."""
+    moment = now()
+    return moment - moment % 3600 + 3600
 
 
 def _keys(receipt: str) -> dict[str, str]:
@@ -57,9 +63,11 @@ async def ask_to_confirm(tx: Transaction, settings: Settings, *, petition_id: st
         {
             "confirm_key": confirm_key,
             "petition_id": petition_id,
-            "sealed": encrypt(settings.encryption_key, parsed.mailbox, f"confirm/{confirm_key}"),
+            "sealed": encrypt(settings.encryption_key, parsed.mailbox, f"confirm/{confirm_key}", pad_to=ADDRESS_PAD),
             "code_hash": hashed,
-            "expires_at": now() + email_codes.CODE_SECONDS,
+            # The end of this hour, and 15 minutes more: asked for in the write that accepts a
+            # signature, an expiry to the second would date it. (The code works at least 15 minutes.)
+            "expires_at": hour_of_now_end() + email_codes.CODE_SECONDS,
         },
     )
 
@@ -89,10 +97,10 @@ async def confirm(db: Database, settings: Settings, *, petition: Row, receipt: s
             await tx.execute(queries.COUNT_CONTACT_CONFIRMATION_TRY, {"confirm_key": keys["confirm_key"]})
             return "wrong"
         await tx.execute(queries.DELETE_CONTACT_CONFIRMATION, {"confirm_key": keys["confirm_key"]})
-        address = decrypt(settings.encryption_key, row["sealed"], f"confirm/{keys['confirm_key']}")
+        address = decrypt(settings.encryption_key, row["sealed"], f"confirm/{keys['confirm_key']}").rstrip(" ")
         details = {"signature": keys["signature_key"], "contact": {"key": keys["contact_key"], "address": address}}
         await pending.insert(
-            tx, settings, kind=pending.DETAILS, key=keys["pending_key"], petition_id=petition["id"], content=details
+            tx, settings, kind=pending.DETAILS, key=keys["pending_key"], petition=petition, content=details
         )
         return "confirmed"
 

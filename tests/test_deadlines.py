@@ -104,10 +104,11 @@ async def test_signing_after_the_deadline_is_refused_by_every_route_before_the_c
 
     assert stale is not None
     stale_open = {**stale, "closes_at": None}
-    with pytest.raises(petitions.PetitionError):
+    with pytest.raises(petitions.PetitionError) as refused:
         await signatures.sign_with_code(
             app.state.db, app.state.settings, petition=stale_open, data=SignatureCreate(code=code)
         )
+    assert refused.value.status == 409, "closed, not a wrong code"
     assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM pending_signatures") == 0
     assert await app.state.db.fetch_val("SELECT COUNT(*) AS n FROM signing_codes WHERE state = 0") == 1, "unused"
 

@@ -176,6 +176,38 @@ def check_times_and_free_space(copy: Copy) -> None:
             assert region.is_zero, f"{copy.label}: free space on page {region.page} holds bytes"
 
 
+# Sealed columns whose lengths must not differ between rows of one kind (column index of the
+# sealed text, and of what groups rows into kinds): a length that followed a name, a reason or an
+# address would pair the row with the one the batch writes.
+SEALED = {
+    "pending_signatures": (3, lambda record: (record[1], record[2] in (0, 1), record[2])),
+    "sign_attempts": (2, lambda record: record[1]),
+    "contact_confirmations": (2, lambda record: None),
+    "contacts": (2, lambda record: None),
+    "outbox": (1, lambda record: None),
+}
+
+
+def check_sealed_lengths(copy: Copy) -> int:
+    """Assert every sealed row of one kind has one length, in the main file and at every WAL commit;
+    how many rows were compared."""
+    images = [copy.image(with_wal=False), *images_at_each_commit(copy.main, copy.wal)[1:]]
+    compared = 0
+    for image in images:
+        roots = schema_roots(image)
+        for table, (column, kind_of) in SEALED.items():
+            lengths: dict[object, set[int]] = {}
+            for cell in row_cells(image, roots[table]):
+                kind = kind_of(cell.record)
+                lengths.setdefault(kind[:2] if isinstance(kind, tuple) else kind, set()).add(len(cell.record[column]))
+                compared += 1
+            for kind, seen in lengths.items():
+                assert len(seen) == 1, f"{copy.label}: {table} rows of one kind ({kind}) have lengths {sorted(seen)}"
+        for cell in row_cells(image, roots["contact_confirmations"]):
+            assert cell.record[5] % 3600 == 900, f"{copy.label}: a confirmation's expiry dates its signature"
+    return compared
+
+
 async def test_a_copy_of_the_data_folder_orders_nothing_finer_than_a_batch_and_pairs_nothing(
     app: Starlette, client: httpx.AsyncClient, token: str, smtp: SmtpSink, settings: Settings
 ) -> None:
@@ -244,10 +276,13 @@ async def test_a_copy_of_the_data_folder_orders_nothing_finer_than_a_batch_and_p
     assert checked_pages >= 10, "enough pages were written by batches to judge their order"
 
     added: Counter[str] = Counter()
+    compared = 0
     for copy in copies:
         if copy.label.startswith("batch"):
             added.update(check_wal_commits(copy))
         check_times_and_free_space(copy)
+        compared += check_sealed_lengths(copy)
+    assert compared >= 100, "enough sealed rows were there to compare"
     # 32 signatures; names and reasons of every third and of the four withdrawn ones (two never
     # written); email signatures' tags, less the one withdrawn after counting was written first.
     assert added["signatures"] == 32 and added["email_dedupe"] == 15 and added["contacts"] >= 2

@@ -356,3 +356,19 @@ async def test_a_pending_receipt_says_signatures_are_counted_in_groups_and_how_l
     check = await client.post(f"/p/{slug}/receipt", data={"receipt": receipt})
     words = " ".join(re.sub(r"<[^>]+>", "", check.text).split())
     assert "Yours is pending until its group is complete: on this petition a group has taken about 3 days" in words
+
+
+async def test_a_withdrawn_shown_name_leaves_the_public_page_at_once_and_the_count_with_the_next_batch(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 5)
+    receipt = (await sign(client, slug, codes[0], name=SHOWN_NAME, show_name=True)).json()["receipt"]
+    for code in codes[1:]:
+        await sign(client, slug, code)
+    await count_everything(app)
+    assert SHOWN_NAME in (await client.get(f"/p/{slug}")).text
+    assert (await client.post(f"/api/v1/petitions/{slug}/signatures/withdraw", json={"receipt": receipt})).is_success
+    page = await client.get(f"/p/{slug}")
+    assert SHOWN_NAME not in page.text, "the name goes at once"
+    assert await count_of(client, slug) == 5, "the count moves with the next batch"
