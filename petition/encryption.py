@@ -7,6 +7,7 @@ a ciphertext copied onto another row does not decrypt.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -27,6 +28,12 @@ ADDRESS_PAD = 320  # any ASCII address (254 characters at most) and most others
 OUTBOX_PAD = 1024  # an email: recipient, subject and the short body of a code email
 
 
+@functools.lru_cache(maxsize=4)
+def _cipher(key: bytes) -> AESGCM:
+    """The AES-GCM cipher of a key, made once (a signature seals an entry at every request)."""
+    return AESGCM(key)
+
+
 def pad(plaintext: str, size: int) -> str:
     """`plaintext` followed by spaces up to `size` UTF-8 bytes, or to the next multiple of `size`
     when it is longer: every text of one kind (JSON, an address) then seals to the same length."""
@@ -41,7 +48,7 @@ def encrypt(key: bytes, plaintext: str, associated: str, *, pad_to: int = 0) -> 
     if pad_to:
         plaintext = pad(plaintext, pad_to)
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), associated.encode())
+    sealed = _cipher(key).encrypt(nonce, plaintext.encode(), associated.encode())
     return f"{VERSION}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
 
@@ -52,6 +59,6 @@ def decrypt(key: bytes, token: str, associated: str) -> str:
         raise DecryptionError("unknown format")
     try:
         raw = base64.urlsafe_b64decode(body)
-        return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated.encode()).decode()
+        return _cipher(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated.encode()).decode()
     except (InvalidTag, ValueError) as error:
         raise DecryptionError("cannot decrypt") from error
