@@ -84,6 +84,8 @@ def make_routes() -> list[BaseRoute]:
         Route("/f/{batch_code}", flyer_batches.flyer_link, name="flyer_link"),
         Route("/p/{slug}/feed.atom", timeline_pages.feed, name="feed"),
         Route("/p/{slug}/verify", signing.verify, methods=["POST"], name="verify"),
+        Route("/p/{slug}/signed", signing.signed_page, name="signed_page"),
+        Route("/p/{slug}/signed/forget", signing.forget_receipt, methods=["POST"], name="forget_receipt"),
         Route("/p/{slug}/resend", signing.resend, methods=["POST"], name="resend"),
         Route("/p/{slug}/updates", signing.updates_action, methods=["POST"], name="updates_action"),
         Route("/p/{slug}/receipt", signing.receipt_page, name="receipt_page"),

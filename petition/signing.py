@@ -7,10 +7,20 @@ import re
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp
 
-from . import addresses, downloads, email_signing, flyer_batches, petitions, signatures, timeline, updates
+from . import (
+    addresses,
+    downloads,
+    email_signing,
+    flyer_batches,
+    petitions,
+    receipt_cookie,
+    signatures,
+    timeline,
+    updates,
+)
 from .cache import RawResponse
 from .database import Database, Row
 from .email_signing import AttemptBody, CheckEmail, VerifyBody
@@ -215,8 +225,7 @@ async def sign(request: Request) -> Response:
         return again({route: error.message}, error.status)
     if data.updates:
         request.app.state.sender.wake()
-    context.update(receipt=receipt, updates=bool(data.updates), waited=await timeline.typical_wait_days(db, row))
-    return signer_page(request, "receipt.html", context)
+    return to_receipt(request, row, receipt, updates=bool(data.updates))
 
 
 async def verify(request: Request) -> Response:
@@ -243,9 +252,41 @@ async def verify(request: Request) -> Response:
             return closed_page(request, context)
         return check_email_page(request, context, error=error.message, status=error.status)
     request.app.state.sender.wake()
-    waiting = await updates.is_waiting(db, receipt)
-    context.update(receipt=receipt, updates=waiting, waited=await timeline.typical_wait_days(db, row))
-    return signer_page(request, "receipt.html", context)
+    return to_receipt(request, row, receipt, updates=await updates.is_waiting(db, receipt))
+
+
+def to_receipt(request: Request, row: Row, receipt: str, *, updates: bool) -> Response:
+    """After a signature was taken: a redirect (303) to its receipt page, the receipt in a cookie
+    for that page only, so a reload or Back never sends the form again."""
+    response = RedirectResponse(receipt_cookie.page_path(row["slug"]), status_code=303, headers=NO_STORE)
+    receipt_cookie.keep(response, request.app.state.settings, slug=row["slug"], receipt=receipt, updates=updates)
+    return response
+
+
+async def signed_page(request: Request) -> Response:
+    """GET /p/{slug}/signed: the receipt this device was just given (from its cookie), or a page
+    saying it holds none any more."""
+    found = await page_petition(request)
+    if isinstance(found, Response):
+        return found
+    row, context = found
+    kept = receipt_cookie.read(request, request.app.state.settings, slug=row["slug"])
+    if kept is None:
+        return signer_page(request, "receipt_gone.html", context)
+    receipt, waiting = kept
+    waited = await timeline.typical_wait_days(request.app.state.db, row)
+    return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": waiting, "waited": waited})
+
+
+async def forget_receipt(request: Request) -> Response:
+    """POST /p/{slug}/signed/forget: this device forgets the receipt (its cookie)."""
+    found = await page_petition(request)
+    if isinstance(found, Response):
+        return found
+    slug = found[0]["slug"]
+    response = RedirectResponse(receipt_cookie.page_path(slug), status_code=303, headers=NO_STORE)
+    receipt_cookie.forget(response, request.app.state.settings, slug=slug)
+    return response
 
 
 async def resend(request: Request) -> Response:

@@ -211,6 +211,20 @@ async def test_a_signer_signs_with_an_emailed_code_then_a_printed_one_on_a_phone
     await page.click("form:has(#code-code) button[type=submit]")  # type: ignore[attr-defined]
     await page.wait_for_selector("code.secret")  # type: ignore[attr-defined]
     await watch.check(page, "printed-receipt")
+    printed_receipt = await page.inner_text("code.secret")  # type: ignore[attr-defined]
+    # A reload shows the same receipt (the form is not sent again), and so does Back then Forward.
+    await page.reload()  # type: ignore[attr-defined]
+    assert await page.inner_text("code.secret") == printed_receipt  # type: ignore[attr-defined]
+    await page.go_back()  # type: ignore[attr-defined]
+    assert "/signed" not in page.url and "already used" not in await page.inner_text("main")  # type: ignore[attr-defined]
+    await page.go_forward()  # type: ignore[attr-defined]
+    assert await page.inner_text("code.secret") == printed_receipt  # type: ignore[attr-defined]
+    await page.click("text=Forget the receipt on this device")  # type: ignore[attr-defined]
+    await page.wait_for_selector("text=holds no receipt")  # type: ignore[attr-defined]
+    await watch.check(page, "receipt-forgotten")
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        answer = await http.post(f"/api/v1/petitions/{slug}/signatures/status", json={"receipt": printed_receipt})
+        assert answer.json()["status"] == "pending", "one signature, still there"
     watch.assert_clean()
 
 

@@ -345,7 +345,8 @@ async def test_signing_with_an_emailed_code_on_the_page(
     code = (await codes_for(app, smtp, WORKER))[-1]
     wrong = await client.post(f"/p/{slug}/verify", data={"attempt": attempt, "code": "0000-0000"})
     assert wrong.status_code == 422 and "not right" in wrong.text
-    signed = await client.post(f"/p/{slug}/verify", data={"attempt": attempt, "code": code})
+    signed = await client.post(f"/p/{slug}/verify", data={"attempt": attempt, "code": code}, follow_redirects=True)
+    assert [answer.status_code for answer in signed.history] == [303], "POST, then redirect"
     assert signed.status_code == 200 and "Your receipt" in signed.text and "Confirm your updates address" in signed.text
     receipt = re.search(r'<code class="secret">([^<]+)</code>', signed.text).group(1)  # type: ignore[union-attr]
     [updates_code] = await codes_for(app, smtp, PERSONAL)

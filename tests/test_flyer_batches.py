@@ -79,7 +79,7 @@ async def test_the_short_link_counts_scans_and_the_signatures_that_come_through_
         assert f'name="flyer" value="{batch["batch_code"]}"' in page.text
         assert page.headers["cache-control"] == "no-store"
         signed = await client.post(f"/p/{slug}/sign", data={"code": code, "flyer": batch["batch_code"]})
-        assert signed.status_code == 200
+        assert signed.status_code == 303
     await client.get(f"/f/{batch['batch_code']}")
     assert (await client.get("/f/NOSUCHCODE")).status_code == 404
     before = (await client.get(f"/api/v1/petitions/{slug}/flyers", headers=bearer(token))).json()["batches"][0]

@@ -290,7 +290,7 @@ async def test_the_stored_tables_cannot_be_joined_and_hidden_names_are_nowhere(
                 assert receipt.encode() not in raw
 
 
-async def test_signing_on_the_page_shows_the_receipt_once_and_never_caches_it(
+async def test_signing_on_the_page_redirects_to_its_receipt_which_a_reload_shows_until_the_device_forgets_it(
     app: Starlette,
     client: httpx.AsyncClient,
     token: str,
@@ -304,8 +304,16 @@ async def test_signing_on_the_page_shows_the_receipt_once_and_never_caches_it(
     plain = await client.get(f"/p/{slug}")
     assert code not in plain.text, "a code in one address never reaches the shared page"
     signed = await client.post(f"/p/{slug}/sign", data={"code": code, "name": SHOWN_NAME, "show_name": "on"})
-    assert signed.status_code == 200 and signed.headers["cache-control"] == "no-store"
-    receipt = re.search(r'<code class="secret">([^<]+)</code>', signed.text).group(1)  # type: ignore[union-attr]
+    assert signed.status_code == 303 and signed.headers["location"] == f"/p/{slug}/signed", "POST, then redirect"
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and f"Path=/p/{slug}/signed" in cookie
+    shown = await client.get(f"/p/{slug}/signed")
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    receipt = re.search(r'<code class="secret">([^<]+)</code>', shown.text).group(1)  # type: ignore[union-attr]
+    assert receipt not in cookie and receipt not in signed.headers["location"], "sealed, and in no address"
+    assert receipt in (await client.get(f"/p/{slug}/signed")).text, "a reload shows the same receipt"
+    forgotten = await client.post(f"/p/{slug}/signed/forget", follow_redirects=True)
+    assert receipt not in forgotten.text and "holds no receipt" in forgotten.text, "the device forgets it"
     check = await client.post(f"/p/{slug}/receipt", data={"receipt": receipt})
     assert "pending" in check.text
     download = await client.post(f"/p/{slug}/receipt/download", data={"receipt": receipt})
@@ -346,7 +354,7 @@ async def test_a_pending_receipt_says_signatures_are_counted_in_groups_and_how_l
     db: Database = app.state.db
     page = await client.get(f"/p/{slug}")
     assert "counted in groups of at least 5" in page.text
-    first = await client.post(f"/p/{slug}/sign", data={"code": codes[0]})
+    first = await client.post(f"/p/{slug}/sign", data={"code": codes[0]}, follow_redirects=True)
     assert "counted in groups of at least 5" in first.text and "so far" not in first.text, "no group closed yet"
     for code in codes[1:5]:
         await sign(client, slug, code)

@@ -1,0 +1,66 @@
+"""The receipt after signing on the page, carried to its own page in a short-lived cookie.
+
+A signing form's POST answers with a redirect (303) to `/p/{slug}/signed`, so a reload or
+Back never sends the form again (and never shows "already used" for a signature that was
+taken). The receipt rides in a cookie: encrypted with ENCRYPTION_KEY and bound to the
+petition, HttpOnly, SameSite=Strict, sent to that one page only, gone after RECEIPT_COOKIE_SECONDS
+or when the signer clears it; never in an address, a log line or anything the server keeps.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .database import now
+from .encryption import DecryptionError, decrypt, encrypt
+from .settings import Settings
+
+COOKIE = "receipt"
+# Long enough to read, download and note the receipt; short enough that a shared phone forgets it.
+RECEIPT_COOKIE_SECONDS = 30 * 60
+
+
+def page_path(slug: str) -> str:
+    """The one page the cookie is sent to (slugs are [a-z0-9-], safe in a path)."""
+    return f"/p/{slug}/signed"
+
+
+def _bound(slug: str) -> str:
+    return f"receipt-cookie/{slug}"
+
+
+def keep(response: Response, settings: Settings, *, slug: str, receipt: str, updates: bool) -> None:
+    """Set the receipt cookie for the petition `slug` on `response`."""
+    value = json.dumps({"receipt": receipt, "updates": updates, "until": now() + RECEIPT_COOKIE_SECONDS})
+    response.set_cookie(
+        COOKIE,
+        encrypt(settings.encryption_key, value, _bound(slug)),
+        max_age=RECEIPT_COOKIE_SECONDS,
+        path=page_path(slug),
+        secure=settings.is_https,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def read(request: Request, settings: Settings, *, slug: str) -> tuple[str, bool] | None:
+    """(receipt, whether an updates address waits for its code) from the cookie, or None when
+    there is none, it is not this petition's, or it has run out."""
+    value = request.cookies.get(COOKIE)
+    if not value:
+        return None
+    try:
+        kept = json.loads(decrypt(settings.encryption_key, value, _bound(slug)))
+    except (DecryptionError, ValueError):
+        return None
+    if not isinstance(kept, dict) or int(kept.get("until", 0)) <= now():
+        return None
+    return str(kept["receipt"]), bool(kept.get("updates"))
+
+
+def forget(response: Response, settings: Settings, *, slug: str) -> None:
+    """Delete the receipt cookie from the browser."""
+    response.delete_cookie(COOKIE, path=page_path(slug), secure=settings.is_https, httponly=True, samesite="strict")
