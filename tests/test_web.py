@@ -308,3 +308,14 @@ def test_every_table_scrolls_in_its_own_box_that_a_keyboard_reaches_and_its_capt
     for template in TEMPLATES_DIR.glob("*.html"):
         text = template.read_text()
         assert text.count("<table") == len(boxed.findall(text)), template.name
+
+
+async def test_every_page_names_its_icon_and_the_home_page_leads_organizers_to_sign_in(
+    client: httpx.AsyncClient,
+) -> None:
+    home = await client.get("/")
+    icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', home.text)
+    assert icon, "a browser asks for no /favicon.ico (no 404 in its console)"
+    answer = await client.get(icon.group(1))
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("image/svg+xml")
+    assert 'href="/login"' in home.text and "Organizers sign in" in home.text
