@@ -459,7 +459,6 @@ UPDATE sign_attempts SET tries = tries + 1 WHERE attempt_hash = :attempt_hash RE
 SELECT_OPEN_PETITION = f"SELECT id FROM petitions WHERE id = :id AND {OPEN_AT_NOW}"
 DELETE_SIGN_ATTEMPT = "DELETE FROM sign_attempts WHERE attempt_hash = :attempt_hash RETURNING sealed"
 DELETE_EXPIRED_SIGN_ATTEMPTS = "DELETE FROM sign_attempts WHERE expires_at <= :now"
-SELECT_SIGN_ATTEMPTS = "SELECT attempt_hash, petition_id, sealed FROM sign_attempts"
 # Written by the batch that counts the signature, in the order of the tags.
 INSERT_EMAIL_DEDUPE = """
 INSERT INTO email_dedupe (tag, petition_id, withdraw_key) VALUES (:tag, :petition_id, :withdraw_key)

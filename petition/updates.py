@@ -33,7 +33,7 @@ NOT_ASKED = "No updates address is waiting for a code on this receipt. Give the 
 NOT_SUBSCRIBED = "No updates address is kept for this receipt: it was never given, or was already removed."
 
 
-def hour_of_now_end() -> int:
+def end_of_this_hour() -> int:
     """The end of the current hour (seconds since the epoch)."""
     moment = now()
     return moment - moment % 3600 + 3600
@@ -67,7 +67,7 @@ async def ask_to_confirm(tx: Transaction, settings: Settings, *, petition_id: st
             "code_hash": hashed,
             # The end of this hour, and 15 minutes more: asked for in the write that accepts a
             # signature, an expiry to the second would date it. (The code works at least 15 minutes.)
-            "expires_at": hour_of_now_end() + email_codes.CODE_SECONDS,
+            "expires_at": end_of_this_hour() + email_codes.CODE_SECONDS,
         },
     )
 

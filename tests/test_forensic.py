@@ -180,7 +180,7 @@ def check_times_and_free_space(copy: Copy) -> None:
 # sealed text, and of what groups rows into kinds): a length that followed a name, a reason or an
 # address would pair the row with the one the batch writes.
 SEALED = {
-    "pending_signatures": (3, lambda record: (record[1], record[2] in (0, 1), record[2])),
+    "pending_signatures": (3, lambda record: (record[1], record[2] in (0, 1))),
     "sign_attempts": (2, lambda record: record[1]),
     "contact_confirmations": (2, lambda record: None),
     "contacts": (2, lambda record: None),
@@ -198,8 +198,7 @@ def check_sealed_lengths(copy: Copy) -> int:
         for table, (column, kind_of) in SEALED.items():
             lengths: dict[object, set[int]] = {}
             for cell in row_cells(image, roots[table]):
-                kind = kind_of(cell.record)
-                lengths.setdefault(kind[:2] if isinstance(kind, tuple) else kind, set()).add(len(cell.record[column]))
+                lengths.setdefault(kind_of(cell.record), set()).add(len(cell.record[column]))
                 compared += 1
             for kind, seen in lengths.items():
                 assert len(seen) == 1, f"{copy.label}: {table} rows of one kind ({kind}) have lengths {sorted(seen)}"
