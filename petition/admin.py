@@ -9,11 +9,13 @@ from starlette.responses import Response
 
 from . import addresses, organizers, outbox, queries
 from .database import Database, Transaction
+from .field_messages import FORM
 from .login import guard, page, redirect
 from .organizers import REQUIRE_TWO_FACTOR, Organizer, audit
 from .settings import Settings
 
 AUDIT_ENTRIES_SHOWN = 200
+ENTER_EMAIL = "Enter their email address."
 
 
 async def admin_guard(request: Request) -> Organizer | Response:
@@ -31,13 +33,15 @@ async def admin_page(
     request: Request,
     *,
     notice: str | None = None,
-    error: str | None = None,
-    status: int = 409,
-    email_error: str | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
     email: str = "",
+    make_admin: bool = False,
 ) -> Response:
-    """GET /organize/admin. With `error`, answers `status` (409 for a state that forbids the change);
-    with `email_error`, 422: the invitation form again with `email` as typed and the message beside it."""
+    """GET /organize/admin, or the page again after an action: `errors` maps an input id ("email"),
+    or "form" for a refusal of no one input, to its message, answered with `status` (422 for a
+    refused address, 409 for a state that forbids the change); the invitation form shows `email`
+    and `make_admin` as sent."""
     admin = await admin_guard(request)
     if isinstance(admin, Response):
         return admin
@@ -52,11 +56,16 @@ async def admin_page(
         "two_factor_required": await organizers.two_factor_required(db),
         "trail": trail,
         "notice": notice,
-        "error": error,
-        "email_error": email_error,
+        "errors": errors or {},
         "email": email,
+        "make_admin": make_admin,
     }
-    return page(request, "admin.html", context, status=422 if email_error else status if error else 200)
+    return page(request, "admin.html", context, status=status)
+
+
+def refused(message: str) -> dict[str, str]:
+    """A refusal of no one input on the administration page, for its error summary."""
+    return {FORM: message}
 
 
 async def invite(request: Request) -> Response:
@@ -69,13 +78,16 @@ async def invite(request: Request) -> Response:
     async with request.form() as form:
         typed = str(form.get("email") or "")
         make_admin = form.get("admin") == "on"
+    if not typed.strip():
+        return await admin_page(request, errors={"email": ENTER_EMAIL}, status=422, make_admin=make_admin)
     try:
         address = addresses.parse(typed)
-    except addresses.AddressRefused as refused:
-        return await admin_page(request, email_error=str(refused), email=typed)
+    except addresses.AddressRefused as problem:
+        return await admin_page(request, errors={"email": str(problem)}, status=422, email=typed, make_admin=make_admin)
     email = organizers.login_email(address.mailbox)
     if await organizers.find_by_email(db, email):
-        return await admin_page(request, error="An organizer with that address already exists.")
+        taken = {"email": "An organizer with that address already exists."}
+        return await admin_page(request, errors=taken, status=409, email=typed, make_admin=make_admin)
 
     async def invite(tx: Transaction) -> None:
         await audit(tx, admin.id, "invitation sent", email + (" (as administrator)" if make_admin else ""))
@@ -113,9 +125,9 @@ async def deactivate(request: Request) -> Response:
     db: Database = request.app.state.db
     target = await organizers.find_by_id(db, request.path_params["organizer_id"])
     if target is None:
-        return await admin_page(request, error="There is no such organizer.")
+        return await admin_page(request, errors=refused("There is no such organizer."), status=409)
     if target.id == admin.id:
-        return await admin_page(request, error="You cannot deactivate yourself.")
+        return await admin_page(request, errors=refused("You cannot deactivate yourself."), status=409)
 
     async def unit(tx: Transaction) -> bool:
         if await tx.fetch_one(queries.DEACTIVATE_ORGANIZER, {"id": target.id}) is None:
@@ -126,7 +138,7 @@ async def deactivate(request: Request) -> Response:
         return True
 
     if not await db.write(unit):
-        return await admin_page(request, error=f"{target.email} is already deactivated.")
+        return await admin_page(request, errors=refused(f"{target.email} is already deactivated."), status=409)
     return await admin_page(request, notice=f"{target.email} is deactivated; their sessions and tokens are ended.")
 
 
@@ -138,7 +150,7 @@ async def require_two_factor(request: Request) -> Response:
     async with request.form() as form:
         required = form.get("required") == "on"
     if required and not admin.two_factor:
-        return await admin_page(request, error="Turn on two-factor for yourself first.")
+        return await admin_page(request, errors=refused("Turn on two-factor for yourself first."), status=409)
 
     async def unit(tx: Transaction) -> None:
         await tx.execute(

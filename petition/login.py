@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from . import addresses, organizers, queries
 from .database import Database, Transaction
+from .field_messages import FORM
 from .organizers import Organizer, audit
 from .passwords import PasswordHashing, new_password_errors
 from .ratelimit import RateLimiter
@@ -17,6 +18,13 @@ from .sessions import clear_session_cookie, current_session, end_session, set_se
 from .settings import Settings
 
 WRONG_LOGIN = "Wrong email or password."
+ENTER_EMAIL = "Enter your email address."
+# What to say of a blank input (the messages of a wrong one come from the checks themselves).
+BLANK = {
+    "password": "Enter your password.",
+    "new password": "Enter a password of at least 12 characters.",
+    "password_again": "Type the password again, to be sure it is the one you meant.",
+}
 TOO_MANY = "Too many login attempts. Please wait a few minutes and try again."
 USED_LINK = "This link has expired or was already used. Ask for a new one."
 
@@ -69,7 +77,7 @@ async def login_page(request: Request) -> Response:
     """GET /login."""
     if await signed_in(request):
         return redirect("/organize")
-    return page(request, "login.html", {"email": "", "error": None})
+    return page(request, "login.html", {"email": "", "errors": {}})
 
 
 async def login(request: Request) -> Response:
@@ -87,13 +95,16 @@ async def login(request: Request) -> Response:
     account_key = "login:" + hashlib.sha256(addresses.limit_form(typed).encode()).hexdigest()
     client_ok = limiter.allow(limiter.client_key(request.scope, settings), settings.rate_limit_login_per_client, window)
     if not client_ok or not limiter.allow(account_key, settings.rate_limit_login_per_account, window):
-        return page(request, "login.html", {"email": email, "error": TOO_MANY}, status=429)
+        return page(request, "login.html", {"email": typed, "errors": {FORM: TOO_MANY}}, status=429)
+    if missing := missing_login(typed, password):
+        return page(request, "login.html", {"email": typed, "errors": missing}, status=400)
 
     organizer = await organizers.find_by_email(db, email) if email else None
     usable = organizer if organizer and organizer.is_active else None
     if not await passwords.verify(usable.password_hash if usable else None, password) or usable is None:
         await organizers.record(db, organizer.id if organizer else None, "login failed")
-        return page(request, "login.html", {"email": email, "error": WRONG_LOGIN}, status=400)
+        # The summary links to the first input; the message blames neither, as either may be wrong.
+        return page(request, "login.html", {"email": typed, "errors": {"email": WRONG_LOGIN}}, status=400)
 
     old_session = await current_session(request)
     needs_second_factor = usable.two_factor
@@ -107,6 +118,17 @@ async def login(request: Request) -> Response:
 
     token = await db.write(sign_in)
     return signed_in_response(request, token, "/login/two-factor" if needs_second_factor else "/organize")
+
+
+def missing_login(typed: str, password: str) -> dict[str, str]:
+    """{input id: message} for what a login form left blank (it depends on the form alone, so it says
+    nothing about accounts)."""
+    missing = {}
+    if not typed.strip():
+        missing["email"] = ENTER_EMAIL
+    if not password:
+        missing["password"] = BLANK["password"]
+    return missing
 
 
 async def logout(request: Request) -> Response:
@@ -138,12 +160,13 @@ async def setup(request: Request) -> Response:
     db: Database = request.app.state.db
     token = request.path_params["token"]
     async with request.form() as form:
-        email = organizers.login_email(str(form.get("email") or ""))
+        typed = str(form.get("email") or "")
         password = str(form.get("password") or "")
         again = str(form.get("password_again") or "")
+    email = organizers.login_email(typed)
     errors = new_account_errors(email, password, again)
     if errors:
-        return page(request, "setup.html", {"email": email, "errors": errors}, status=422)
+        return page(request, "setup.html", {"email": typed, "errors": errors}, status=422)
     password_hash = await request.app.state.passwords.hash(password)
 
     async def create_first(tx: Transaction) -> str:
@@ -166,8 +189,20 @@ async def setup(request: Request) -> Response:
 
 
 def new_account_errors(email: str, password: str, again: str) -> dict[str, str]:
-    """Field -> problem, for a new organizer's address and password."""
-    errors = new_password_errors(password, again)
-    if problem := organizers.email_problem(email):
+    """{input id: message}, in the form's order, for a new organizer's address and password."""
+    errors = {}
+    if not email.strip():
+        errors["email"] = ENTER_EMAIL
+    elif problem := organizers.email_problem(email):
         errors["email"] = problem
+    return {**errors, **new_password_problems(password, again)}
+
+
+def new_password_problems(password: str, again: str) -> dict[str, str]:
+    """{input id: message} for a new password typed twice: what was left blank, else the policy's word."""
+    if not password:
+        return {"password": BLANK["new password"]}
+    errors = new_password_errors(password, again)
+    if "password_again" in errors and not again:
+        errors["password_again"] = BLANK["password_again"]
     return errors

@@ -12,8 +12,17 @@ from .database import Database, Transaction
 from .login import guard, page, redirect
 
 
-async def settings_page(request: Request, *, new_token: str | None = None, error: str | None = None) -> Response:
-    """GET /organize/settings: API tokens (and, once made, the new token shown this one time)."""
+async def settings_page(
+    request: Request,
+    *,
+    new_token: str | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 422,
+    token_name: str = "",
+) -> Response:
+    """GET /organize/settings: two-factor and API tokens (and, once made, the new token shown this one
+    time). With `errors` ({input id: message}: "name" for a new token's name, "off-code" for the code
+    that turns two-factor off), answers `status`, the new token's name as typed."""
     organizer = await guard(request, two_factor_setup=True)
     if isinstance(organizer, Response):
         return organizer
@@ -23,11 +32,12 @@ async def settings_page(request: Request, *, new_token: str | None = None, error
         "organizer": organizer,
         "tokens": tokens,
         "new_token": new_token,
-        "error": error,
+        "errors": errors or {},
+        "token_name": token_name,
         "two_factor_required": await organizers.two_factor_required(db),
         "recovery_codes_left": await db.fetch_val(queries.COUNT_RECOVERY_CODES, {"organizer_id": organizer.id}),
     }
-    return page(request, "settings.html", context, status=422 if error else 200)
+    return page(request, "settings.html", context, status=status if errors else 200)
 
 
 async def create_token(request: Request) -> Response:
@@ -36,9 +46,10 @@ async def create_token(request: Request) -> Response:
     if isinstance(organizer, Response):
         return organizer
     async with request.form() as form:
-        name = str(form.get("name") or "").strip()
+        typed = str(form.get("name") or "")
+    name = typed.strip()
     if problem := api_tokens.name_problem(name):
-        return await settings_page(request, error=problem)
+        return await settings_page(request, errors={"name": problem}, token_name=typed)
     db: Database = request.app.state.db
 
     async def unit(tx: Transaction) -> str:

@@ -17,9 +17,9 @@ from starlette.responses import Response
 
 from . import addresses, organizers, outbox, queries
 from .database import Database, Transaction, now
-from .login import USED_LINK, page, signed_in_response
+from .field_messages import FORM
+from .login import ENTER_EMAIL, USED_LINK, new_password_problems, page, signed_in_response
 from .organizers import audit
-from .passwords import new_password_errors
 from .sessions import start_session
 from .settings import Settings
 from .tokens import token_hash
@@ -36,12 +36,12 @@ async def read_new_password(request: Request) -> tuple[str, dict[str, str]]:
     async with request.form() as form:
         password = str(form.get("password") or "")
         again = str(form.get("password_again") or "")
-    return password, new_password_errors(password, again)
+    return password, new_password_problems(password, again)
 
 
 async def reset_request_page(request: Request) -> Response:
     """GET /reset: ask for the address."""
-    return page(request, "reset_request.html", {"sent": False, "error": None})
+    return page(request, "reset_request.html", {"sent": False, "errors": {}, "email": ""})
 
 
 async def reset_request(request: Request) -> Response:
@@ -56,8 +56,12 @@ async def reset_request(request: Request) -> Response:
     client_ok = limiter.allow(limiter.client_key(request.scope, settings), settings.rate_limit_login_per_client, window)
     if not client_ok or not limiter.allow(account_key, settings.rate_limit_login_per_account, window):
         message = "Too many requests. Please wait a few minutes and try again."
-        return page(request, "reset_request.html", {"sent": False, "error": message}, status=429)
-    response = page(request, "reset_request.html", {"sent": True, "error": None})
+        return page(request, "reset_request.html", {"sent": False, "errors": {FORM: message}, "email": typed}, 429)
+    # Refused by its text alone (the same for every address of that shape), so it tells nothing
+    # about accounts; no account can have an address the parser refuses and still get mail.
+    if problem := ENTER_EMAIL if not typed.strip() else organizers.email_problem(typed):
+        return page(request, "reset_request.html", {"sent": False, "errors": {"email": problem}, "email": typed}, 422)
+    response = page(request, "reset_request.html", {"sent": True, "errors": {}, "email": ""})
     # Always return the same response to prevent email enumeration attacks; and answer
     # before looking the address up: the link's write (an fsync) would otherwise make
     # the answer for an account slower than for an unknown address.

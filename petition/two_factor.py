@@ -18,6 +18,7 @@ from . import organizers, queries
 from .database import Database, Transaction
 from .encryption import decrypt, encrypt
 from .login import guard, page, redirect, signed_in_response, to_login
+from .organize import settings_page
 from .organizers import Organizer, audit
 from .sessions import current_session, end_session, start_session
 from .settings import Settings
@@ -28,6 +29,8 @@ DRIFT_STEPS = 1
 RECOVERY_CODE_COUNT = 10
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 WRONG_CODE = "That code is not right. Codes change every 30 seconds; try the newest one."
+ENTER_CODE = "Enter the code your authenticator app shows, or a recovery code."
+ENTER_APP_CODE = "Enter the six-digit code your authenticator app shows."
 
 
 def clock() -> float:
@@ -107,7 +110,13 @@ async def start(request: Request) -> Response:
     return enrollment_page(request, organizer, pyotp.random_base32(), error=None)
 
 
+def code_problem(code: str, *, missing: str = ENTER_CODE) -> str:
+    """The message for a refused code: `missing` when nothing was typed, else that it is not right."""
+    return missing if not code.strip() else WRONG_CODE
+
+
 def enrollment_page(request: Request, organizer: Organizer, secret: str, error: str | None) -> Response:
+    """The QR code and key of `secret`, and the form for its first code; `error` is that code's refusal (400)."""
     settings: Settings = request.app.state.settings
     uri = pyotp.TOTP(secret).provisioning_uri(name=organizer.email, issuer_name=settings.site_name)
     context = {
@@ -115,7 +124,7 @@ def enrollment_page(request: Request, organizer: Organizer, secret: str, error: 
         "secret": secret,
         "grouped_secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
         "signature": enrollment_signature(settings, organizer.id, secret),
-        "error": error,
+        "errors": {"code": error} if error else {},
     }
     return page(request, "two_factor_enroll.html", context, status=400 if error else 200)
 
@@ -135,7 +144,7 @@ async def confirm(request: Request) -> Response:
         return page(request, "message.html", {"title": "Start again", "message": "This form is stale."}, 400)
     step = matching_step(secret, code, after_step=0)
     if step is None:
-        return enrollment_page(request, organizer, secret, error=WRONG_CODE)
+        return enrollment_page(request, organizer, secret, error=code_problem(code, missing=ENTER_APP_CODE))
     codes = [new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
     sealed = encrypt(settings.encryption_key, secret, f"totp/{organizer.id}")
 
@@ -166,7 +175,8 @@ async def turn_off(request: Request) -> Response:
     async with request.form() as form:
         code = str(form.get("code") or "")
     if await check_second_factor(request, organizer, code) is None:
-        return page(request, "message.html", {"title": "Two-factor stays on", "message": WRONG_CODE}, 400)
+        # The settings page again, the message beside the code: the organizer can type the next one.
+        return await settings_page(request, errors={"off-code": code_problem(code)}, status=400)
 
     async def off(tx: Transaction) -> None:
         await tx.execute(queries.UPDATE_ORGANIZER_TOTP, {"id": organizer.id, "totp_secret": None, "step": 0})
@@ -182,7 +192,7 @@ async def login_step_page(request: Request) -> Response:
     session = await current_session(request)
     if session is None or not session.needs_second_factor:
         return to_login()
-    return page(request, "login_two_factor.html", {"error": None})
+    return page(request, "login_two_factor.html", {"errors": {}})
 
 
 async def login_step(request: Request) -> Response:
@@ -198,12 +208,12 @@ async def login_step(request: Request) -> Response:
     key = f"two-factor:{organizer.id}"
     if not limiter.allow(key, settings.rate_limit_login_per_account, settings.rate_limit_window_seconds):
         message = "Too many attempts. Please wait a few minutes and try again."
-        return page(request, "login_two_factor.html", {"error": message}, 429)
+        return page(request, "login_two_factor.html", {"errors": {"code": message}}, 429)
     how = await check_second_factor(request, organizer, code)
     db: Database = request.app.state.db
     if how is None:
         await organizers.record(db, organizer.id, "two-factor failed")
-        return page(request, "login_two_factor.html", {"error": WRONG_CODE}, 400)
+        return page(request, "login_two_factor.html", {"errors": {"code": code_problem(code)}}, 400)
 
     async def complete(tx: Transaction) -> str:
         await end_session(tx, session.token_hash)
