@@ -346,19 +346,40 @@ async def updates_action(request: Request) -> Response:
     row, context = found
     db, settings = request.app.state.db, request.app.state.settings
     async with request.form() as form:
-        receipt = signatures.receipt_of(str(form.get("receipt") or ""))
+        typed = str(form.get("receipt") or "")
         code = str(form.get("code") or "").strip()[:40]
         address = str(form.get("address") or "")  # never cut: a cut address is another address
+        confirming = "code" in form  # the code's form, even sent empty
+    receipt = signatures.receipt_of(typed)
     if receipt is None:
-        return not_a_receipt_page(request, context)
+        return not_a_receipt_page(request, context, blank=not typed.strip())
     context.update(receipt_context(receipt))
-    if message := limit(request, emails=not code):
-        return signer_page(request, "receipt_check.html", {**context, "error": message}, 429)
+    if message := limit(request, emails=not confirming):
+        context["errors"] = {"updates-code" if confirming else "updates-address": message}
+        context["status"] = await status_or_none(db, row, receipt)
+        context["updates"] = confirming and context["status"] is not None
+        return signer_page(request, "receipt_check.html", context, 429)
+
+    async def address_refused(message: str) -> Response:
+        # The receipt has a receipt's shape already, so the address was refused: the updates
+        # form again, the address as typed, the message beside it.
+        context.update(errors={"updates-address": message}, address=address)
+        context["status"] = await status_or_none(db, row, receipt)
+        if context["status"] is None:
+            context.update(errors={"receipt": signatures.RECEIPT_UNKNOWN}, address="")
+        else:
+            context["updates"] = await updates.is_waiting(db, receipt)
+        return signer_page(request, "receipt_check.html", context, 422)
+
     try:
-        if code:
+        if confirming:
+            if not code:
+                raise PetitionError(422, ENTER_UPDATES_CODE)
             await updates.confirm(db, settings, petition=row, receipt=receipt, code=code)
             context["notice"] = "Your updates address is confirmed."
         else:
+            if not address.strip():
+                return await address_refused(ENTER_UPDATES_ADDRESS)
             data = UpdatesRequest.model_validate({"receipt": receipt, "address": address})
             await updates.request(db, settings, petition=row, receipt=receipt, address=data.address)
             request.app.state.sender.wake()
@@ -367,23 +388,20 @@ async def updates_action(request: Request) -> Response:
         context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
         context["waited"] = await timeline.typical_wait_days(db, row)
     except ValidationError:
-        # The receipt has a receipt's shape already, so the address was refused: the updates
-        # form again, the address as typed, the message beside it.
-        context.update(error=addresses.REFUSED, error_field="updates-address", address=address)
-        context["status"] = await status_or_none(db, row, receipt)
-        if context["status"] is None:
-            context.update(error=signatures.RECEIPT_UNKNOWN, error_field="receipt", address="")
-        else:
-            context["updates"] = await updates.is_waiting(db, receipt)
-        return signer_page(request, "receipt_check.html", context, 422)
+        return await address_refused(addresses.REFUSED)
     except PetitionError as error:
-        context["error"] = error.message
-        context["updates"] = error.status in (422, 429) and bool(code)
-        context["error_field"] = "updates-code" if context["updates"] else "receipt" if error.status == 404 else None
+        context["updates"] = error.status in (422, 429) and confirming
+        # A wrong code is the code's fault, a receipt of nothing the receipt's; a closed petition is no input's.
+        field = "updates-code" if context["updates"] else "receipt" if error.status == 404 else FORM
+        context["errors"] = {field: error.message}
         if context["updates"]:
             context["status"] = await status_or_none(db, row, receipt)
         return signer_page(request, "receipt_check.html", context, error.status)
     return signer_page(request, "receipt_check.html", context)
+
+
+ENTER_UPDATES_CODE = "Enter the code we sent to your updates address."
+ENTER_UPDATES_ADDRESS = "Enter the address to send updates to, like name@example.org."
 
 
 async def status_or_none(db: Database, petition: Row, receipt: str) -> str | None:
@@ -395,13 +413,13 @@ async def status_or_none(db: Database, petition: Row, receipt: str) -> str | Non
 
 
 def receipt_context(receipt: str = "") -> dict[str, object]:
-    """What the receipt page shows before anything is done: `error_field` is the input id the error
-    belongs to (None for an error of no one field, such as a closed petition)."""
+    """What the receipt page shows before anything is done. `errors` maps an input id ("receipt",
+    "updates-code", "updates-address"), or FORM for a refusal of no one input (a closed petition),
+    to its message."""
     return {
         "receipt": receipt,
         "status": None,
-        "error": None,
-        "error_field": None,
+        "errors": {},
         "notice": None,
         "updates": False,
         "address": "",
@@ -409,10 +427,14 @@ def receipt_context(receipt: str = "") -> dict[str, object]:
     }
 
 
-def not_a_receipt_page(request: Request, context: dict[str, object]) -> Response:
-    """The receipt page refusing text that cannot be a receipt (422): the text is never shown again."""
-    refused = {**context, **receipt_context(), "error": NOT_A_RECEIPT, "error_field": "receipt"}
+def not_a_receipt_page(request: Request, context: dict[str, object], *, blank: bool = False) -> Response:
+    """The receipt page refusing text that cannot be a receipt, or none (`blank`) (422): the text is
+    never shown again."""
+    refused = {**context, **receipt_context(), "errors": {"receipt": ENTER_RECEIPT if blank else NOT_A_RECEIPT}}
     return signer_page(request, "receipt_check.html", refused, 422)
+
+
+ENTER_RECEIPT = "Enter your receipt, as shown when you signed."
 
 
 async def receipt_page(request: Request) -> Response:
@@ -424,22 +446,26 @@ async def receipt_page(request: Request) -> Response:
 
 
 async def receipt_action(request: Request) -> Response:
-    """POST /p/{slug}/receipt: `action` status (the default), withdraw, or unsubscribe."""
+    """POST /p/{slug}/receipt: `action` status (the default), withdraw (the page that asks once more),
+    confirm_withdraw (the answer yes to it: out of the count, name and reason deleted), or unsubscribe."""
     found = await page_petition(request)
     if isinstance(found, Response):
         return found
     row, context = found
     db: Database = request.app.state.db
     async with request.form() as form:
-        receipt = signatures.receipt_of(str(form.get("receipt") or ""))
+        typed = str(form.get("receipt") or "")
         action = str(form.get("action") or "status")
+    receipt = signatures.receipt_of(typed)
     if receipt is None:
-        return not_a_receipt_page(request, context)
+        return not_a_receipt_page(request, context, blank=not typed.strip())
     context.update(receipt_context(receipt))
+    if action == "withdraw":
+        return await withdraw_question(request, row, context, receipt)
     try:
-        if action == "withdraw":
-            await signatures.withdraw(db, request.app.state.settings, petition=row, receipt=receipt)
-            request.app.state.public_cache.clear()  # a shown name may have gone
+        if action == "confirm_withdraw":
+            await withdraw_once(request, row, receipt)
+            context["notice"] = "Your signature is withdrawn."
         elif action == "unsubscribe":
             await updates.unsubscribe(db, petition=row, receipt=receipt)
             context["notice"] = "Your updates address is deleted: no more updates will be sent."
@@ -447,14 +473,46 @@ async def receipt_action(request: Request) -> Response:
         context["updates"] = await updates.is_waiting(db, receipt)
         context["waited"] = await timeline.typical_wait_days(db, row)
     except PetitionError as error:
-        context["error"] = error.message
         # A receipt of no signature is the receipt's fault; a closed petition or a signature
-        # already withdrawn is no field's, and the receipt stays as it is.
-        context["error_field"] = "receipt" if error.status in (404, 422) else None
-        if context["error_field"] is None:
+        # already withdrawn is no input's, and the receipt stays as it is.
+        field = "receipt" if error.status in (404, 422) else FORM
+        context["errors"] = {field: error.message}
+        if field == FORM:
             context["status"] = await status_or_none(db, row, receipt)
         return signer_page(request, "receipt_check.html", context, error.status)
     return signer_page(request, "receipt_check.html", context)
+
+
+async def withdraw_once(request: Request, row: Row, receipt: str) -> None:
+    """Withdraw the signature behind `receipt`; a signature withdrawn already (the same confirmation
+    sent twice: a reload, a double tap) counts as done. PetitionError 404 (no such signature), 409
+    (closed)."""
+    db: Database = request.app.state.db
+    try:
+        await signatures.withdraw(db, request.app.state.settings, petition=row, receipt=receipt)
+    except PetitionError as error:
+        if error.status != 409 or await status_or_none(db, row, receipt) != "withdrawn" or not petitions.is_open(row):
+            raise
+    request.app.state.public_cache.clear()  # a shown name may have gone
+
+
+async def withdraw_question(request: Request, row: Row, context: dict[str, object], receipt: str) -> Response:
+    """The page that asks once more before a withdrawal (GOV.UK confirmation pattern), the receipt in
+    its form; or, when nothing can be withdrawn (the petition closed, the signature withdrawn
+    already), the page that says so (409). A receipt of nothing: the receipt page, its error beside it (404)."""
+    db: Database = request.app.state.db
+    status = await status_or_none(db, row, receipt)
+    if not petitions.is_open(row):  # the petition's state answers first, as the withdrawal itself does
+        refusal = signatures.WITHDRAW_CLOSED
+    elif status is None:
+        context["errors"] = {"receipt": signatures.RECEIPT_UNKNOWN}
+        return signer_page(request, "receipt_check.html", context, 404)
+    elif status == "withdrawn":
+        refusal = "This signature was already withdrawn: it is out of the count, and its name and reason are deleted."
+    else:
+        refusal = None
+    answer = {**context, "status": status, "refusal": refusal}
+    return signer_page(request, "withdraw_confirm.html", answer, 409 if refusal else 200)
 
 
 async def download_receipt(request: Request) -> Response:
