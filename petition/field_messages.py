@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 FORM = "form"  # the key of a message about the form as a whole
+UNNAMED = "This answer is not one the form takes: check it and send the form again"
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ def _message(item: dict, words: FieldWords | None) -> str:
     # Our own rules already speak in plain words ("must not hold ...", "must be in the future").
     own = str(item["msg"]).removeprefix("Value error, ")
     if words is None:
-        return own
+        # A field the form does not name: our own rules' words, or never pydantic's ("Input should be ...").
+        return own if kind in ("text", "value_error") else UNNAMED
     if kind == "value_error" and own[:1].isupper():  # a whole sentence already ("Enter one plain email address")
         return own
     if kind == "text" or kind == "value_error":
