@@ -435,6 +435,7 @@ def not_a_receipt_page(request: Request, context: dict[str, object], *, blank: b
 
 
 ENTER_RECEIPT = "Enter your receipt, as shown when you signed."
+WITHDRAWN = "You have withdrawn your signature."
 
 
 async def receipt_page(request: Request) -> Response:
@@ -465,7 +466,7 @@ async def receipt_action(request: Request) -> Response:
     try:
         if action == "confirm_withdraw":
             await withdraw_once(request, row, receipt)
-            context["notice"] = "Your signature is withdrawn."
+            context["notice"] = WITHDRAWN
         elif action == "unsubscribe":
             await updates.unsubscribe(db, petition=row, receipt=receipt)
             context["notice"] = "Your updates address is deleted: no more updates will be sent."

@@ -252,12 +252,12 @@ async def test_withdrawing_on_the_receipt_page_asks_once_more_and_only_the_confi
     kept = await client.post(f"/p/{slug}/receipt", data={"receipt": receipt, "action": "status"})
     assert "Your signature is <strong>pending</strong>" in kept.text
     done = await client.post(f"/p/{slug}/receipt", data={"receipt": receipt, "action": "confirm_withdraw"})
-    assert done.status_code == 200 and "Your signature is withdrawn." in done.text
+    assert done.status_code == 200 and "You have withdrawn your signature." in done.text
     assert "Your signature is <strong>withdrawn</strong>" in done.text
     assert 'value="withdraw"' not in done.text, "nothing left to withdraw"
     assert await status(client, slug, receipt) == "withdrawn"
     again = await client.post(f"/p/{slug}/receipt", data={"receipt": receipt, "action": "confirm_withdraw"})
-    assert again.status_code == 200 and "Your signature is withdrawn." in again.text, "a reload shows no failure"
+    assert again.status_code == 200 and "You have withdrawn your signature." in again.text, "a reload shows no failure"
     asked = await client.post(f"/p/{slug}/receipt", data={"receipt": receipt, "action": "withdraw"})
     assert asked.status_code == 409 and "already withdrawn" in asked.text
     assert "confirm_withdraw" not in asked.text, "it says so instead of asking"
