@@ -10,6 +10,7 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from . import addresses, queries
@@ -26,6 +27,9 @@ FROZEN_AFTER_PUBLISHING = ("slug", "verification", "allowed_domains", "timeline_
 TEXT_FIELDS = ("title", "summary", "body", "target")
 MAX_DOMAINS = 50
 SLUG_FALLBACK_PREFIX = "petition-"
+# A derived slug is cut here, leaving room for "-2" ... "-50" within the 60 the type allows.
+DERIVED_SLUG_LENGTH = 50
+MIN_SLUG_LENGTH = 3
 MAX_SLUG_NUMBER = 50
 SLUG_TAKEN = "That slug is taken by a published petition: change the petition's slug, then publish it."
 # Words a route uses as a literal path segment where a slug would stand, under /p/,
@@ -207,14 +211,36 @@ class PetitionList(BaseModel):
 
 
 def slugify(title: str) -> str:
-    """A title -> a URL slug; titles with no Latin letters get a random one, never a reserved word or an id."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:50].strip("-")
-    if len(slug) < 3:
+    """A title -> a URL slug of `a-z0-9-`, transliterated to Latin letters (anyascii): "Ίση αμοιβή" ->
+    "isi-amoivi"; a random one only when fewer than 3 letters or digits remain; never a reserved word or an id."""
+    slug = re.sub(r"[^a-z0-9]+", "-", transliterated(title).lower()).strip("-")
+    slug = slug[:DERIVED_SLUG_LENGTH].strip("-")
+    if len(slug) < MIN_SLUG_LENGTH:
         slug = SLUG_FALLBACK_PREFIX + secrets.token_hex(4)
     if slug_problem(slug):
         slug = f"{slug}-petition"
     return slug
+
+
+def transliterated(text: str) -> str:
+    """Text -> ASCII, character by character (anyascii), each syllable of a script that writes no spaces
+    between words (Chinese, Japanese kanji, Korean) set apart: "同工同酬" -> "Tong Gong Tong Chou".
+    Symbols and emoji become spaces: anyascii would spell them out (":slight_smile:")."""
+    pieces = []
+    for char in text:
+        if char.isascii():
+            pieces.append(char)
+            continue
+        if unicodedata.category(char)[0] not in "LMN":  # letters, marks, digits
+            pieces.append(" ")
+            continue
+        ascii_char = anyascii(char)
+        # anyascii capitalizes each syllable of such scripts ("TongGong"); a capital letter's own
+        # transliteration (Greek, Cyrillic) starts a word only where the text already has a space.
+        if ascii_char[:1].isupper() and not char.isupper():
+            ascii_char = f" {ascii_char}"
+        pieces.append(ascii_char)
+    return "".join(pieces)
 
 
 def floor_time(moment: int | None, floor: str) -> str | None:
