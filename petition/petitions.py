@@ -7,23 +7,25 @@ import re
 import secrets
 import time
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from . import addresses, queries
+from . import addresses, queries, zones
 from .database import Database, Row, Transaction, is_unique_violation, now
 from .parameters import Moment
 from .text import LINE, PROSE, SENTENCE
 from .tokens import new_id
+from .zones import DEFAULT_ZONE, TimeZone
 
 STATES = ("draft", "open", "closed")
 VISIBLE_STATES = ("open", "closed")
 # Fixed once published: who may sign and how, and how finely the timeline may be read.
-# The slug too: the transparency log names the petition by it.
-FROZEN_AFTER_PUBLISHING = ("slug", "verification", "allowed_domains", "timeline_floor")
+# The slug too: the transparency log names the petition by it. The time zone too: it decides
+# which day each published hour counts on, so changing it would move counts between days.
+FROZEN_AFTER_PUBLISHING = ("slug", "verification", "allowed_domains", "timeline_floor", "time_zone")
 TEXT_FIELDS = ("title", "summary", "body", "target")
 MAX_DOMAINS = 50
 SLUG_FALLBACK_PREFIX = "petition-"
@@ -143,6 +145,7 @@ class PetitionCreate(PetitionFields):
     show_names: bool = False
     reasons_enabled: bool = False
     timeline_floor: Floor = "day"
+    time_zone: TimeZone = DEFAULT_ZONE
     retention_days: RetentionDays = 30
 
 
@@ -159,6 +162,7 @@ class PetitionUpdate(PetitionFields):
     show_names: bool | None = None
     reasons_enabled: bool | None = None
     timeline_floor: Floor | None = None
+    time_zone: TimeZone | None = None
     retention_days: RetentionDays | None = None
 
     @model_validator(mode="after")
@@ -190,6 +194,7 @@ class PetitionPublic(BaseModel):
     closes_at: str | None
     closed_at: str | None
     text_changed_at: str | None
+    time_zone: str
     url: str
 
 
@@ -243,18 +248,28 @@ def transliterated(text: str) -> str:
     return "".join(pieces)
 
 
-def floor_time(moment: int | None, floor: str) -> str | None:
-    """Seconds since the epoch -> ISO 8601 UTC, rounded down to the day or hour."""
+def floor_time(moment: int | None, floor: str, zone: str = DEFAULT_ZONE) -> str | None:
+    """Seconds since the epoch -> ISO 8601 in the zone (its offset, `Z` for UTC), rounded down to the
+    start of the local day or the hour."""
     if moment is None:
         return None
-    unit = 86400 if floor == "day" else 3600
-    return iso(moment - moment % unit)
+    start = zones.start_of_day(moment, zone) if floor == "day" else moment - moment % 3600
+    return zones.iso_in(start, zone)
 
 
-def iso(moment: int | None) -> str | None:
-    if moment is None:
-        return None
-    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+def iso(moment: int | None, zone: str = DEFAULT_ZONE) -> str | None:
+    """Seconds since the epoch -> ISO 8601 with the zone's offset (`Z` for UTC)."""
+    return zones.iso_in(moment, zone)
+
+
+def closed_at(row: Row) -> str | None:
+    """When the petition closed, as shown: the deadline itself when the deadline closed it (public to
+    the minute already, and a deadline rounded down to the start of its day would read, west of the
+    petition's zone or in an hourly view, as a close before the deadline); otherwise rounded down
+    to the floor like every time shown."""
+    if row["closed_at"] is not None and row["closes_at"] is not None and row["closed_at"] >= row["closes_at"]:
+        return iso(row["closes_at"], row["time_zone"])
+    return floor_time(row["closed_at"], row["timeline_floor"], row["time_zone"])
 
 
 def is_open(row: Row, moment: int | None = None) -> bool:
@@ -283,7 +298,7 @@ def address(row: Row) -> str:
 
 def public_view(row: Row, base_url: str) -> PetitionPublic:
     row = as_of(row)
-    floor = row["timeline_floor"]
+    floor, zone = row["timeline_floor"], row["time_zone"]
     return PetitionPublic(
         id=row["id"],
         slug=row["slug"],
@@ -295,10 +310,11 @@ def public_view(row: Row, base_url: str) -> PetitionPublic:
         goal=row["goal"],
         signature_count=row["signature_count"],
         signature_count_by_method=CountByMethod(email=row["count_email"], code=row["count_code"]),
-        opened_at=floor_time(row["opened_at"], floor),
-        closes_at=iso(row["closes_at"]),
-        closed_at=floor_time(row["closed_at"], floor),
-        text_changed_at=floor_time(row["text_changed_at"], floor),
+        opened_at=floor_time(row["opened_at"], floor, zone),
+        closes_at=iso(row["closes_at"], zone),
+        closed_at=closed_at(row),
+        text_changed_at=floor_time(row["text_changed_at"], floor, zone),
+        time_zone=zone,
         url=f"{base_url}/p/{address(row)}",
     )
 
@@ -312,7 +328,7 @@ def organizer_view(row: Row, base_url: str) -> PetitionOrganizerView:
         reasons_enabled=bool(row["reasons_enabled"]),
         timeline_floor=row["timeline_floor"],
         retention_days=row["retention_days"],
-        created_at=iso(row["created_at"]) or "",
+        created_at=iso(row["created_at"], row["time_zone"]) or "",
     )
 
 
@@ -368,6 +384,7 @@ async def create(db: Database, *, organizer_id: str, data: PetitionCreate) -> st
         "show_names": int(data.show_names),
         "reasons_enabled": int(data.reasons_enabled),
         "timeline_floor": data.timeline_floor,
+        "time_zone": data.time_zone,
         "retention_days": data.retention_days,
         "created_by": organizer_id,
         "created_at": now(),

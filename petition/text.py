@@ -7,12 +7,14 @@ Every text field of the API's models carries one of the rules below (`LINE`, `SE
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup, escape
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
+
+from . import zones
 
 URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
@@ -113,10 +115,13 @@ def _linked(text: str) -> str:
     return "".join(pieces)
 
 
-def long_date(iso_time: str | None, floor: str = "day") -> str:
-    """An ISO 8601 time -> "3 June 2026" (or "3 June 2026, 14:00 UTC" for an hourly floor)."""
+def long_date(iso_time: str | None, floor: str = "day", zone: str = "UTC") -> str:
+    """An ISO 8601 time -> its date in the zone, "3 June 2026"; for an hourly floor with the time and
+    the zone named: "3 June 2026, 14:00 UTC", "3 June 2026, 23:00 Asia/Tokyo time"."""
     if iso_time is None:
         return ""
-    moment = datetime.fromisoformat(iso_time.replace("Z", "+00:00")).astimezone(UTC)
+    moment = datetime.fromisoformat(iso_time.replace("Z", "+00:00")).astimezone(zones.zone(zone))
     day = f"{moment.day} {moment:%B %Y}"
-    return day if floor == "day" else f"{day}, {moment:%H:%M} UTC"
+    if floor == "day":
+        return day
+    return f"{day}, {moment:%H:%M} UTC" if zone == zones.DEFAULT_ZONE else f"{day}, {moment:%H:%M} {zone} time"
