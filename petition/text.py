@@ -7,7 +7,7 @@ Every text field of the API's models carries one of the rules below (`LINE`, `SE
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -120,7 +120,11 @@ def long_date(iso_time: str | None, floor: str = "day", zone: str = "UTC") -> st
     the zone named: "3 June 2026, 14:00 UTC", "3 June 2026, 23:00 Asia/Tokyo time"."""
     if iso_time is None:
         return ""
-    moment = datetime.fromisoformat(iso_time.replace("Z", "+00:00")).astimezone(zones.zone(zone))
+    moment = datetime.fromisoformat(iso_time.replace("Z", "+00:00"))
+    try:
+        moment = moment.astimezone(zones.zone(zone))
+    except OverflowError:  # past the year 9999 in the zone (a deadline at the last second we accept)
+        moment, zone = moment.astimezone(UTC), zones.DEFAULT_ZONE
     day = f"{moment.day} {moment:%B %Y}"
     if floor == "day":
         return day

@@ -62,8 +62,17 @@ def zone(name: str) -> ZoneInfo:
 
 
 def local(moment: int, name: str) -> datetime:
-    """Seconds since the epoch -> the aware local time in the zone."""
-    return datetime.fromtimestamp(moment, zone(name))
+    """Seconds since the epoch -> the aware local time in the zone (in UTC where the local time would
+    fall after the year 9999, which no datetime can hold: a deadline at the last second we accept)."""
+    return in_zone(datetime.fromtimestamp(moment, UTC), name)
+
+
+def in_zone(moment: datetime, name: str) -> datetime:
+    """An aware datetime -> the same moment in the zone (unchanged past the year 9999, see `local`)."""
+    try:
+        return moment.astimezone(zone(name))
+    except OverflowError:
+        return moment
 
 
 def local_date(moment: int, name: str) -> date:

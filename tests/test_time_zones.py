@@ -286,3 +286,15 @@ async def test_a_petition_closed_by_its_organizer_shows_the_close_rounded_down_t
     closed = await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))
     today = zones.local_date(int(datetime.now(UTC).timestamp()), "Asia/Tokyo")
     assert closed.json()["closed_at"] == f"{today.isoformat()}T00:00:00+09:00", "never finer than the floor"
+
+
+async def test_a_deadline_at_the_last_second_we_accept_is_shown_even_where_it_is_already_the_year_10000(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    last = "9999-12-31T23:59:59Z"
+    slug = await published(client, token, time_zone="Asia/Tokyo", closes_at=last)
+    view = (await client.get(f"/api/v1/petitions/{slug}")).json()
+    assert view["closes_at"] == last, "written in UTC where the zone's own time would pass the year 9999"
+    page = await client.get(f"/p/{slug}")
+    assert page.status_code == 200 and "31 December 9999" in page.text
+    assert long_date(last, "hour", "Asia/Tokyo") == "31 December 9999, 23:59 UTC"
