@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import addresses, codes, downloads, flyer_batches, organizers, petitions, queries
+from . import addresses, codes, downloads, flyer_batches, organizers, petitions, queries, zones
 from .codes import CodeBatchCreate
 from .database import Database, Row, Transaction
 from .field_messages import FieldWords, field_messages
@@ -25,18 +25,27 @@ ACTIONS = ("publish", "close")
 
 
 def form_values(form: FormData, *, frozen: bool) -> dict[str, Any]:
-    """A petition form -> the JSON-shaped values the models validate (blank optional fields left out)."""
+    """A petition form -> the JSON-shaped values the models validate (blank optional fields left out).
+
+    The deadline is typed in the petition's time zone (the form's `time_zone`, sent as a hidden field
+    once it is fixed) and goes to the model with that zone's offset.
+    """
     values: dict[str, Any] = {}
     for name in ("title", "summary", "body", "target", "timeline_floor"):
         if name in form:
             values[name] = str(form[name])
     if "slug" in form and str(form["slug"]).strip():
         values["slug"] = str(form["slug"]).strip()
+    typed_zone = str(form.get("time_zone") or "").strip()
+    if not frozen and "time_zone" in form:
+        values["time_zone"] = typed_zone
     for name in ("goal", "retention_days"):
         values[name] = form_number(form.get(name))
     deadline = str(form.get("closes_at") or "").strip()
-    # The form's datetime-local field has no offset; the label says the time is UTC.
-    values["closes_at"] = f"{deadline}:00Z" if len(deadline) == 16 else (deadline or None)
+    # The form's datetime-local field has no offset: it is read in the zone the form names (UTC
+    # while that is no zone at all, whose own message the organizer sees beside its field).
+    zone = zones.canonical_zone(typed_zone) or zones.DEFAULT_ZONE
+    values["closes_at"] = zones.from_local_input(deadline, zone) if len(deadline) == 16 else (deadline or None)
     for name in CHECKBOXES:
         values[name] = form.get(name) == "on"
     if not frozen:
@@ -59,6 +68,7 @@ PETITION_WORDS = {
     "allowed_domains": FieldWords("Allowed work-email domains"),
     "verification": FieldWords("How signers prove they work here", "Choose how signers prove they work here"),
     "timeline_floor": FieldWords("Show times to the", "Choose to show times to the day or to the hour"),
+    "time_zone": FieldWords("The time zone", f"Enter a time zone {zones.ZONE_EXAMPLE}"),
     "retention_days": FieldWords("Days to keep private data", "Enter a number of days from 1 to 3,650"),
 }
 CODE_WORDS = {"label": FieldWords("The label")}  # count: its message names the setting's limit
@@ -96,9 +106,9 @@ def form_defaults(row: Row | None) -> dict[str, Any]:
             "show_names": False,
             "reasons_enabled": False,
             "timeline_floor": "day",
+            "time_zone": zones.DEFAULT_ZONE,
             "retention_days": 30,
         }
-    deadline = petitions.iso(row["closes_at"])
     return {
         "slug": row["slug"],
         "title": row["title"],
@@ -106,12 +116,13 @@ def form_defaults(row: Row | None) -> dict[str, Any]:
         "body": row["body"],
         "target": row["target"],
         "goal": row["goal"],
-        "closes_at": deadline[:16] if deadline else "",
+        "closes_at": zones.local_input(row["closes_at"], row["time_zone"]),
         "allowed_domains": "\n".join(addresses.shown_domain(domain) for domain in json.loads(row["allowed_domains"])),
         "verification": json.loads(row["verification"]),
         "show_names": bool(row["show_names"]),
         "reasons_enabled": bool(row["reasons_enabled"]),
         "timeline_floor": row["timeline_floor"],
+        "time_zone": row["time_zone"],
         "retention_days": row["retention_days"],
     }
 
@@ -119,7 +130,7 @@ def form_defaults(row: Row | None) -> dict[str, Any]:
 def shown_values(form: FormData, defaults: dict[str, Any]) -> dict[str, Any]:
     """The form as the organizer filled it, to show again beside the errors."""
     shown = dict(defaults)
-    for name in ("slug", "title", "summary", "body", "target", "goal", "closes_at", "allowed_domains"):
+    for name in ("slug", "title", "summary", "body", "target", "goal", "closes_at", "allowed_domains", "time_zone"):
         if name in form:
             shown[name] = str(form[name])
     shown["verification"] = [str(m) for m in form.getlist("verification")] or shown["verification"]

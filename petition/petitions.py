@@ -7,25 +7,31 @@ import re
 import secrets
 import time
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from . import addresses, queries
+from . import addresses, queries, zones
 from .database import Database, Row, Transaction, is_unique_violation, now
 from .parameters import Moment
 from .text import LINE, PROSE, SENTENCE
 from .tokens import new_id
+from .zones import DEFAULT_ZONE, TimeZone
 
 STATES = ("draft", "open", "closed")
 VISIBLE_STATES = ("open", "closed")
 # Fixed once published: who may sign and how, and how finely the timeline may be read.
-# The slug too: the transparency log names the petition by it.
-FROZEN_AFTER_PUBLISHING = ("slug", "verification", "allowed_domains", "timeline_floor")
+# The slug too: the transparency log names the petition by it. The time zone too: it decides
+# which day each published hour counts on, so changing it would move counts between days.
+FROZEN_AFTER_PUBLISHING = ("slug", "verification", "allowed_domains", "timeline_floor", "time_zone")
 TEXT_FIELDS = ("title", "summary", "body", "target")
 MAX_DOMAINS = 50
 SLUG_FALLBACK_PREFIX = "petition-"
+# A derived slug is cut here, leaving room for "-2" ... "-50" within the 60 the type allows.
+DERIVED_SLUG_LENGTH = 50
+MIN_SLUG_LENGTH = 3
 MAX_SLUG_NUMBER = 50
 SLUG_TAKEN = "That slug is taken by a published petition: change the petition's slug, then publish it."
 # Words a route uses as a literal path segment where a slug would stand, under /p/,
@@ -139,6 +145,7 @@ class PetitionCreate(PetitionFields):
     show_names: bool = False
     reasons_enabled: bool = False
     timeline_floor: Floor = "day"
+    time_zone: TimeZone = DEFAULT_ZONE
     retention_days: RetentionDays = 30
 
 
@@ -155,6 +162,7 @@ class PetitionUpdate(PetitionFields):
     show_names: bool | None = None
     reasons_enabled: bool | None = None
     timeline_floor: Floor | None = None
+    time_zone: TimeZone | None = None
     retention_days: RetentionDays | None = None
 
     @model_validator(mode="after")
@@ -186,6 +194,7 @@ class PetitionPublic(BaseModel):
     closes_at: str | None
     closed_at: str | None
     text_changed_at: str | None
+    time_zone: str
     url: str
 
 
@@ -207,28 +216,60 @@ class PetitionList(BaseModel):
 
 
 def slugify(title: str) -> str:
-    """A title -> a URL slug; titles with no Latin letters get a random one, never a reserved word or an id."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:50].strip("-")
-    if len(slug) < 3:
+    """A title -> a URL slug of `a-z0-9-`, transliterated to Latin letters (anyascii): "Ίση αμοιβή" ->
+    "isi-amoivi"; a random one only when fewer than 3 letters or digits remain; never a reserved word or an id."""
+    slug = re.sub(r"[^a-z0-9]+", "-", transliterated(title).lower()).strip("-")
+    slug = slug[:DERIVED_SLUG_LENGTH].strip("-")
+    if len(slug) < MIN_SLUG_LENGTH:
         slug = SLUG_FALLBACK_PREFIX + secrets.token_hex(4)
     if slug_problem(slug):
         slug = f"{slug}-petition"
     return slug
 
 
-def floor_time(moment: int | None, floor: str) -> str | None:
-    """Seconds since the epoch -> ISO 8601 UTC, rounded down to the day or hour."""
-    if moment is None:
-        return None
-    unit = 86400 if floor == "day" else 3600
-    return iso(moment - moment % unit)
+def transliterated(text: str) -> str:
+    """Text -> ASCII, character by character (anyascii), each syllable of a script that writes no spaces
+    between words (Chinese, Japanese kanji, Korean) set apart: "同工同酬" -> "Tong Gong Tong Chou".
+    Symbols and emoji become spaces: anyascii would spell them out (":slight_smile:")."""
+    pieces = []
+    for char in text:
+        if char.isascii():
+            pieces.append(char)
+            continue
+        if unicodedata.category(char)[0] not in "LMN":  # letters, marks, digits
+            pieces.append(" ")
+            continue
+        ascii_char = anyascii(char)
+        # anyascii capitalizes each syllable of such scripts ("TongGong"); a capital letter's own
+        # transliteration (Greek, Cyrillic) starts a word only where the text already has a space.
+        if ascii_char[:1].isupper() and not char.isupper():
+            ascii_char = f" {ascii_char}"
+        pieces.append(ascii_char)
+    return "".join(pieces)
 
 
-def iso(moment: int | None) -> str | None:
+def floor_time(moment: int | None, floor: str, zone: str = DEFAULT_ZONE) -> str | None:
+    """Seconds since the epoch -> ISO 8601 in the zone (its offset, `Z` for UTC), rounded down to the
+    start of the local day or the hour."""
     if moment is None:
         return None
-    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+    start = zones.start_of_day(moment, zone) if floor == "day" else moment - moment % 3600
+    return zones.iso_in(start, zone)
+
+
+def iso(moment: int | None, zone: str = DEFAULT_ZONE) -> str | None:
+    """Seconds since the epoch -> ISO 8601 with the zone's offset (`Z` for UTC)."""
+    return zones.iso_in(moment, zone)
+
+
+def closed_at(row: Row) -> str | None:
+    """When the petition closed, as shown: the deadline itself when the deadline closed it (public to
+    the minute already, and a deadline rounded down to the start of its day would read, west of the
+    petition's zone or in an hourly view, as a close before the deadline); otherwise rounded down
+    to the floor like every time shown."""
+    if row["closed_at"] is not None and row["closes_at"] is not None and row["closed_at"] >= row["closes_at"]:
+        return iso(row["closes_at"], row["time_zone"])
+    return floor_time(row["closed_at"], row["timeline_floor"], row["time_zone"])
 
 
 def is_open(row: Row, moment: int | None = None) -> bool:
@@ -257,7 +298,7 @@ def address(row: Row) -> str:
 
 def public_view(row: Row, base_url: str) -> PetitionPublic:
     row = as_of(row)
-    floor = row["timeline_floor"]
+    floor, zone = row["timeline_floor"], row["time_zone"]
     return PetitionPublic(
         id=row["id"],
         slug=row["slug"],
@@ -269,10 +310,11 @@ def public_view(row: Row, base_url: str) -> PetitionPublic:
         goal=row["goal"],
         signature_count=row["signature_count"],
         signature_count_by_method=CountByMethod(email=row["count_email"], code=row["count_code"]),
-        opened_at=floor_time(row["opened_at"], floor),
-        closes_at=iso(row["closes_at"]),
-        closed_at=floor_time(row["closed_at"], floor),
-        text_changed_at=floor_time(row["text_changed_at"], floor),
+        opened_at=floor_time(row["opened_at"], floor, zone),
+        closes_at=iso(row["closes_at"], zone),
+        closed_at=closed_at(row),
+        text_changed_at=floor_time(row["text_changed_at"], floor, zone),
+        time_zone=zone,
         url=f"{base_url}/p/{address(row)}",
     )
 
@@ -286,7 +328,7 @@ def organizer_view(row: Row, base_url: str) -> PetitionOrganizerView:
         reasons_enabled=bool(row["reasons_enabled"]),
         timeline_floor=row["timeline_floor"],
         retention_days=row["retention_days"],
-        created_at=iso(row["created_at"]) or "",
+        created_at=iso(row["created_at"], row["time_zone"]) or "",
     )
 
 
@@ -342,6 +384,7 @@ async def create(db: Database, *, organizer_id: str, data: PetitionCreate) -> st
         "show_names": int(data.show_names),
         "reasons_enabled": int(data.reasons_enabled),
         "timeline_floor": data.timeline_floor,
+        "time_zone": data.time_zone,
         "retention_days": data.retention_days,
         "created_by": organizer_id,
         "created_at": now(),

@@ -16,6 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 from .csrf import FORM_FIELD, csrf_token
 from .settings import Settings
 from .text import isolated, long_date, paragraphs, without_forbidden
+from .zones import zone_names
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -68,6 +69,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         site_name=settings.site_name,
         paragraphs=paragraphs,
         long_date=long_date,
+        time_zones=zone_names(),
         batch_min=settings.log_batch_min,
     )
     env.filters["isolated"] = isolated

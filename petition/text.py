@@ -14,6 +14,8 @@ from markupsafe import Markup, escape
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from . import zones
+
 URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 # What XML 1.0 forbids (C0 controls but tab, line feed and carriage return; lone surrogates;
@@ -113,10 +115,17 @@ def _linked(text: str) -> str:
     return "".join(pieces)
 
 
-def long_date(iso_time: str | None, floor: str = "day") -> str:
-    """An ISO 8601 time -> "3 June 2026" (or "3 June 2026, 14:00 UTC" for an hourly floor)."""
+def long_date(iso_time: str | None, floor: str = "day", zone: str = "UTC") -> str:
+    """An ISO 8601 time -> its date in the zone, "3 June 2026"; for an hourly floor with the time and
+    the zone named: "3 June 2026, 14:00 UTC", "3 June 2026, 23:00 Asia/Tokyo time"."""
     if iso_time is None:
         return ""
-    moment = datetime.fromisoformat(iso_time.replace("Z", "+00:00")).astimezone(UTC)
+    moment = datetime.fromisoformat(iso_time.replace("Z", "+00:00"))
+    try:
+        moment = moment.astimezone(zones.zone(zone))
+    except OverflowError:  # past the year 9999 in the zone (a deadline at the last second we accept)
+        moment, zone = moment.astimezone(UTC), zones.DEFAULT_ZONE
     day = f"{moment.day} {moment:%B %Y}"
-    return day if floor == "day" else f"{day}, {moment:%H:%M} UTC"
+    if floor == "day":
+        return day
+    return f"{day}, {moment:%H:%M} UTC" if zone == zones.DEFAULT_ZONE else f"{day}, {moment:%H:%M} {zone} time"

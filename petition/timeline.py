@@ -4,22 +4,27 @@ Everything here is built from the hourly counters the batcher keeps, so its cost
 grows with the number of buckets, never with the number of signatures. Nothing
 is finer than the petition's `timeline_floor` (day or hour): buckets, events and
 the "as of" time all start on the floor, so no one can time one signature.
+Days are the petition's local days (its `time_zone`; see zones.py): a UTC hour
+counts on the local day in which it starts, and times are written with the
+zone's offset.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from . import downloads, parameters, queries
+from . import downloads, parameters, queries, zones
 from .database import Database, Row, now
 from .petitions import PetitionError, iso
 
+# A day's length in UTC; a local day may be 23 or 25 hours, so days are stepped by date, not by this.
 BUCKET_SECONDS = {"hour": 3600, "day": 86400}
+HOUR = 3600
 # Milestones besides the goal: these, then every further 10,000.
 MILESTONES = (100, 500, 1_000, 2_500, 5_000, 10_000)
 CSV_HEADER = ("start", "signed", "withdrawn", "invalidated", "cumulative")
@@ -58,6 +63,7 @@ class Timeline(BaseModel):
 
     bucket: Bucket
     floor: Bucket
+    time_zone: str
     as_of: str
     buckets: list[TimelineBucket]
     events: list[TimelineEvent]
@@ -70,15 +76,26 @@ class CountAt(BaseModel):
 
 @dataclass(frozen=True)
 class Series:
-    """A petition's buckets as numbers: (start, signed, withdrawn, invalidated, cumulative) each."""
+    """A petition's buckets as numbers: (start, signed, withdrawn, invalidated, cumulative) each,
+    starts in seconds since the epoch (a local day's first moment, or a UTC hour's)."""
 
     unit: int
     rows: list[tuple[int, int, int, int, int]]
     end: int  # the moment the series runs to: now, or when the last count moved after the close
 
 
-def floor_of(moment: int, unit: int) -> int:
-    return moment - moment % unit
+def floor_of(moment: int, unit: int, zone: str = zones.DEFAULT_ZONE) -> int:
+    """The start of the bucket `moment` falls in: its UTC hour, or its local day in the zone."""
+    if unit == HOUR:
+        return moment - moment % HOUR
+    return zones.start_of_day(moment, zone)
+
+
+def next_start(start: int, unit: int, zone: str) -> int:
+    """The start of the bucket after the one starting at `start`."""
+    if unit == HOUR:
+        return start + HOUR
+    return zones.end_of_day(zones.local_date(start, zone), zone)
 
 
 def check_bucket(row: Row, bucket: str | None) -> str:
@@ -97,20 +114,23 @@ async def series(db: Database, row: Row, unit: int, *, moment: int | None = None
     if row["closed_at"] is not None:
         # Signatures accepted before the close may be counted by a batch just after it.
         end = max([row["closed_at"], *(c["hour"] for c in counters)])
+    zone = row["time_zone"]
     sums: dict[int, list[int]] = {}
     for counter in counters:
-        totals = sums.setdefault(floor_of(counter["hour"], unit), [0, 0, 0])
+        # An hour counts on the local day in which it starts.
+        totals = sums.setdefault(floor_of(counter["hour"], unit, zone), [0, 0, 0])
         totals[0] += counter["signed"]
         totals[1] += counter["withdrawn"]
         totals[2] += counter["invalidated"]
     rows = []
     cumulative = 0
-    start = floor_of(row["opened_at"], unit)
-    while start <= floor_of(end, unit):
+    start = floor_of(row["opened_at"], unit, zone)
+    last = floor_of(end, unit, zone)
+    while start <= last:
         signed, withdrawn, invalidated = sums.get(start, (0, 0, 0))
         cumulative += signed - withdrawn - invalidated
         rows.append((start, signed, withdrawn, invalidated, cumulative))
-        start += unit
+        start = next_start(start, unit, zone)
     return Series(unit, rows, end)
 
 
@@ -120,27 +140,33 @@ async def typical_wait_days(db: Database, row: Row) -> int | None:
     rounded up to whole days; None before any batch closed. Built from public counts only."""
     if row["opened_at"] is None:
         return None
-    unit = BUCKET_SECONDS[row["timeline_floor"]]
+    unit, zone = BUCKET_SECONDS[row["timeline_floor"]], row["time_zone"]
     counters = await db.fetch_all(queries.SELECT_HOURLY_COUNTS, {"petition_id": row["id"]})
-    closes = sorted({floor_of(c["hour"], unit) for c in counters if c["signed"] or c["withdrawn"]})
+    closes = sorted({floor_of(c["hour"], unit, zone) for c in counters if c["signed"] or c["withdrawn"]})
     if not closes:
         return None
-    starts = [floor_of(row["opened_at"], unit), *closes]
-    gaps = sorted(later - earlier for earlier, later in itertools.pairwise(starts))
-    median = gaps[len(gaps) // 2]
-    return max(1, -(-median // 86400))
+    starts = [floor_of(row["opened_at"], unit, zone), *closes]
+    if unit == HOUR:
+        gaps = sorted(later - earlier for earlier, later in itertools.pairwise(starts))
+        return max(1, -(-gaps[len(gaps) // 2] // 86400))
+    # Counted in local days, so a 25-hour day (a daylight-saving change) is still one day.
+    days = [zones.local_date(start, zone).toordinal() for start in starts]
+    gaps = sorted(later - earlier for earlier, later in itertools.pairwise(days))
+    return max(1, gaps[len(gaps) // 2])
 
 
 async def timeline(db: Database, row: Row, bucket: str) -> Timeline:
     """The timeline of an open or closed petition, by `bucket` (already checked against the floor)."""
     data = await series(db, row, BUCKET_SECONDS[bucket])
     floor_unit = BUCKET_SECONDS[row["timeline_floor"]]
+    zone = row["time_zone"]
     return Timeline(
         bucket=bucket,  # type: ignore[arg-type]
         floor=row["timeline_floor"],
-        as_of=iso(floor_of(data.end, floor_unit)) or "",
+        time_zone=zone,
+        as_of=iso(floor_of(data.end, floor_unit, zone), zone) or "",
         buckets=[
-            TimelineBucket(start=iso(s) or "", signed=a, withdrawn=w, invalidated=i, cumulative=c)
+            TimelineBucket(start=iso(s, zone) or "", signed=a, withdrawn=w, invalidated=i, cumulative=c)
             for s, a, w, i, c in data.rows
         ],
         events=await events(db, row, data, floor_unit),
@@ -150,18 +176,22 @@ async def timeline(db: Database, row: Row, bucket: str) -> Timeline:
 async def events(db: Database, row: Row, data: Series, floor_unit: int) -> list[TimelineEvent]:
     """Opened, milestones (the goal among them), text changes and the close, each at its bucket."""
     unit = max(data.unit, floor_unit)
+    zone = row["time_zone"]
     found: list[tuple[int, int, TimelineEvent]] = []
 
     def add(moment: int, order: int, event: TimelineEvent) -> None:
         found.append((moment, order, event))
 
-    add(row["opened_at"], 0, TimelineEvent(kind="opened", at=iso(floor_of(row["opened_at"], unit)) or ""))
+    def at(moment: int) -> str:
+        return iso(floor_of(moment, unit, zone), zone) or ""
+
+    add(row["opened_at"], 0, TimelineEvent(kind="opened", at=at(row["opened_at"])))
     reached = 0
     for start, _, _, _, cumulative in data.rows:
         while (milestone := next_milestone(reached, row["goal"])) <= cumulative:
             event = TimelineEvent(
                 kind="milestone",
-                at=iso(floor_of(start, unit)) or "",
+                at=at(start),
                 signatures=milestone,
                 goal=milestone == row["goal"],
             )
@@ -171,10 +201,10 @@ async def events(db: Database, row: Row, data: Series, floor_unit: int) -> list[
         add(
             version["replaced_at"],
             2,
-            TimelineEvent(kind="text_changed", at=iso(floor_of(version["replaced_at"], unit)) or ""),
+            TimelineEvent(kind="text_changed", at=at(version["replaced_at"])),
         )
     if row["closed_at"] is not None:
-        add(row["closed_at"], 3, TimelineEvent(kind="closed", at=iso(floor_of(row["closed_at"], unit)) or ""))
+        add(row["closed_at"], 3, TimelineEvent(kind="closed", at=at(row["closed_at"])))
     return [event for _, _, event in sorted(found, key=lambda item: (item[0], item[1]))]
 
 
@@ -191,23 +221,26 @@ def as_csv(data: Timeline) -> str:
 
 
 def parse_day(text: str, row: Row, *, today: date | None = None) -> date:
-    """A `YYYY-MM-DD` no later than today and not before the opening; 422 otherwise."""
+    """A `YYYY-MM-DD` no later than today and not before the opening, both in the petition's zone; 422 otherwise."""
     day = parameters.parse_day(text)
-    current = today or datetime.now(UTC).date()
+    zone = row["time_zone"]
+    current = today or zones.local_date(now(), zone)
     if day > current:
         raise PetitionError(422, "That date is in the future: there is no count for it yet.")
-    if day < datetime.fromtimestamp(row["opened_at"], UTC).date():
+    if day < zones.local_date(row["opened_at"], zone):
         raise PetitionError(422, "The petition had not opened on that date.")
     return day
 
 
 async def count_at(db: Database, row: Row, at: str | None) -> CountAt:
-    """The count at the end of a day (the last closed batch's count without `at`)."""
+    """The count at the end of a local day in the petition's zone: every hour that starts before
+    the next local day begins (the last closed batch's count without `at`)."""
+    zone = row["time_zone"]
     if at is None:
         floor_unit = BUCKET_SECONDS[row["timeline_floor"]]
         moment = now() if row["closed_at"] is None else row["closed_at"]
-        return CountAt(at=iso(floor_of(moment, floor_unit)) or "", signature_count=row["signature_count"])
+        return CountAt(at=iso(floor_of(moment, floor_unit, zone), zone) or "", signature_count=row["signature_count"])
     day = parse_day(at, row)
-    end = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) + 86400
+    end = zones.end_of_day(day, zone)
     value = await db.fetch_val(queries.SUM_HOURLY_COUNTS_BEFORE, {"petition_id": row["id"], "before": end})
     return CountAt(at=day.isoformat(), signature_count=int(value or 0))

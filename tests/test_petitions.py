@@ -78,8 +78,8 @@ async def test_a_petition_is_created_as_a_draft_only_its_organizers_see(
 async def test_slugs_are_derived_numbered_and_have_a_fallback(client: httpx.AsyncClient, token: str) -> None:
     assert (await create(client, token)).json()["slug"] == "stop-the-tracking-program"
     assert (await create(client, token)).json()["slug"] == "stop-the-tracking-program-2"
-    greek = (await create(client, token, title="Όχι στην παρακολούθηση")).json()["slug"]
-    assert re.fullmatch(r"petition-[0-9a-f]{8}", greek)
+    symbols = (await create(client, token, title="!!! ★ ?")).json()["slug"]
+    assert re.fullmatch(r"petition-[0-9a-f]{8}", symbols), "a title with no letters gets a random slug"
     assert (await create(client, token, title="Café über alles")).json()["slug"] == "cafe-uber-alles"
     same = await create(client, token, slug="stop-the-tracking-program")
     assert same.status_code == 201, "a slug is reserved only when published"

@@ -204,7 +204,7 @@ async def test_the_chart_is_valid_xml_with_one_point_per_bucket_and_a_goal_line(
     points = svg.find(f"{SVG}polyline").get("points").split()  # type: ignore[union-attr]
     assert len(points) == 6, "one point per day, today included"
     assert svg.find(f"{SVG}line[@class='goal-line']") is not None
-    assert [c.find(f"{SVG}title").text for c in svg.findall(f"{SVG}circle")] == [  # type: ignore[union-attr]
+    assert [c.find(f"{SVG}title").text for c in svg.findall(f"{SVG}circle[@class='milestone']")] == [  # type: ignore[union-attr]
         f"50 signatures (the goal), {datetime.fromtimestamp(midnight(2), UTC):%-d %B %Y}"
     ]
     assert "style=" not in page and "<script" not in page
