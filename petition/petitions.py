@@ -473,7 +473,8 @@ async def delete_draft(db: Database, *, organizer_id: str, key: str) -> DraftDel
         if await tx.fetch_one(queries.DELETE_DRAFT, {"id": row["id"]}) is None:
             raise PetitionError(409, NOT_A_DRAFT)  # published meanwhile: every delete above rolls back
         await tx.execute(queries.BUMP_CACHE_VERSION)
-        await audit(tx, organizer_id, "draft deleted", f"{row['title']} ({row['id']})")
+        # By its id, as the audit trail names every draft: its title and slug stay its organizers' own.
+        await audit(tx, organizer_id, "draft deleted", address(row))
         return DraftDeleted(petition_id=row["id"], flyer_batch_ids=[flyer["id"] for flyer in flyers])
 
     return await db.write(unit)

@@ -81,7 +81,7 @@ async def test_an_organizer_finds_each_task_makes_codes_once_revokes_them_and_de
         assert len(batches) == 1, "a reload makes no second batch"
 
         await page.click("text=Revoke unused…")  # type: ignore[attr-defined]
-        await page.wait_for_selector("h1:has-text('Revoke the unused codes of')")  # type: ignore[attr-defined]
+        await page.wait_for_selector("h1:has-text('Are you sure you want to revoke the unused codes of')")  # type: ignore[attr-defined]
         await watch.check(page, "confirm-revoke")
         await page.click("button:has-text('Yes, revoke the unused codes')")  # type: ignore[attr-defined]
         await page.wait_for_selector("text=no longer work")  # type: ignore[attr-defined]

@@ -165,7 +165,7 @@ async def test_revoking_a_batch_asks_first_and_the_question_changes_nothing(
     assert link, "the codes page links to the question, it does not revoke"
     revoke = link.group(1)
     question = await client.get(revoke)
-    assert question.status_code == 200 and "Revoke the unused codes of" in question.text
+    assert question.status_code == 200 and "Are you sure you want to revoke the unused codes of" in question.text
     assert f'action="{revoke}"' in question.text and "Yes, revoke the unused codes" in question.text
     assert (await sign(client, slug, batch["codes"][0])).status_code == 201, "a code still works after the question"
     done = await client.post(revoke, data={FORM_FIELD: csrf})
@@ -187,7 +187,8 @@ async def test_deleting_a_draft_asks_first_then_removes_it_with_all_it_holds_and
     overview = await client.get(f"/organize/petitions/{draft}")
     assert f'href="/organize/petitions/{draft}/delete"' in overview.text
     question = await client.get(f"/organize/petitions/{draft}/delete")
-    assert question.status_code == 200 and "Yes, delete this draft" in question.text
+    assert question.status_code == 200 and "Are you sure you want to delete the draft" in question.text
+    assert "Yes, delete this draft" in question.text
     before = await counts(db)
     deleted = await client.post(f"/organize/petitions/{draft}/delete", data={FORM_FIELD: csrf})
     assert deleted.status_code == 303 and deleted.headers["location"] == "/organize?done=draft-deleted"
@@ -205,6 +206,7 @@ async def test_deleting_a_draft_asks_first_then_removes_it_with_all_it_holds_and
     assert (await client.get(f"/organize/petitions/{draft}")).status_code == 404
     admin = (await client.get("/organize/admin")).text
     assert "draft deleted" in admin and draft in admin
+    assert "Stop the tracking program" not in admin, "the trail names a draft by its id, never its title"
 
 
 async def test_a_published_petition_is_never_deleted(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
