@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from . import addresses, queries, zones
 from .database import Database, Row, Transaction, is_unique_violation, now
+from .organizers import audit
 from .parameters import Moment
 from .text import LINE, PROSE, SENTENCE
 from .tokens import new_id
@@ -486,6 +487,40 @@ async def close(db: Database, *, organizer_id: str, slug: str) -> None:
     if row["state"] != "open":
         raise PetitionError(409, f"This petition is {row['state']}; only an open petition can be closed.")
     await _change_state(db, row["id"], "open", "closed", queries.CLOSE_PETITION)
+
+
+NOT_A_DRAFT = "Only a draft can be deleted: close a published petition instead (its count and page stay)."
+
+
+class DraftDeleted(BaseModel):
+    """What deleting a draft took with it, for the caller to forget in memory too."""
+
+    petition_id: str
+    flyer_batch_ids: list[str]
+
+
+async def delete_draft(db: Database, *, organizer_id: str, key: str) -> DraftDeleted:
+    """Delete a draft (by id) and everything hanging off it, in one transaction, recorded in the
+    audit trail. PetitionError(404) when the organizer does not organize it, (409) when it is
+    published (its signatures, count and log must stay)."""
+    row = await editable_by(db, key, organizer_id)
+    if row["state"] != "draft":
+        raise PetitionError(409, NOT_A_DRAFT)
+    petition = {"petition_id": row["id"]}
+
+    async def unit(tx: Transaction) -> DraftDeleted:
+        await tx.execute(queries.DELETE_DRAFT_SIGNING_CODES, petition)
+        flyers = await tx.fetch_all(queries.DELETE_DRAFT_FLYER_BATCHES, petition)
+        for sql in (queries.DELETE_DRAFT_CODE_BATCHES, queries.DELETE_DRAFT_VERSIONS, queries.DELETE_DRAFT_ORGANIZERS):
+            await tx.execute(sql, petition)
+        if await tx.fetch_one(queries.DELETE_DRAFT, {"id": row["id"]}) is None:
+            raise PetitionError(409, NOT_A_DRAFT)  # published meanwhile: every delete above rolls back
+        await tx.execute(queries.BUMP_CACHE_VERSION)
+        # By its id, as the audit trail names every draft: its title and slug stay its organizers' own.
+        await audit(tx, organizer_id, "draft deleted", address(row))
+        return DraftDeleted(petition_id=row["id"], flyer_batch_ids=[flyer["id"] for flyer in flyers])
+
+    return await db.write(unit)
 
 
 async def _change_state(db: Database, petition_id: str, before: str, after: str, sql: str) -> None:

@@ -136,6 +136,18 @@ async def close_petition(request: Request) -> PetitionOrganizerView:
     )
 
 
+async def delete_petition(request: Request) -> Response:
+    """DELETE /api/v1/petitions/{id}: a draft and everything hanging off it (204); 409 once published."""
+    organizer = await bearer_organizer(request)
+    deleted = await petitions.delete_draft(
+        request.app.state.db, organizer_id=organizer.id, key=request.path_params["slug"]
+    )
+    for flyer_id in deleted.flyer_batch_ids:  # a PDF drawn for it in memory goes too
+        request.app.state.flyer_drawings.jobs.pop(flyer_id, None)
+    request.app.state.public_cache.clear()
+    return Response(status_code=204)
+
+
 async def _change(request: Request, change: Callable[[Database, str, str], Awaitable[None]]) -> PetitionOrganizerView:
     """Apply a change as the token's organizer; success drops the cache."""
     organizer = await bearer_organizer(request)

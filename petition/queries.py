@@ -512,3 +512,18 @@ WHERE f.batch_code = :batch_code AND p.state IN ('open', 'closed')
 """
 SELECT_FLYER_BATCH_OF_CODES = "SELECT id FROM flyer_batches WHERE code_batch_id = :code_batch_id"
 ADD_FLYER_SCANS = "UPDATE flyer_batches SET scans = scans + :scans WHERE id = :id"
+
+# -- deleting a draft ----------------------------------------------------------
+# A draft never took a signature (only open petitions do), so what hangs off it is what its
+# organizers made: team, earlier texts, code batches and their codes, flyer batches. Children
+# first: the foreign keys refuse the petition's row while they point at it.
+
+DELETE_DRAFT_SIGNING_CODES = """
+DELETE FROM signing_codes WHERE batch_id IN (SELECT id FROM code_batches WHERE petition_id = :petition_id)
+"""
+DELETE_DRAFT_FLYER_BATCHES = "DELETE FROM flyer_batches WHERE petition_id = :petition_id RETURNING id"
+DELETE_DRAFT_CODE_BATCHES = "DELETE FROM code_batches WHERE petition_id = :petition_id"
+DELETE_DRAFT_VERSIONS = "DELETE FROM petition_versions WHERE petition_id = :petition_id"
+DELETE_DRAFT_ORGANIZERS = "DELETE FROM petition_organizers WHERE petition_id = :petition_id"
+# Only while it is still a draft: a publish that won the race keeps its petition (the unit rolls back).
+DELETE_DRAFT = "DELETE FROM petitions WHERE id = :id AND state = 'draft' RETURNING id"

@@ -273,11 +273,12 @@ async def test_the_first_organizer_sets_up_and_publishes_a_petition_on_a_desktop
     await page.click("button:has-text('Yes, publish it')")  # type: ignore[attr-defined]
     await page.wait_for_load_state()  # type: ignore[attr-defined]
     await watch.check(page, "published")
-    await page.goto(f"{server.url}/organize/petitions/{petition_id}")  # type: ignore[attr-defined]
+    await page.goto(f"{server.url}/organize/petitions/{petition_id}/flyers")  # type: ignore[attr-defined]
     await page.fill("#flyer-label", LONG_WORD)  # type: ignore[attr-defined]
     await page.click("button:has-text('Make flyers')")  # type: ignore[attr-defined]
     await page.wait_for_selector("text=Flyers made")  # type: ignore[attr-defined]
     await watch.check(page, "flyers")
+    await page.click("nav.tasks >> text=Signing codes")  # type: ignore[attr-defined]
     await page.fill("#label", LONG_WORD)  # type: ignore[attr-defined]
     await page.fill("#count", "3")  # type: ignore[attr-defined]
     await page.click("button:has-text('Make codes')")  # type: ignore[attr-defined]
@@ -298,7 +299,7 @@ async def test_the_first_organizer_sets_up_and_publishes_a_petition_on_a_desktop
     await page.goto(f"{server.url}/organize/admin")  # type: ignore[attr-defined]
     assert SECOND_ORGANIZER in await page.inner_text("main")  # type: ignore[attr-defined]
     await watch.check(page, "admin")
-    await page.goto(f"{server.url}/organize/petitions/{petition_id}")  # type: ignore[attr-defined]
+    await page.goto(f"{server.url}/organize/petitions/{petition_id}/organizers")  # type: ignore[attr-defined]
     await page.fill("#email", SECOND_ORGANIZER)  # type: ignore[attr-defined]
     await page.click("button:has-text('Add')")  # type: ignore[attr-defined]
     await page.wait_for_load_state()  # type: ignore[attr-defined]

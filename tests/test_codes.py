@@ -109,8 +109,10 @@ async def test_codes_made_on_the_page_download_once_then_are_gone(
     await log_in(client, "alice@example.org")
     page = f"/organize/petitions/{slug}"
     csrf = await csrf_of(client, page)
-    made = await client.post(f"{page}/codes", data={FORM_FIELD: csrf, "count": "12", "label": "=cmd|' /C calc'!A0"})
-    assert "Download them now" in made.text
+    made = await client.post(
+        f"{page}/codes", data={FORM_FIELD: csrf, "count": "12", "label": "=cmd|' /C calc'!A0"}, follow_redirects=True
+    )
+    assert made.url.path == f"{page}/codes" and "Download them now" in made.text
     batch_id = re.search(r"/codes/([0-9a-f]+)/download", made.text).group(1)  # type: ignore[union-attr]
     download = await client.post(f"{page}/codes/{batch_id}/download", data={FORM_FIELD: csrf, "format": "csv"})
     assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
@@ -156,7 +158,7 @@ async def test_a_batch_tells_how_many_of_its_codes_were_used_only_from_min_cell_
     assert (await sign(client, slug, one)).status_code == 201
     await close()
     await log_in(client, "alice@example.org")
-    rows = re.findall(r"<tr>(.*?)</tr>", (await client.get(f"/organize/petitions/{slug}")).text, re.DOTALL)
+    rows = re.findall(r"<tr>(.*?)</tr>", (await client.get(f"/organize/petitions/{slug}/codes")).text, re.DOTALL)
     cells = [re.sub(r"<[^>]+>", "", row) for row in rows if "<td" in row and "Revoke" in row]
     assert any(f"fewer than {minimum}" in cell for cell in cells), "the batch of one shows no number"
     assert any(f"{minimum + 1}" in cell for cell in cells)
@@ -168,7 +170,7 @@ async def test_revoking_a_batch_stops_its_unused_codes(app: Starlette, client: h
     await log_in(client, "alice@example.org")
     page = f"/organize/petitions/{slug}"
     csrf = await csrf_of(client, page)
-    done = await client.post(f"{page}/codes/{batch['batch']}/revoke", data={FORM_FIELD: csrf})
+    done = await client.post(f"{page}/codes/{batch['batch']}/revoke", data={FORM_FIELD: csrf}, follow_redirects=True)
     assert "no longer work" in done.text
     states = {row["state"] for row in await app.state.db.fetch_all("SELECT state FROM signing_codes")}
     assert states == {0}, "the codes' rows are as they were: their batch refuses them"
@@ -179,7 +181,8 @@ async def test_revoking_a_batch_stops_its_unused_codes(app: Starlette, client: h
 async def test_a_petition_without_codes_shows_no_code_section(client: httpx.AsyncClient, token: str) -> None:
     slug = (await create(client, token, **{k: v for k, v in PETITION.items() if k == "title"})).json()["id"]
     await log_in(client, "alice@example.org")
-    assert "Printed signing codes" not in (await client.get(f"/organize/petitions/{slug}")).text
+    assert "Signing codes" not in (await client.get(f"/organize/petitions/{slug}")).text
+    assert (await client.get(f"/organize/petitions/{slug}/codes")).status_code == 404
 
 
 @pytest.mark.parametrize(

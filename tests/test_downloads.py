@@ -92,7 +92,9 @@ async def test_every_download_of_the_service_names_one_file(
     await log_in(client, "alice@example.org")
     page = f"/organize/petitions/{slug}"
     csrf = await csrf_of(client, page)
-    made = await client.post(f"{page}/codes", data={FORM_FIELD: csrf, "count": "3", "label": "wall"})
+    made = await client.post(
+        f"{page}/codes", data={FORM_FIELD: csrf, "count": "3", "label": "wall"}, follow_redirects=True
+    )
     batch_id = re.search(r"/codes/([0-9a-f]+)/download", made.text).group(1)  # type: ignore[union-attr]
     download = await client.post(f"{page}/codes/{batch_id}/download", data={FORM_FIELD: csrf, "format": "txt"})
     assert file_names(download.headers["content-disposition"]) == [f"{slug}-codes.txt"]
@@ -151,7 +153,9 @@ async def test_a_codes_csv_download_keeps_a_stored_label_with_a_line_break_in_on
     await log_in(client, "alice@example.org")
     page = f"/organize/petitions/{slug}"
     csrf = await csrf_of(client, page)
-    made = await client.post(f"{page}/codes", data={FORM_FIELD: csrf, "count": "4", "label": "wall"})
+    made = await client.post(
+        f"{page}/codes", data={FORM_FIELD: csrf, "count": "4", "label": "wall"}, follow_redirects=True
+    )
     batch_id = re.search(r"/codes/([0-9a-f]+)/download", made.text).group(1)  # type: ignore[union-attr]
 
     # Stored as it might have been before labels were checked on input: the output holds on its own.

@@ -143,7 +143,8 @@ async def test_organizers_make_preview_and_download_flyers_on_the_petition_page(
     await log_in(client, "alice@example.org")
     csrf = await csrf_of(client, f"/organize/petitions/{slug}")
     form = {FORM_FIELD: csrf, "label": "Loading bay", "layout": "tearoff", "paper_size": "letter", "copies": "1"}
-    made = await client.post(f"/organize/petitions/{slug}/flyers", data=form)
+    made = await client.post(f"/organize/petitions/{slug}/flyers", data=form, follow_redirects=True)
+    assert made.url.path.endswith("/flyers"), "a redirect: a reload makes no second batch"
     assert made.status_code == 200 and "Flyers made" in made.text and "Loading bay" in made.text
     assert "fewer than 5" in made.text
     assert "Download CSV" not in made.text, "a tear-off batch's codes are never offered as a list"
@@ -176,10 +177,10 @@ async def test_a_large_batch_is_drawn_in_the_background_with_its_progress_on_the
     await log_in(client, "alice@example.org")
     csrf = await csrf_of(client, f"/organize/petitions/{slug}")
     url = f"/organize/petitions/{slug}/flyers/{batch['id']}/download"
-    started = await client.post(url, data={FORM_FIELD: csrf, "kind": "pdf"})
+    started = await client.post(url, data={FORM_FIELD: csrf, "kind": "pdf"}, follow_redirects=True)
     assert "The PDF is being drawn" in started.text and "of 25 pages" in started.text
     await asyncio.gather(*app.state.flyer_drawings.tasks)
-    ready = await client.get(f"/organize/petitions/{slug}")
+    ready = await client.get(f"/organize/petitions/{slug}/flyers")
     assert "The PDF is ready" in ready.text
     pdf = await client.post(url, data={FORM_FIELD: csrf, "kind": "pdf"})
     assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 25
@@ -257,7 +258,7 @@ async def test_a_tear_off_batch_with_a_70_character_label_is_made_on_the_petitio
     await log_in(client, "alice@example.org")
     csrf = await csrf_of(client, f"/organize/petitions/{slug}")
     form = {FORM_FIELD: csrf, "label": "y" * 70, "layout": "tearoff", "paper_size": "a4", "copies": "1"}
-    made = await client.post(f"/organize/petitions/{slug}/flyers", data=form)
+    made = await client.post(f"/organize/petitions/{slug}/flyers", data=form, follow_redirects=True)
     assert made.status_code == 200 and "Flyers made" in made.text
     assert await app.state.db.fetch_val("SELECT COUNT(*) FROM flyer_batches") == 1
 

@@ -255,7 +255,8 @@ async def test_an_organizer_creates_edits_and_publishes_from_the_browser(
     assert re.search(r'id="goal-error">[^<]+', bad.text) and re.search(r'id="title-error">[^<]+', bad.text)
     created = await client.post("/organize/petitions", data=form)
     draft_id = await app.state.db.fetch_val("SELECT id FROM petitions")
-    assert created.status_code == 303 and created.headers["location"] == f"/organize/petitions/{draft_id}"
+    assert created.status_code == 303
+    assert created.headers["location"] == f"/organize/petitions/{draft_id}?done=draft-saved"
     dashboard = await client.get("/organize")
     assert "Fair shifts" in dashboard.text and "draft" in dashboard.text
     assert f'href="/organize/petitions/{draft_id}"' in dashboard.text, "drafts are linked by id"
@@ -267,7 +268,8 @@ async def test_an_organizer_creates_edits_and_publishes_from_the_browser(
     confirm = await client.get(f"/organize/petitions/{draft_id}/publish")
     assert "Yes, publish it" in confirm.text, "publishing asks first"
     done = await client.post(f"/organize/petitions/{draft_id}/publish", data={FORM_FIELD: csrf})
-    assert "open for signatures" in done.text
+    assert done.status_code == 303 and done.headers["location"] == f"/organize/petitions/{draft_id}?done=published"
+    assert "open for signatures" in (await client.get(done.headers["location"])).text
     view = (await client.get("/api/v1/petitions/fair-rotas")).json()
     assert view["state"] == "open" and view["goal"] == 75, "a draft's slug is edited on its form"
 
@@ -280,7 +282,8 @@ async def test_co_organizers_can_be_added_and_removed(app: Starlette, client: ht
     added = await client.post(
         f"/organize/petitions/{slug}/organizers", data={FORM_FIELD: csrf, "email": "bob@example.org"}
     )
-    assert "bob@example.org can now organize this petition" in added.text
+    assert added.status_code == 303 and added.headers["location"].endswith("/organizers?done=organizer-added")
+    assert "bob@example.org" in (await client.get(added.headers["location"])).text
     assert (await client.get(f"/api/v1/petitions/{slug}", headers=bearer(bob))).status_code == 200
     unknown = await client.post(
         f"/organize/petitions/{slug}/organizers", data={FORM_FIELD: csrf, "email": "x@example.org"}
@@ -290,7 +293,7 @@ async def test_co_organizers_can_be_added_and_removed(app: Starlette, client: ht
     removed = await client.post(
         f"/organize/petitions/{slug}/organizers/{rows[0]['id']}/remove", data={FORM_FIELD: csrf}
     )
-    assert "no longer organizes" in removed.text
+    assert "no longer organize this petition" in (await client.get(removed.headers["location"])).text
     assert (await client.get(f"/api/v1/petitions/{slug}", headers=bearer(bob))).status_code == 404
 
 

@@ -210,7 +210,7 @@ async def test_a_failed_drawing_never_spends_a_tear_off_batch_only_download(
     await log_in(client, "alice@example.org")
     csrf = await csrf_of(client, f"/organize/petitions/{slug}")
     download = f"/organize/petitions/{slug}/flyers/{batch['id']}/download"
-    started = await client.post(download, data={FORM_FIELD: csrf, "kind": "pdf"})
+    started = await client.post(download, data={FORM_FIELD: csrf, "kind": "pdf"}, follow_redirects=True)
     assert "being drawn" in started.text
     for task in list(app.state.flyer_drawings.tasks):
         await task

@@ -1,0 +1,239 @@
+"""A petition's organizer pages, one per task: overview, organizers, publishing, closing, deleting a draft.
+
+Each task has its own page under /organize/petitions/{id} with the same sub-navigation
+(signing codes: code_pages; flyers: flyer_pages; settings: petition_forms). Every action is a
+POST answered with a redirect (303) to its task's page, which says what happened with a fixed
+notice picked by a short key in the query (`?done=codes-made`): a reload or Back never sends the
+form again, and no address carries anything the organizer typed. A refused form is answered
+with its page again (4xx), the error summary at the top and each message beside its field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import flyer_batches, organizers, petitions, queries
+from .database import Database, Row, Transaction
+from .login import guard, page, redirect
+from .organizers import Organizer, audit
+from .petitions import PetitionError
+
+# What a page says after a redirect, by the key in its `?done=`; an unknown key says nothing.
+NOTICES = {
+    "draft-saved": "The draft is saved. Publish it when it is ready.",
+    "saved": "Your changes are saved.",
+    "published": "The petition is published: it is open for signatures.",
+    "closed": "The petition is closed: it takes no more signatures. Its page and count stay.",
+    "codes-made": "Codes made. Download them now: they can be downloaded once.",
+    "codes-revoked": "The batch's unused codes no longer work.",
+    "flyers-made": "Flyers made: preview them, then download the PDF to print.",
+    "flyers-drawing": "The PDF is being drawn: its progress is in the table below.",
+    "organizer-added": "They can now organize this petition.",
+    "organizer-removed": "They no longer organize this petition.",
+    "left": "You no longer organize that petition.",
+    "draft-deleted": "The draft is deleted, with everything made for it.",
+}
+STATE_ACTIONS = ("publish", "close")
+NOT_FOUND = "There is no petition at this address that you organize."
+NO_ORGANIZER_ADDRESS = "Enter the organizer's login address, like name@example.org."
+NO_SUCH_ORGANIZER = "No active organizer has that login address; an admin can invite them."
+NOT_IN_TEAM = "That organizer does not organize this petition."
+LAST_ORGANIZER = "A petition needs at least one organizer."
+
+
+def notice_of(request: Request) -> str | None:
+    """The fixed notice a redirect asked for (`?done=key`), or None."""
+    return NOTICES.get(request.query_params.get("done", ""))
+
+
+def done(path: str, key: str) -> Response:
+    """The 303 after an action: to `path`, whose page then shows NOTICES[key]."""
+    assert key in NOTICES, key
+    return redirect(f"{path}?done={key}")
+
+
+def task_path(row: Row, task: str = "") -> str:
+    """/organize/petitions/{id}, or one of its task pages (`codes`, `flyers`, `organizers`)."""
+    return f"/organize/petitions/{row['id']}" + (f"/{task}" if task else "")
+
+
+def takes_codes(row: Row) -> bool:
+    return "code" in json.loads(row["verification"])
+
+
+async def organizer_and_petition(request: Request) -> tuple[Organizer, Row] | Response:
+    """The signed-in organizer and the petition of the path they organize, or the page to show instead."""
+    organizer = await guard(request)
+    if isinstance(organizer, Response):
+        return organizer
+    try:
+        row = await petitions.editable_by(request.app.state.db, request.path_params["slug"], organizer.id)
+    except PetitionError:
+        return not_found(request)
+    return organizer, row
+
+
+def not_found(request: Request, message: str = NOT_FOUND) -> Response:
+    return page(request, "message.html", {"title": "Not found", "message": message}, status=404)
+
+
+def task_page(
+    request: Request,
+    template: str,
+    found: tuple[Organizer, Row],
+    context: dict[str, Any],
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """One task's page: `context` with what every task page shows (the petition, its sub-navigation,
+    the notice, `errors` by input id and the form's `values` typed before a refusal)."""
+    organizer, row = found
+    settings = request.app.state.settings
+    shared = {
+        "petition": petitions.public_view(row, settings.base_url),
+        "row": row,
+        "organizer": organizer,
+        "takes_codes": takes_codes(row),
+        "notice": None if errors else notice_of(request),
+        "errors": errors or {},
+        "values": values or {},
+        "min_cell_size": settings.min_cell_size,
+    }
+    return page(request, template, {**shared, **context}, status=status)
+
+
+async def overview(request: Request, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    """GET /organize/petitions/{id}: state, count of goal, the next step, the public page and the share box."""
+    found = await organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    _, row = found
+    settings = request.app.state.settings
+    flyer_rows = await request.app.state.db.fetch_all(queries.SELECT_FLYER_BATCHES, {"petition_id": row["id"]})
+    context = {"flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows]}
+    return task_page(request, "petition_manage.html", found, context, errors=errors, status=status)
+
+
+async def confirm_page(request: Request) -> Response:
+    """GET /organize/petitions/{id}/{action} (publish or close): asks before doing it."""
+    found = await organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    _, row = found
+    if request.path_params["action"] not in STATE_ACTIONS:
+        return not_found(request)
+    return page(request, "petition_confirm.html", {"petition": row, "action": request.path_params["action"]})
+
+
+async def change_state(request: Request) -> Response:
+    """POST /organize/petitions/{id}/{action}: publish or close, then the overview says so."""
+    found = await organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
+    action = request.path_params["action"]
+    if action not in STATE_ACTIONS:
+        return not_found(request)
+    change = petitions.publish if action == "publish" else petitions.close
+    try:
+        await change(request.app.state.db, organizer_id=organizer.id, slug=row["id"])
+    except PetitionError as error:
+        return await overview(request, errors={"form": error.message}, status=error.status)
+    request.app.state.public_cache.clear()
+    return done(task_path(row), "published" if action == "publish" else "closed")
+
+
+async def confirm_delete_page(request: Request) -> Response:
+    """GET /organize/petitions/{id}/delete: asks before deleting a draft (409 for a published one)."""
+    found = await organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    _, row = found
+    if row["state"] != "draft":
+        return await overview(request, errors={"form": petitions.NOT_A_DRAFT}, status=409)
+    return page(request, "petition_confirm.html", {"petition": row, "action": "delete"})
+
+
+async def delete(request: Request) -> Response:
+    """POST /organize/petitions/{id}/delete: the draft and everything made for it go; then /organize says so."""
+    found = await organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
+    try:
+        deleted = await petitions.delete_draft(request.app.state.db, organizer_id=organizer.id, key=row["id"])
+    except PetitionError as error:
+        return await overview(request, errors={"form": error.message}, status=error.status)
+    for flyer_id in deleted.flyer_batch_ids:  # a PDF drawn for it in memory goes too
+        request.app.state.flyer_drawings.jobs.pop(flyer_id, None)
+    request.app.state.public_cache.clear()
+    return done("/organize", "draft-deleted")
+
+
+async def organizers_page(
+    request: Request,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """GET /organize/petitions/{id}/organizers: who organizes it, and the form to add one."""
+    found = await organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    _, row = found
+    team = await request.app.state.db.fetch_all(queries.SELECT_PETITION_ORGANIZER_EMAILS, {"petition_id": row["id"]})
+    context = {"co_organizers": team}
+    return task_page(request, "petition_organizers.html", found, context, errors=errors, values=values, status=status)
+
+
+async def add_co_organizer(request: Request) -> Response:
+    """POST /organize/petitions/{id}/organizers: another organizer may now change it."""
+    found = await organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
+    async with request.form() as form:
+        typed = {"email": str(form.get("email") or "")}
+    db: Database = request.app.state.db
+    if organizers.email_problem(typed["email"]):
+        return await organizers_page(request, errors={"email": NO_ORGANIZER_ADDRESS}, values=typed, status=422)
+    other = await organizers.find_by_email(db, organizers.login_email(typed["email"]))
+    if other is None or not other.is_active:
+        return await organizers_page(request, errors={"email": NO_SUCH_ORGANIZER}, values=typed, status=422)
+
+    async def unit(tx: Transaction) -> None:
+        await tx.execute(queries.INSERT_PETITION_ORGANIZER, {"petition_id": row["id"], "organizer_id": other.id})
+        await audit(tx, organizer.id, "co-organizer added", f"{other.email} to {petitions.address(row)}")
+
+    await db.write(unit)
+    return done(task_path(row, "organizers"), "organizer-added")
+
+
+async def remove_co_organizer(request: Request) -> Response:
+    """POST /organize/petitions/{id}/organizers/{organizer_id}/remove (not the last one)."""
+    found = await organizer_and_petition(request)
+    if isinstance(found, Response):
+        return found
+    organizer, row = found
+    db: Database = request.app.state.db
+    team = await db.fetch_all(queries.SELECT_PETITION_ORGANIZER_EMAILS, {"petition_id": row["id"]})
+    target = next((member for member in team if member["id"] == request.path_params["organizer_id"]), None)
+    if target is None or len(team) == 1:
+        message = NOT_IN_TEAM if target is None else LAST_ORGANIZER
+        return await organizers_page(request, errors={"form": message}, status=409)
+
+    async def unit(tx: Transaction) -> None:
+        await tx.execute(queries.DELETE_PETITION_ORGANIZER, {"petition_id": row["id"], "organizer_id": target["id"]})
+        await audit(tx, organizer.id, "co-organizer removed", f"{target['email']} from {petitions.address(row)}")
+
+    await db.write(unit)
+    if target["id"] == organizer.id:
+        return done("/organize", "left")
+    return done(task_path(row, "organizers"), "organizer-removed")

@@ -1,0 +1,100 @@
+"""An organizer in a real browser, on a desktop and on the narrowest phone: finds each task of a
+petition from its overview, publishes, copies the share links, makes codes and reloads (one
+batch), revokes them after the question, and deletes a draft after its question. Every page
+passes axe-core and fits 320 px (tests/test_browser.py's Watch)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .test_browser import DESKTOP, LONG_WORD, NARROWEST, Watch, browser, dialect, new_page, server  # noqa: F401
+from .test_crash import Server
+
+PASSWORD = "a passphrase for the organizing test"
+TASKS = ("Signing codes", "Flyers", "Organizers", "Settings", "Overview")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, NARROWEST], ids=["desktop", "320px"])
+async def test_an_organizer_finds_each_task_makes_codes_once_revokes_them_and_deletes_a_draft(
+    browser: object,  # noqa: F811
+    server: Server,  # noqa: F811
+    viewport: dict[str, int],
+) -> None:
+    server.run("create-organizer", "organizer@example.org", stdin=f"{PASSWORD}\n")
+    token = server.run("create-token", "organizer@example.org").strip().splitlines()[-1]
+    petition = {
+        "title": f"Fair rotas for the night shift {LONG_WORD}",
+        "summary": "Rotas published four weeks ahead.",
+        "target": "The operations director",
+        "goal": 500,
+        "verification": ["email", "code"],
+        "allowed_domains": ["example.com"],
+    }
+    async with httpx.AsyncClient(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as api:
+        draft = (await api.post("/api/v1/petitions", json=petition)).json()
+        doomed = (await api.post("/api/v1/petitions", json={**petition, "title": "A draft to throw away"})).json()
+        made = await api.post(f"/api/v1/petitions/{draft['id']}/flyers", json={"layout": "poster", "paper_size": "a4"})
+        assert made.status_code == 201
+
+        watch = Watch(f"organizing-{viewport['width']}")
+        page = await new_page(browser, viewport, watch)
+        await page.goto(f"{server.url}/login")  # type: ignore[attr-defined]
+        await page.fill("#email", "organizer@example.org")  # type: ignore[attr-defined]
+        await page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
+        await page.click("button:has-text('Log in')")  # type: ignore[attr-defined]
+        await page.wait_for_selector("h1:has-text('Your petitions')")  # type: ignore[attr-defined]
+        await watch.check(page, "petitions")
+        await page.click(f"a[href='/organize/petitions/{draft['id']}']")  # type: ignore[attr-defined]
+        await page.wait_for_selector("nav.tasks")  # type: ignore[attr-defined]
+        await watch.check(page, "overview-draft")
+
+        # Each task from the sub-navigation, its own link marked as the current page.
+        for task in TASKS:
+            await page.click(f"nav.tasks >> text={task}")  # type: ignore[attr-defined]
+            await page.wait_for_selector(f"nav.tasks a[aria-current=page]:has-text('{task}')")  # type: ignore[attr-defined]
+            await watch.check(page, f"task-{task.lower().replace(' ', '-')}")
+
+        await page.click("text=Publish…")  # type: ignore[attr-defined]
+        await watch.check(page, "confirm-publish")
+        await page.click("button:has-text('Yes, publish it')")  # type: ignore[attr-defined]
+        await page.wait_for_selector("text=it is open for signatures")  # type: ignore[attr-defined]
+        assert "?done=published" in page.url  # type: ignore[attr-defined]
+        # The share box: the addresses in selectable fields, and a copy button the script adds.
+        shared = await page.input_value("#share-page")  # type: ignore[attr-defined]
+        assert shared == f"{server.url}/p/{draft['slug']}"
+        assert await page.input_value(f"#share-{made.json()['id']}") == made.json()["url"]  # type: ignore[attr-defined]
+        await page.click("button[aria-label^='Copy'] >> nth=0")  # type: ignore[attr-defined]
+        await page.wait_for_selector(".copy [role=status]:not(:empty)")  # type: ignore[attr-defined]
+        await watch.check(page, "overview-open")
+
+        # Make codes, then reload: still one batch, and its one download is offered.
+        await page.click("nav.tasks >> text=Signing codes")  # type: ignore[attr-defined]
+        await page.fill("#count", "3")  # type: ignore[attr-defined]
+        await page.fill("#label", "Canteen")  # type: ignore[attr-defined]
+        await page.click("button:has-text('Make codes')")  # type: ignore[attr-defined]
+        await page.wait_for_selector("text=Codes made")  # type: ignore[attr-defined]
+        await watch.check(page, "codes-made")
+        await page.reload()  # type: ignore[attr-defined]
+        await page.wait_for_selector("text=Download CSV")  # type: ignore[attr-defined]
+        batches = (await api.get(f"/api/v1/petitions/{draft['slug']}/codes")).json()["batches"]
+        assert len(batches) == 1, "a reload makes no second batch"
+
+        await page.click("text=Revoke unused…")  # type: ignore[attr-defined]
+        await page.wait_for_selector("h1:has-text('Are you sure you want to revoke the unused codes of')")  # type: ignore[attr-defined]
+        await watch.check(page, "confirm-revoke")
+        await page.click("button:has-text('Yes, revoke the unused codes')")  # type: ignore[attr-defined]
+        await page.wait_for_selector("text=no longer work")  # type: ignore[attr-defined]
+        await watch.check(page, "codes-revoked")
+        assert (await api.get(f"/api/v1/petitions/{draft['slug']}/codes")).json()["batches"][0]["revoked"]
+
+        await page.goto(f"{server.url}/organize/petitions/{doomed['id']}")  # type: ignore[attr-defined]
+        await page.click("text=Delete this draft…")  # type: ignore[attr-defined]
+        await page.wait_for_selector("button:has-text('Yes, delete this draft')")  # type: ignore[attr-defined]
+        await watch.check(page, "confirm-delete")
+        await page.click("button:has-text('Yes, delete this draft')")  # type: ignore[attr-defined]
+        await page.wait_for_selector("text=The draft is deleted")  # type: ignore[attr-defined]
+        await watch.check(page, "draft-deleted")
+        assert "A draft to throw away" not in await page.inner_text("main")  # type: ignore[attr-defined]
+        assert (await api.get(f"/api/v1/petitions/{doomed['id']}")).status_code == 404
+    watch.assert_clean()
