@@ -112,7 +112,7 @@ def body_parts(body: str, shown: int = BODY_SHOWN_CHARACTERS) -> tuple[str, str]
         cut = first.rfind(" ", 0, shown)
         cut = cut if cut > 0 else shown
         return first[:cut].rstrip() + " …", (first[cut:].lstrip() + "\n\n" + rest).strip()
-    return first, rest.strip()
+    return first.strip(), rest.strip()
 
 
 async def timeline_context(db: Database, row: Row, goal: int, public_url: str) -> dict[str, object]:
