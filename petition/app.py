@@ -32,6 +32,7 @@ from . import (
     petitions,
     petitions_api,
     recovery,
+    sign_pages,
     signatures,
     signing,
     timeline,
@@ -66,7 +67,7 @@ def make_routes() -> list[BaseRoute]:
         Route("/healthz", pages.healthz, name="healthz"),
         # Signing next: a signature is the busiest request that no cache answers, and each route
         # tried before the right one costs it a regular expression.
-        Route("/p/{slug}/sign", signing.sign, methods=["POST"], name="sign"),
+        Route("/p/{slug}/sign", sign_pages.sign, methods=["POST"], name="sign"),
         ApiRoute(
             "/api/v1/petitions/{slug}/signatures",
             signing.api_sign,
@@ -86,10 +87,12 @@ def make_routes() -> list[BaseRoute]:
         Route("/p/{slug}/badge.svg", timeline_pages.badge_svg, name="badge"),
         Route("/f/{batch_code}", flyer_batches.flyer_link, name="flyer_link"),
         Route("/p/{slug}/feed.atom", timeline_pages.feed, name="feed"),
-        Route("/p/{slug}/verify", signing.verify, methods=["POST"], name="verify"),
-        Route("/p/{slug}/signed", signing.signed_page, name="signed_page"),
-        Route("/p/{slug}/signed/forget", signing.forget_receipt, methods=["POST"], name="forget_receipt"),
-        Route("/p/{slug}/resend", signing.resend, methods=["POST"], name="resend"),
+        Route("/p/{slug}/sign/{method}", sign_pages.sign_page, name="sign_page"),
+        Route("/p/{slug}/check-email", sign_pages.check_email, name="check_email"),
+        Route("/p/{slug}/verify", sign_pages.verify, methods=["POST"], name="verify"),
+        Route("/p/{slug}/signed", sign_pages.signed_page, name="signed_page"),
+        Route("/p/{slug}/signed/forget", sign_pages.forget_receipt, methods=["POST"], name="forget_receipt"),
+        Route("/p/{slug}/resend", sign_pages.resend, methods=["POST"], name="resend"),
         Route("/p/{slug}/updates", signing.updates_action, methods=["POST"], name="updates_action"),
         Route("/p/{slug}/receipt", signing.receipt_page, name="receipt_page"),
         Route("/p/{slug}/receipt", signing.receipt_action, methods=["POST"], name="receipt_action"),

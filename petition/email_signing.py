@@ -20,11 +20,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from . import addresses, email_codes, pending, queries
-from .database import Database, Row, Transaction, now
+from .database import Database, Row, Transaction, is_unique_violation, now
 from .encryption import ADDRESS_PAD, decrypt, encrypt
 from .petitions import PetitionError
 from .settings import Settings
-from .signatures import RECEIPT_BYTES, Receipt, SignatureCreate, accept_signature, check_open, signature_content
+from .signatures import (
+    RECEIPT_BYTES,
+    Receipt,
+    SignatureCreate,
+    accept_signature,
+    check_open,
+    find,
+    signature_content,
+)
 from .tokens import has_token_shape, receipt_key
 
 ATTEMPT_BYTES = 24
@@ -91,12 +99,19 @@ def _parse(text: str) -> addresses.Address:
         raise PetitionError(422, str(error)) from None
 
 
-async def ask_for_code(db: Database, settings: Settings, *, petition: Row, data: SignatureCreate) -> str:
-    """Start an attempt and send its code; the attempt id (the same answer whatever the address)."""
+async def ask_for_code(
+    db: Database, settings: Settings, *, petition: Row, data: SignatureCreate, attempt: str | None = None
+) -> str:
+    """Start an attempt and send its code; the attempt id (the same answer whatever the address).
+
+    `attempt`, when the form minted one, is the attempt's id: if that attempt exists already (the
+    same form sent twice, even two requests racing), nothing is sent again and the id is the answer.
+    """
     check_open(petition, "email")
     address = _parse(data.email)
     check_domain(petition, address)
-    attempt = secrets.token_urlsafe(ATTEMPT_BYTES)
+    minted = attempt is not None
+    attempt = attempt or secrets.token_urlsafe(ATTEMPT_BYTES)
     attempt_hash = receipt_key("attempt/v1", attempt)
     # The address as typed: mail goes to it; its canonical form is derived again from it when needed.
     # Only what the petition keeps, padded to one length (two addresses and the petition's entry
@@ -111,6 +126,8 @@ async def ask_for_code(db: Database, settings: Settings, *, petition: Row, data:
     sealed = encrypt(settings.encryption_key, json.dumps(kept, ensure_ascii=False), _bound(attempt_hash), pad_to=size)
 
     async def unit(tx: Transaction) -> None:
+        if minted and await tx.fetch_one(queries.SELECT_SIGN_ATTEMPT, {"attempt_hash": attempt_hash}) is not None:
+            return  # this form's attempt is under way: its code was sent once, not again
         hashed = await email_codes.send_code(
             tx, settings, petition_id=petition["id"], address=address, bound_to=attempt_hash
         )
@@ -125,8 +142,19 @@ async def ask_for_code(db: Database, settings: Settings, *, petition: Row, data:
             },
         )
 
-    await db.write(unit)
+    try:
+        await db.write(unit)
+    except Exception as error:
+        # Its twin, in another process, added this attempt first (PostgreSQL): its email stands.
+        if not (minted and is_unique_violation(error)):
+            raise
     return attempt
+
+
+async def attempt_is_live(db: Database, *, petition: Row, attempt: str) -> bool:
+    """Whether the attempt `attempt` of `petition` exists and its code has not expired."""
+    row = await db.fetch_one(queries.SELECT_SIGN_ATTEMPT, {"attempt_hash": receipt_key("attempt/v1", attempt)})
+    return row is not None and row["petition_id"] == petition["id"] and row["expires_at"] > now()
 
 
 def _kept_address(kept: dict[str, object]) -> addresses.Address | None:
@@ -160,18 +188,30 @@ async def resend(db: Database, settings: Settings, *, petition: Row, attempt: st
 
 
 async def verify(
-    db: Database, settings: Settings, *, petition: Row, attempt: str, code: str, flyer: str | None = None
+    db: Database,
+    settings: Settings,
+    *,
+    petition: Row,
+    attempt: str,
+    code: str,
+    flyer: str | None = None,
+    receipt: str | None = None,
 ) -> str:
     """Check the code and accept the signature (it waits for its batch); the receipt, once the commit is durable.
 
     The attempt is read, never changed, by the write that accepts: its row holds the code's expiry,
     a time to the second, and changing it there would date the signature (the batch that counts
-    the signature deletes it, or it expires). A second use of the attempt finds the address signed.
+    the signature deletes it, or it expires). A second use of the attempt finds the address signed,
+    unless it comes with the same minted `receipt` (the form sent twice, even two requests
+    racing): then the first signature stands and the receipt is the answer.
     PetitionError 404 (no such attempt), 429 (tries spent), 422 (wrong code), 409 (closed, or signed).
     """
     check_open(petition, "email")
     attempt_hash = receipt_key("attempt/v1", attempt)
-    receipt = secrets.token_urlsafe(RECEIPT_BYTES)
+    minted = receipt is not None
+    receipt = receipt or secrets.token_urlsafe(RECEIPT_BYTES)
+    if minted and await find(db, petition=petition, receipt=receipt) is not None:
+        return receipt
     # The attempt as it is now (its address does not change): its address gives the dedupe tag,
     # which is this write's lock key. Tries and the code are checked again inside the write.
     found = await db.fetch_one(queries.SELECT_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
@@ -192,7 +232,13 @@ async def verify(
         "attempt": attempt_hash,  # deleted by the batch that counts the signature
     }
 
+    async def mine(tx: Transaction) -> bool:
+        """Whether the minted receipt has its entry (its twin took it first)."""
+        return minted and await tx.fetch_one(queries.SELECT_PENDING_KIND, {"pending_key": key}) is not None
+
     async def unit(tx: Transaction) -> str:
+        if await mine(tx):
+            return "signed"
         row = await tx.fetch_one(queries.SELECT_SIGN_ATTEMPT, {"attempt_hash": attempt_hash})
         if row is None or row["expires_at"] <= now():
             return "unknown"
@@ -207,7 +253,8 @@ async def verify(
         # Held first, then checked against the counted tags: on PostgreSQL, holding it waits for a
         # batch moving the same tag from waiting to counted, whose rows the check then sees.
         if not await tags.reserve(tx, tag=tag, owner=key, petition_id=petition["id"]):
-            return "already"
+            # On PostgreSQL, holding waits for a twin in another process to commit: then its entry shows.
+            return "signed" if await mine(tx) else "already"
         if await tx.fetch_one(queries.SELECT_ANY_EMAIL_DEDUPE, taken) is not None:
             await tags.release(tx, tags=[tag])
             return "already"

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from . import chart, codes, petitions, queries, timeline
 from .database import Database, Row, now
 from .sessions import current_session
-from .signing import FORM_FIELDS, flyer_code, sign_form_context
+from .sign_pages import flyer_code, sign_form_context
 from .timeline_pages import described
 
 HOME_OPEN_LIMIT = 50
 SHOWN_NAMES_LIMIT = 500
 HOME_CLOSED_LIMIT = 20
 RECENTLY_CLOSED_DAYS = 30
+# A body longer than this shows its first paragraph (or this many characters of it, cut at a
+# word), and the rest folded in <details>: on a phone, the way to sign is a short scroll away.
+BODY_SHOWN_CHARACTERS = 500
 
 
 async def home(request: Request) -> Response:
@@ -46,15 +51,20 @@ async def petition_page(request: Request) -> Response:
             return _not_found(request)
         cache.remember(request.scope, cached)
         return cached.response(request.scope)
+    flyer = flyer_code(request.query_params.get("f", ""))
+    if "code" in request.query_params:
+        # A tear-off tab's QR code: straight to the code's form, filled in. Only a printed code
+        # is carried on: anything else is dropped, without an error.
+        query = {"code": codes.printed_code(request.query_params["code"]), "f": flyer}
+        target = request.app.url_path_for("sign_page", slug=request.path_params["slug"], method="code")
+        kept = urlencode({name: value for name, value in query.items() if value})
+        return RedirectResponse(f"{target}?{kept}" if kept else str(target), 303, headers={"cache-control": "no-store"})
     organizer_id = None if session is None or session.needs_second_factor else session.organizer.id
     row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], organizer_id)
     if row is None:
         return _not_found(request)
-    flyer = flyer_code(request.query_params.get("f", ""))
-    # Only a printed code is put back into the form: anything else is dropped, without an error.
-    code = codes.printed_code(request.query_params.get("code", ""))
-    response = await _render(request, row, code=code, flyer=flyer)
-    response.headers["cache-control"] = "no-store"  # an organizer's view, or a code in the address
+    response = await _render(request, row, flyer=flyer)
+    response.headers["cache-control"] = "no-store"  # an organizer's view, or a flyer's mark in the address
     return response
 
 
@@ -66,8 +76,9 @@ async def _render_public_page(request: Request) -> tuple[bytes, str, dict[str, s
     return bytes(page.body), "text/html; charset=utf-8", {"cache-control": "public, max-age=5"}
 
 
-async def _render(request: Request, row: Row, *, code: str = "", flyer: str = "") -> Response:
+async def _render(request: Request, row: Row, *, flyer: str = "") -> Response:
     view = petitions.public_view(row, request.app.state.settings.base_url)
+    shown, folded = body_parts(view.body)
     names = await request.app.state.db.fetch_all(
         queries.SELECT_SIGNER_NAMES, {"petition_id": row["id"], "limit": SHOWN_NAMES_LIMIT}
     )
@@ -77,10 +88,31 @@ async def _render(request: Request, row: Row, *, code: str = "", flyer: str = ""
         "floor": row["timeline_floor"],
         "draft": row["state"] == "draft",
         "names": names,
-        **sign_form_context(row, {**dict.fromkeys(FORM_FIELDS, ""), "code": code, "flyer": flyer}),
+        "body_shown": shown,
+        "body_folded": folded,
+        "flyer": flyer,
+        **sign_form_context(row),
         **(await timeline_context(request.app.state.db, row, view.goal, view.url) if row["opened_at"] else {}),
     }
     return request.app.state.templates.TemplateResponse(request, "petition.html", context)
+
+
+def body_parts(body: str, shown: int = BODY_SHOWN_CHARACTERS) -> tuple[str, str]:
+    """A petition's body -> (what the page shows, what it folds away: "" when nothing is).
+
+    A body of `shown` characters or fewer (or a little more: folding a few lines helps no one)
+    is shown whole; a longer one, its first paragraph, or the first `shown` characters of that
+    paragraph cut at a space when the paragraph is long.
+    """
+    body = body.replace("\r\n", "\n").strip()
+    if len(body) <= shown * 5 // 4:
+        return body, ""
+    first, _, rest = body.partition("\n\n")
+    if len(first) > shown * 5 // 4:
+        cut = first.rfind(" ", 0, shown)
+        cut = cut if cut > 0 else shown
+        return first[:cut].rstrip() + " …", (first[cut:].lstrip() + "\n\n" + rest).strip()
+    return first.strip(), rest.strip()
 
 
 async def timeline_context(db: Database, row: Row, goal: int, public_url: str) -> dict[str, object]:

@@ -1,4 +1,5 @@
-"""The receipt after signing on the page, carried to its own page in a short-lived cookie.
+"""The receipt after signing on the page, carried to its own page in a short-lived cookie
+(and, for work email, the attempt carried from the form to the page the code is typed on).
 
 A signing form's POST answers with a redirect (303) to `/p/{slug}/signed`, so a reload or
 Back never sends the form again (and never shows "already used" for a signature that was
@@ -64,3 +65,63 @@ def read(request: Request, settings: Settings, *, slug: str) -> tuple[str, bool]
 def forget(response: Response, settings: Settings, *, slug: str) -> None:
     """Delete the receipt cookie from the browser."""
     response.delete_cookie(COOKIE, path=page_path(slug), secure=settings.is_https, httponly=True, samesite="strict")
+
+
+# -- the work-email attempt, between the form and the receipt ----------------------------------
+#
+# Asking for an emailed code answers with a redirect (303) to `/p/{slug}/check-email`; what the
+# next steps need (the attempt id, the receipt the form minted, the flyer mark) rides in a second
+# cookie, sealed like the receipt's, sent only to the three paths of that step, never in an
+# address. A reload shows the same page; a repeated code signs with the same receipt.
+
+ATTEMPT_COOKIE = "signing"
+# An emailed code works for 15 minutes and a new one can be asked for: room for a few, no more.
+ATTEMPT_COOKIE_SECONDS = 30 * 60
+
+
+def attempt_paths(slug: str) -> tuple[str, ...]:
+    """The paths the attempt cookie is sent to: the check-email page, and its two forms' actions."""
+    return (f"/p/{slug}/check-email", f"/p/{slug}/verify", f"/p/{slug}/resend")
+
+
+def _attempt_bound(slug: str) -> str:
+    return f"attempt-cookie/{slug}"
+
+
+def keep_attempt(response: Response, settings: Settings, *, slug: str, attempt: str, receipt: str, flyer: str) -> None:
+    """Set the attempt cookie (one per path of `attempt_paths`) on `response`."""
+    value = json.dumps(
+        {"attempt": attempt, "receipt": receipt, "flyer": flyer, "until": now() + ATTEMPT_COOKIE_SECONDS}
+    )
+    sealed = encrypt(settings.encryption_key, value, _attempt_bound(slug))
+    for path in attempt_paths(slug):
+        response.set_cookie(
+            ATTEMPT_COOKIE,
+            sealed,
+            max_age=ATTEMPT_COOKIE_SECONDS,
+            path=path,
+            secure=settings.is_https,
+            httponly=True,
+            samesite="strict",
+        )
+
+
+def read_attempt(request: Request, settings: Settings, *, slug: str) -> tuple[str, str, str] | None:
+    """(attempt id, minted receipt, flyer mark) from the attempt cookie, or None when there is
+    none, it is not this petition's, or it has run out."""
+    value = request.cookies.get(ATTEMPT_COOKIE)
+    if not value:
+        return None
+    try:
+        kept = json.loads(decrypt(settings.encryption_key, value, _attempt_bound(slug)))
+    except (DecryptionError, ValueError):
+        return None
+    if not isinstance(kept, dict) or int(kept.get("until", 0)) <= now():
+        return None
+    return str(kept.get("attempt", "")), str(kept.get("receipt", "")), str(kept.get("flyer", ""))
+
+
+def forget_attempt(response: Response, settings: Settings, *, slug: str) -> None:
+    """Delete the attempt cookie (at each of its paths) from the browser."""
+    for path in attempt_paths(slug):
+        response.delete_cookie(ATTEMPT_COOKIE, path=path, secure=settings.is_https, httponly=True, samesite="strict")

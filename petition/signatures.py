@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, NoReturn
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from . import addresses, codes, pending, queries, updates
-from .database import Database, Row, Transaction, now
+from .database import Database, Row, Transaction, is_unique_violation, now
 from .petitions import PetitionError, is_open
 from .settings import Settings
 from .text import LINE, PROSE
@@ -125,21 +125,66 @@ def check_open(petition: Row, method: str) -> None:
 
 
 async def sign_with_code(
-    db: Database, settings: Settings, *, petition: Row, data: SignatureCreate, flyer: str | None = None
+    db: Database,
+    settings: Settings,
+    *,
+    petition: Row,
+    data: SignatureCreate,
+    flyer: str | None = None,
+    receipt: str | None = None,
 ) -> str:
     """Spend a code and accept a signature (it waits for its batch); the receipt, once the commit is durable.
 
     `flyer` is the flyer batch whose page the form came from, if any: it is counted for that flyer
     when the signature's batch closes (a tear-off tab's code counts for its own flyer).
+    `receipt`, when the form minted one, is the receipt to sign with: if it has its signature
+    already (the same form sent twice, even two requests racing), that signature stands and the
+    receipt is the answer, with nothing spent or counted again.
     PetitionError(422) for a code that is not this petition's or was used; 409 when it is not open.
     """
     check_open(petition, "code")
-    receipt = secrets.token_urlsafe(RECEIPT_BYTES)
+    minted = receipt is not None
+    receipt = receipt or secrets.token_urlsafe(RECEIPT_BYTES)
+    if minted and await find(db, petition=petition, receipt=receipt) is not None:
+        return receipt
+    try:
+        taken = await _spend_code(
+            db, settings, petition=petition, data=data, flyer=flyer, receipt=receipt, minted=minted
+        )
+    except Exception as error:
+        # Its twin, in another process, added the entry of this receipt first (PostgreSQL).
+        if not (minted and is_unique_violation(error)):
+            raise
+        taken = False
+    if not taken:
+        if minted and await find(db, petition=petition, receipt=receipt) is not None:
+            return receipt  # the twin spent the code, for this same receipt
+        await refuse_code(db, petition)
+    return receipt
+
+
+async def _spend_code(
+    db: Database,
+    settings: Settings,
+    *,
+    petition: Row,
+    data: SignatureCreate,
+    flyer: str | None,
+    receipt: str,
+    minted: bool,
+) -> bool:
+    """One write that spends the code and adds the receipt's pending entry; False when the code was
+    not taken (wrong, used, revoked, the petition closed) or a `minted` receipt has its entry already."""
     hashed_code = codes.code_hash(settings.pepper, data.code)
     if db.dialect == "postgresql" and not data.updates:
         return await _sign_with_code_postgres(db, settings, petition=petition, data=data, flyer=flyer, receipt=receipt)
+    key = pending.signature_key(receipt)
 
     async def accept(tx: Transaction) -> bool:
+        # A form's receipt with its entry already (the form sent again with another code) spends
+        # nothing. (On PostgreSQL without updates, the entry's unique key refuses it instead.)
+        if minted and await tx.fetch_one(queries.SELECT_PENDING_KIND, {"pending_key": key}) is not None:
+            return False
         used = await tx.fetch_one(
             queries.USE_SIGNING_CODE, {"code_hash": hashed_code, "petition_id": petition["id"], "now": now()}
         )
@@ -149,14 +194,12 @@ async def sign_with_code(
         await accept_signature(tx, settings, petition=petition, receipt=receipt, content=content, fields=data.fields())
         return True
 
-    if not await db.write(accept, lock_key=f"code/{hashed_code}"):
-        await refuse_code(db, petition)
-    return receipt
+    return await db.write(accept, lock_key=f"code/{hashed_code}")
 
 
 async def _sign_with_code_postgres(
     db: Database, settings: Settings, *, petition: Row, data: SignatureCreate, flyer: str | None, receipt: str
-) -> str:
+) -> bool:
     """sign_with_code on PostgreSQL, where each statement of the writer is a round trip and the
     writer's connection waits on them: the code's batch is read first (any reader, at once), the
     entry sealed outside the writer, and the writer runs one statement that spends the code and
@@ -164,7 +207,7 @@ async def _sign_with_code_postgres(
     hashed_code = codes.code_hash(settings.pepper, data.code)
     found = await db.fetch_one(queries.SELECT_BATCH_OF_CODE, {"code_hash": hashed_code})
     if found is None:
-        raise PetitionError(422, NOT_A_CODE)
+        return False
     key = pending.signature_key(receipt)
     content = {**signature_content(petition, receipt, "code", data.fields(), flyer), "code_batch": found["batch_id"]}
     values = {
@@ -179,9 +222,7 @@ async def _sign_with_code_postgres(
     async def accept(tx: Transaction) -> bool:
         return await tx.fetch_one(queries.SPEND_CODE_AND_WAIT_POSTGRES, values) is not None
 
-    if not await db.write(accept, lock_key=f"code/{hashed_code}"):
-        await refuse_code(db, petition)
-    return receipt
+    return await db.write(accept, lock_key=f"code/{hashed_code}")
 
 
 async def refuse_code(db: Database, petition: Row) -> NoReturn:

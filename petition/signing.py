@@ -1,22 +1,18 @@
-"""What signers do, on the page and through the API: sign (printed or emailed code), check, withdraw, updates."""
+"""What signers do through the API (sign with a printed or emailed code, check, withdraw, updates),
+and the receipt's pages: check, withdraw, updates, download. The signing pages are in `sign_pages`."""
 
 from __future__ import annotations
 
-import json
-import re
-
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from . import (
     addresses,
     downloads,
     email_signing,
-    flyer_batches,
     petitions,
-    receipt_cookie,
     signatures,
     timeline,
     updates,
@@ -25,7 +21,6 @@ from .cache import RawResponse
 from .database import Database, Row
 from .email_signing import AttemptBody, CheckEmail, VerifyBody
 from .errors import ApiError
-from .field_messages import FORM, FieldWords, field_messages
 from .petitions import PetitionError
 from .signatures import NOT_A_RECEIPT, ReceiptBody, SignatureAccepted, SignatureCreate, SignatureStatus
 from .updates import UpdatesConfirm, UpdatesRequest, UpdatesStatus
@@ -155,187 +150,12 @@ def signer_page(request: Request, template: str, context: dict[str, object], sta
     return response
 
 
-SIGN_WORDS = {
-    "code": FieldWords("Your code", "Enter the code printed on your slip"),
-    "email": FieldWords("Your work address", addresses.REFUSED),
-    "name": FieldWords("Your name"),
-    "role": FieldWords("Your role or team"),
-    "reason": FieldWords("Your reason"),
-    "updates": FieldWords("The updates address", addresses.REFUSED),
-}
-FORM_FIELDS = ("code", "email", "name", "role", "reason", "updates")
-
-
-def sign_form_context(row: Row, values: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> dict:
-    """What the signing forms need: which routes the petition takes, its domains, the values typed."""
-    return {
-        "row": row,
-        "routes": json.loads(row["verification"]),
-        "domains": addresses.shown_domains(row["allowed_domains"]),
-        "values": values or dict.fromkeys(FORM_FIELDS, ""),
-        "errors": errors or {},
-    }
-
-
 async def page_petition(request: Request) -> tuple[Row, dict[str, object]] | Response:
     """The petition of a signer's page (and its public view), or the 404 page."""
     row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], None)
     if row is None:
         return signer_page(request, "error.html", {"title": "Not found", "message": "There is no petition here."}, 404)
     return row, {"petition": petitions.public_view(row, request.app.state.settings.base_url)}
-
-
-async def sign(request: Request) -> Response:
-    """POST /p/{slug}/sign: either form on the petition page; a receipt, or the page to type the emailed code."""
-    found = await page_petition(request)
-    if isinstance(found, Response):
-        return found
-    row, context = found
-    db, settings = request.app.state.db, request.app.state.settings
-    async with request.form() as form:
-        fields = {name: str(form.get(name) or "") for name in FORM_FIELDS}
-        show_name = form.get("show_name") == "on"
-        flyer = flyer_code(str(form.get("flyer") or ""))
-    route = "email" if fields["email"] else "code"
-    values = {**fields, "route": route, "flyer": flyer}
-
-    def again(errors: dict[str, str], status: int) -> Response:
-        return signer_page(request, "sign_again.html", {**context, **sign_form_context(row, values, errors)}, status)
-
-    if not petitions.is_open(row):
-        return closed_page(request, context)
-    if message := limit(request, emails=route == "email"):
-        return again({route: message}, 429)
-    try:
-        data = SignatureCreate.model_validate({**fields, "show_name": show_name})
-        if data.email:
-            attempt = await email_signing.ask_for_code(db, settings, petition=row, data=data)
-            request.app.state.sender.wake()
-            return check_email_page(request, {**context, "attempt": attempt, "flyer": flyer})
-        flyer_id = await flyer_batches.flyer_of_page(db, row, flyer)
-        receipt = await signatures.sign_with_code(db, settings, petition=row, data=data, flyer=flyer_id)
-    except ValidationError as error:
-        problems = field_messages(error, SIGN_WORDS)
-        if problems.pop(FORM, None) or not problems:  # not one field's fault: shown by the route's own field
-            problems.setdefault(route, "Enter a printed code, or a work address.")
-        return again(problems, 422)
-    except PetitionError as error:
-        if not petitions.is_open(row):  # its deadline passed while this form was read
-            return closed_page(request, context)
-        return again({route: error.message}, error.status)
-    if data.updates:
-        request.app.state.sender.wake()
-    return to_receipt(request, row, receipt, updates=bool(data.updates))
-
-
-async def verify(request: Request) -> Response:
-    """POST /p/{slug}/verify: the emailed code; the receipt."""
-    found = await page_petition(request)
-    if isinstance(found, Response):
-        return found
-    row, context = found
-    async with request.form() as form:
-        attempt = email_signing.attempt_of(str(form.get("attempt") or ""))
-        code = str(form.get("code") or "").strip()[:40]
-        flyer = flyer_code(str(form.get("flyer") or ""))
-    context.update({"attempt": attempt, "flyer": flyer})
-    if not petitions.is_open(row):
-        return closed_page(request, context)
-    if message := limit(request):
-        return check_email_page(request, context, error=message, status=429)
-    db, settings = request.app.state.db, request.app.state.settings
-    try:
-        flyer_id = await flyer_batches.flyer_of_page(db, row, flyer)
-        receipt = await email_signing.verify(db, settings, petition=row, attempt=attempt, code=code, flyer=flyer_id)
-    except PetitionError as error:
-        if not petitions.is_open(row):
-            return closed_page(request, context)
-        return check_email_page(request, context, error=error.message, status=error.status)
-    request.app.state.sender.wake()
-    return to_receipt(request, row, receipt, updates=await updates.is_waiting(db, receipt))
-
-
-def to_receipt(request: Request, row: Row, receipt: str, *, updates: bool) -> Response:
-    """After a signature was taken: a redirect (303) to its receipt page, the receipt in a cookie
-    for that page only, so a reload or Back never sends the form again."""
-    response = RedirectResponse(receipt_cookie.page_path(row["slug"]), status_code=303, headers=NO_STORE)
-    receipt_cookie.keep(response, request.app.state.settings, slug=row["slug"], receipt=receipt, updates=updates)
-    return response
-
-
-async def signed_page(request: Request) -> Response:
-    """GET /p/{slug}/signed: the receipt this device was just given (from its cookie), or a page
-    saying it holds none any more."""
-    found = await page_petition(request)
-    if isinstance(found, Response):
-        return found
-    row, context = found
-    kept = receipt_cookie.read(request, request.app.state.settings, slug=row["slug"])
-    if kept is None:
-        return signer_page(request, "receipt_gone.html", context)
-    receipt, waiting = kept
-    waited = await timeline.typical_wait_days(request.app.state.db, row)
-    return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": waiting, "waited": waited})
-
-
-async def forget_receipt(request: Request) -> Response:
-    """POST /p/{slug}/signed/forget: this device forgets the receipt (its cookie)."""
-    found = await page_petition(request)
-    if isinstance(found, Response):
-        return found
-    slug = found[0]["slug"]
-    response = RedirectResponse(receipt_cookie.page_path(slug), status_code=303, headers=NO_STORE)
-    receipt_cookie.forget(response, request.app.state.settings, slug=slug)
-    return response
-
-
-async def resend(request: Request) -> Response:
-    """POST /p/{slug}/resend: a new code for the attempt on the page."""
-    found = await page_petition(request)
-    if isinstance(found, Response):
-        return found
-    row, context = found
-    async with request.form() as form:
-        context["attempt"] = attempt = email_signing.attempt_of(str(form.get("attempt") or ""))
-        context["flyer"] = flyer_code(str(form.get("flyer") or ""))
-    if not petitions.is_open(row):
-        return closed_page(request, context)
-    if message := limit(request, emails=True):
-        return check_email_page(request, context, error=message, status=429)
-    try:
-        await email_signing.resend(request.app.state.db, request.app.state.settings, petition=row, attempt=attempt)
-    except PetitionError as error:
-        if not petitions.is_open(row):
-            return closed_page(request, context)
-        return check_email_page(request, context, error=error.message, status=error.status)
-    request.app.state.sender.wake()
-    return check_email_page(request, context, notice="A new code is on its way; the one before no longer works.")
-
-
-FLYER_CODE = re.compile(r"[0-9A-Za-z]{1,20}")
-
-
-def flyer_code(text: str) -> str:
-    """A flyer's short-link code as a form or address carries it ("" when it is not one)."""
-    return text if FLYER_CODE.fullmatch(text) else ""
-
-
-def closed_page(request: Request, context: dict[str, object]) -> Response:
-    """The answer to a signing form sent once the petition closed (or its deadline passed): it says
-    so, and offers no form to send again (409)."""
-    return signer_page(request, "closed.html", context, 409)
-
-
-def check_email_page(
-    request: Request,
-    context: dict[str, object],
-    *,
-    error: str | None = None,
-    notice: str | None = None,
-    status: int = 200,
-) -> Response:
-    """The page to type the emailed code on (it holds the attempt id)."""
-    return signer_page(request, "check_email.html", {**context, "error": error, "notice": notice}, status)
 
 
 async def updates_action(request: Request) -> Response:

@@ -176,6 +176,9 @@ async def test_a_signer_signs_with_an_emailed_code_then_a_printed_one_on_a_phone
     page = await new_page(browser, PHONE, watch)
     await page.goto(f"{server.url}/p/{slug}")  # type: ignore[attr-defined]
     await watch.check(page, "petition")
+    await page.click("text=Sign with your work email")  # type: ignore[attr-defined]
+    await page.wait_for_selector("#email-email")  # type: ignore[attr-defined]
+    await watch.check(page, "email-form")
     await page.fill("#email-email", "nurse@example.com")  # type: ignore[attr-defined]
     await page.check("#email-show_name")  # type: ignore[attr-defined]
     await page.fill("#email-name", LONG_WORD + LONG_WORD[:30])  # type: ignore[attr-defined]
@@ -207,7 +210,9 @@ async def test_a_signer_signs_with_an_emailed_code_then_a_printed_one_on_a_phone
     await watch.check(page, "home")
 
     await page.goto(f"{server.url}/p/{slug}?code={printed}")  # type: ignore[attr-defined]
+    assert page.url.endswith(f"/p/{slug}/sign/code?code={printed}"), "a tab's QR code goes to the code's form"  # type: ignore[attr-defined]
     assert await page.input_value("#code-code") == printed  # type: ignore[attr-defined]
+    await watch.check(page, "code-form")
     await page.click("form:has(#code-code) button[type=submit]")  # type: ignore[attr-defined]
     await page.wait_for_selector("code.secret")  # type: ignore[attr-defined]
     await watch.check(page, "printed-receipt")
@@ -224,7 +229,7 @@ async def test_a_signer_signs_with_an_emailed_code_then_a_printed_one_on_a_phone
     await watch.check(page, "receipt-forgotten")
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         answer = await http.post(f"/api/v1/petitions/{slug}/signatures/status", json={"receipt": printed_receipt})
-        assert answer.json()["status"] == "pending", "one signature, still there"
+        assert answer.json()["status"] in ("pending", "counted"), "one signature, still there"
     watch.assert_clean()
 
 

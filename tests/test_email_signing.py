@@ -335,17 +335,23 @@ async def test_signing_with_an_emailed_code_on_the_page(
 ) -> None:
     slug = await email_petition(client, token)
     page = await client.get(f"/p/{slug}")
-    assert "employer's mail system will see" in page.text and "printed code" in page.text
+    assert "employer's mail system" in page.text and f'href="/p/{slug}/sign/email"' in page.text
+    form = await client.get(f"/p/{slug}/sign/email")
+    assert "employer's mail system will see" in form.text and "printed code" in form.text
     asked = await client.post(f"/p/{slug}/sign", data={"email": WORKER, "updates": PERSONAL})
-    assert asked.status_code == 200 and "Check your email" in asked.text
+    assert asked.status_code == 303 and asked.headers["location"] == f"/p/{slug}/check-email", "POST, then redirect"
     assert asked.headers["cache-control"] == "no-store"
-    attempt = re.search(r'name="attempt" value="([^"]+)"', asked.text).group(1)  # type: ignore[union-attr]
-    resent = await client.post(f"/p/{slug}/resend", data={"attempt": attempt})
-    assert "A new code is on its way" in resent.text
+    shown = await client.get(f"/p/{slug}/check-email")
+    assert shown.status_code == 200 and "Check your email" in shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    assert 'name="attempt"' not in shown.text, "the attempt rides in its cookie, not the page"
+    resent = await client.post(f"/p/{slug}/resend")
+    assert resent.status_code == 303 and resent.headers["location"] == f"/p/{slug}/check-email?sent=again"
+    assert "A new code is on its way" in (await client.get(resent.headers["location"])).text
     code = (await codes_for(app, smtp, WORKER))[-1]
-    wrong = await client.post(f"/p/{slug}/verify", data={"attempt": attempt, "code": "0000-0000"})
-    assert wrong.status_code == 422 and "not right" in wrong.text
-    signed = await client.post(f"/p/{slug}/verify", data={"attempt": attempt, "code": code}, follow_redirects=True)
+    wrong = await client.post(f"/p/{slug}/verify", data={"code": "0000-0000"})
+    assert wrong.status_code == 422 and "not right" in wrong.text and "There is a problem" in wrong.text
+    signed = await client.post(f"/p/{slug}/verify", data={"code": code}, follow_redirects=True)
     assert [answer.status_code for answer in signed.history] == [303], "POST, then redirect"
     assert signed.status_code == 200 and "Your receipt" in signed.text and "Confirm your updates address" in signed.text
     receipt = re.search(r'<code class="secret">([^<]+)</code>', signed.text).group(1)  # type: ignore[union-attr]

@@ -76,8 +76,10 @@ async def test_the_short_link_counts_scans_and_the_signatures_that_come_through_
         scan = await client.get(f"/f/{batch['batch_code']}")
         assert scan.status_code == 303 and scan.headers["location"] == f"/p/{slug}?f={batch['batch_code']}"
         page = await client.get(scan.headers["location"])
-        assert f'name="flyer" value="{batch["batch_code"]}"' in page.text
+        assert f'href="/p/{slug}/sign/code?f={batch["batch_code"]}"' in page.text, "the method's link carries it"
         assert page.headers["cache-control"] == "no-store"
+        form = await client.get(f"/p/{slug}/sign/code?f={batch['batch_code']}")
+        assert f'name="flyer" value="{batch["batch_code"]}"' in form.text
         signed = await client.post(f"/p/{slug}/sign", data={"code": code, "flyer": batch["batch_code"]})
         assert signed.status_code == 303
     await client.get(f"/f/{batch['batch_code']}")
@@ -192,11 +194,13 @@ async def test_a_tab_code_in_the_address_reaches_no_log_line_and_no_referer(
 ) -> None:
     slug = await open_petition(client, token)
     code = (await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 1}, headers=bearer(token))).json()
-    page = await client.get(f"/p/{slug}", params={"code": code["codes"][0]})
+    page = await client.get(f"/p/{slug}", params={"code": code["codes"][0]}, follow_redirects=True)
     assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
+    assert page.history[0].headers["cache-control"] == "no-store" and code["codes"][0] in page.text
     app.state.access_log.flush()
     logged = capsys.readouterr().err
-    assert "GET /p/{slug} 200" in logged and code["codes"][0] not in logged
+    assert "GET /p/{slug} 303" in logged and "GET /p/{slug}/sign/{method} 200" in logged
+    assert code["codes"][0] not in logged
 
 
 async def test_without_cairo_a_download_says_why_and_takes_no_codes(

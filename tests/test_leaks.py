@@ -198,6 +198,7 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         "flyer_id": str(seeded.flyer["id"]),
         "batch_code": str(seeded.flyer["batch_code"]),
         "kind": "pdf",
+        "method": "email",
     }
     routes_in_list = {key for route in app.routes for _, _, key in concrete_paths(route, values)}
 

@@ -299,7 +299,9 @@ async def test_signing_on_the_page_redirects_to_its_receipt_which_a_reload_shows
 ) -> None:
     slug = await open_petition(client, token)
     [code] = await make_codes(client, token, slug, 1)
-    page = await client.get(f"/p/{slug}?code={code}")
+    tab = await client.get(f"/p/{slug}?code={code}")
+    assert tab.status_code == 303 and tab.headers["location"] == f"/p/{slug}/sign/code?code={code}"
+    page = await client.get(tab.headers["location"])
     assert f'value="{code}"' in page.text and page.headers["cache-control"] == "no-store"
     plain = await client.get(f"/p/{slug}")
     assert code not in plain.text, "a code in one address never reaches the shared page"

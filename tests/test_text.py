@@ -337,14 +337,15 @@ async def test_a_code_in_the_address_is_put_in_the_form_only_when_it_can_be_a_pr
     slug = await open_petition(client, token)
     [code] = await make_codes(client, token, slug, 1)
     for given in ("%00%EF%BF%BF%E2%80%AEab", "%E2%80%AE" + code, code + "-0", "ABCD", "<b>"):
-        page = await client.get(f"/p/{slug}?code={given}")
+        page = await client.get(f"/p/{slug}?code={given}", follow_redirects=True)
         assert page.status_code == 200 and value_of(page.text, "code-code") == "", given
     for given in (code, code.lower(), code.replace("-", "")):
-        assert value_of((await client.get(f"/p/{slug}?code={given}")).text, "code-code") == given
+        page = await client.get(f"/p/{slug}?code={given}", follow_redirects=True)
+        assert value_of(page.text, "code-code") == given
 
 
 async def test_the_emailed_code_page_keeps_only_what_an_attempt_can_be(client: httpx.AsyncClient, token: str) -> None:
     slug = await open_petition(client, token, verification=["email"], allowed_domains=["example.com"])
     for path in (f"/p/{slug}/verify", f"/p/{slug}/resend"):
         answer = await client.post(path, data={"attempt": "\u202e" + "a" * 32, "code": "1234-5678"})
-        assert answer.status_code == 404 and 'name="attempt" value=""' in answer.text, path
+        assert answer.status_code == 404 and "Start again" in answer.text and "\u202e" not in answer.text, path
