@@ -21,6 +21,7 @@ from .cache import RawResponse
 from .database import Database, Row
 from .email_signing import AttemptBody, CheckEmail, VerifyBody
 from .errors import ApiError
+from .field_messages import FORM
 from .petitions import PetitionError
 from .signatures import NOT_A_RECEIPT, ReceiptBody, SignatureAccepted, SignatureCreate, SignatureStatus
 from .updates import UpdatesConfirm, UpdatesRequest, UpdatesStatus
