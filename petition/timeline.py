@@ -63,7 +63,7 @@ class Timeline(BaseModel):
 
     bucket: Bucket
     floor: Bucket
-    time_zone: str
+    time_zone: str = zones.DEFAULT_ZONE  # the zone whose local days the buckets are
     as_of: str
     buckets: list[TimelineBucket]
     events: list[TimelineEvent]

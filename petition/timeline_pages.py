@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
-from . import downloads, timeline
+from . import downloads, timeline, zones
 from .chart import badge
 from .database import Database, Row, now
 from .petitions import public_view
@@ -29,8 +29,10 @@ async def cached(
     request: Request, row: Row, kind: str, parts: str, build: Callable[[Row], Awaitable[Built]]
 ) -> ASGIApp:
     """The cached answer for this petition, `kind` and `parts`."""
-    hour = now() // 3600  # the last bucket (and "as of") moves with the clock, not only with batches
-    key = (kind, f"{row['slug']}|{parts}|{hour}")
+    # The last bucket (and "as of") moves with the clock, not only with batches: each UTC hour, and
+    # each local day, which in a zone half an hour off starts at half past a UTC hour.
+    moment = now()
+    key = (kind, f"{row['slug']}|{parts}|{moment // 3600}|{zones.local_date(moment, row['time_zone'])}")
 
     async def build_row() -> Built:
         return await build(row)
