@@ -43,8 +43,10 @@ async def petition_page(request: Request) -> Response:
     session = await current_session(request)
     # A code or a flyer's mark in the address makes the page this visitor's own: never cached.
     if session is None and "code" not in request.query_params and "f" not in request.query_params:
-        # Per hour too: the chart's last bucket and its "as of" move with the clock.
-        key = ("page", f"{request.path_params['slug']}|{now() // 3600}")
+        # Per quarter hour too: the chart's last bucket and its "as of" move with the clock, and
+        # every zone's midnight falls on a quarter hour of UTC (India's on a half, Nepal's on
+        # a quarter), so a local day's page never outlives its day.
+        key = ("page", f"{request.path_params['slug']}|{now() // 900}")
         cache = request.app.state.public_cache
         cached = await cache.get_or_build(key, lambda: _render_public_page(request))
         if cached is None:
