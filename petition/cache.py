@@ -179,11 +179,11 @@ class PublicCache:
         if len(self.by_address) >= MAX_ENTRIES:
             self.by_address.clear()
         template = str(getattr(scope.get("route"), "path", "(no route)"))
-        self.by_address[(scope["path"], scope["query_string"], hour_now())] = (entry, template)
+        self.by_address[(scope["path"], scope["query_string"], quarter_now())] = (entry, template)
 
     async def fast(self, scope: Scope) -> tuple[RawResponse, str] | None:
         """The remembered answer to this anonymous GET and its route template, if there is one."""
-        address = (scope["path"], scope["query_string"], hour_now())
+        address = (scope["path"], scope["query_string"], quarter_now())
         if address not in self.by_address:  # most addresses (/healthz, say) never touch the database
             return None
         try:
@@ -197,5 +197,7 @@ class PublicCache:
         return entry.response(scope), template
 
 
-def hour_now() -> int:
-    return int(time.time()) // 3600
+def quarter_now() -> int:
+    """The quarter hour now (seconds since the epoch // 900): remembered answers last no longer, since
+    their "as of" may turn with the hour, and a petition's local day with a quarter hour of UTC."""
+    return int(time.time()) // 900

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import petitions, zones
+from petition import cache, petition_pages, petitions, zones
 from petition.csrf import FORM_FIELD
 from petition.database import Transaction
 from petition.text import long_date
@@ -298,3 +298,23 @@ async def test_a_deadline_at_the_last_second_we_accept_is_shown_even_where_it_is
     page = await client.get(f"/p/{slug}")
     assert page.status_code == 200 and "31 December 9999" in page.text
     assert long_date(last, "hour", "Asia/Tokyo") == "31 December 9999, 23:59 UTC"
+
+
+async def test_the_cached_petition_page_is_built_again_when_a_half_hour_zones_day_turns(
+    client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kolkata = await published(client, token, time_zone="Asia/Kolkata")  # +05:30
+    built: list[int] = []
+    build = petition_pages._render_public_page
+
+    async def counted(request: object) -> object:
+        built.append(1)
+        return await build(request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(petition_pages, "_render_public_page", counted)
+    midnight = utc_midnight(datetime.now(UTC).date()) + 18 * HOUR + 30 * 60  # 00:00 in Kolkata
+    for moment in (midnight - 120, midnight - 60, midnight + 60):
+        monkeypatch.setattr(petition_pages, "now", lambda moment=moment: moment)
+        monkeypatch.setattr(cache, "quarter_now", lambda moment=moment: moment // 900)
+        assert (await client.get(f"/p/{kolkata}")).status_code == 200
+    assert len(built) == 2, "once for the day before its midnight, once for the day after"
