@@ -109,6 +109,14 @@ class Watch:
         finally:
             await page.set_viewport_size(size)  # type: ignore[attr-defined]
 
+    def expect_status(self, *statuses: int) -> None:
+        """Chromium logs every page answered with 4xx as a console error: take out one per status a
+        test asked for (a refused form 422, a dead end 404 or 409), so that any other still fails it."""
+        for status in statuses:
+            logged = [error for error in self.errors if f"status of {status} " in error]
+            assert logged, f"no page answered {status}: {self.errors}"
+            self.errors.remove(logged[0])
+
     def assert_clean(self) -> None:
         assert not self.outside, f"requests left 127.0.0.1: {self.outside}"
         assert not self.errors, f"console errors: {self.errors}"

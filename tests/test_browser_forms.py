@@ -14,16 +14,6 @@ FOCUSED_CLASS = "document.activeElement.className"
 FOCUSED_ID = "document.activeElement.id"
 
 
-def expect_refusals(watch: Watch, *statuses: int) -> None:
-    """A refused form's page answers 4xx on purpose, and Chromium logs each such answer as a console
-    error: take away one message per status expected, so that any other still fails the test."""
-    for status in statuses:
-        said = f"Failed to load resource: the server responded with a status of {status} "
-        message = next((error for error in watch.errors if error.startswith(said)), None)
-        assert message is not None, f"no page answered {status}"
-        watch.errors.remove(message)
-
-
 async def organizer_token(running: Server) -> str:
     """An organizer, made with the command line, and an API token of theirs."""
     running.run("create-organizer", ORGANIZER, stdin=PASSPHRASE + "\n")
@@ -66,7 +56,7 @@ async def test_a_refused_form_focuses_its_error_summary_whose_links_lead_to_the_
     await watch.check(page, "new-petition-refused")
     await page.click(".error-summary a[href='#slug']")  # type: ignore[attr-defined]
     assert await page.evaluate(FOCUSED_ID) == "slug"  # type: ignore[attr-defined]
-    expect_refusals(watch, 400, 422)
+    watch.expect_status(400, 422)
     watch.assert_clean()
 
 
@@ -117,5 +107,5 @@ async def test_withdrawing_a_signature_asks_once_more_on_a_phone(
     async with httpx.AsyncClient(base_url=server.url) as http:
         answer = await http.post(f"/api/v1/petitions/{slug}/signatures/status", json={"receipt": receipt})
         assert answer.json()["status"] == "withdrawn"
-    expect_refusals(watch, 422)
+    watch.expect_status(422)
     watch.assert_clean()

@@ -85,15 +85,6 @@ async def receipt_behind(running: Server, answer: httpx.Response, slug: str) -> 
     return page.split('<code class="secret">')[1].split("<")[0]
 
 
-def expected_status(watch: Watch, *statuses: int) -> None:
-    """Chromium logs every page answered with 4xx as a console error: take out the ones this test
-    asked for (a refused form is 422, a dead end 404 or 409), so any other still fails it."""
-    for status in statuses:
-        logged = [error for error in watch.errors if f"status of {status} " in error]
-        assert logged, f"no page answered {status}: {watch.errors}"
-        watch.errors.remove(logged[0])
-
-
 async def hidden(page: object, name: str) -> str:
     return str(await page.get_attribute(f"input[name={name}]", "value"))  # type: ignore[attr-defined]
 
@@ -124,7 +115,7 @@ async def test_a_printed_code_signer_keeps_one_receipt_through_reload_back_and_d
     assert "error-summary" in focused, "the summary has focus"
     assert await page.is_checked("#code-show_name") and await page.input_value("#code-name") == "Ada"  # type: ignore[attr-defined]
     await watch.check(page, "code-form-error")
-    expected_status(watch, 422)
+    watch.expect_status(422)
     await page.click(".error-summary a")  # type: ignore[attr-defined]
     assert await page.evaluate("document.activeElement.id") == "code-code", "the link moves to the field"  # type: ignore[attr-defined]
     # From a fresh form, so that Back after signing goes to a form page, not to this refusal.
@@ -174,7 +165,7 @@ async def test_an_email_signer_keeps_one_receipt_through_reload_back_and_double_
     await page.wait_for_selector(".error-summary")  # type: ignore[attr-defined]
     assert "error-summary" in await page.evaluate("document.activeElement.className")  # type: ignore[attr-defined]
     await watch.check(page, "email-form-error")
-    expected_status(watch, 422)
+    watch.expect_status(422)
     await page.click(".error-summary a")  # type: ignore[attr-defined]
     assert await page.evaluate("document.activeElement.id") == "email-email"  # type: ignore[attr-defined]
 
@@ -191,7 +182,7 @@ async def test_an_email_signer_keeps_one_receipt_through_reload_back_and_double_
     await page.wait_for_selector(".error-summary")  # type: ignore[attr-defined]
     assert "error-summary" in await page.evaluate("document.activeElement.className")  # type: ignore[attr-defined]
     await watch.check(page, "check-email-error")
-    expected_status(watch, 422)
+    watch.expect_status(422)
 
     await page.fill("#verify-code", code.lower())  # type: ignore[attr-defined]
     await page.dblclick("form:has(#verify-code) button")  # type: ignore[attr-defined]
@@ -225,12 +216,12 @@ async def test_an_email_signer_keeps_one_receipt_through_reload_back_and_double_
     await again.wait_for_selector("text=You have already signed this petition")  # type: ignore[attr-defined]
     assert await again.locator("#verify-code").count() == 0  # type: ignore[attr-defined]
     await watch.check(again, "already-signed")
-    expected_status(watch, 409)
+    watch.expect_status(409)
     elsewhere = await new_page(browser, PHONE, watch)
     await elsewhere.goto(f"{server.url}/p/{slug}/check-email")  # type: ignore[attr-defined]
     assert "Your signing attempt has expired" in await elsewhere.inner_text("h1")  # type: ignore[attr-defined]
     await watch.check(elsewhere, "attempt-expired")
-    expected_status(watch, 404)
+    watch.expect_status(404)
     watch.assert_clean()
 
 
@@ -244,12 +235,12 @@ async def test_a_closed_petition_and_a_way_it_does_not_take_have_their_own_pages
     await page.goto(f"{server.url}/p/{slug}/sign/nothing")  # type: ignore[attr-defined]
     assert "Not found" in await page.inner_text("h1")  # type: ignore[attr-defined]
     await watch.check(page, "no-such-way")
-    expected_status(watch, 404)
+    watch.expect_status(404)
     async with httpx.AsyncClient(base_url=server.url, headers=headers) as api:
         assert (await api.post(f"/api/v1/petitions/{slug}/close")).status_code == 200
     await page.goto(f"{server.url}/p/{slug}/sign/code")  # type: ignore[attr-defined]
     assert "This petition is closed" in await page.inner_text("main")  # type: ignore[attr-defined]
     assert await page.locator("main form").count() == 0  # type: ignore[attr-defined]
     await watch.check(page, "closed")
-    expected_status(watch, 409)
+    watch.expect_status(409)
     watch.assert_clean()
