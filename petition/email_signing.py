@@ -25,12 +25,11 @@ from .encryption import ADDRESS_PAD, decrypt, encrypt
 from .petitions import PetitionError
 from .settings import Settings
 from .signatures import (
-    RECEIPT_BYTES,
     Receipt,
     SignatureCreate,
     accept_signature,
     check_open,
-    find,
+    own_signature,
     signature_content,
 )
 from .tokens import has_token_shape, receipt_key
@@ -208,9 +207,8 @@ async def verify(
     """
     check_open(petition, "email")
     attempt_hash = receipt_key("attempt/v1", attempt)
-    minted = receipt is not None
-    receipt = receipt or secrets.token_urlsafe(RECEIPT_BYTES)
-    if minted and await find(db, petition=petition, receipt=receipt) is not None:
+    receipt, minted, signed = await own_signature(db, petition, receipt)
+    if signed:
         return receipt
     # The attempt as it is now (its address does not change): its address gives the dedupe tag,
     # which is this write's lock key. Tries and the code are checked again inside the write.

@@ -304,8 +304,17 @@ async def signed_page(request: Request) -> Response:
     if kept is None:
         return signer_page(request, "receipt_gone.html", context)
     receipt, waiting = kept
-    waited = await timeline.typical_wait_days(request.app.state.db, row)
-    return signer_page(request, "receipt.html", {**context, "receipt": receipt, "updates": waiting, "waited": waited})
+    db = request.app.state.db
+    # What became of it since (withdrawn on the receipt page, or counted): said, never assumed.
+    found = await signatures.find(db, petition=row, receipt=receipt)
+    status = "pending"
+    if found is not None and found["withdrawn"]:
+        status = "withdrawn"
+    elif found is not None and found["counted"]:
+        status = "counted"
+    waited = await timeline.typical_wait_days(db, row)
+    shown = {"receipt": receipt, "updates": waiting and status != "withdrawn", "waited": waited, "status": status}
+    return signer_page(request, "receipt.html", {**context, **shown})
 
 
 async def forget_receipt(request: Request) -> Response:

@@ -143,9 +143,8 @@ async def sign_with_code(
     PetitionError(422) for a code that is not this petition's or was used; 409 when it is not open.
     """
     check_open(petition, "code")
-    minted = receipt is not None
-    receipt = receipt or secrets.token_urlsafe(RECEIPT_BYTES)
-    if minted and await find(db, petition=petition, receipt=receipt) is not None:
+    receipt, minted, signed = await own_signature(db, petition, receipt)
+    if signed:
         return receipt
     try:
         taken = await _spend_code(
@@ -269,6 +268,20 @@ async def accept_signature(
         await updates.ask_to_confirm(
             tx, settings, petition_id=petition["id"], receipt=receipt, address=fields["updates"]
         )
+
+
+async def own_signature(db: Database, petition: Row, receipt: str | None) -> tuple[str, bool, bool]:
+    """The receipt a form minted (or None) -> (the receipt to sign with, whether it was minted,
+    whether its signature stands already). A form whose signature was withdrawn since (an old tab
+    sent again) signs anew, with a receipt of its own: a withdrawn signature never answers for it."""
+    if receipt is None:
+        return secrets.token_urlsafe(RECEIPT_BYTES), False, False
+    found = await find(db, petition=petition, receipt=receipt)
+    if found is None:
+        return receipt, True, False
+    if found["withdrawn"]:
+        return secrets.token_urlsafe(RECEIPT_BYTES), False, False
+    return receipt, True, True
 
 
 async def find(db: Database, *, petition: Row, receipt: str) -> Row | None:

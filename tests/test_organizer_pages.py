@@ -69,6 +69,17 @@ async def test_each_task_has_its_own_page_found_from_the_overview_its_own_link_m
         assert [name for name, (_, current) in nav_links(answer.text).items() if current] == [words]
 
 
+async def test_the_overview_shows_the_deadline_in_the_petitions_time_zone(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    deadline = "2031-12-05T17:00:00-05:00"  # 22:00 UTC
+    draft = (await create(client, token, time_zone="America/New_York", closes_at=deadline)).json()["id"]
+    await signed_in(client)
+    overview = (await client.get(f"/organize/petitions/{draft}")).text
+    assert "5 December 2031, 17:00 America/New_York time" in overview
+    assert "22:00" not in overview and "17:00 UTC" not in overview
+
+
 async def test_a_petition_that_takes_no_printed_codes_has_no_codes_page(client: httpx.AsyncClient, token: str) -> None:
     draft = (await create(client, token)).json()["id"]
     await signed_in(client)

@@ -412,3 +412,26 @@ async def test_no_pydantic_wording_reaches_a_signing_page_for_any_bad_input(
         assert "There is a problem" in answer.text, bad
         words = re.sub(r"<[^>]+>", " ", answer.text.split("</header>")[1])
         assert not [word for word in PYDANTIC_WORDS if word in words], (bad, words)
+
+
+async def test_a_form_whose_signature_was_withdrawn_signs_anew_and_its_receipt_page_says_withdrawn(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await email_petition(client, token)
+    first_code, second_code = await make_codes(client, token, slug, 2)
+    form = {"method": "code", "token": await form_token(client, slug, "code"), "code": first_code}
+    async with visitor(app) as phone:
+        signed = await phone.post(f"/p/{slug}/sign", data=form)
+        receipt = await receipt_behind(app, signed, slug)
+        withdrawn = await client.post(f"/api/v1/petitions/{slug}/signatures/withdraw", json={"receipt": receipt})
+        assert withdrawn.json()["status"] == "withdrawn"
+        page = (await phone.get(f"/p/{slug}/signed")).text
+        assert "This signature is withdrawn" in page and "your signature is in" not in page
+        # The old tab sent again, with another code: a new signature, never the withdrawn one's answer.
+        again = await phone.post(f"/p/{slug}/sign", data={**form, "code": second_code})
+        new_receipt = await receipt_behind(app, again, slug)
+    assert new_receipt != receipt
+    status = await client.post(f"/api/v1/petitions/{slug}/signatures/status", json={"receipt": new_receipt})
+    assert status.json()["status"] == "pending"
+    spent = await client.post(f"/p/{slug}/sign", data={"method": "code", "code": second_code})
+    assert spent.status_code == 422, "the second code was spent by the new signature"
