@@ -33,12 +33,30 @@ def _bound(slug: str) -> str:
     return f"receipt-cookie/{slug}"
 
 
+def seal(settings: Settings, fields: dict[str, object], bound: str, seconds: int) -> str:
+    """`fields` as JSON, sealed with ENCRYPTION_KEY and bound to `bound`, good for `seconds`."""
+    return encrypt(settings.encryption_key, json.dumps({**fields, "until": now() + seconds}), bound)
+
+
+def unseal(settings: Settings, token: str | None, bound: str) -> dict | None:
+    """What `seal` sealed under `bound`; None when there is nothing, it was sealed for something
+    else, forged, or it has run out."""
+    if not token:
+        return None
+    try:
+        kept = json.loads(decrypt(settings.encryption_key, token, bound))
+    except (DecryptionError, ValueError):
+        return None
+    if not isinstance(kept, dict) or int(kept.get("until", 0)) <= now():
+        return None
+    return kept
+
+
 def keep(response: Response, settings: Settings, *, slug: str, receipt: str, updates: bool) -> None:
     """Set the receipt cookie for the petition `slug` on `response`."""
-    value = json.dumps({"receipt": receipt, "updates": updates, "until": now() + RECEIPT_COOKIE_SECONDS})
     response.set_cookie(
         COOKIE,
-        encrypt(settings.encryption_key, value, _bound(slug)),
+        seal(settings, {"receipt": receipt, "updates": updates}, _bound(slug), RECEIPT_COOKIE_SECONDS),
         max_age=RECEIPT_COOKIE_SECONDS,
         path=page_path(slug),
         secure=settings.is_https,
@@ -50,14 +68,8 @@ def keep(response: Response, settings: Settings, *, slug: str, receipt: str, upd
 def read(request: Request, settings: Settings, *, slug: str) -> tuple[str, bool] | None:
     """(receipt, whether an updates address waits for its code) from the cookie, or None when
     there is none, it is not this petition's, or it has run out."""
-    value = request.cookies.get(COOKIE)
-    if not value:
-        return None
-    try:
-        kept = json.loads(decrypt(settings.encryption_key, value, _bound(slug)))
-    except (DecryptionError, ValueError):
-        return None
-    if not isinstance(kept, dict) or int(kept.get("until", 0)) <= now():
+    kept = unseal(settings, request.cookies.get(COOKIE), _bound(slug))
+    if kept is None:
         return None
     return str(kept["receipt"]), bool(kept.get("updates"))
 
@@ -90,10 +102,8 @@ def _attempt_bound(slug: str) -> str:
 
 def keep_attempt(response: Response, settings: Settings, *, slug: str, attempt: str, receipt: str, flyer: str) -> None:
     """Set the attempt cookie (one per path of `attempt_paths`) on `response`."""
-    value = json.dumps(
-        {"attempt": attempt, "receipt": receipt, "flyer": flyer, "until": now() + ATTEMPT_COOKIE_SECONDS}
-    )
-    sealed = encrypt(settings.encryption_key, value, _attempt_bound(slug))
+    fields = {"attempt": attempt, "receipt": receipt, "flyer": flyer}
+    sealed = seal(settings, fields, _attempt_bound(slug), ATTEMPT_COOKIE_SECONDS)
     for path in attempt_paths(slug):
         response.set_cookie(
             ATTEMPT_COOKIE,
@@ -109,14 +119,8 @@ def keep_attempt(response: Response, settings: Settings, *, slug: str, attempt: 
 def read_attempt(request: Request, settings: Settings, *, slug: str) -> tuple[str, str, str] | None:
     """(attempt id, minted receipt, flyer mark) from the attempt cookie, or None when there is
     none, it is not this petition's, or it has run out."""
-    value = request.cookies.get(ATTEMPT_COOKIE)
-    if not value:
-        return None
-    try:
-        kept = json.loads(decrypt(settings.encryption_key, value, _attempt_bound(slug)))
-    except (DecryptionError, ValueError):
-        return None
-    if not isinstance(kept, dict) or int(kept.get("until", 0)) <= now():
+    kept = unseal(settings, request.cookies.get(ATTEMPT_COOKIE), _attempt_bound(slug))
+    if kept is None:
         return None
     return str(kept.get("attempt", "")), str(kept.get("receipt", "")), str(kept.get("flyer", ""))
 

@@ -13,13 +13,11 @@ minted on the spot, as before.
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 
-from .database import now
+from . import receipt_cookie
 from .email_signing import ATTEMPT_BYTES
-from .encryption import DecryptionError, decrypt, encrypt
 from .settings import Settings
 from .signatures import RECEIPT_BYTES
 from .tokens import has_token_shape
@@ -50,20 +48,17 @@ def new(method: str) -> Minted:
 
 def seal(settings: Settings, minted: Minted, *, petition_id: str, method: str) -> str:
     """`minted` -> the hidden field's value: "v1.<base64>", opened only for this petition and method."""
-    value = json.dumps({"r": minted.receipt, "a": minted.attempt, "until": now() + FORM_TOKEN_SECONDS})
-    return encrypt(settings.encryption_key, value, _bound(petition_id, method))
+    fields = {"r": minted.receipt, "a": minted.attempt}
+    return receipt_cookie.seal(settings, fields, _bound(petition_id, method), FORM_TOKEN_SECONDS)
 
 
 def open_token(settings: Settings, token: str, *, petition_id: str, method: str) -> Minted | None:
     """The hidden field's value -> what its page minted; None when it is missing, forged, another
     petition's or method's, or expired (then the form signs with a fresh receipt)."""
-    if not token or len(token) > 512:
+    if len(token) > 512:
         return None
-    try:
-        kept = json.loads(decrypt(settings.encryption_key, token, _bound(petition_id, method)))
-    except (DecryptionError, ValueError):
-        return None
-    if not isinstance(kept, dict) or int(kept.get("until", 0)) <= now():
+    kept = receipt_cookie.unseal(settings, token, _bound(petition_id, method))
+    if kept is None:
         return None
     receipt, attempt = str(kept.get("r", "")), str(kept.get("a", ""))
     if not has_token_shape(receipt, RECEIPT_BYTES):

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import sign_tokens
+from petition import receipt_cookie, sign_tokens
 from petition.batcher import close_batch
 from petition.petition_pages import BODY_SHOWN_CHARACTERS, body_parts
 from petition.settings import Settings
@@ -209,7 +209,7 @@ async def test_a_form_without_a_good_token_still_signs_with_a_fresh_receipt(
         "another method's": await form_token(client, slug, "email"),
     }[kind]
     if kind == "expired":
-        monkeypatch.setattr(sign_tokens, "now", lambda: 10**12)
+        monkeypatch.setattr(receipt_cookie, "now", lambda: 10**12)
     receipts = set()
     for code in codes:
         answer = await client.post(f"/p/{slug}/sign", data={"method": "code", "token": form_token_of, "code": code})
@@ -228,7 +228,7 @@ def test_a_form_token_opens_only_for_its_petition_and_method_until_it_expires(
     assert sign_tokens.open_token(settings, sealed, petition_id="p1", method="code") is None
     other_key = replace(settings, encryption_key=bytes(32))
     assert sign_tokens.open_token(other_key, sealed, petition_id="p1", method="email") is None
-    monkeypatch.setattr(sign_tokens, "now", lambda: 10**12)
+    monkeypatch.setattr(receipt_cookie, "now", lambda: 10**12)
     assert sign_tokens.open_token(settings, sealed, petition_id="p1", method="email") is None
 
 
