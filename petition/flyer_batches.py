@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import codes, downloads, flyers, petitions, queries
+from . import codes, downloads, flyers, languages, petitions, queries
 from .api_tokens import bearer_organizer
 from .database import Database, Row, Transaction, now
 from .errors import ApiError
@@ -75,6 +75,8 @@ class FlyerBatch(BaseModel):
     downloads: FlyerDownloads
     scans: int | None
     signatures: int | None
+    # Characters of the petition's words that no font on the server has: they would print as empty boxes.
+    missing_characters: list[str]
 
 
 class FlyerBatchList(BaseModel):
@@ -86,7 +88,7 @@ def short_url(settings: Settings, batch_code: str) -> str:
     return f"{parts.netloc}{parts.path.rstrip('/')}/f/{batch_code}"
 
 
-def view(row: Row, settings: Settings) -> FlyerBatch:
+def view(row: Row, settings: Settings, missing: list[str] | None = None) -> FlyerBatch:
     def shown(count: int) -> int | None:
         return count if count >= settings.min_cell_size else None
 
@@ -104,6 +106,7 @@ def view(row: Row, settings: Settings) -> FlyerBatch:
         downloads=FlyerDownloads(pdf=f"{base}.pdf", svg=f"{base}.svg", png=f"{base}.png"),
         scans=shown(row["scans"]),
         signatures=shown(row["signatures"]),
+        missing_characters=missing or [],
     )
 
 
@@ -157,6 +160,8 @@ def text_of(petition: Row, batch: Row, settings: Settings) -> flyers.FlyerText:
         target=petition["target"],
         url=f"{settings.base_url}/f/{batch['batch_code']}",
         short_url=short_url(settings, batch["batch_code"]),
+        goal=petition["goal"],
+        language=petition.get("language", languages.DEFAULT),
     )
 
 
@@ -167,19 +172,17 @@ def tabs_of(petition: Row, settings: Settings, codes_list: list[str]) -> list[fl
     ]
 
 
-def check_drawing() -> None:
-    """PetitionError(503), saying what is missing, when this machine cannot draw PDF or PNG."""
-    try:
-        flyers.check_drawing()
-    except flyers.DrawingUnavailable as error:
-        raise PetitionError(503, str(error)) from None
+def missing_characters(petition: Row) -> list[str]:
+    """The characters of the petition's words that no installed font has: they would not print."""
+    language = petition.get("language", languages.DEFAULT)
+    text = flyers.FlyerText(petition["title"], petition["summary"], petition["target"], "", "", language=language)
+    return flyers.missing_characters(text)
 
 
-async def pdf_pages(db: Database, settings: Settings, *, petition: Row, batch: Row) -> tuple[list[str], str]:
-    """Every page of the batch's PDF as SVG, and its file name. A tear-off batch's real codes, read but
+async def full_flyer(db: Database, settings: Settings, *, petition: Row, batch: Row) -> tuple[flyers.Flyer, str]:
+    """Every sheet of the batch, and its PDF's file name. A tear-off batch's real codes, read but
     not spent: call `spend_tabs` once the PDF is drawn, so a failed drawing never costs the one download.
     """
-    check_drawing()  # before a tear-off batch's codes are read
     tabs: list[flyers.Tab] = []
     if batch["code_batch_id"]:
         try:
@@ -190,8 +193,8 @@ async def pdf_pages(db: Database, settings: Settings, *, petition: Row, batch: R
             raise PetitionError(409, TORN_OFF) from None
         tabs = tabs_of(petition, settings, taken)
     text = text_of(petition, batch, settings)
-    svgs = flyers.pages(batch["layout"], batch["paper_size"], text, copies=batch["copies"], tabs=tabs)
-    return svgs, f"flyers-{petition['slug']}-{batch['layout']}-{batch['paper_size']}.pdf"
+    flyer = flyers.Flyer(batch["layout"], batch["paper_size"], text, copies=batch["copies"], tabs=tabs)
+    return flyer, f"flyers-{petition['slug']}-{batch['layout']}-{batch['paper_size']}.pdf"
 
 
 async def spend_tabs(db: Database, *, petition: Row, batch: Row) -> None:
@@ -208,24 +211,21 @@ async def render(
     db: Database, settings: Settings, *, petition: Row, batch: Row, kind: str, page: int
 ) -> tuple[bytes, dict[str, str]]:
     """The file and its extra headers. The PDF of a tear-off batch holds the real codes, once."""
-    if kind == "png":
-        check_drawing()
     if kind == "pdf":
-        svgs, filename = await pdf_pages(db, settings, petition=petition, batch=batch)
-        # Drawing is CPU work (tens of milliseconds a page): in a thread, so other requests go on.
-        pdf = await asyncio.to_thread(flyers.to_pdf, svgs)
+        flyer, filename = await full_flyer(db, settings, petition=petition, batch=batch)
+        # Typesetting is CPU work (tens of milliseconds a sheet): in a thread, so other requests go on.
+        pdf = await asyncio.to_thread(flyers.to_pdf, flyer)
         await spend_tabs(db, petition=petition, batch=batch)
         return pdf, downloads.attachment(filename)
     if not 1 <= page <= batch["copies"]:
         raise PetitionError(422, f"This batch has pages 1 to {batch['copies']}.")
     per_page = flyers.tabs_per_page(batch["layout"])
     placeholders = tabs_of(petition, settings, [PLACEHOLDER_CODE] * per_page)
-    [svg] = flyers.pages(batch["layout"], batch["paper_size"], text_of(petition, batch, settings), tabs=placeholders)
+    preview = flyers.Flyer(batch["layout"], batch["paper_size"], text_of(petition, batch, settings), tabs=placeholders)
     # A page is a preview, meant to be looked at: inline, with a name for when it is saved.
     name = downloads.inline(f"flyers-{petition['slug']}-{batch['layout']}-{batch['paper_size']}-page-{page}.{kind}")
-    if kind == "svg":
-        return svg.encode(), name
-    return await asyncio.to_thread(flyers.to_png, svg), name
+    draw = flyers.to_svg if kind == "svg" else flyers.to_png
+    return await asyncio.to_thread(draw, preview), name
 
 
 @dataclass
@@ -249,16 +249,16 @@ class Drawings:
         self.jobs: dict[str, Drawing] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, batch_id: str, svgs: list[str], filename: str, spend: Callable[[], Awaitable[None]]) -> Drawing:
-        """Draw `svgs` into one PDF in the background; `spend()` once it is drawn (a tear-off batch's codes)."""
-        job = self.jobs[batch_id] = Drawing(total=len(svgs), filename=filename)
+    def start(self, batch_id: str, flyer: flyers.Flyer, filename: str, spend: Callable[[], Awaitable[None]]) -> Drawing:
+        """Draw `flyer` into one PDF in the background; `spend()` once it is drawn (a tear-off batch's codes)."""
+        job = self.jobs[batch_id] = Drawing(total=flyer.copies, filename=filename)
 
         def progress(done: int) -> None:
             job.done = done
 
         async def draw() -> None:
             try:
-                pdf = await asyncio.to_thread(flyers.to_pdf, svgs, progress)
+                pdf = await asyncio.to_thread(flyers.to_pdf, flyer, progress)
                 await spend()
                 job.pdf = pdf
             except Exception as error:  # said on the page; the details stay out of the log
@@ -339,7 +339,8 @@ async def api_create(request: Request, body: FlyerCreate) -> Response:
     settings = request.app.state.settings
     petition = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
     batch = await create(db, settings, petition=petition, organizer_id=organizer.id, data=body)
-    return Response(view(batch, settings).model_dump_json(), 201, media_type="application/json")
+    missing = await asyncio.to_thread(missing_characters, petition)
+    return Response(view(batch, settings, missing).model_dump_json(), 201, media_type="application/json")
 
 
 async def api_list(request: Request) -> FlyerBatchList:
@@ -348,7 +349,8 @@ async def api_list(request: Request) -> FlyerBatchList:
     db: Database = request.app.state.db
     petition = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
     rows = await db.fetch_all(queries.SELECT_FLYER_BATCHES, {"petition_id": petition["id"]})
-    return FlyerBatchList(batches=[view(row, request.app.state.settings) for row in rows])
+    missing = await asyncio.to_thread(missing_characters, petition)
+    return FlyerBatchList(batches=[view(row, request.app.state.settings, missing) for row in rows])
 
 
 class PageQuery(BaseModel):

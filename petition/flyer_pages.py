@@ -6,13 +6,14 @@ to this page; a download is a POST that answers with the file itself.
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import downloads, flyer_batches, queries
+from . import downloads, flyer_batches, fonts, queries
 from .database import Database, Row
 from .field_messages import FieldWords, field_messages
 from .parameters import form_number
@@ -55,6 +56,8 @@ async def flyers_page(
         "flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows],
         "drawings": request.app.state.flyer_drawings.jobs,
         "max_copies": flyer_batches.MAX_COPIES,
+        "unprintable": await asyncio.to_thread(flyer_batches.missing_characters, found[1]),
+        "font_packages": fonts.PACKAGES,
     }
     return task_page(request, "petition_flyers.html", found, context, errors=errors, values=values, status=status)
 
@@ -123,11 +126,11 @@ async def draw_in_background(request: Request, petition: Row, batch: Row) -> Res
         return Response(finished.pdf, media_type=flyer_batches.KINDS["pdf"], headers=headers)
     if batch["id"] not in drawings.jobs:
         try:
-            svgs, filename = await flyer_batches.pdf_pages(
+            flyer, filename = await flyer_batches.full_flyer(
                 request.app.state.db, request.app.state.settings, petition=petition, batch=batch
             )
         except PetitionError as error:
             return await flyers_page(request, errors={"form": error.message}, status=error.status)
         spend = partial(flyer_batches.spend_tabs, request.app.state.db, petition=petition, batch=batch)
-        drawings.start(batch["id"], svgs, filename, spend)
+        drawings.start(batch["id"], flyer, filename, spend)
     return done(task_path(petition, "flyers"), "flyers-drawing")

@@ -1,36 +1,47 @@
-"""Printable flyers: layouts in flyers/ drawn as SVG, then turned into PDF and PNG.
+"""Printable flyers: layouts in flyers/ typeset by Typst into PDF, SVG and PNG.
 
-A layout is a Jinja template of one SVG page, in millimetres, so a designer can add one
-without touching Python. It gets the paper size, the petition's words, and three helpers:
-`wrap` (lines that fit a width, shrinking the type when there are too many), `qr` (a QR
-code as one SVG path, drawn at a place and size) and `tabs` (the tear-off tabs of the page).
-PDF pages are drawn by cairo with the fonts embedded (DejaVu Sans: Latin, Greek, Cyrillic).
+A layout is a Typst file of one sheet, in millimetres, so a designer can add one without touching
+Python. It gets the paper size, the petition's words, the QR codes (as SVG) and the tear-off tabs
+of each sheet as JSON (`sys.inputs.flyer`), and helpers from `flyers/_lib.typ`: `fit` (text that
+fits a box, measured with the real fonts, shrinking then cut with "…"), `qr` and `typed`.
+
+Typst shapes text (rustybuzz, HarfBuzz's rules), orders it by the Unicode bidirectional algorithm
+and embeds the glyphs it uses; `fonts.py` chooses the fonts per language and names the characters
+none of them has, so nothing prints as an empty box unannounced.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import qrcode
-from markupsafe import Markup
+import typst
 from pypdf import PdfReader, PdfWriter
 
-from . import templates
+from . import fonts, languages
 
 FLYERS_DIR = Path(__file__).resolve().parent.parent / "flyers"
 LAYOUTS = ("poster", "handout", "tearoff")
 PAPERS = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
 PRIVACY_LINE = "Scan with your own phone on mobile data, not a work device or office Wi-Fi. We never store who signs."
-# DejaVu Sans, bold, averages about this many em per character (wider than the regular face).
-EM_PER_CHAR = 0.62
+# The flyer's own words around the petition's (the service's interface is in English).
+WORDS = {
+    "to": "To:",
+    "scan": "Scan to sign",
+    "type": "or type this address:",
+    "tab": "Scan, or type this single-use code at:",
+}
 PNG_DPI = 150
 QUICK_MASK = 2
-TABS_LINE = re.compile(r"<!-- tabs-per-page: (\d+) -->")
+# Sheets typeset at a time: a large batch is drawn in parts, so its progress can be shown and its
+# memory stays bounded (each part's fonts are subset on their own).
+SHEETS_PER_PART = 10
+TABS_LINE = re.compile(r"^// tabs-per-page: (\d+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -41,50 +52,8 @@ class Tab:
     url: str
 
 
-@dataclass(frozen=True)
-class Wrapped:
-    lines: list[str]
-    size: float  # the type size chosen, in millimetres
-
-
-def wrap(text: str, width: float, size: float, max_lines: int, smallest: float | None = None) -> Wrapped:
-    """Words in lines no wider than `width` mm; the type shrinks (to `smallest`) until they fit `max_lines`."""
-    floor = smallest or size * 0.5
-    current = size
-    while True:
-        per_line = max(1, int(width / (current * EM_PER_CHAR)))
-        lines = _lines(text, per_line)
-        if len(lines) <= max_lines or current <= floor:
-            if len(lines) > max_lines:  # still too long at the smallest size: cut, and say so
-                lines = lines[:max_lines]
-                lines[-1] = lines[-1][: max(1, per_line - 1)].rstrip() + "…"
-            return Wrapped(lines, round(current, 2))
-        current = max(floor, current * 0.9)
-
-
-def _lines(text: str, per_line: int) -> list[str]:
-    lines: list[str] = []
-    line = ""
-    for word in text.split():
-        while len(word) > per_line:  # a word longer than a line is broken
-            if line:
-                lines.append(line)
-                line = ""
-            lines.append(word[:per_line])
-            word = word[per_line:]
-        candidate = f"{line} {word}".strip()
-        if len(candidate) <= per_line:
-            line = candidate
-        else:
-            lines.append(line)
-            line = word
-    if line:
-        lines.append(line)
-    return lines or [""]
-
-
-def qr(url: str, x: float, y: float, size: float, quick: bool = False) -> Markup:
-    """A QR code of `url` as one black SVG path, `size` mm square (quiet zone included) at (x, y).
+def qr(url: str, quick: bool = False) -> str:
+    """A QR code of `url` as an SVG document, one unit a module, the quiet zone included.
 
     `quick` takes a fixed mask instead of scoring all eight (qrcode spends most of its time
     there): for the many small tab codes of a tear-off batch, which every test decodes.
@@ -95,7 +64,6 @@ def qr(url: str, x: float, y: float, size: float, quick: bool = False) -> Markup
     code.add_data(url)
     code.make(fit=True)
     matrix = code.get_matrix()
-    module = size / len(matrix)
     parts = []
     for row, cells in enumerate(matrix):
         column = 0
@@ -104,84 +72,142 @@ def qr(url: str, x: float, y: float, size: float, quick: bool = False) -> Markup
                 start = column
                 while column < len(cells) and cells[column]:
                     column += 1
-                run = (column - start) * module  # a run of dark modules, drawn as one rectangle
-                parts.append(f"M{x + start * module:.3f} {y + row * module:.3f}h{run:.3f}v{module:.3f}h-{run:.3f}z")
+                parts.append(f"M{start} {row}h{column - start}v1h-{column - start}z")  # a run of dark modules
             else:
                 column += 1
-    background = f'<rect x="{x:.3f}" y="{y:.3f}" width="{size:.3f}" height="{size:.3f}" fill="#fff"/>'
-    return Markup(f'{background}<path d="{"".join(parts)}" fill="#000"/>')  # noqa: S704 (numbers only)
-
-
-_environment = templates.environment(FLYERS_DIR)
-_environment.globals.update(wrap=wrap, qr=qr)
+    size = len(matrix)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" shape-rendering="crispEdges">'
+        f'<rect width="{size}" height="{size}" fill="#fff"/><path d="{"".join(parts)}" fill="#000"/></svg>'
+    )
 
 
 @dataclass(frozen=True)
 class FlyerText:
-    """What a flyer says: the petition's words and where it leads."""
+    """What a flyer says: the petition's words, its goal, its language, and where it leads."""
 
     title: str
     summary: str
     target: str
     url: str  # the address in the big QR code
     short_url: str  # the same, short enough to type, printed under it
+    goal: int | None = None  # signatures the petition aims for
+    language: str = languages.DEFAULT  # BCP 47: picks the font faces and the base direction
+
+    def words(self) -> str:
+        """Everything of the petition's own that is printed (what must have glyphs)."""
+        return "\n".join((self.title, self.summary, self.target))
 
 
-def pages(layout: str, paper: str, text: FlyerText, *, copies: int = 1, tabs: Sequence[Tab] = ()) -> list[str]:
-    """The SVG of every page of a batch: `copies` pages, each tear-off page with its share of `tabs`."""
-    template = _environment.get_template(f"{layout}.svg")
-    width, height = PAPERS[paper]
-    per_page = tabs_per_page(layout)
-    out = []
-    for number in range(copies):
-        share = list(tabs[number * per_page : (number + 1) * per_page]) if per_page else []
-        out.append(
-            template.render(width=width, height=height, text=text, privacy=PRIVACY_LINE, tabs=share, page=number + 1)
-        )
-    return out
+@dataclass(frozen=True)
+class Flyer:
+    """A batch to draw: `copies` sheets of a layout, each tear-off sheet with its share of `tabs`."""
+
+    layout: str
+    paper: str
+    text: FlyerText
+    copies: int = 1
+    tabs: Sequence[Tab] = field(default=())
+
+    def sheets(self, first: int, last: int) -> list[dict[str, object]]:
+        """Sheets `first` to `last` (1-based, inclusive), with their tabs' QR codes."""
+        per_page = tabs_per_page(self.layout)
+        out = []
+        for number in range(first, last + 1):
+            share = self.tabs[(number - 1) * per_page : number * per_page] if per_page else []
+            tabs = [{"code": tab.code, "url": tab.url, "qr": qr(tab.url, quick=True)} for tab in share]
+            out.append({"number": number, "tabs": tabs})
+        return out
+
+
+def missing_characters(text: FlyerText) -> list[str]:
+    """The characters of the petition's words that no installed font has (they would not print)."""
+    return fonts.library().stack(text.language).missing(text.words())
 
 
 def tabs_per_page(layout: str) -> int:
-    """How many tear-off tabs a page of the layout has: its `<!-- tabs-per-page: N -->` line, else 0."""
-    found = TABS_LINE.search((FLYERS_DIR / f"{layout}.svg").read_text())
+    """How many tear-off tabs a sheet of the layout has: its `// tabs-per-page: N` line, else 0."""
+    found = TABS_LINE.search((FLYERS_DIR / f"{layout}.typ").read_text())
     return int(found.group(1)) if found else 0
 
 
-class DrawingUnavailable(Exception):
-    """cairo is not installed on this machine (Debian: libcairo2), so no PDF or PNG can be drawn."""
+def _inputs(flyer: Flyer, first: int, last: int) -> dict[str, str]:
+    text = flyer.text
+    width, height = PAPERS[flyer.paper]
+    stack = fonts.library().stack(text.language)
+    goal = f"Help us reach {text.goal:,} signatures." if text.goal else None
+    data = {
+        "width": width,
+        "height": height,
+        "text": {
+            "title": text.title,
+            "summary": text.summary,
+            "target": text.target,
+            "url": text.url,
+            "short_url": text.short_url,
+            "qr": qr(text.url),
+        },
+        "words": {**WORDS, "goal": goal},
+        "privacy": PRIVACY_LINE,
+        "fonts": list(stack.families),
+        "mono": [fonts.MONOSPACE, *stack.families],
+        "lang": languages.primary(text.language),
+        "region": languages.region(text.language),
+        "dir": languages.direction(text.language),
+        "tabs_per_page": tabs_per_page(flyer.layout),
+        "sheets": flyer.sheets(first, last),
+    }
+    return {"flyer": json.dumps(data, ensure_ascii=False)}
 
 
-def _cairosvg() -> Any:
-    # Imported when first needed: the service runs without cairo; only flyer files need it.
-    try:
-        import cairosvg
-    except OSError as error:  # cairocffi could not find the cairo library
-        raise DrawingUnavailable(
-            "drawing flyers needs the cairo library (Debian: apt-get install libcairo2)"
-        ) from error
-    return cairosvg
+def _typeset(flyer: Flyer, first: int, last: int, kind: str) -> bytes | list[bytes]:
+    compiler = typst.Compiler(root=str(FLYERS_DIR), font_paths=fonts.library().typst_fonts, ignore_system_fonts=True)
+    out = compiler.compile(
+        str(FLYERS_DIR / f"{flyer.layout}.typ"),
+        format=kind,
+        ppi=PNG_DPI if kind == "png" else None,
+        sys_inputs=_inputs(flyer, first, last),
+        timestamp=0,
+    )
+    assert out is not None
+    return out
 
 
-def check_drawing() -> None:
-    """DrawingUnavailable when PDF and PNG cannot be drawn here."""
-    _cairosvg()
+def _one(flyer: Flyer, page: int, kind: str) -> bytes:
+    out = _typeset(flyer, page, page, kind)
+    return out if isinstance(out, bytes) else out[0]
 
 
-def to_png(svg: str) -> bytes:
-    return bytes(_cairosvg().svg2png(bytestring=svg.encode(), dpi=PNG_DPI))
+def to_png(flyer: Flyer, page: int = 1) -> bytes:
+    """Sheet `page` as a PNG image at 150 dpi."""
+    return _one(flyer, page, "png")
 
 
-def to_pdf(svgs: Sequence[str], progress: Callable[[int], None] | None = None) -> bytes:
-    """One PDF of all the pages, the fonts embedded (cairo embeds the glyphs each page uses).
+def to_svg(flyer: Flyer, page: int = 1) -> bytes:
+    """Sheet `page` as an SVG image (text as outlined glyphs: it shows the same on every machine)."""
+    return _one(flyer, page, "svg")
 
-    `progress(pages drawn so far)` is called after each page (from the drawing thread).
+
+def to_pdf(flyer: Flyer, progress: Callable[[int], None] | None = None) -> bytes:
+    """One PDF of every sheet, the glyphs it uses embedded.
+
+    `progress(sheets drawn so far)` is called after each part of SHEETS_PER_PART sheets (from the
+    drawing thread).
     """
-    cairosvg = _cairosvg()
-    writer = PdfWriter()
-    for number, svg in enumerate(svgs, 1):
-        writer.append(PdfReader(io.BytesIO(cairosvg.svg2pdf(bytestring=svg.encode()))))
+    if flyer.copies <= SHEETS_PER_PART:
+        pdf = _typeset(flyer, 1, flyer.copies, "pdf")
+        assert isinstance(pdf, bytes)
         if progress is not None:
-            progress(number)
+            progress(flyer.copies)
+        return pdf
+    writer = PdfWriter()
+    for first in range(1, flyer.copies + 1, SHEETS_PER_PART):
+        last = min(flyer.copies, first + SHEETS_PER_PART - 1)
+        part = _typeset(flyer, first, last, "pdf")
+        assert isinstance(part, bytes)
+        writer.append(PdfReader(io.BytesIO(part)))
+        if progress is not None:
+            progress(last)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

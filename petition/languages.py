@@ -54,3 +54,15 @@ def script(tag: str) -> str:
 def direction(tag: str) -> str:
     """`rtl` or `ltr`: the base direction of text in the language."""
     return "rtl" if script(tag) in RIGHT_TO_LEFT else "ltr"
+
+
+@lru_cache(maxsize=256)
+def region(tag: str) -> str | None:
+    """The region the tag names, if any (`zh-HK` → `HK`, `ja` → None): it picks Hong Kong's Chinese faces."""
+    return langcodes.Language.get(tag).territory
+
+
+def primary(tag: str) -> str | None:
+    """The tag's language subtag when it is an ISO 639 code (`pt-BR` → `pt`); None for private use."""
+    language = langcodes.Language.get(tag).language
+    return language if language and 2 <= len(language) <= 3 and language.isalpha() else None
