@@ -24,6 +24,7 @@ import typst
 from pypdf import PdfReader, PdfWriter
 
 from . import fonts, languages
+from .text import without_forbidden
 
 FLYERS_DIR = Path(__file__).resolve().parent.parent / "flyers"
 LAYOUTS = ("poster", "handout", "tearoff")
@@ -34,7 +35,8 @@ WORDS = {
     "to": "To:",
     "scan": "Scan to sign",
     "type": "or type this address:",
-    "tab": "Scan, or type this single-use code at:",
+    "tab_code": "Single-use code:",
+    "tab_address": "Scan it, or type it at:",
 }
 PNG_DPI = 150
 QUICK_MASK = 2
@@ -135,19 +137,22 @@ def _inputs(flyer: Flyer, first: int, last: int) -> dict[str, str]:
     text = flyer.text
     width, height = PAPERS[flyer.paper]
     stack = fonts.library().stack(text.language)
+    rtl = languages.direction(text.language) == "rtl"
     goal = f"Help us reach {text.goal:,} signatures." if text.goal else None
     data = {
         "width": width,
         "height": height,
+        # Overrides and what XML forbids are dropped, as on every page: stored before the rule existed.
         "text": {
-            "title": text.title,
-            "summary": text.summary,
-            "target": text.target,
+            "title": without_forbidden(text.title),
+            "summary": without_forbidden(text.summary),
+            "target": without_forbidden(text.target),
             "url": text.url,
             "short_url": text.short_url,
             "qr": qr(text.url),
         },
-        "words": {**WORDS, "goal": goal},
+        # Before a right-to-left name, "To:" is isolated (LRI … PDI), so it stays "To:" and at the start.
+        "words": {**WORDS, "goal": goal, "to": f"\u2066{WORDS['to']}\u2069" if rtl else WORDS["to"]},
         "privacy": PRIVACY_LINE,
         "fonts": list(stack.families),
         "mono": [fonts.MONOSPACE, *stack.families],

@@ -77,8 +77,9 @@ class Stack:
 class Library:
     """The fonts installed here, as Typst sees them (system folders and `flyers/fonts/`)."""
 
-    def __init__(self, extra: Iterable[Path] = (DESIGNER_FONTS,)) -> None:
+    def __init__(self, extra: Iterable[Path] = (DESIGNER_FONTS,), *, system: bool = True) -> None:
         self.extra = [path for path in extra if path.is_dir()]
+        self.system = system  # False: only Typst's own fonts and `extra` (a machine without any)
         self._lock = threading.Lock()
         self._stacks: dict[tuple[str, str | None], Stack] = {}
 
@@ -86,7 +87,7 @@ class Library:
     def typst_fonts(self) -> typst.Fonts:
         """What Typst is given: the system's fonts, Typst's own, and the designers' folder."""
         return typst.Fonts(
-            include_system_fonts=True, include_embedded_fonts=True, font_paths=[str(p) for p in self.extra]
+            include_system_fonts=self.system, include_embedded_fonts=True, font_paths=[str(p) for p in self.extra]
         )
 
     @cached_property

@@ -8,6 +8,7 @@ program of the system's. Nothing is read from text inside the file except where 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import pypdfium2
 import zxingcpp
@@ -65,3 +66,28 @@ def fonts(pdf: bytes) -> dict[str, bool]:
             descriptor = (described.get("/FontDescriptor") or {}).get_object() if "/FontDescriptor" in described else {}
             found[name] = any(key in descriptor for key in FONT_FILE_KEYS)
     return found
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """A character PDFium finds on a page, and its box in points from the page's bottom left."""
+
+    char: str
+    left: float
+    bottom: float
+    right: float
+    top: float
+
+
+def glyphs(pdf: bytes, page: int = 0) -> tuple[list[Glyph], tuple[float, float]]:
+    """Every character on one page with its box, in the order PDFium reads them, and the page's size."""
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        sheet = document[page]
+        textpage = sheet.get_textpage()
+        count = textpage.count_chars()
+        chars = textpage.get_text_range(0, count)
+        found = [Glyph(char, *textpage.get_charbox(index)) for index, char in enumerate(chars)]
+        return found, sheet.get_size()
+    finally:
+        document.close()

@@ -1,4 +1,5 @@
-"""The only things a test may need beyond `pip install -e '.[test]'`: a PostgreSQL server and Chromium.
+"""The only things a test may need beyond `pip install -e '.[test]'`: a PostgreSQL server, Chromium, and
+the Noto fonts (flyers in Chinese, Japanese, Korean, Devanagari and emoji: large Debian packages).
 
 Everything else a test uses ships in a Python wheel (QR decoding, PDF rendering, axe-core, the
 SMTP server). A test that needs one of these services calls `need()`: outside CI it is skipped
@@ -21,7 +22,8 @@ SKIP_PREFIX = "needs a system service:"
 POSTGRESQL = "PostgreSQL (set TEST_DATABASE_URL=postgresql://…, as .ci/run does)"
 CHROMIUM_PATH = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM = "Chromium (apt-get install chromium)"
-SERVICES = (POSTGRESQL, CHROMIUM)
+NOTO = "the Noto fonts (apt-get install fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji)"
+SERVICES = (POSTGRESQL, CHROMIUM, NOTO)
 
 
 def need(service: str, *, there: bool) -> None:

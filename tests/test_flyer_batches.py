@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import replace
 
 import httpx
 import pytest
+from PIL import Image
 from starlette.applications import Starlette
 
 from petition.database import Database
 
-from .printed import decode
+from .printed import decode, qr_codes
 from .test_petitions import bearer, other_organizer_token
 from .test_signing import count_everything, open_petition
 
@@ -104,8 +106,9 @@ async def test_tear_off_tabs_carry_codes_once_and_each_signs_once(
 ) -> None:
     slug = await open_petition(client, token)
     batch = (await make(client, token, slug, layout="tearoff")).json()
-    preview = await client.get(batch["downloads"]["svg"], headers=bearer(token))
-    assert preview.text.count(">XXXX-XXXX<") == 20, "placeholders (two lines a tab), not codes, in a preview"
+    preview = await client.get(batch["downloads"]["png"], headers=bearer(token))
+    read = qr_codes(Image.open(io.BytesIO(preview.content)))
+    assert sum(url.endswith("?code=XXXX-XXXX-XXXX-XXXX") for url in read) == 10, "placeholders, not codes, in a preview"
     pdf = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
     assert pdf.status_code == 200
     [found] = decode(pdf.content)
@@ -203,22 +206,29 @@ async def test_a_tab_code_in_the_address_reaches_no_log_line_and_no_referer(
     assert code["codes"][0] not in logged
 
 
-async def test_without_cairo_a_download_says_why_and_takes_no_codes(
-    client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
+async def test_characters_no_font_has_are_named_to_the_organizer_before_printing(
+    client: httpx.AsyncClient, token: str
 ) -> None:
-    from petition import flyers
+    from petition.csrf import FORM_FIELD
 
-    slug = await open_petition(client, token)
-    batch = (await make(client, token, slug, layout="tearoff")).json()
+    from .test_login import csrf_of, log_in
 
-    def missing() -> None:
-        raise flyers.DrawingUnavailable("drawing flyers needs the cairo library (Debian: apt-get install libcairo2)")
-
-    monkeypatch.setattr(flyers, "_cairosvg", missing)
-    refused = await client.get(batch["downloads"]["pdf"], headers=bearer(token))
-    assert refused.status_code == 503 and "libcairo2" in refused.json()["error"]["message"]
-    monkeypatch.undo()
-    assert (await client.get(batch["downloads"]["pdf"], headers=bearer(token))).status_code == 200, "codes kept"
+    unprintable = "\U000f0000"  # private use: no font has it
+    slug = await open_petition(client, token, title=f"Fair shifts {unprintable}")
+    made = await make(client, token, slug)
+    assert made.status_code == 201 and made.json()["missing_characters"] == [unprintable]
+    listed = (await client.get(f"/api/v1/petitions/{slug}/flyers", headers=bearer(token))).json()["batches"]
+    assert listed[0]["missing_characters"] == [unprintable]
+    await log_in(client, "alice@example.org")
+    page = await client.get(f"/organize/petitions/{slug}/flyers")
+    assert "These characters will not print:" in page.text and unprintable in page.text
+    csrf = await csrf_of(client, f"/organize/petitions/{slug}")
+    fine = await open_petition(client, token, title="Fair shifts")
+    assert (await make(client, token, fine)).json()["missing_characters"] == []
+    assert "will not print" not in (await client.get(f"/organize/petitions/{fine}/flyers")).text
+    flyer_id = made.json()["id"]
+    drawn = await client.post(f"/organize/petitions/{slug}/flyers/{flyer_id}/download", data={FORM_FIELD: csrf})
+    assert drawn.content.startswith(b"%PDF"), "still drawn: the organizer was told"
 
 
 @pytest.mark.parametrize(

@@ -1,18 +1,21 @@
-"""Flyer layouts: every layout at both paper sizes scans back to the right addresses from a printed image.
+"""Flyer layouts, read back the way a person would read them: QR codes from printed pixels, words from the PDF.
 
-Each PDF is turned into an image the way a printer would see it (PDFium, 150 dpi) and every
-QR code on it is decoded from the pixels (zxing-cpp), never from text inside the file.
+Each PDF is turned into an image the way a printer would see it (PDFium, 150 dpi) and every QR
+code on it is decoded from the pixels (zxing-cpp). Words come back out of the PDF with their
+boxes (PDFium), which shows where each letter was drawn. These tests need only the fonts every
+machine with the service has (DejaVu, or Typst's own); Chinese, Japanese, Devanagari and emoji,
+which need the Noto packages, are in test_flyer_scripts.py.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import unicodedata
 
 import pytest
 
-from petition import flyers
+from petition import flyers, fonts
 
-from .printed import decode, fonts, text
+from .printed import decode, fonts as fonts_of, glyphs, text
 
 TEXT = flyers.FlyerText(
     title="Safe staffing on every ward",
@@ -20,8 +23,13 @@ TEXT = flyers.FlyerText(
     target="The hospital board",
     url="http://127.0.0.1:8000/f/K7Q2MXY4",
     short_url="127.0.0.1:8000/f/K7Q2MXY4",
+    goal=1500,
 )
-LONG_TITLE = "Safe staffing on every ward " * 12
+# Titles that ran off the page when widths were guessed per character.
+CAPITALS = "WE WANT MANDATORY WEEKEND WORK WITHDRAWN"
+ONE_LONG_WORD = "Unterschriftensammlung" * 5 + "Ende!"  # 115 letters, no space to break at
+LONGEST = ("WE WANT SAFE STAFFING ON EVERY WARD " * 4)[:120]  # as long as a title may be
+MIXED = "Ίση αμοιβή — Равная оплата — أجر متساو للجميع — שכר שווה"
 
 
 def tabs(count: int) -> list[flyers.Tab]:
@@ -29,43 +37,161 @@ def tabs(count: int) -> list[flyers.Tab]:
     return [flyers.Tab(code=code, url=f"http://127.0.0.1:8000/p/safe-staffing?code={code}") for code in codes]
 
 
+def with_title(title: str, language: str = "en") -> flyers.FlyerText:
+    return flyers.FlyerText(title, TEXT.summary, TEXT.target, TEXT.url, TEXT.short_url, 1500, language)
+
+
+def flat(words: str) -> str:
+    """Words without spaces, line breaks or the invisible break points added inside long words."""
+    return "".join(char for char in words if not char.isspace() and unicodedata.category(char) != "Cf")
+
+
+def sheet(layout: str, text: flyers.FlyerText, paper: str = "a4", copies: int = 1) -> flyers.Flyer:
+    return flyers.Flyer(layout, paper, text, copies=copies, tabs=tabs(flyers.tabs_per_page(layout) * copies))
+
+
 @pytest.mark.parametrize("paper", sorted(flyers.PAPERS))
 @pytest.mark.parametrize("layout", flyers.LAYOUTS)
 def test_every_layout_scans_back_to_its_addresses_at_both_paper_sizes(layout: str, paper: str) -> None:
     per_page = flyers.tabs_per_page(layout)
-    batch = tabs(per_page * 2)
-    pdf = flyers.to_pdf(flyers.pages(layout, paper, TEXT, copies=2, tabs=batch))
-    pages = decode(pdf)
+    flyer = sheet(layout, TEXT, paper, copies=2)
+    pages = decode(flyers.to_pdf(flyer))
     assert len(pages) == 2
     for number, found in enumerate(pages):
         expected = [TEXT.url] * (2 if layout == "handout" else 1)
-        expected += [tab.url for tab in batch[number * per_page : (number + 1) * per_page]]
+        expected += [tab.url for tab in flyer.tabs[number * per_page : (number + 1) * per_page]]
         assert found == sorted(expected), f"page {number + 1}"
 
 
+def test_a_large_batch_is_drawn_in_parts_and_every_page_keeps_its_own_codes() -> None:
+    copies = flyers.SHEETS_PER_PART + 2
+    flyer = sheet("tearoff", TEXT, copies=copies)
+    progress: list[int] = []
+    pages = decode(flyers.to_pdf(flyer, progress.append))
+    assert progress == [flyers.SHEETS_PER_PART, copies]
+    assert len(pages) == copies
+    last = pages[-1]
+    assert sorted(tab.url for tab in flyer.tabs[-10:]) == [url for url in last if url != TEXT.url]
+
+
 def test_fonts_are_embedded_and_greek_and_cyrillic_print() -> None:
-    pdf = flyers.to_pdf(flyers.pages("poster", "a4", TEXT))
-    used = fonts(pdf)
+    pdf = flyers.to_pdf(sheet("poster", TEXT))
+    used = fonts_of(pdf)
     assert used and all(used.values()), used
     printed = text(pdf)
     assert "Ελληνικά" in printed and "кириллица" in printed
     assert flyers.PRIVACY_LINE.split(".")[0] in " ".join(printed.split())
 
 
-def test_a_long_title_shrinks_and_wraps_within_the_page() -> None:
-    width = flyers.PAPERS["a4"][0] * 0.86
-    wrapped = flyers.wrap(LONG_TITLE, width, 16, 3, 8)
-    assert len(wrapped.lines) <= 3 and wrapped.size < 16
-    assert all(len(line) * wrapped.size * flyers.EM_PER_CHAR <= width for line in wrapped.lines)
-    assert wrapped.lines[-1].endswith("…"), "cut, and saying so, when even the smallest type is too big"
-    long = flyers.FlyerText(LONG_TITLE, TEXT.summary * 3, TEXT.target, TEXT.url, TEXT.short_url)
-    svg = flyers.pages("poster", "letter", long)[0]
-    ET.fromstring(svg)
-    assert decode(flyers.to_pdf([svg])) == [[TEXT.url]], "the QR code still scans"
+@pytest.mark.parametrize(
+    ("title", "language"),
+    [("أجر متساو للجميع", "ar"), ("שכר שווה לכולם", "he"), ("Ίση αμοιβή για όλους", "el"), (MIXED, "en")],
+)
+def test_the_title_comes_back_out_of_the_pdf_in_arabic_hebrew_and_greek(title: str, language: str) -> None:
+    assert flyers.missing_characters(with_title(title, language)) == []
+    printed = text(flyers.to_pdf(sheet("poster", with_title(title, language))))
+    for word in title.split():
+        assert word in printed, f"{word!r} not in {printed!r}"
+
+
+@pytest.mark.parametrize(("title", "language"), [("שכר הוגן", "he"), ("أجر عادل", "ar"), ("שכר הוגן", "en")])
+def test_a_right_to_left_title_is_drawn_right_to_left(title: str, language: str) -> None:
+    """Each letter of the title (all different) lies left of the one before it, as a reader reads them.
+
+    Drawn letter by letter from the left, as cairo's plain text calls did, this fails.
+    """
+    found, _ = glyphs(flyers.to_pdf(sheet("poster", with_title(title, language))))
+    letters = [char for char in title if not char.isspace()]
+    where = {glyph.char: (glyph.left + glyph.right) / 2 for glyph in found if glyph.char in letters}
+    assert set(where) == set(letters)
+    across = [where[char] for char in letters]
+    assert across == sorted(across, reverse=True), across
+
+
+def test_the_petitions_language_sets_the_side_its_lines_start_from() -> None:
+    def title_edges(language: str) -> tuple[float, float, float]:
+        found, (width, _) = glyphs(flyers.to_pdf(sheet("poster", with_title("שכר הוגן", language))))
+        hebrew = [glyph for glyph in found if "\u0590" <= glyph.char <= "\u05ff"]
+        return min(g.left for g in hebrew), max(g.right for g in hebrew), width
+
+    left, right, width = title_edges("he")
+    assert width - right < width * 0.1 and left > width / 2, "Hebrew: from the right"
+    left, right, width = title_edges("en")
+    assert left < width * 0.1 and right < width / 2, "English (a Hebrew title in it): from the left"
+
+
+@pytest.mark.parametrize("title", [CAPITALS, ONE_LONG_WORD, LONGEST, MIXED])
+@pytest.mark.parametrize("layout", flyers.LAYOUTS)
+def test_every_title_fits_every_layout(layout: str, title: str) -> None:
+    flyer = sheet(layout, with_title(title), paper="letter")
+    pdf = flyers.to_pdf(flyer)
+    found, (width, height) = glyphs(pdf)
+    drawn = [glyph for glyph in found if not glyph.char.isspace()]
+    assert drawn
+    for glyph in drawn:
+        assert 0 <= glyph.left and glyph.right <= width and 0 <= glyph.bottom and glyph.top <= height, glyph
+    [codes] = decode(pdf)
+    assert TEXT.url in codes and len(codes) == len(flyer.tabs) + (2 if layout == "handout" else 1)
+    printed = flat(text(pdf))
+    for word in title.split():
+        assert word in printed, f"{word!r} is printed whole on the page"
+    if layout == "tearoff" and title == LONGEST:
+        on_tabs = flat("".join(glyph.char for glyph in found if glyph.top <= height * 0.25))
+        assert on_tabs.count("…") == len(flyer.tabs), "cut on the tabs, and saying so, when even the smallest type is too big"
+
+
+@pytest.mark.parametrize("layout", flyers.LAYOUTS)
+def test_every_layout_calls_to_action_with_the_goal_and_the_address_to_type(layout: str) -> None:
+    printed = " ".join(text(flyers.to_pdf(sheet(layout, TEXT))).split())
+    copies = 2 if layout == "handout" else 1
+    assert printed.count("Scan to sign") == copies
+    assert printed.count("Help us reach 1,500 signatures.") == copies
+    assert printed.count(TEXT.short_url) >= copies
+
+
+def test_a_petition_without_a_goal_prints_no_goal_line() -> None:
+    aimless = flyers.FlyerText(TEXT.title, TEXT.summary, TEXT.target, TEXT.url, TEXT.short_url)
+    assert "Help us reach" not in text(flyers.to_pdf(sheet("poster", aimless)))
+
+
+def test_each_tear_off_tab_says_what_it_is_for() -> None:
+    """A torn tab in a pocket: its code, the petition's title and the short address to type."""
+    flyer = sheet("tearoff", TEXT)
+    found, (_, height) = glyphs(flyers.to_pdf(flyer))
+    tab_top = height * 0.25  # the tabs are the bottom quarter of the page
+    on_tabs = flat("".join(glyph.char for glyph in found if glyph.top <= tab_top))
+    for tab in flyer.tabs:
+        assert tab.code in on_tabs
+    assert on_tabs.count(flat(TEXT.title)) == len(flyer.tabs)
+    assert on_tabs.count(flat(TEXT.short_url)) == len(flyer.tabs)
+
+
+def test_the_empty_page_is_gone_the_call_to_action_sits_between_the_words_and_the_foot() -> None:
+    found, (_, height) = glyphs(flyers.to_pdf(sheet("poster", with_title("Fair pay"))))
+    lines = sorted({round(glyph.bottom / height, 1) for glyph in found if not glyph.char.isspace()})
+    gaps = [upper - lower for lower, upper in zip(lines, lines[1:], strict=False)]
+    # The QR code fills what text does not: no band of a third of the page without text or code.
+    assert max(gaps) < 1 / 3 + 0.01, lines
+
+
+def test_a_character_no_font_has_is_reported_before_drawing() -> None:
+    unprintable = "\U000f0000"  # private use: no font has it
+    text_with = with_title(f"Safe staffing {unprintable} now \u0378")
+    assert flyers.missing_characters(text_with) == [unprintable, "\u0378"]
+    assert flyers.missing_characters(with_title("Safe staffing\u200d now\ufe0f")) == [], "joiners print nothing"
+
+
+def test_without_large_fonts_the_service_still_draws_and_names_what_it_cannot_print(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fonts, "_library", fonts.Library(extra=(), system=False))
+    japanese = flyers.FlyerText("夜勤に同一賃金を", "Plain words", "The board", TEXT.url, TEXT.short_url, language="ja")
+    assert flyers.missing_characters(japanese) == list("夜勤に同一賃金を")
+    assert decode(flyers.to_pdf(sheet("poster", japanese))) == [[TEXT.url]]
 
 
 def test_svg_and_png_are_one_page_each() -> None:
-    [svg] = flyers.pages("tearoff", "letter", TEXT, tabs=tabs(3))
-    root = ET.fromstring(svg)
-    assert root.get("width") == "215.9mm" and root.get("viewBox") == "0 0 215.9 279.4"
-    assert flyers.to_png(svg).startswith(b"\x89PNG\r\n")
+    flyer = sheet("tearoff", TEXT, paper="letter")
+    svg = flyers.to_svg(flyer)
+    assert svg.startswith(b"<svg") and b'width="612pt" height="792pt"' in svg[:300], "one US Letter page"
+    assert flyers.to_png(flyer).startswith(b"\x89PNG\r\n")

@@ -1,4 +1,5 @@
-"""Only PostgreSQL and Chromium may be missing: every other tool a test uses comes with `pip install -e '.[test]'`."""
+"""Only PostgreSQL, Chromium and the Noto fonts may be missing: every other tool a test uses comes with
+`pip install -e '.[test]'`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .system_services import CHROMIUM, POSTGRESQL, SERVICES, SKIP_PREFIX, need
+from .system_services import CHROMIUM, NOTO, POSTGRESQL, SERVICES, SKIP_PREFIX, need
 
 TESTS = Path(__file__).resolve().parent
 # Who may skip (outside CI) for a missing system service, and for which.
@@ -16,6 +17,7 @@ NEEDS = {
     "test_cli.py": {"POSTGRESQL"},  # `migrate` against a PostgreSQL server
     "test_browser.py": {"CHROMIUM"},  # pages in a real browser
     "test_processes.py": {"POSTGRESQL"},  # several server processes share one database
+    "test_flyer_scripts.py": {"NOTO"},  # flyers in Japanese, Devanagari, emoji
 }
 SKIPPING = {"skip", "skipif", "importorskip"}
 
@@ -28,8 +30,8 @@ def name_of(node: ast.expr) -> str:
     return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
 
 
-def test_only_postgresql_and_chromium_may_be_missing() -> None:
-    assert set(SERVICES) == {POSTGRESQL, CHROMIUM}
+def test_only_postgresql_chromium_and_noto_may_be_missing() -> None:
+    assert set(SERVICES) == {POSTGRESQL, CHROMIUM, NOTO}
     with pytest.raises(ValueError, match="not a system service"):
         need("zbarimg", there=False)
 
