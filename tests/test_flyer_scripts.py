@@ -10,7 +10,8 @@ import pytest
 
 from petition import flyers, fonts
 
-from .printed import decode, fonts as fonts_of, text
+from .printed import decode, text
+from .printed import fonts as fonts_of
 from .system_services import NOTO, need
 from .test_flyers import TEXT, flat, sheet, with_title
 
@@ -41,9 +42,10 @@ def test_a_japanese_title_comes_back_out_of_the_pdf() -> None:
     assert flat(printed).count(title) == 1 + 10, "the poster and every tab"
 
 
-@pytest.mark.parametrize(
-    ("language", "face"), [("ja", "CJKjp"), ("zh-Hans", "CJKsc"), ("zh-TW", "CJKtc"), ("zh-HK", "CJKhk"), ("ko", "CJKkr")]
-)
+FACES = [("ja", "CJKjp"), ("zh-Hans", "CJKsc"), ("zh-TW", "CJKtc"), ("zh-HK", "CJKhk"), ("ko", "CJKkr")]
+
+
+@pytest.mark.parametrize(("language", "face"), FACES)
 def test_the_language_picks_the_chinese_japanese_or_korean_faces(language: str, face: str) -> None:
     """直 and 骨 share code points in all three, but each language draws them its own way."""
     used = fonts_of(flyers.to_pdf(sheet("poster", with_title("直骨", language))))

@@ -9,13 +9,15 @@ which need the Noto packages, are in test_flyer_scripts.py.
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 
 import pytest
 
 from petition import flyers, fonts
 
-from .printed import decode, fonts as fonts_of, glyphs, text
+from .printed import decode, glyphs, text
+from .printed import fonts as fonts_of
 
 TEXT = flyers.FlyerText(
     title="Safe staffing on every ward",
@@ -129,7 +131,7 @@ def test_every_title_fits_every_layout(layout: str, title: str) -> None:
     drawn = [glyph for glyph in found if not glyph.char.isspace()]
     assert drawn
     for glyph in drawn:
-        assert 0 <= glyph.left and glyph.right <= width and 0 <= glyph.bottom and glyph.top <= height, glyph
+        assert glyph.left >= 0 and glyph.right <= width and glyph.bottom >= 0 and glyph.top <= height, glyph
     [codes] = decode(pdf)
     assert TEXT.url in codes and len(codes) == len(flyer.tabs) + (2 if layout == "handout" else 1)
     printed = flat(text(pdf))
@@ -137,7 +139,7 @@ def test_every_title_fits_every_layout(layout: str, title: str) -> None:
         assert word in printed, f"{word!r} is printed whole on the page"
     if layout == "tearoff" and title == LONGEST:
         on_tabs = flat("".join(glyph.char for glyph in found if glyph.top <= height * 0.25))
-        assert on_tabs.count("…") == len(flyer.tabs), "cut on the tabs, and saying so, when even the smallest type is too big"
+        assert on_tabs.count("…") == len(flyer.tabs), "cut on the tabs, saying so"
 
 
 @pytest.mark.parametrize("layout", flyers.LAYOUTS)
@@ -169,7 +171,7 @@ def test_each_tear_off_tab_says_what_it_is_for() -> None:
 def test_the_empty_page_is_gone_the_call_to_action_sits_between_the_words_and_the_foot() -> None:
     found, (_, height) = glyphs(flyers.to_pdf(sheet("poster", with_title("Fair pay"))))
     lines = sorted({round(glyph.bottom / height, 1) for glyph in found if not glyph.char.isspace()})
-    gaps = [upper - lower for lower, upper in zip(lines, lines[1:], strict=False)]
+    gaps = [upper - lower for lower, upper in itertools.pairwise(lines)]
     # The QR code fills what text does not: no band of a third of the page without text or code.
     assert max(gaps) < 1 / 3 + 0.01, lines
 

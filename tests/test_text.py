@@ -17,8 +17,8 @@ from petition.batcher import close_batch
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction
 
-from .test_cli import MAIN, clean_environ
 from .printed import text as printed_text
+from .test_cli import MAIN, clean_environ
 from .test_flyer_batches import make
 from .test_login import PASSWORD, csrf_of, log_in
 from .test_petitions import bearer, create
