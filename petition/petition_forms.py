@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import addresses, petitions, queries, zones
+from . import addresses, languages, petitions, queries, zones
 from .database import Row
 from .field_messages import FieldWords, field_messages
 from .login import guard, page
@@ -32,7 +32,7 @@ def form_values(form: FormData, *, frozen: bool) -> dict[str, Any]:
     once it is fixed) and goes to the model with that zone's offset.
     """
     values: dict[str, Any] = {}
-    for name in ("title", "summary", "body", "target", "timeline_floor"):
+    for name in ("title", "summary", "body", "target", "timeline_floor", "language"):
         if name in form:
             values[name] = str(form[name])
     if "slug" in form and str(form["slug"]).strip():
@@ -70,6 +70,7 @@ PETITION_WORDS = {
     "verification": FieldWords("How signers prove they work here", "Choose how signers prove they work here"),
     "timeline_floor": FieldWords("Show times to the", "Choose to show times to the day or to the hour"),
     "time_zone": FieldWords("The time zone", f"Enter a time zone {zones.ZONE_EXAMPLE}"),
+    "language": FieldWords("The language"),
     "retention_days": FieldWords("Days to keep private data", "Enter a number of days from 1 to 3,650"),
 }
 
@@ -96,6 +97,7 @@ def form_defaults(row: Row | None) -> dict[str, Any]:
             "reasons_enabled": False,
             "timeline_floor": "day",
             "time_zone": zones.DEFAULT_ZONE,
+            "language": languages.DEFAULT,
             "retention_days": 30,
         }
     return {
@@ -112,6 +114,7 @@ def form_defaults(row: Row | None) -> dict[str, Any]:
         "reasons_enabled": bool(row["reasons_enabled"]),
         "timeline_floor": row["timeline_floor"],
         "time_zone": row["time_zone"],
+        "language": row["language"],
         "retention_days": row["retention_days"],
     }
 
@@ -119,7 +122,18 @@ def form_defaults(row: Row | None) -> dict[str, Any]:
 def shown_values(form: FormData, defaults: dict[str, Any]) -> dict[str, Any]:
     """The form as the organizer filled it, to show again beside the errors."""
     shown = dict(defaults)
-    for name in ("slug", "title", "summary", "body", "target", "goal", "closes_at", "allowed_domains", "time_zone"):
+    for name in (
+        "slug",
+        "title",
+        "summary",
+        "body",
+        "target",
+        "goal",
+        "closes_at",
+        "allowed_domains",
+        "time_zone",
+        "language",
+    ):
         if name in form:
             shown[name] = str(form[name])
     shown["verification"] = [str(m) for m in form.getlist("verification")] or shown["verification"]

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from anyascii import anyascii
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from . import addresses, queries, zones
+from . import addresses, languages, queries, zones
 from .database import Database, Row, Transaction, is_unique_violation, now
 from .organizers import audit
 from .parameters import Moment
@@ -52,6 +52,9 @@ Goal = Annotated[int, Field(strict=True, gt=0, le=1_000_000_000)]
 RetentionDays = Annotated[int, Field(strict=True, ge=1, le=3650)]
 Method = Literal["email", "code"]
 Floor = Literal["day", "hour"]
+# A BCP 47 tag, kept in its standard form (`EN_gb` -> `en-GB`); a bad one is refused with
+# languages.LanguageError's own sentence (a ValueError, so pydantic reports it as the field's).
+Language = Annotated[str, AfterValidator(languages.normalize)]
 
 
 class PetitionError(Exception):
@@ -147,6 +150,7 @@ class PetitionCreate(PetitionFields):
     reasons_enabled: bool = False
     timeline_floor: Floor = "day"
     time_zone: TimeZone = DEFAULT_ZONE
+    language: Language = languages.DEFAULT
     retention_days: RetentionDays = 30
 
 
@@ -164,6 +168,7 @@ class PetitionUpdate(PetitionFields):
     reasons_enabled: bool | None = None
     timeline_floor: Floor | None = None
     time_zone: TimeZone | None = None
+    language: Language | None = None
     retention_days: RetentionDays | None = None
 
     @model_validator(mode="after")
@@ -196,6 +201,7 @@ class PetitionPublic(BaseModel):
     closed_at: str | None
     text_changed_at: str | None
     time_zone: str
+    language: str
     url: str
 
 
@@ -316,6 +322,7 @@ def public_view(row: Row, base_url: str) -> PetitionPublic:
         closed_at=closed_at(row),
         text_changed_at=floor_time(row["text_changed_at"], floor, zone),
         time_zone=zone,
+        language=row["language"],
         url=f"{base_url}/p/{address(row)}",
     )
 
@@ -386,6 +393,7 @@ async def create(db: Database, *, organizer_id: str, data: PetitionCreate) -> st
         "reasons_enabled": int(data.reasons_enabled),
         "timeline_floor": data.timeline_floor,
         "time_zone": data.time_zone,
+        "language": data.language,
         "retention_days": data.retention_days,
         "created_by": organizer_id,
         "created_at": now(),

@@ -154,7 +154,7 @@ ON CONFLICT (name) DO UPDATE SET value = excluded.value
 PETITION_COLUMNS = (
     "id, slug, state, title, summary, body, target, goal, closes_at, allowed_domains, verification, "
     "show_names, reasons_enabled, timeline_floor, retention_days, signature_count, count_email, count_code, "
-    "created_by, created_at, opened_at, closed_at, text_changed_at, version, time_zone"
+    "created_by, created_at, opened_at, closed_at, text_changed_at, version, time_zone, language"
 )
 # Only a published petition has its slug: drafts may share one, and are addressed by id.
 SELECT_PETITION_BY_ID_OR_SLUG = f"""
@@ -173,10 +173,11 @@ SELECT id FROM petitions WHERE slug = :slug AND id <> :id AND state <> 'draft' L
 SELECT_PETITION_BY_ID = f"SELECT {PETITION_COLUMNS} FROM petitions WHERE id = :id"
 INSERT_PETITION = """
 INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, closes_at, allowed_domains,
-    verification, show_names, reasons_enabled, timeline_floor, time_zone, retention_days, created_by, created_at)
+    verification, show_names, reasons_enabled, timeline_floor, time_zone, language, retention_days, created_by,
+    created_at)
 VALUES (:id, :slug, 'draft', :title, :summary, :body, :target, :goal, :closes_at, :allowed_domains,
-    :verification, :show_names, :reasons_enabled, :timeline_floor, :time_zone, :retention_days, :created_by,
-    :created_at)
+    :verification, :show_names, :reasons_enabled, :timeline_floor, :time_zone, :language, :retention_days,
+    :created_by, :created_at)
 """
 INSERT_PETITION_ORGANIZER = """
 INSERT INTO petition_organizers (petition_id, organizer_id) VALUES (:petition_id, :organizer_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import Message, Receive, Scope, Send
 
+from . import languages
 from .csrf import FORM_FIELD, csrf_token
 from .settings import Settings
 from .text import isolated, long_date, paragraphs, without_forbidden
@@ -73,7 +75,19 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         batch_min=settings.log_batch_min,
     )
     env.filters["isolated"] = isolated
+    env.filters["lang"] = language_attributes
     return Jinja2Templates(env=env)
+
+
+def language_attributes(petition: Any, direction: str = "") -> Markup:
+    """A petition (a row or a view) -> `lang="…" dir="…"` for an element that holds its own words.
+
+    The page around them stays English (`<html lang="en">`): only the petition's words carry its
+    language, so a screen reader switches voice for them alone. `dir` is the language's base
+    direction unless `direction` is given (`auto` where the words may mix languages).
+    """
+    tag = petition["language"] if isinstance(petition, Mapping) else petition.language
+    return Markup('lang="{}" dir="{}"').format(tag, direction or languages.direction(tag))
 
 
 def asset_versions(directory: Path) -> dict[str, str]:

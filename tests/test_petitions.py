@@ -218,7 +218,7 @@ async def test_the_petition_page_shows_everything_and_markup_as_text(client: htt
     html = page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
     assert "&lt;b&gt;there&lt;/b&gt;" in html
-    assert "To: <bdi>The board</bdi>" in html and "Our data should stay ours." in html
+    assert 'To: <bdi lang="en" dir="ltr">The board</bdi>' in html and "Our data should stay ours." in html
     assert '<progress max="100" value="0">' in html
     assert "Open for signatures" in html
     home = await client.get("/")
