@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import codes, downloads, flyers, languages, petitions, queries
+from . import codes, downloads, flyers, petitions, queries
 from .api_tokens import bearer_organizer
 from .database import Database, Row, Transaction, now
 from .errors import ApiError
@@ -161,7 +161,7 @@ def text_of(petition: Row, batch: Row, settings: Settings) -> flyers.FlyerText:
         url=f"{settings.base_url}/f/{batch['batch_code']}",
         short_url=short_url(settings, batch["batch_code"]),
         goal=petition["goal"],
-        language=petition.get("language", languages.DEFAULT),
+        language=petition["language"],
     )
 
 
@@ -174,7 +174,7 @@ def tabs_of(petition: Row, settings: Settings, codes_list: list[str]) -> list[fl
 
 def missing_characters(petition: Row) -> list[str]:
     """The characters of the petition's words that no installed font has: they would not print."""
-    language = petition.get("language", languages.DEFAULT)
+    language = petition["language"]
     text = flyers.FlyerText(petition["title"], petition["summary"], petition["target"], "", "", language=language)
     return flyers.missing_characters(text)
 
