@@ -10,7 +10,9 @@ which need the Noto packages, are in test_flyer_scripts.py.
 from __future__ import annotations
 
 import itertools
+import shutil
 import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -197,3 +199,12 @@ def test_svg_and_png_are_one_page_each() -> None:
     svg = flyers.to_svg(flyer)
     assert svg.startswith(b"<svg") and b'width="612pt" height="792pt"' in svg[:300], "one US Letter page"
     assert flyers.to_png(flyer).startswith(b"\x89PNG\r\n")
+
+
+def test_fonts_a_designer_adds_come_first(tmp_path: Path) -> None:
+    installed = fonts.Library(extra=())
+    serif = next(info for info in installed.typst_fonts.fonts() if info.path and info.family == "DejaVu Serif")
+    shutil.copy(serif.path, tmp_path / Path(serif.path).name)
+    stack = fonts.Library(extra=(tmp_path,)).stack("en")
+    assert stack.families[0] == "DejaVu Serif" and stack.families[-1] == fonts.FALLBACK
+    assert "DejaVu Serif" not in installed.stack("en").families, "otherwise only what is in the stack is used"
