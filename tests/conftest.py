@@ -53,7 +53,7 @@ def dialect(request: pytest.FixtureRequest) -> str:
 async def empty_db_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
     """A URL to an empty database of the dialect: a SQLite file, or a fresh PostgreSQL schema."""
     if dialect == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
     schema = f"test_{secrets.token_hex(6)}"
     admin = await asyncpg.connect(TEST_DATABASE_URL)
