@@ -18,8 +18,10 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
+from petition import accounts, passwords
 from petition.app import create_app
 from petition.database import Database
 from petition.mailer import OneByOne
@@ -40,6 +42,18 @@ BASE_URL = "http://127.0.0.1:8000"
 def pytest_configure(config: pytest.Config) -> None:
     if TEST_DATABASE_URL and urlsplit(TEST_DATABASE_URL).scheme not in ("postgresql", "postgres"):
         raise pytest.UsageError("TEST_DATABASE_URL must be a postgresql:// URL")
+
+
+# argon2id at OWASP's cost takes about 50 ms of CPU, and every app start, organizer and login here
+# makes one: in-process tests hash with the same algorithm at its lowest cost (servers started as
+# processes keep the real one; test_login checks that the service's own is OWASP's).
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+    monkeypatch.setattr(accounts, "HASHER", CHEAP_HASHER)
 
 
 @pytest.fixture(params=DIALECTS)
