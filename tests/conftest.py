@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -17,14 +18,16 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
+from petition import accounts, passwords
 from petition.app import create_app
 from petition.database import Database
 from petition.mailer import OneByOne
-from petition.migrations import migrate
 from petition.settings import Settings
 
+from .migrated import copy_migrated_sqlite, drop_postgres_pool, postgres_pool, with_search_path
 from .system_services import POSTGRESQL, need
 from .system_services import pytest_runtest_makereport as pytest_runtest_makereport
 
@@ -41,6 +44,18 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("TEST_DATABASE_URL must be a postgresql:// URL")
 
 
+# argon2id at OWASP's cost takes about 50 ms of CPU, and every app start, organizer and login here
+# makes one: in-process tests hash with the same algorithm at its lowest cost (servers started as
+# processes keep the real one; test_login checks that the service's own is OWASP's).
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "HASHER", CHEAP_HASHER)
+    monkeypatch.setattr(accounts, "HASHER", CHEAP_HASHER)
+
+
 @pytest.fixture(params=DIALECTS)
 def dialect(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql":
@@ -49,20 +64,45 @@ def dialect(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def db_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
+async def empty_db_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
     """A URL to an empty database of the dialect: a SQLite file, or a fresh PostgreSQL schema."""
     if dialect == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
     schema = f"test_{secrets.token_hex(6)}"
     admin = await asyncpg.connect(TEST_DATABASE_URL)
     try:
         await admin.execute(f"CREATE SCHEMA {schema}")
-        separator = "&" if "?" in TEST_DATABASE_URL else "?"
-        yield f"{TEST_DATABASE_URL}{separator}search_path={schema}"
+        yield with_search_path(TEST_DATABASE_URL, schema)
     finally:
         await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await admin.close()
+
+
+@pytest.fixture
+async def db_url(dialect: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A URL to a migrated database of the dialect, this test's own: a SQLite file, or a PostgreSQL
+    schema no other test is using, with only what the migrations wrote in it (see migrated.py)."""
+    if dialect == "sqlite":
+        path = tmp_path / "test.db"
+        await copy_migrated_sqlite(path, tmp_path_factory.getbasetemp())
+        yield f"sqlite:///{path}"
+        return
+    admin = await asyncpg.connect(TEST_DATABASE_URL)
+    try:
+        pool = await postgres_pool(admin, TEST_DATABASE_URL)
+        schema = await pool.take(admin)
+        try:
+            yield with_search_path(TEST_DATABASE_URL, schema)
+        finally:
+            await pool.give_back(admin, schema)
+    finally:
+        await admin.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if TEST_DATABASE_URL:
+        asyncio.run(drop_postgres_pool(TEST_DATABASE_URL))
 
 
 @pytest.fixture
@@ -70,7 +110,6 @@ async def db(db_url: str) -> AsyncIterator[Database]:
     """A connected, migrated database."""
     database = Database(db_url)
     await database.connect()
-    await migrate(database)
     try:
         yield database
     finally:
@@ -99,11 +138,8 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 async def start_app(settings: Settings) -> tuple[Starlette, object]:
-    """A migrated database and a running app (its lifespan entered); returns (app, lifespan)."""
-    database = Database(settings.database_url)
-    await database.connect()
-    await migrate(database)
-    await database.disconnect()
+    """A running app (its lifespan entered) on the settings' database, which is migrated (as
+    db_url's is; the lifespan refuses one that is not); returns (app, lifespan)."""
     app = create_app(settings)
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import accounts, organizers, queries
+from petition import accounts, organizers, passwords, queries
 from petition.csrf import FORM_FIELD
 from petition.database import Database
 from petition.settings import Settings
@@ -229,3 +229,10 @@ async def test_expired_sessions_are_purged(app: Starlette, organizer: str, clien
     await db.write(lambda tx: tx.execute("UPDATE organizer_sessions SET last_seen_at = last_seen_at - 3700"))
     await purge_expired(db, app.state.settings)
     assert await db.fetch_val("SELECT COUNT(*) AS n FROM organizer_sessions") == 0
+
+
+def test_passwords_are_hashed_with_argon2id_at_owasps_minimum_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the service's own hasher, not the cheap one in-process tests use
+    assert accounts.HASHER is passwords.HASHER
+    hasher = passwords.HASHER
+    assert (hasher.type.name, hasher.memory_cost, hasher.time_cost, hasher.parallelism) == ("ID", 19 * 1024, 2, 1)

@@ -27,8 +27,8 @@ def write_migrations(folder: Path, files: dict[str, str]) -> Path:
 
 
 @pytest.fixture
-async def empty_db(db_url: str) -> Database:
-    database = Database(db_url)
+async def empty_db(empty_db_url: str) -> Database:
+    database = Database(empty_db_url)
     await database.connect()
     yield database
     await database.disconnect()
@@ -102,7 +102,7 @@ async def test_a_database_newer_than_the_code_is_refused(empty_db: Database, tmp
         await check_current(empty_db, older)
 
 
-async def test_concurrent_migrators_apply_each_migration_once(db_url: str, tmp_path: Path) -> None:
+async def test_concurrent_migrators_apply_each_migration_once(empty_db_url: str, tmp_path: Path) -> None:
     folder = write_migrations(
         tmp_path / "m",
         {
@@ -110,7 +110,7 @@ async def test_concurrent_migrators_apply_each_migration_once(db_url: str, tmp_p
             "0002_b.sql": "CREATE TABLE b (id TEXT PRIMARY KEY);",
         },
     )
-    databases = [Database(db_url) for _ in range(3)]
+    databases = [Database(empty_db_url) for _ in range(3)]
     for database in databases:
         await database.connect()
     try:
