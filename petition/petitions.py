@@ -54,7 +54,11 @@ Method = Literal["email", "code"]
 Floor = Literal["day", "hour"]
 # A BCP 47 tag, kept in its standard form (`EN_gb` -> `en-GB`); a bad one is refused with
 # languages.LanguageError's own sentence (a ValueError, so pydantic reports it as the field's).
-Language = Annotated[str, AfterValidator(languages.normalize)]
+Language = Annotated[
+    str,
+    AfterValidator(languages.normalize),
+    Field(description="A BCP 47 language tag such as en, ar, ja or pt-BR, kept in its standard form."),
+]
 
 
 class PetitionError(Exception):

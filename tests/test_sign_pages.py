@@ -97,7 +97,7 @@ async def test_a_long_body_shows_its_first_paragraph_and_folds_the_rest(client: 
     assert len(shown) <= BODY_SHOWN_CHARACTERS + 2 and shown.endswith("…") and folded.startswith("word")
     slug = await email_petition(client, token, body=LONG_BODY)
     page = (await client.get(f"/p/{slug}")).text
-    assert '<details class="body-rest"><summary>Read the whole petition</summary>' in page
+    assert '<details class="body-rest"><summary lang="en" dir="ltr">Read the whole petition</summary>' in page
     assert page.index("We ask for rotas") < page.index("<details") < page.index("Every night shift")
 
 
