@@ -23,8 +23,9 @@ from starlette.applications import Starlette
 
 from petition import accounts, passwords
 from petition.app import create_app
-from petition.database import Database
+from petition.database import Database, dialect_of
 from petition.mailer import OneByOne
+from petition.migrations import migrate
 from petition.settings import Settings
 
 from .migrated import copy_migrated_sqlite, drop_postgres_pool, postgres_pool, with_search_path
@@ -138,8 +139,17 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 
 async def start_app(settings: Settings) -> tuple[Starlette, object]:
-    """A running app (its lifespan entered) on the settings' database, which is migrated (as
-    db_url's is; the lifespan refuses one that is not); returns (app, lifespan)."""
+    """A running app (its lifespan entered) on a migrated database; returns (app, lifespan).
+
+    db_url's database is migrated already; a SQLite file not there yet (in a data folder a test
+    made of its own) is migrated first, as `python main.py` would."""
+    if dialect_of(settings.database_url) == "sqlite" and not Path(urlsplit(settings.database_url).path[1:]).exists():
+        database = Database(settings.database_url)
+        await database.connect()
+        try:
+            await migrate(database)
+        finally:
+            await database.disconnect()
     app = create_app(settings)
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()

@@ -265,11 +265,11 @@ async def test_access_log_can_be_turned_off(settings: Settings, capsys: pytest.C
     assert "petition.access" not in capsys.readouterr().err
 
 
-async def test_the_app_refuses_to_start_on_an_unmigrated_database(settings: Settings) -> None:
+async def test_the_app_refuses_to_start_on_an_unmigrated_database(settings: Settings, empty_db_url: str) -> None:
     from petition.app import create_app
     from petition.migrations import MigrationError
 
-    app = create_app(settings)
+    app = create_app(replace(settings, database_url=empty_db_url))
     with pytest.raises(MigrationError, match="pending"):
         async with app.router.lifespan_context(app):
             pass
