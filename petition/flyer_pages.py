@@ -56,7 +56,10 @@ async def flyers_page(
         "flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows],
         "drawings": request.app.state.flyer_drawings.jobs,
         "max_copies": flyer_batches.MAX_COPIES,
-        "unprintable": await asyncio.to_thread(flyer_batches.missing_characters, found[1]),
+        "unprintable": [
+            fonts.described(character)
+            for character in await asyncio.to_thread(flyer_batches.missing_characters, found[1])
+        ],
         "font_packages": fonts.PACKAGES,
     }
     return task_page(request, "petition_flyers.html", found, context, errors=errors, values=values, status=status)

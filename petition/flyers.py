@@ -35,7 +35,7 @@ WORDS = {
     "to": "To:",
     "scan": "Scan to sign",
     "type": "or type this address:",
-    "tab_code": "Single-use code:",
+    "tab_code": "Single-use code.",
     "tab_address": "Scan it, or type it at:",
 }
 PNG_DPI = 150

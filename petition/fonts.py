@@ -59,6 +59,19 @@ def _invisible(character: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Described:
+    """A character named for someone who cannot see it: `U+0378`, and its Unicode name if it has one."""
+
+    char: str
+    code: str
+    name: str
+
+
+def described(character: str) -> Described:
+    return Described(character, f"U+{ord(character):04X}", unicodedata.name(character, ""))
+
+
+@dataclass(frozen=True)
 class Stack:
     """The families to set a language's text in, in order, and what they can draw."""
 

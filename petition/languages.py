@@ -36,12 +36,16 @@ def normalize(tag: str) -> str:
     if len(text) > MAX_LENGTH:
         raise LanguageError(f"A language tag has at most {MAX_LENGTH} characters, such as en, pt-BR or zh-Hant.")
     try:
-        valid = langcodes.tag_is_valid(text)
-        standard = langcodes.standardize_tag(text) if valid else ""
+        parsed = langcodes.Language.get(text)
     except (ValueError, LookupError):
-        valid = False
-    if not valid or langcodes.Language.get(standard).language in (None, "und"):
-        raise LanguageError("Enter a language tag, such as en, fr, ar, ja or pt-BR (BCP 47).")
+        raise LanguageError(
+            "A language tag is letters and digits in parts joined by hyphens, such as en, fr, ar, ja or pt-BR (BCP 47)."
+        ) from None
+    if parsed.language in (None, "und"):
+        raise LanguageError("Name the petition's language (und means undetermined), such as en, fr, ar or ja.")
+    if not langcodes.tag_is_valid(text):
+        raise LanguageError(f"{text} names no registered language, region or script: use one such as en, ar or pt-BR.")
+    standard = str(langcodes.standardize_tag(text))
     return standard
 
 

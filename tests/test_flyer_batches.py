@@ -214,14 +214,15 @@ async def test_characters_no_font_has_are_named_to_the_organizer_before_printing
     from .test_login import csrf_of, log_in
 
     unprintable = "\U000f0000"  # private use: no font has it
-    slug = await open_petition(client, token, title=f"Fair shifts {unprintable}")
+    slug = await open_petition(client, token, title=f"Fair shifts {unprintable} \u0378")
     made = await make(client, token, slug)
-    assert made.status_code == 201 and made.json()["missing_characters"] == [unprintable]
+    assert made.status_code == 201 and made.json()["missing_characters"] == [unprintable, "\u0378"]
     listed = (await client.get(f"/api/v1/petitions/{slug}/flyers", headers=bearer(token))).json()["batches"]
-    assert listed[0]["missing_characters"] == [unprintable]
+    assert listed[0]["missing_characters"] == [unprintable, "\u0378"]
     await log_in(client, "alice@example.org")
     page = await client.get(f"/organize/petitions/{slug}/flyers")
     assert "These characters will not print:" in page.text and unprintable in page.text
+    assert "(U+F0000)" in page.text, "named by code point: the character itself shows as nothing"
     csrf = await csrf_of(client, f"/organize/petitions/{slug}")
     fine = await open_petition(client, token, title="Fair shifts")
     assert (await make(client, token, fine)).json()["missing_characters"] == []

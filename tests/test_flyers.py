@@ -18,7 +18,7 @@ import pytest
 
 from petition import flyers, fonts
 
-from .printed import decode, glyphs, text
+from .printed import PRINT_DPI, decode, glyphs, page_images, text
 from .printed import fonts as fonts_of
 
 TEXT = flyers.FlyerText(
@@ -34,6 +34,12 @@ CAPITALS = "WE WANT MANDATORY WEEKEND WORK WITHDRAWN"
 ONE_LONG_WORD = "Unterschriftensammlung" * 5 + "Ende!"  # 115 letters, no space to break at
 LONGEST = ("WE WANT SAFE STAFFING ON EVERY WARD " * 4)[:120]  # as long as a title may be
 MIXED = "Ίση αμοιβή — Равная оплата — أجر متساو للجميع — שכר שווה"
+LONG_HEBREW = "שכר שווה לעבודה שווה בכל המשמרות ובכל המחלקות של בית החולים, מהיום ועד סוף השנה הבאה"
+# Most office printers leave this much of each edge of the sheet blank.
+UNPRINTED_MM = 4
+
+
+WORDS_TO_TYPE = flyers.WORDS["type"]
 
 
 def tabs(count: int) -> list[flyers.Tab]:
@@ -124,18 +130,39 @@ def test_the_petitions_language_sets_the_side_its_lines_start_from() -> None:
     assert left < width * 0.1 and right < width / 2, "English (a Hebrew title in it): from the left"
 
 
-@pytest.mark.parametrize("title", [CAPITALS, ONE_LONG_WORD, LONGEST, MIXED])
+TITLES = [(CAPITALS, "en"), (ONE_LONG_WORD, "en"), (LONGEST, "en"), (MIXED, "en"), (LONG_HEBREW, "he")]
+
+
+@pytest.mark.parametrize("paper", sorted(flyers.PAPERS))
+@pytest.mark.parametrize(("title", "language"), TITLES)
 @pytest.mark.parametrize("layout", flyers.LAYOUTS)
-def test_every_title_fits_every_layout(layout: str, title: str) -> None:
-    flyer = sheet(layout, with_title(title), paper="letter")
+def test_every_title_fits_every_layout(layout: str, title: str, language: str, paper: str) -> None:
+    """Nothing leaves the page or inks the edge a printer cannot reach, and nothing is pushed off:
+    the call to action keeps the address to type, every QR code scans, every word of the title prints."""
+    flyer = sheet(layout, with_title(title, language), paper=paper)
     pdf = flyers.to_pdf(flyer)
     found, (width, height) = glyphs(pdf)
     drawn = [glyph for glyph in found if not glyph.char.isspace()]
     assert drawn
     for glyph in drawn:
         assert glyph.left >= 0 and glyph.right <= width and glyph.bottom >= 0 and glyph.top <= height, glyph
+    # Ink, read from the printed image: nothing dark where most printers cannot print.
+    [image] = page_images(pdf)
+    grey = image.convert("L")
+    edge = round(UNPRINTED_MM / 25.4 * PRINT_DPI)
+    for box in (
+        (0, 0, edge, grey.height),
+        (grey.width - edge, 0, grey.width, grey.height),
+        (0, 0, grey.width, edge),
+        (0, grey.height - edge, grey.width, grey.height),
+    ):
+        darkest, _ = grey.crop(box).getextrema()
+        assert darkest > 128, f"ink within {UNPRINTED_MM} mm of the edge, in {box}"
+    cards = 2 if layout == "handout" else 1
+    assert flat(text(pdf)).count(flat(WORDS_TO_TYPE)) == cards
+    assert flat(text(pdf)).count(flat(TEXT.short_url)) == cards + len(flyer.tabs)
     [codes] = decode(pdf)
-    assert TEXT.url in codes and len(codes) == len(flyer.tabs) + (2 if layout == "handout" else 1)
+    assert TEXT.url in codes and len(codes) == len(flyer.tabs) + cards
     printed = flat(text(pdf))
     for word in title.split():
         assert word in printed, f"{word!r} is printed whole on the page"
@@ -153,6 +180,15 @@ def test_every_layout_calls_to_action_with_the_goal_and_the_address_to_type(layo
     assert printed.count(TEXT.short_url) >= copies
 
 
+@pytest.mark.parametrize("layout", flyers.LAYOUTS)
+def test_whom_it_is_addressed_to_prints_whole_in_any_script(layout: str) -> None:
+    board = flyers.FlyerText("أجر عادل", "نريد أجرا عادلا", "مجلس الإدارة", TEXT.url, TEXT.short_url, language="ar")
+    printed = text(flyers.to_pdf(flyers.Flyer(layout, "letter", board, tabs=tabs(flyers.tabs_per_page(layout)))))
+    # (PDFium reads the lam-alef ligature of الإدارة back as its letters in another order.)
+    addressed = next(line for line in printed.splitlines() if "To" in line)
+    assert "مجلس" in addressed and "…" not in addressed, addressed
+
+
 def test_a_petition_without_a_goal_prints_no_goal_line() -> None:
     aimless = flyers.FlyerText(TEXT.title, TEXT.summary, TEXT.target, TEXT.url, TEXT.short_url)
     assert "Help us reach" not in text(flyers.to_pdf(sheet("poster", aimless)))
@@ -166,6 +202,13 @@ def test_each_tear_off_tab_says_what_it_is_for() -> None:
     on_tabs = flat("".join(glyph.char for glyph in found if glyph.top <= tab_top))
     for tab in flyer.tabs:
         assert tab.code in on_tabs
+    # A code is typed: it is never broken across lines (its letters share one column on the tab).
+    letters = [glyph for glyph in found if not glyph.char.isspace()]
+    joined = "".join(glyph.char for glyph in letters)
+    for tab in flyer.tabs:
+        start = joined.index(tab.code)
+        columns = [(glyph.left + glyph.right) / 2 for glyph in letters[start : start + len(tab.code)]]
+        assert max(columns) - min(columns) < 2, f"{tab.code} runs along one line"
     assert on_tabs.count(flat(TEXT.title)) == len(flyer.tabs)
     assert on_tabs.count(flat(TEXT.short_url)) == len(flyer.tabs)
 
