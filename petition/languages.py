@@ -44,7 +44,7 @@ def normalize(tag: str) -> str:
     if parsed.language in (None, "und"):
         raise LanguageError("Name the petition's language (und means undetermined), such as en, fr, ar or ja.")
     if not langcodes.tag_is_valid(text):
-        raise LanguageError(f"{text} names no registered language, region or script: use one such as en, ar or pt-BR.")
+        raise LanguageError("That tag names no registered language, region or script: use one such as en, ar or pt-BR.")
     standard = str(langcodes.standardize_tag(text))
     return standard
 
