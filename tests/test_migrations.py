@@ -266,8 +266,15 @@ def test_a_migration_section_for_one_database_is_left_out_of_the_other() -> None
     assert split_statements(for_dialect(sql, "postgresql")) == ["A", "C", "D"]
 
 
-async def test_petitions_made_before_time_zones_count_by_the_utc_day(empty_db: Database, tmp_path: Path) -> None:
-    await migrate_before(empty_db, 13, tmp_path / "older")
+@pytest.mark.parametrize(
+    ("before", "column", "value"),
+    [(13, "time_zone", "UTC"), (14, "language", "en")],
+    ids=["time zones: counted by the UTC day", "languages: English"],
+)
+async def test_petitions_made_before_a_new_setting_take_its_old_behaviour(
+    empty_db: Database, tmp_path: Path, before: int, column: str, value: str
+) -> None:
+    await migrate_before(empty_db, before, tmp_path / "older")
     async with empty_db.exclusive() as tx:
         await tx.execute(
             "INSERT INTO organizers (id, email, password_hash, created_at) VALUES ('o', 'o@example.org', 'x', 0)"
@@ -278,19 +285,4 @@ async def test_petitions_made_before_time_zones_count_by_the_utc_day(empty_db: D
             " VALUES ('p', 'p', 'open', 'T', 'S', '', 'Board', 10, '[]', '[\"code\"]', 0, 0, 'day', 30, 'o', 0)"
         )
     await migrate(empty_db)
-    assert await empty_db.fetch_all("SELECT id, time_zone FROM petitions") == [{"id": "p", "time_zone": "UTC"}]
-
-
-async def test_petitions_made_before_languages_are_english(empty_db: Database, tmp_path: Path) -> None:
-    await migrate_before(empty_db, 14, tmp_path / "older")
-    async with empty_db.exclusive() as tx:
-        await tx.execute(
-            "INSERT INTO organizers (id, email, password_hash, created_at) VALUES ('o', 'o@example.org', 'x', 0)"
-        )
-        await tx.execute(
-            "INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, allowed_domains,"
-            " verification, show_names, reasons_enabled, timeline_floor, retention_days, created_by, created_at)"
-            " VALUES ('p', 'p', 'open', 'T', 'S', '', 'Board', 10, '[]', '[\"code\"]', 0, 0, 'day', 30, 'o', 0)"
-        )
-    await migrate(empty_db)
-    assert await empty_db.fetch_all("SELECT id, language FROM petitions") == [{"id": "p", "language": "en"}]
+    assert await empty_db.fetch_all(f"SELECT id, {column} FROM petitions") == [{"id": "p", column: value}]

@@ -64,6 +64,13 @@ async def postgres_admin(dialect: str) -> asyncpg.Connection | None:
     await admin.close()
 
 
+async def next_sqlite_contents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, object]]]:
+    """What the next SQLite test's database holds when it starts."""
+    following = tmp_path_factory.mktemp("following") / "test.db"
+    await migrated.copy_migrated_sqlite(following, tmp_path_factory.getbasetemp())
+    return await contents(f"sqlite:///{following}")
+
+
 async def test_rows_a_test_wrote_are_gone_for_the_next_test(
     db_url: str, dialect: str, tmp_path_factory: pytest.TempPathFactory, postgres_admin: asyncpg.Connection | None
 ) -> None:
@@ -71,9 +78,7 @@ async def test_rows_a_test_wrote_are_gone_for_the_next_test(
     await write_a_row(db_url)
     assert await contents(db_url) != before
     if postgres_admin is None:
-        following = tmp_path_factory.mktemp("following") / "test.db"
-        await migrated.copy_migrated_sqlite(following, tmp_path_factory.getbasetemp())
-        assert await contents(f"sqlite:///{following}") == before
+        assert await next_sqlite_contents(tmp_path_factory) == before
         return
     pool = await migrated.postgres_pool(postgres_admin, TEST_DATABASE_URL)
     schema = await pool.take(postgres_admin)
@@ -101,9 +106,7 @@ async def test_a_database_whose_tables_a_test_changed_is_never_used_again(
     finally:
         await database.disconnect()
     if postgres_admin is None:
-        following = tmp_path_factory.mktemp("following") / "test.db"
-        await migrated.copy_migrated_sqlite(following, tmp_path_factory.getbasetemp())
-        assert await contents(f"sqlite:///{following}") == before
+        assert await next_sqlite_contents(tmp_path_factory) == before
         return
     pool = await migrated.postgres_pool(postgres_admin, TEST_DATABASE_URL)
     for change in ("CREATE TABLE {}.extra (id TEXT)", "ALTER TABLE {}.leases ALTER COLUMN holder DROP NOT NULL"):
