@@ -16,7 +16,8 @@ import io
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import qrcode
@@ -109,7 +110,12 @@ class Flyer:
     paper: str
     text: FlyerText
     copies: int = 1
-    tabs: Sequence[Tab] = field(default=())
+    tabs: Sequence[Tab] = ()
+
+    @cached_property
+    def code(self) -> str:
+        """The big QR code, made once for every part of the batch (choosing its mask is slow)."""
+        return qr(self.text.url)
 
     def sheets(self, first: int, last: int) -> list[dict[str, object]]:
         """Sheets `first` to `last` (1-based, inclusive), with their tabs' QR codes."""
@@ -137,7 +143,7 @@ def _inputs(flyer: Flyer, first: int, last: int) -> dict[str, str]:
     text = flyer.text
     width, height = PAPERS[flyer.paper]
     stack = fonts.library().stack(text.language)
-    rtl = languages.direction(text.language) == "rtl"
+    direction = languages.direction(text.language)
     goal = f"Help us reach {text.goal:,} signatures." if text.goal else None
     data = {
         "width": width,
@@ -149,16 +155,16 @@ def _inputs(flyer: Flyer, first: int, last: int) -> dict[str, str]:
             "target": without_forbidden(text.target),
             "url": text.url,
             "short_url": text.short_url,
-            "qr": qr(text.url),
+            "qr": flyer.code,
         },
         # Before a right-to-left name, "To:" is isolated (LRI … PDI), so it stays "To:" and at the start.
-        "words": {**WORDS, "goal": goal, "to": f"\u2066{WORDS['to']}\u2069" if rtl else WORDS["to"]},
+        "words": {**WORDS, "goal": goal, "to": f"\u2066{WORDS['to']}\u2069" if direction == "rtl" else WORDS["to"]},
         "privacy": PRIVACY_LINE,
         "fonts": list(stack.families),
         "mono": [fonts.MONOSPACE, *stack.families],
         "lang": languages.primary(text.language),
         "region": languages.region(text.language),
-        "dir": languages.direction(text.language),
+        "dir": direction,
         "tabs_per_page": tabs_per_page(flyer.layout),
         "sheets": flyer.sheets(first, last),
     }
@@ -199,20 +205,19 @@ def to_pdf(flyer: Flyer, progress: Callable[[int], None] | None = None) -> bytes
     `progress(sheets drawn so far)` is called after each part of SHEETS_PER_PART sheets (from the
     drawing thread).
     """
-    if flyer.copies <= SHEETS_PER_PART:
-        pdf = _typeset(flyer, 1, flyer.copies, "pdf")
-        assert isinstance(pdf, bytes)
-        if progress is not None:
-            progress(flyer.copies)
-        return pdf
-    writer = PdfWriter()
+    parts = []
     for first in range(1, flyer.copies + 1, SHEETS_PER_PART):
         last = min(flyer.copies, first + SHEETS_PER_PART - 1)
         part = _typeset(flyer, first, last, "pdf")
         assert isinstance(part, bytes)
-        writer.append(PdfReader(io.BytesIO(part)))
+        parts.append(part)
         if progress is not None:
             progress(last)
+    if len(parts) == 1:
+        return parts[0]
+    writer = PdfWriter()
+    for part in parts:
+        writer.append(PdfReader(io.BytesIO(part)))
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -54,7 +54,6 @@ def _invisible(character: str) -> bool:
         unicodedata.category(character) in INVISIBLE_CATEGORIES
         or 0xFE00 <= code <= 0xFE0F
         or 0xE0100 <= code <= 0xE01EF
-        or character in "\n\r\t"
     )
 
 
@@ -112,12 +111,12 @@ class Library:
 
     @cached_property
     def _designers(self) -> list[str]:
-        folders = [str(path.resolve()) for path in self.extra]
+        folders = [path.resolve() for path in self.extra]
         found = {
             info.family
             for infos in self._faces.values()
             for info in infos
-            if info.path and any(str(Path(info.path).resolve()).startswith(folder) for folder in folders)
+            if info.path and any(Path(info.path).resolve().is_relative_to(folder) for folder in folders)
         }
         return sorted(found)
 
@@ -145,12 +144,9 @@ class Library:
             and "CJK" not in family
             and not any(word in family.split() for word in NOT_TEXT_FACES)
         )
-        cjk = [first_cjk] if first_cjk else []
-        cjk += [family for family in CJK_ORDER if family != first_cjk]
-        ordered = [*self._designers]
-        if first_cjk:
-            ordered.append(first_cjk)  # its own punctuation and Latin, as Japanese or Chinese type sets them
-        ordered += [LATIN, *others, *cjk, *EMOJI, FALLBACK]
+        # The language's own CJK face goes first: its punctuation and Latin, as Japanese or Chinese type sets them.
+        cjk = [family for family in CJK_ORDER if family != first_cjk]
+        ordered = [*self._designers, *([first_cjk] if first_cjk else []), LATIN, *others, *cjk, *EMOJI, FALLBACK]
         unique = dict.fromkeys(family for family in ordered if self.has(family))
         return tuple(unique) or (MONOSPACE,)
 
@@ -161,8 +157,9 @@ class Library:
             for info in self._faces.get(family, []):
                 if info.path is None:  # one of Typst's own fonts: only the monospaced one is stacked
                     continue
-                blob = blobs.get(info.path) or blobs.setdefault(info.path, uharfbuzz.Blob.from_file_path(info.path))
-                covered.update(uharfbuzz.Face(blob, info.index).unicodes)
+                if info.path not in blobs:  # one file holds several faces of a collection (.ttc)
+                    blobs[info.path] = uharfbuzz.Blob.from_file_path(info.path)
+                covered.update(uharfbuzz.Face(blobs[info.path], info.index).unicodes)
         if MONOSPACE in families and not covered:
             covered.update(range(0x20, 0x7F))
         return frozenset(covered)

@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 
 from petition import accounts, passwords
 from petition.app import create_app
-from petition.database import Database, dialect_of
+from petition.database import Database, _sqlite_path, dialect_of
 from petition.mailer import OneByOne
 from petition.migrations import migrate
 from petition.settings import Settings
@@ -143,7 +143,7 @@ async def start_app(settings: Settings) -> tuple[Starlette, object]:
 
     db_url's database is migrated already; a SQLite file not there yet (in a data folder a test
     made of its own) is migrated first, as `python main.py` would."""
-    if dialect_of(settings.database_url) == "sqlite" and not Path(urlsplit(settings.database_url).path[1:]).exists():
+    if dialect_of(settings.database_url) == "sqlite" and not Path(_sqlite_path(settings.database_url)).exists():
         database = Database(settings.database_url)
         await database.connect()
         try:
