@@ -37,6 +37,7 @@ from . import (
     signing,
     timeline,
     timeline_pages,
+    tlog,
     two_factor,
     updates,
 )
@@ -471,6 +472,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.passwords.prepare()
             # On SQLite the waiting signatures' dedupe tags live in memory: rebuilt before the first request.
             await pending.tags_of(db, settings)
+            await tlog.start_missing(db, settings)
             # Everything built so far (modules, templates, connections) lives as long as the
             # process: take it out of the garbage collector's sight, so collections under
             # load only walk what requests allocate.

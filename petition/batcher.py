@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from . import pending, queries
+from . import pending, queries, tlog
 from .database import Database, Row, Transaction, now
 from .encryption import ADDRESS_PAD, encrypt
 from .petitions import is_open
@@ -92,8 +92,12 @@ class _Batch:
         self.details: list[dict[str, Any]] = []
         # signatures of this batch that stay in: their details may be written
         self.standing: set[str] = set()
+        # For the transparency log: (method, commitment) of each signature that stays in, and the
+        # commitment of each counted signature withdrawn (None: counted before the log began).
+        self.log_signatures: list[tuple[str, bytes]] = []
+        self.log_withdrawals: list[bytes | None] = []
 
-    def add(self, kind: int, content: dict[str, Any]) -> None:
+    def add(self, kind: int, content: dict[str, Any], pending_key: str) -> None:
         method = content.get("method", "")
         if kind in (pending.SIGNATURE, pending.WITHDRAWN):
             self.signed[method] += 1
@@ -105,12 +109,19 @@ class _Batch:
                 self.attempts.append(content["attempt"])
             if kind == pending.SIGNATURE:
                 self.standing.add(content["signature"])
+                # An entry sealed before the log existed has no commitment: its pending key stands in.
+                commit = content.get("commitment")
+                self.log_signatures.append(
+                    (method, bytes.fromhex(commit) if commit else tlog.legacy_commitment(pending_key))
+                )
                 self.details.append(content)
                 if "dedupe" in content:
                     self.dedupe.append(content["dedupe"])
                     self.released_tags.append(content["dedupe"]["tag"])
         elif kind == pending.WITHDRAWAL:
             self.withdrawn[method] += 1
+            commit = content.get("commitment")
+            self.log_withdrawals.append(bytes.fromhex(commit) if commit else None)
         elif kind == pending.DETAILS:
             self.details.append(content)
 
@@ -130,7 +141,7 @@ async def close_batch(
         batch = _Batch()
         # A code batch's tear-off flyer counts the signatures made with its codes.
         for row in await tx.fetch_all(queries.TAKE_PENDING, {"petition_id": petition_id}):
-            batch.add(int(row["kind"]), pending.unseal(settings, row))
+            batch.add(int(row["kind"]), pending.unseal(settings, row), row["pending_key"])
         # A closed petition's last batch, too small to be a crowd, keeps no reason or updates address
         # of its own signatures: on disk they would pair with its names (those of signatures
         # counted in an earlier batch pair with nothing here).
@@ -146,6 +157,7 @@ async def close_batch(
             if "contact" in content and not dropped:
                 batch.contacts.append(content["contact"])
         await _write(tx, settings, petition_id, batch)
+        await _log(tx, settings, petition_id, batch)  # before the count moves: a log starting now carries it over
         # Used attempts go with the batch, not with the write that signed (their expiry, a time
         # to the second, would date the signature), nor alone by the minute.
         for attempt_hash in sorted(batch.attempts):
@@ -195,6 +207,29 @@ async def _write(tx: Transaction, settings: Settings, petition_id: str, batch: _
             for item in contacts
         ],
     )
+
+
+async def _log(tx: Transaction, settings: Settings, petition_id: str, batch: _Batch) -> None:
+    """The batch's entries in the petition's transparency log, shuffled, and a signed checkpoint.
+
+    A signature withdrawn before its batch closed enters as neither entry. A withdrawal names the
+    index of its signature's entry, or entry 0 (carried over) for one counted before the log began.
+    """
+    entries: list[tuple[bytes, bytes | None]] = [
+        (tlog.signature_entry(method, commit), commit) for method, commit in batch.log_signatures
+    ]
+    carried = 0
+    for commit in batch.log_withdrawals:
+        index = None if commit is None else await tlog.find(tx, petition_id, commit)
+        if index is None:
+            carried += 1
+            index = 0
+        entries.append((tlog.withdrawal_entry(index), None))
+    if not entries:
+        return
+    await tlog.append(tx, settings, petition_id, tlog.shuffled(entries))
+    if carried:
+        await tx.execute(queries.ADD_CARRIED_WITHDRAWN, {"id": petition_id, "withdrawn": carried})
 
 
 async def _count(tx: Transaction, petition_id: str, batch: _Batch, hour: int) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from . import downloads, queries
+from . import downloads, queries, tlog
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
 from .parameters import LARGEST_NUMBER, bounded
@@ -140,6 +140,8 @@ async def make_batch(
             chunk = hashes[start : start + INSERT_CHUNK]
             values = {f"h{i}": value for i, value in enumerate(chunk)} | {"batch_id": batch_id}
             await tx.execute(queries.insert_signing_codes(len(chunk)), values)
+        # Committed in the log at once, before any of its codes can sign (a draft's, when published).
+        await tlog.append_code_batch(tx, settings, petition["id"], count)
 
     await db.write(insert)
     return batch_id, codes

@@ -44,7 +44,7 @@ DETAILS = 3
 # content, not the length, and a length that followed a name or reason would pair the entry, in
 # its place in the page and its commit in the WAL, with the row the batch writes). Petitions that
 # keep names or reasons need room for them: 80 + 80 + 500 characters at up to 4 bytes each.
-SMALL_ENTRY = 256
+SMALL_ENTRY = 384  # the longest: a work-email signature from a flyer, with its log commitment (about 320)
 LARGE_ENTRY = 4 * (80 + 80 + 500) + 512
 # Withdrawals and details (an updates address confirmed later) each have one length too.
 DETAILS_ENTRY = 1536
@@ -77,9 +77,17 @@ def _bound(kind: int, key: str, petition_id: str) -> str:
 
 # Entries are written at every signature, so they are kept small (fewer pages to write): short
 # names for their fields, and the hashes and ids they carry (hex) as URL-safe base64.
-SHORT = {"signature": "s", "method": "m", "code_batch": "b", "flyer": "f", "dedupe": "d", "attempt": "a"}
+SHORT = {
+    "signature": "s",
+    "method": "m",
+    "code_batch": "b",
+    "flyer": "f",
+    "dedupe": "d",
+    "attempt": "a",
+    "commitment": "c",
+}
 LONG = {short: name for name, short in SHORT.items()}
-HEX_FIELDS = frozenset({"signature", "code_batch", "flyer", "attempt"})
+HEX_FIELDS = frozenset({"signature", "code_batch", "flyer", "attempt", "commitment"})
 DEDUPE_SHORT = {"tag": "t", "withdraw_key": "w"}
 
 

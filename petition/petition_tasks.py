@@ -140,9 +140,12 @@ async def change_state(request: Request) -> Response:
     action = request.path_params["action"]
     if action not in STATE_ACTIONS:
         return not_found(request)
-    change = petitions.publish if action == "publish" else petitions.close
+    db = request.app.state.db
     try:
-        await change(request.app.state.db, organizer_id=organizer.id, slug=row["id"])
+        if action == "publish":
+            await petitions.publish(db, request.app.state.settings, organizer_id=organizer.id, slug=row["id"])
+        else:
+            await petitions.close(db, organizer_id=organizer.id, slug=row["id"])
     except PetitionError as error:
         return await overview(request, errors={"form": error.message}, status=error.status)
     request.app.state.public_cache.clear()

@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal
 from anyascii import anyascii
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from . import addresses, languages, queries, zones
+from . import addresses, languages, queries, tlog, zones
 from .database import Database, Row, Transaction, is_unique_violation, now
 from .organizers import audit
 from .parameters import Moment
+from .settings import Settings
 from .text import LINE, PROSE, SENTENCE
 from .tokens import new_id
 from .zones import DEFAULT_ZONE, TimeZone
@@ -461,7 +462,8 @@ async def update(db: Database, *, organizer_id: str, slug: str, data: PetitionUp
     await db.write(apply)
 
 
-async def publish(db: Database, *, organizer_id: str, slug: str) -> None:
+async def publish(db: Database, settings: Settings, *, organizer_id: str, slug: str) -> None:
+    """Draft -> open, and its transparency log starts (its draft code batches committed in it)."""
     row = await editable_by(db, slug, organizer_id)
     if row["state"] != "draft":
         raise PetitionError(409, f"This petition is already {row['state']}; only a draft can be published.")
@@ -479,6 +481,7 @@ async def publish(db: Database, *, organizer_id: str, slug: str) -> None:
             return SLUG_TAKEN
         if await tx.fetch_one(queries.PUBLISH_PETITION, {"id": row["id"], "now": now()}) is None:
             return "This petition is no longer draft."
+        await tlog.start(tx, settings, row["id"])
         await tx.execute(queries.BUMP_CACHE_VERSION)
         return None
 

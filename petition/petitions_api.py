@@ -125,7 +125,10 @@ async def update_petition(request: Request, body: PetitionUpdate) -> PetitionOrg
 async def publish_petition(request: Request) -> PetitionOrganizerView:
     """POST /api/v1/petitions/{slug}/publish: draft -> open."""
     return await _change(
-        request, lambda db, organizer_id, slug: petitions.publish(db, organizer_id=organizer_id, slug=slug)
+        request,
+        lambda db, organizer_id, slug: petitions.publish(
+            db, request.app.state.settings, organizer_id=organizer_id, slug=slug
+        ),
     )
 
 

@@ -154,7 +154,8 @@ ON CONFLICT (name) DO UPDATE SET value = excluded.value
 PETITION_COLUMNS = (
     "id, slug, state, title, summary, body, target, goal, closes_at, allowed_domains, verification, "
     "show_names, reasons_enabled, timeline_floor, retention_days, signature_count, count_email, count_code, "
-    "created_by, created_at, opened_at, closed_at, text_changed_at, version, time_zone, language"
+    "created_by, created_at, opened_at, closed_at, text_changed_at, version, time_zone, language, "
+    "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued"
 )
 # Only a published petition has its slug: drafts may share one, and are addressed by id.
 SELECT_PETITION_BY_ID_OR_SLUG = f"""
@@ -528,3 +529,39 @@ DELETE_DRAFT_VERSIONS = "DELETE FROM petition_versions WHERE petition_id = :peti
 DELETE_DRAFT_ORGANIZERS = "DELETE FROM petition_organizers WHERE petition_id = :petition_id"
 # Only while it is still a draft: a publish that won the race keeps its petition (the unit rolls back).
 DELETE_DRAFT = "DELETE FROM petitions WHERE id = :id AND state = 'draft' RETURNING id"
+
+# -- transparency log (see tlog.py and migrations/0015) -------------------------------
+
+SELECT_PETITION_TO_START_LOG = "SELECT state, slug, signature_count FROM petitions WHERE id = :id"
+# Starting the log locks the petition's row: one start, however many processes try.
+START_LOG = """
+UPDATE petitions SET log_origin = :origin, log_carried_over = :carried_over, log_size = 0
+WHERE id = :id AND log_origin IS NULL
+RETURNING id
+"""
+# Every append first locks the petition's row (a no-op update), so appends take turns.
+LOCK_LOG_HEAD = """
+UPDATE petitions SET log_size = log_size WHERE id = :id
+RETURNING log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn
+"""
+SET_LOG_HEAD = "UPDATE petitions SET log_size = :size, log_checkpoint = :note WHERE id = :id"
+ADD_CODES_ISSUED = "UPDATE petitions SET codes_issued = codes_issued + :codes WHERE id = :id"
+ADD_CARRIED_WITHDRAWN = "UPDATE petitions SET log_carried_withdrawn = log_carried_withdrawn + :withdrawn WHERE id = :id"
+SELECT_CODE_BATCH_SIZES = "SELECT size FROM code_batches WHERE petition_id = :petition_id ORDER BY id"
+INSERT_LOG_ENTRY = """
+INSERT INTO log_entries (petition_id, idx, data, commitment) VALUES (:petition_id, :idx, :data, :commitment)
+"""
+SELECT_LOG_ENTRIES = """
+SELECT idx, data FROM log_entries WHERE petition_id = :petition_id AND idx >= :start AND idx < :end ORDER BY idx
+"""
+SELECT_LOG_INDEX = "SELECT idx FROM log_entries WHERE petition_id = :petition_id AND commitment = :commitment"
+SELECT_LOG_TILE = "SELECT hashes FROM log_tiles WHERE petition_id = :petition_id AND level = :level AND idx = :idx"
+SELECT_LOG_TILES = "SELECT level, idx, hashes FROM log_tiles WHERE petition_id = :petition_id ORDER BY level, idx"
+UPSERT_LOG_TILE = """
+INSERT INTO log_tiles (petition_id, level, idx, hashes) VALUES (:petition_id, :level, :idx, :hashes)
+ON CONFLICT (petition_id, level, idx) DO UPDATE SET hashes = excluded.hashes
+"""
+INSERT_LOG_CHECKPOINT = "INSERT INTO log_checkpoints (petition_id, size, note) VALUES (:petition_id, :size, :note)"
+SELECT_LOG_CHECKPOINTS = "SELECT size, note FROM log_checkpoints WHERE petition_id = :petition_id ORDER BY size"
+# Published petitions whose log has not started (published before logs existed).
+SELECT_PETITIONS_WITHOUT_LOG = "SELECT id FROM petitions WHERE state <> 'draft' AND log_origin IS NULL ORDER BY id"

@@ -10,6 +10,7 @@ import base64
 import binascii
 import ipaddress
 import os
+import re
 import secrets
 import stat
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ SECRET_LENGTHS = {
     "ENCRYPTION_KEY": (32, 32),
     "SIGNING_KEY": (32, 32),
 }
+# A C2SP verifier key of an Ed25519 key: <name>+<8 hex digits of key id>+<base64 of 0x01 and 32 bytes>.
+VKEY = re.compile(r"[^\s+]+\+[0-9a-f]{8}\+A[Q-Za-f][A-Za-z0-9+/]{42}")
 # In development, missing secrets are generated once into this file in DATA_DIR.
 DEV_SECRETS_FILE = "secrets.env"
 SECRET_FILE_MODE = 0o600
@@ -82,6 +85,8 @@ class Settings:
     access_log: bool = False
     http_header_timeout_seconds: int = 10
     http_keepalive_seconds: int = 5
+    # Verifier keys (C2SP vkeys) of signing keys used before SIGNING_KEY, still published.
+    signing_keys_retired: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -158,6 +163,14 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         except ValueError:
             problems.append(f"TRUSTED_PROXIES holds {item!r}, which is not an IP address or network")
 
+    retired = tuple(filter(None, (item.strip() for item in read("SIGNING_KEYS_RETIRED", "").split(","))))
+    for vkey in retired:
+        if not VKEY.fullmatch(vkey):
+            problems.append(
+                f"SIGNING_KEYS_RETIRED holds {vkey[:40]!r}, which is not a verifier key (<name>+<key id>+<key>); "
+                "GET /api/v1/log/key shows the current one in that form"
+            )
+
     smtp_host = read("SMTP_HOST", "")
     site_name = read("SITE_NAME", "Petitions")
     if not 1 <= len(site_name) <= 80:
@@ -198,6 +211,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         access_log=access_log in ("true", "1", "yes"),
         http_header_timeout_seconds=read_int("HTTP_HEADER_TIMEOUT_SECONDS", 10, 1),
         http_keepalive_seconds=read_int("HTTP_KEEPALIVE_SECONDS", 5, 1),
+        signing_keys_retired=retired,
     )
     if smtp_host and not values["smtp_from"]:
         problems.append("SMTP_FROM is needed when SMTP_HOST is set")

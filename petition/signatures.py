@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from . import addresses, codes, pending, queries, updates
+from . import addresses, codes, pending, queries, tlog, updates
 from .database import Database, Row, Transaction, is_unique_violation, now
 from .petitions import PetitionError, is_open
 from .settings import Settings
@@ -237,7 +237,11 @@ def signature_content(
 ) -> dict[str, Any]:
     """What a signature's pending entry holds for its batch: the signature's key and method, the
     name and reason as far as the petition keeps them, the flyer it came through."""
-    content: dict[str, Any] = {"signature": receipt_key("sig/v1", receipt), "method": method}
+    content: dict[str, Any] = {
+        "signature": receipt_key("sig/v1", receipt),
+        "method": method,
+        "commitment": tlog.commitment(receipt).hex(),
+    }
     # A name is kept only when it will be shown: the petition allows it and the signer asked.
     if petition["show_names"] and fields.get("show_name") and fields.get("name"):
         content["name"] = {"key": receipt_key("name/v1", receipt), "name": fields["name"], "role": fields["role"]}
@@ -347,7 +351,8 @@ async def withdraw(db: Database, settings: Settings, *, petition: Row, receipt: 
             kind=pending.WITHDRAWAL,
             key=pending.withdrawal_key(receipt),
             petition=petition,
-            content={"method": changed["method"]},
+            # The log's withdrawal entry names the signature's entry, found by its commitment.
+            content={"method": changed["method"], "commitment": tlog.commitment(receipt).hex()},
         )
         if await tx.fetch_one(queries.DELETE_SIGNER_NAME, {"key": receipt_key("name/v1", receipt)}):
             # The name leaves the public page now, as the signer was told (the count moves with
