@@ -61,7 +61,8 @@ async def one_round(url: str, data_dir: Path, count: int) -> tuple[float, float,
             reasons_enabled=True,
         )
         petition_id = await petitions.create(db, organizer_id=organizer, data=data)
-        await petitions.publish(db, organizer_id=organizer, slug=petition_id)  # a draft is addressed by its id
+        # A draft is addressed by its id.
+        await petitions.publish(db, settings, organizer_id=organizer, slug=petition_id)
         petition = await db.fetch_one("SELECT * FROM petitions WHERE id = :id", {"id": petition_id})
         _, made = await codes.make_batch(
             db, settings, petition=petition, organizer_id=organizer, count=count, label="", keep_for_download=False
