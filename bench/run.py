@@ -20,6 +20,10 @@ count. The table ends with each server's peak memory. With `--postgresql URL` (o
 BENCH_POSTGRESQL_URL) two more rows sign with printed codes on PostgreSQL, with one worker
 process and with two, each service on a fresh schema of that database, its codes made in
 several batches and spent in mixed order (as signatures from many flyers arrive).
+The transparency log's workloads ask random inclusion proofs, consistency proofs and full
+tiles of one petition's log of 1,000,000 entries, appended before the service starts exactly
+as the batcher appends (bench/log.py); with `--postgresql`, proofs and tiles of such a log are
+also read from the PostgreSQL services.
 
 This machine is noisy (the same server measures 6,000 to 11,000 requests/s a
 minute apart), so: servers run pinned to one core and wrk to the other; the
@@ -50,6 +54,7 @@ from pathlib import Path
 
 import email_load  # beside this script
 import httpx
+import log as log_bench  # beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK_THREADS = 1
@@ -60,6 +65,16 @@ EMAIL = "sign with a work-email code, end to end (signatures/s)"
 EMAIL_SIGNERS = 32  # signers at once in the email workload
 API = "/api/v1/petitions"
 BACKGROUND_SIGNATURES_PER_SECOND = 50  # printed-code signatures during every other workload
+LOG_ENTRIES = 1_000_000  # the transparency log the proof and tile workloads read
+LOG_WORKLOADS = {
+    "inclusion": "inclusion proof, log of 1,000,000",
+    "consistency": "consistency proof, log of 1,000,000",
+    "tile": "tile, log of 1,000,000",
+}
+POSTGRESQL_LOG_WORKLOADS = {
+    "inclusion": "inclusion proof on PostgreSQL, log of 1,000,000",
+    "tile": "tile on PostgreSQL, log of 1,000,000",
+}
 # With two or more cores and taskset, servers run on one core and wrk on another.
 PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 SERVER_CPU, WRK_CPU = "1", "0"
@@ -175,6 +190,63 @@ def publish(client: httpx.Client, base: str, headers: dict[str, str], petition: 
     return str(draft["slug"])
 
 
+def wanted_any(only: str, names: dict[str, str]) -> bool:
+    """Whether `--only` (comma-separated parts of names; empty: everything) asks for any of `names`."""
+    wanted = [part.strip() for part in only.split(",") if part.strip()]
+    return not wanted or any(part in name for part in wanted for name in names.values())
+
+
+def seed_log(port: int, data_dir: Path, database_url: str = "") -> str:
+    """Before its service starts: a petition whose transparency log holds LOG_ENTRIES signature
+    entries, appended 1,000 at a time as the batcher appends (bench/log.py), signed with the key the
+    service will use; its slug."""
+    environ = {"DATA_DIR": str(data_dir), "BASE_URL": f"http://127.0.0.1:{port}"}
+    if database_url:
+        environ["DATABASE_URL"] = database_url
+    main_py = str(ROOT / "main.py")
+    subprocess.run([sys.executable, main_py, "migrate"], env={**os.environ, **environ}, check=True, capture_output=True)
+    sys.path.insert(0, str(ROOT))
+    from petition.database import Database  # the server's own modules, only where needed
+    from petition.settings import load_settings
+
+    settings = load_settings(environ, env_file=data_dir / ".env")
+
+    async def build() -> None:
+        db = Database(settings.database_url)
+        await db.connect()
+        try:
+            await log_bench.build_log(db, settings, LOG_ENTRIES, 1000, slug="a-long-log")
+        finally:
+            await db.disconnect()
+
+    asyncio.run(build())
+    return "a-long-log"
+
+
+def log_script(folder: Path, name: str, slug: str, kind: str) -> Path:
+    """A wrk Lua script asking, at every request, for a random proof or tile of `slug`'s log."""
+    size = LOG_ENTRIES
+    requests = {
+        "inclusion": f'string.format("{API}/{slug}/log/inclusion?index=%d&tree_size={size}", '
+        f"math.random(0, {size - 1}))",
+        "consistency": f'string.format("{API}/{slug}/log/consistency?first=%d&second={size}", '
+        f"math.random(1, {size - 1}))",
+        # a full tile of level 0, its index as C2SP tlog-tiles writes it (x001/234 for 1234)
+        "tile": f"tile_path(math.random(0, {size // 256 - 1}))",
+    }
+    script = folder / f"{name}.lua"
+    script.write_text(
+        "local function tile_path(n)\n"
+        '  if n < 1000 then return string.format("/p/' + slug + '/log/tile/0/%03d", n) end\n'
+        '  return string.format("/p/' + slug + '/log/tile/0/x%03d/%03d", math.floor(n / 1000), n % 1000)\n'
+        "end\n"
+        "request = function()\n"
+        f'  return wrk.format("GET", {requests[kind]})\n'
+        "end\n"
+    )
+    return script
+
+
 def seed_petitions(service_port: int, data_dir: Path, count: int) -> list[str]:
     """An organizer, a token, and `count` open petitions; their slugs."""
     environ = {**os.environ, "DATA_DIR": str(data_dir)}
@@ -282,10 +354,11 @@ def seed_codes(
 
 
 def postgresql_service(
-    base_url: str, workers: int, folder: Path, smtp_port: int, codes: int
-) -> tuple[subprocess.Popen[bytes], str, str, Path, str]:
+    base_url: str, workers: int, folder: Path, smtp_port: int, codes: int, *, log: bool = False
+) -> tuple[subprocess.Popen[bytes], str, str, Path, str, str]:
     """A service on a fresh schema of `base_url` with `workers` processes, and codes of several
-    batches mixed; (process, its URL, the petition's slug, the codes file, the schema)."""
+    batches mixed; with `log`, a petition with a long transparency log too; (process, its URL, the
+    petition's slug, the codes file, the schema, the long log's petition's slug or "")."""
     schema = f"bench_{secrets.token_hex(4)}"
     subprocess.run(["psql", base_url, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
     url = f"{base_url}{'&' if '?' in base_url else '?'}search_path={schema}"
@@ -303,10 +376,11 @@ def postgresql_service(
         text=True, env=environ, check=True, capture_output=True,
     ).stdout.strip().splitlines()[-1]  # fmt: skip
     port = free_port()
+    log_slug = seed_log(port, data_dir, url) if log else ""
     process = start_service(port, data_dir, data_dir / "service.log", smtp_port, database_url=url, workers=workers)
     wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
     slug, path = seed_codes(port, data_dir, codes, f"postgresql-{workers}", token=token, mixed=True)
-    return process, f"http://127.0.0.1:{port}", slug, path, schema
+    return process, f"http://127.0.0.1:{port}", slug, path, schema, log_slug
 
 
 def bench_token(data_dir: Path) -> str:
@@ -396,6 +470,7 @@ def main() -> None:
         folder_path = Path(folder)
         bare_port, service_port = free_port(), free_port()
         bare = start_bare(bare_port, folder_path / "bare.log")
+        log_slug = seed_log(service_port, folder_path) if wanted_any(args.only, LOG_WORKLOADS) else ""
         service = start_service(service_port, folder_path, folder_path / "service.log", sink.port)
         # (process, schema) of each PostgreSQL service, stopped and dropped at the end.
         postgresql: list[tuple[subprocess.Popen[bytes], str]] = []
@@ -438,14 +513,25 @@ def main() -> None:
                 "chart page, 1,000 signatures": (f"{service_url}/p/{small}", None),
                 "chart page, 1,000,000 signatures": (f"{service_url}/p/{large}", None),
             }
+            if log_slug:
+                for kind, name in LOG_WORKLOADS.items():
+                    workloads[name] = (service_url, log_script(folder_path, kind, log_slug, kind))
             signing_rows = {SIGNING: args.codes}
             servers: dict[str, subprocess.Popen[bytes]] = {}  # a workload's own server, when not the service
             wanted = [part.strip() for part in args.only.split(",") if part.strip()]
-            if args.postgresql and (not wanted or any(part in POSTGRESQL_SIGNING for part in wanted)):
+            postgresql_log = wanted_any(args.only, POSTGRESQL_LOG_WORKLOADS)
+            if args.postgresql and (wanted_any(args.only, {"": POSTGRESQL_SIGNING}) or postgresql_log):
                 for workers in (1, 2):
-                    process, url, slug, path, schema = postgresql_service(
-                        args.postgresql, workers, folder_path, sink.port, args.postgresql_codes
+                    process, url, slug, path, schema, log_slug = postgresql_service(
+                        args.postgresql, workers, folder_path, sink.port, args.postgresql_codes, log=postgresql_log
                     )
+                    for kind, name in POSTGRESQL_LOG_WORKLOADS.items():
+                        if log_slug:
+                            servers[f"{name}, {workers} process{'es' if workers > 1 else ''}"] = process
+                            workloads[f"{name}, {workers} process{'es' if workers > 1 else ''}"] = (
+                                url,
+                                log_script(folder_path, f"postgresql-{workers}-{kind}", log_slug, kind),
+                            )
                     postgresql.append((process, schema))
                     name = f"{POSTGRESQL_SIGNING}, {workers} process{'es' if workers > 1 else ''}"
                     servers[name] = process
