@@ -229,7 +229,11 @@ async def _log(tx: Transaction, settings: Settings, petition_id: str, batch: _Ba
         return
     await tlog.append(tx, settings, petition_id, tlog.shuffled(entries))
     if carried:
-        await tx.execute(queries.ADD_CARRIED_WITHDRAWN, {"id": petition_id, "withdrawn": carried})
+        row = await tx.fetch_one(queries.ADD_CARRIED_WITHDRAWN, {"id": petition_id, "withdrawn": carried})
+        if row is None or row["log_carried_withdrawn"] > row["log_carried_over"]:
+            # Cannot happen unless the database was changed by hand; appended all the same, so
+            # that the log says what the count did (and check-log and the verifier report it).
+            logger.error("petition %s: more withdrawals of carried-over signatures than were carried over", petition_id)
 
 
 async def _count(tx: Transaction, petition_id: str, batch: _Batch, hour: int) -> None:

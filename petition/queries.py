@@ -546,7 +546,10 @@ RETURNING log_origin, log_size, log_checkpoint, log_carried_over, log_carried_wi
 """
 SET_LOG_HEAD = "UPDATE petitions SET log_size = :size, log_checkpoint = :note WHERE id = :id"
 ADD_CODES_ISSUED = "UPDATE petitions SET codes_issued = codes_issued + :codes WHERE id = :id"
-ADD_CARRIED_WITHDRAWN = "UPDATE petitions SET log_carried_withdrawn = log_carried_withdrawn + :withdrawn WHERE id = :id"
+ADD_CARRIED_WITHDRAWN = """
+UPDATE petitions SET log_carried_withdrawn = log_carried_withdrawn + :withdrawn WHERE id = :id
+RETURNING log_carried_over, log_carried_withdrawn
+"""
 SELECT_CODE_BATCH_SIZES = "SELECT size FROM code_batches WHERE petition_id = :petition_id ORDER BY id"
 INSERT_LOG_ENTRY = """
 INSERT INTO log_entries (petition_id, idx, data, commitment) VALUES (:petition_id, :idx, :data, :commitment)

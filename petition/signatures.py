@@ -345,14 +345,17 @@ async def withdraw(db: Database, settings: Settings, *, petition: Row, receipt: 
         )
         if changed is None:
             return False
+        # The log's withdrawal entry will name the signature's entry, found by its commitment (none:
+        # counted before the log began, so the withdrawal names the carried-over entry).
+        entry = await tlog.entry_of(tx, petition["id"], receipt, pending.signature_key(receipt))
+        withdrawal = {"method": changed["method"]} | ({"commitment": entry[1].hex()} if entry else {})
         await pending.insert(
             tx,
             settings,
             kind=pending.WITHDRAWAL,
             key=pending.withdrawal_key(receipt),
             petition=petition,
-            # The log's withdrawal entry names the signature's entry, found by its commitment.
-            content={"method": changed["method"], "commitment": tlog.commitment(receipt).hex()},
+            content=withdrawal,
         )
         if await tx.fetch_one(queries.DELETE_SIGNER_NAME, {"key": receipt_key("name/v1", receipt)}):
             # The name leaves the public page now, as the signer was told (the count moves with

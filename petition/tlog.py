@@ -316,6 +316,8 @@ async def _append(
     tx: Transaction, settings: Settings, petition_id: str, head: Head, entries: Sequence[tuple[bytes, bytes | None]]
 ) -> None:
     size = head.size
+    if not entries and head.note is not None:
+        return  # nothing new to sign
     new_size = size + len(entries)
     await tx.execute_many(
         queries.INSERT_LOG_ENTRY,
@@ -399,6 +401,19 @@ async def find(tx_or_db: Transaction | Database, petition_id: str, commit: bytes
     """The index of the signature entry with this commitment, or None."""
     index = await tx_or_db.fetch_val(queries.SELECT_LOG_INDEX, {"petition_id": petition_id, "commitment": commit})
     return None if index is None else int(index)
+
+
+async def entry_of(
+    tx_or_db: Transaction | Database, petition_id: str, receipt: str, pending_key: str
+) -> tuple[int, bytes] | None:
+    """(index, commitment) of the signature entry of a receipt, whose pending entry had
+    `pending_key`: under its own commitment, or (accepted before the log began, counted after) its
+    legacy one; None when it has none (not counted yet, or counted before the log began)."""
+    for commit in (commitment(receipt), legacy_commitment(pending_key)):
+        index = await find(tx_or_db, petition_id, commit)
+        if index is not None:
+            return index, commit
+    return None
 
 
 # -- reading ---------------------------------------------------------------------------
