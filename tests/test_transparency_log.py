@@ -122,3 +122,22 @@ async def test_proofs_from_tiles_agree_with_proofs_from_every_leaf(
             assert await reader.inclusion_proof(pid, index, size) == merkle.inclusion_proof(index, leaves[:size])
         for first in {1, size // 3, size - 1} - {0}:
             assert await reader.consistency_proof(pid, first, size) == merkle.consistency_proof(first, leaves[:size])
+
+
+def test_checkpoints_are_signed_exactly_as_go_sumdb_note_signs_its_reference_note() -> None:
+    # The key and note of golang.org/x/mod/sumdb/note's own tests (and the C2SP signed-note example).
+    seed = base64.b64decode("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz")[1:]
+    signer = checkpoints.signer(seed, "https://PeterNeumann/")
+    text = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+    assert signer.vkey == "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+    assert signer.sign(text) == (
+        text + "\n\u2014 PeterNeumann "
+        "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+    )
+
+
+def test_a_checkpoint_body_is_origin_size_and_base64_root_and_the_origin_is_base_url_without_its_scheme() -> None:
+    assert checkpoints.origin_of("https://petitions.example.org:8443/campaigns", "fair-pay") == (
+        "petitions.example.org:8443/campaigns/p/fair-pay"
+    )
+    assert checkpoints.body("example.org/p/x", 3, bytes(32)) == f"example.org/p/x\n3\n{'A' * 43}=\n"
