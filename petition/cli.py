@@ -1,4 +1,4 @@
-"""The command line: `python main.py [serve|migrate|generate-secrets] ...`.
+"""The command line: `python main.py [serve|migrate|generate-secrets|check-log] ...`.
 
 Every failure an operator can cause (a bad setting, an unreachable database, a
 failing migration) ends with one line on stderr and a non-zero exit, never a
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from . import accounts, api_tokens, organizers
+from . import accounts, api_tokens, log_check, organizers
 from .database import Database, DatabaseError, dialect_of
 from .logs import configure_logging, logging_config
-from .migrations import MigrationError, migrate
+from .migrations import MigrationError, check_current, migrate
 from .passwords import password_problem
 from .settings import SECRET_LENGTHS, Settings, SettingsError, load_settings, new_secret
 
@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     token_cmd.add_argument("email")
     token_cmd.add_argument("--name", default="command line", help="what the token is for")
     token_cmd.set_defaults(run=run_create_token)
+
+    check_log_cmd = commands.add_parser(
+        "check-log",
+        help="recompute every published petition's transparency log (or one's) from its entries; read-only",
+    )
+    check_log_cmd.add_argument("slug", nargs="?", help="only this petition")
+    check_log_cmd.set_defaults(run=run_check_log)
     return parser
 
 
@@ -208,6 +215,28 @@ def run_create_token(args: argparse.Namespace) -> int:
     print(f"API token {name!r} for {organizers.login_email(args.email)} (shown once):")
     print(token)
     return 0
+
+
+def run_check_log(args: argparse.Namespace) -> int:
+    """One line per petition, `ok <slug> size=<n> count=<n>` or `FAIL <slug> <what>`; 1 on any FAIL."""
+    settings = settings_or_exit()
+
+    async def check(db: Database) -> int:
+        # Read-only: an unmigrated database is reported, never migrated.
+        try:
+            await check_current(db)
+        except MigrationError as error:
+            raise CommandError(str(error)) from None
+        failed = 0
+        try:
+            async for verdict in log_check.check(db, settings, args.slug):
+                print(verdict.line, flush=True)
+                failed += verdict.problem is not None
+        except log_check.UnknownPetition as error:
+            raise CommandError(str(error), EXIT_CONFIG) from None
+        return EXIT_FAILURE if failed else 0
+
+    return with_database(settings, check)
 
 
 def with_database(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:

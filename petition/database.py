@@ -133,6 +133,14 @@ class Transaction(Protocol):
 WriteUnit = Callable[[Transaction], Awaitable[T]]
 
 
+class Reads(Protocol):
+    """What reads need: a Database, a write's Transaction, or a snapshot."""
+
+    async def fetch_one(self, sql: str, values: dict[str, Any] | None = None) -> Row | None: ...
+    async def fetch_all(self, sql: str, values: dict[str, Any] | None = None) -> list[Row]: ...
+    async def fetch_val(self, sql: str, values: dict[str, Any] | None = None) -> Any: ...
+
+
 class _Hooks:
     """What a write unit asks to happen once its statements are committed, or undone.
 
@@ -314,6 +322,23 @@ class Database(_FetchShortcuts):
         reader = await self._readers.get()
         try:
             return await reader.fetch_all(sql, values)
+        finally:
+            self._readers.put_nowait(reader)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Reads]:
+        """Reads that all see the database as one moment left it, whatever commits meanwhile
+        (for a check that reads a whole log in many queries while the service appends to it):
+        a reader in a read transaction (SQLite's WAL snapshot; PostgreSQL's REPEATABLE READ)."""
+        if self.dialect == "postgresql":
+            assert self._pool is not None
+            async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+                yield _PostgresReads(conn)
+            return
+        reader = await self._readers.get()
+        try:
+            async with reader.conn.transaction():
+                yield reader
         finally:
             self._readers.put_nowait(reader)
 
@@ -573,6 +598,17 @@ class _Reader(_FetchShortcuts):
     async def execute_many(self, sql: str, values: Sequence[dict[str, Any]]) -> None:
         for item in values:
             await self.conn.execute(sql, item)
+
+
+class _PostgresReads(_FetchShortcuts):
+    """Reads on one borrowed asyncpg connection (inside `snapshot`'s transaction)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def fetch_all(self, sql: str, values: dict[str, Any] | None = None) -> list[Row]:
+        query, arguments = _positional(sql, values)
+        return [dict(record) for record in await self.conn.fetch(query, *arguments)]
 
 
 class _PostgresTransaction(_Hooks):

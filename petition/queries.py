@@ -568,3 +568,20 @@ INSERT_LOG_CHECKPOINT = "INSERT INTO log_checkpoints (petition_id, size, note) V
 SELECT_LOG_CHECKPOINTS = "SELECT size, note FROM log_checkpoints WHERE petition_id = :petition_id ORDER BY size"
 # Published petitions whose log has not started (published before logs existed).
 SELECT_PETITIONS_WITHOUT_LOG = "SELECT id FROM petitions WHERE state <> 'draft' AND log_origin IS NULL ORDER BY id"
+
+# -- check-log (log_check.py): a whole log read back in pages of its own keys ------------------
+
+LOG_HEAD_COLUMNS = (
+    "id, slug, signature_count, count_email, count_code, "
+    "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued"
+)
+SELECT_LOGS_TO_CHECK = f"SELECT {LOG_HEAD_COLUMNS} FROM petitions WHERE state <> 'draft' ORDER BY slug"
+SELECT_LOG_TO_CHECK = f"SELECT {LOG_HEAD_COLUMNS} FROM petitions WHERE slug = :slug AND state <> 'draft'"
+SELECT_LOG_ENTRIES_FROM = """
+SELECT idx, data, commitment FROM log_entries WHERE petition_id = :petition_id AND idx >= :start
+ORDER BY idx LIMIT :limit
+"""
+SELECT_LOG_CHECKPOINTS_FROM = """
+SELECT size, note FROM log_checkpoints WHERE petition_id = :petition_id AND size >= :start ORDER BY size LIMIT :limit
+"""
+COUNT_LOG_TILES = "SELECT COUNT(*) AS n FROM log_tiles WHERE petition_id = :petition_id"

@@ -1,0 +1,353 @@
+"""`python main.py check-log`: every stored part of a petition's transparency log, recomputed from its entries.
+
+For one petition's log, in one read snapshot (the service may append meanwhile) and in one pass
+over the entries, in index order:
+
+- each entry is well formed (tlog.py's kinds, exact lengths) and its commitment column is the
+  commitment in its bytes (a signature's) or NULL;
+- each withdrawal cancels an earlier signature entry not cancelled yet, or the carried-over entry 0
+  at most as many times as it carried signatures; printed-code signature entries never outnumber
+  the codes committed by code batch entries before them;
+- every tile is rebuilt, byte for byte, from the leaf hashes (C2SP tlog-tiles), and no other tile
+  is stored;
+- every stored checkpoint's root is the root of the entries below its size (RFC 6962 MTH), its
+  origin is the log's, and its signature verifies with SIGNING_KEY or one of SIGNING_KEYS_RETIRED
+  (C2SP signed-note);
+- the petition's head (log_size, log_checkpoint) is the latest checkpoint, and its counts
+  (signature_count, count_email, count_code, codes_issued, log_carried_withdrawn) are what the
+  log says: count = carried over + signature entries - withdrawal entries.
+
+Memory: the hashes are folded as they come (a stack of at most log2(n) subtree hashes, and the
+one growing tile of each level), so a log of a million entries needs a few tiles of hashes, plus
+one byte per entry to know which signatures are cancelled.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from . import checkpoints, queries
+from .database import Database, Reads, Row
+from .merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
+from .settings import Settings
+from .tlog import CARRIED_OVER, CODE_BATCH, SIGNATURE, TILE_HEIGHT, TILE_WIDTH, WITHDRAWAL
+
+# Rows read per query: large enough that a million entries take a hundred round trips.
+PAGE = 10_000
+TILE_BYTES = TILE_WIDTH * HASH_SIZE
+# What the cancellation bytes say of each entry (one byte per entry).
+NOT_A_SIGNATURE, EMAIL, CODE, CANCELLED = 0, 1, 2, 3
+METHODS = {0x01: EMAIL, 0x02: CODE}
+ENTRY_LENGTHS = {SIGNATURE: 34, WITHDRAWAL: 9, CODE_BATCH: 5, CARRIED_OVER: 9}
+
+
+class Mismatch(Exception):
+    """The first thing stored that the log's entries do not make: a short phrase naming it."""
+
+
+class UnknownPetition(LookupError):
+    """No published petition has the slug asked for."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One petition's result: its slug, and the first mismatch (None: everything agrees)."""
+
+    slug: str
+    size: int
+    count: int
+    problem: str | None = None
+
+    @property
+    def line(self) -> str:
+        """`ok <slug> size=<n> count=<n>` or `FAIL <slug> <what>`."""
+        if self.problem is None:
+            return f"ok {self.slug} size={self.size} count={self.count}"
+        return f"FAIL {self.slug} {self.problem}"
+
+
+# -- signed notes --------------------------------------------------------------------------
+# petition/verify.py (the journalists' verifier) parses verifier keys and verifies notes as well;
+# once it is in, these two can be its `parse_vkey` and `verify_note`.
+
+
+def verifier_keys(settings: Settings) -> dict[tuple[str, bytes], Ed25519PublicKey]:
+    """(key name, 4-byte key id) -> public key, for SIGNING_KEY and every SIGNING_KEYS_RETIRED vkey
+    (`<name>+<hex key id>+<base64(0x01 || public key)>`, C2SP signed-note)."""
+    signer = checkpoints.signer(settings.signing_key, settings.base_url)
+    keys = {(signer.name, checkpoints.key_id(signer.name, signer.public_key)): signer.public_key}
+    for vkey in settings.signing_keys_retired:
+        name, key_id, encoded = vkey.split("+", 2)
+        raw = base64.b64decode(encoded, validate=True)
+        keys[(name, bytes.fromhex(key_id))] = raw[1:]
+    return {key: Ed25519PublicKey.from_public_bytes(public) for key, public in keys.items()}
+
+
+def checkpoint_of(note: str, keys: dict[tuple[str, bytes], Ed25519PublicKey]) -> tuple[str, int, bytes]:
+    """A signed checkpoint -> (origin, size, root) when one of its signatures verifies with one of
+    `keys`; Mismatch("... malformed" or "... signature does not verify") otherwise."""
+    text, blank, signatures = note.partition("\n\n")
+    lines = text.split("\n")
+    if not blank or len(lines) != 3 or not signatures.endswith("\n"):
+        raise Mismatch("malformed")
+    try:
+        origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
+    except (ValueError, binascii.Error):
+        raise Mismatch("malformed") from None
+    if len(root) != HASH_SIZE or checkpoints.body(origin, size, root) != text + "\n":
+        raise Mismatch("malformed")
+    for line in signatures[:-1].split("\n"):
+        dash, _, rest = line.partition(" ")
+        name, _, encoded = rest.partition(" ")
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            continue
+        key = keys.get((name, raw[:4]))
+        if dash != "\u2014" or key is None or len(raw) != 4 + 64:
+            continue
+        try:
+            key.verify(raw[4:], (text + "\n").encode())
+        except InvalidSignature:
+            continue
+        return origin, size, root
+    raise Mismatch("signature does not verify")
+
+
+# -- the pass over the entries --------------------------------------------------------------
+
+
+@dataclass
+class _Fold:
+    """The tree of the entries seen so far: its complete subtrees, and the growing tile of each level."""
+
+    stack: list[tuple[int, bytes]] = field(default_factory=list)
+    tiles: list[bytearray] = field(default_factory=list)
+    made: list[int] = field(default_factory=list)  # hashes made at each tile level so far
+    done: list[tuple[int, int, bytes]] = field(default_factory=list)  # full tiles not compared yet
+
+    def add(self, leaf: bytes) -> None:
+        """One more leaf hash; its new nodes at heights 0, 8, 16... go into their level's tile."""
+        node, height = leaf, 0
+        self._emit(0, node)
+        while self.stack and self.stack[-1][0] == height:
+            node = node_hash(self.stack.pop()[1], node)
+            height += 1
+            if height % TILE_HEIGHT == 0:
+                self._emit(height // TILE_HEIGHT, node)
+        self.stack.append((height, node))
+
+    def _emit(self, level: int, node: bytes) -> None:
+        if level == len(self.tiles):
+            self.tiles.append(bytearray())
+            self.made.append(0)
+        self.tiles[level] += node
+        self.made[level] += 1
+        if len(self.tiles[level]) == TILE_BYTES:
+            self.done.append((level, (self.made[level] - 1) >> TILE_HEIGHT, bytes(self.tiles[level])))
+            self.tiles[level] = bytearray()
+
+    def root(self) -> bytes:
+        """The RFC 6962 tree head of the leaves so far: the subtrees folded from the right."""
+        if not self.stack:
+            return EMPTY_ROOT
+        result = self.stack[-1][1]
+        for _, node in reversed(self.stack[:-1]):
+            result = node_hash(node, result)
+        return result
+
+    def partial(self) -> list[tuple[int, int, bytes]]:
+        """The rightmost tile of each level, where it is not full: (level, index, hashes)."""
+        return [
+            (level, self.made[level] >> TILE_HEIGHT, bytes(hashes)) for level, hashes in enumerate(self.tiles) if hashes
+        ]
+
+
+def tiles_of(size: int) -> int:
+    """How many tiles a log of `size` entries stores (full ones, and the partial rightmost of each level)."""
+    total, nodes = 0, size
+    while nodes:
+        total += -(-nodes // TILE_WIDTH)
+        nodes >>= TILE_HEIGHT
+    return total
+
+
+async def _pages(reads: Reads, sql: str, petition_id: str, key: str) -> AsyncIterator[Row]:
+    """Every row of a query on one petition's log, PAGE at a time, in the order of `key`."""
+    start = 0
+    while True:
+        rows = await reads.fetch_all(sql, {"petition_id": petition_id, "start": start, "limit": PAGE})
+        for row in rows:
+            yield row
+        if len(rows) < PAGE:
+            return
+        start = int(rows[-1][key]) + 1
+
+
+async def check_log(reads: Reads, settings: Settings, head: Row) -> Verdict:
+    """One petition's log (`head`: a row of SELECT_LOGS_TO_CHECK) against everything stored of it."""
+    slug, size, count = str(head["slug"]), int(head["log_size"] or 0), int(head["signature_count"])
+    try:
+        await _check(reads, settings, head)
+    except Mismatch as mismatch:
+        return Verdict(slug, size, count, str(mismatch))
+    return Verdict(slug, size, count)
+
+
+async def _check(reads: Reads, settings: Settings, head: Row) -> None:
+    if head["log_origin"] is None:
+        raise Mismatch("the log has not started")
+    petition_id, size = head["id"], int(head["log_size"])
+    keys = verifier_keys(settings)
+    fold = _Fold()
+    kinds = bytearray(size)
+    carried = cancelled_carried = codes = code_signatures = 0
+    signed = {EMAIL: 0, CODE: 0}
+    withdrawn = {EMAIL: 0, CODE: 0}
+
+    async def stored_tile(level: int, index: int) -> bytes:
+        hashes = await reads.fetch_val(
+            queries.SELECT_LOG_TILE, {"petition_id": petition_id, "level": level, "idx": index}
+        )
+        if hashes is None:
+            raise Mismatch(f"tile {level}/{index} is missing")
+        return bytes(hashes)
+
+    checkpoint_rows = _pages(reads, queries.SELECT_LOG_CHECKPOINTS_FROM, petition_id, "size")
+    latest: Row | None = None
+    upcoming = await anext(checkpoint_rows, None)
+
+    async def checkpoints_at(tree_size: int) -> None:
+        """Check every stored checkpoint of `tree_size` (the entries below it have been folded)."""
+        nonlocal upcoming, latest
+        while upcoming is not None and int(upcoming["size"]) <= tree_size:
+            at = int(upcoming["size"])
+            if at < tree_size:
+                raise Mismatch(f"checkpoint {at} was skipped")  # not reached: sizes come in order
+            try:
+                origin, signed_size, root = checkpoint_of(str(upcoming["note"]), keys)
+            except Mismatch as mismatch:
+                raise Mismatch(f"checkpoint {at} {mismatch}") from None
+            if origin != head["log_origin"]:
+                raise Mismatch(f"checkpoint {at} origin differs")
+            if signed_size != at:
+                raise Mismatch(f"checkpoint {at} says size {signed_size}")
+            if root != fold.root():
+                raise Mismatch(f"checkpoint {at} root differs")
+            latest = upcoming
+            upcoming = await anext(checkpoint_rows, None)
+
+    await checkpoints_at(0)
+    index = 0
+    async for row in _pages(reads, queries.SELECT_LOG_ENTRIES_FROM, petition_id, "idx"):
+        if int(row["idx"]) != index:
+            raise Mismatch(f"entry {index} is missing")
+        if index >= size:
+            raise Mismatch(f"entry {index} is beyond the log's size {size}")
+        data, commit = bytes(row["data"]), row["commitment"]
+        kind = data[0] if data else None
+        if kind not in ENTRY_LENGTHS or len(data) != ENTRY_LENGTHS[kind]:
+            raise Mismatch(f"entry {index} is malformed")
+        if (bytes(commit) if commit is not None else None) != (data[2:] if kind == SIGNATURE else None):
+            raise Mismatch(f"entry {index} commitment differs")
+        if kind == SIGNATURE:
+            if data[1] not in METHODS:
+                raise Mismatch(f"entry {index} is malformed")
+            method = kinds[index] = METHODS[data[1]]
+            signed[method] += 1
+            if method == CODE:
+                code_signatures += 1
+                if code_signatures > codes:
+                    raise Mismatch(f"entry {index} is a printed-code signature beyond the {codes} codes committed")
+        elif kind == WITHDRAWAL:
+            target = int.from_bytes(data[1:], "big")
+            if target >= index:
+                raise Mismatch(f"entry {index} withdraws entry {target}, not an earlier one")
+            if target == 0 and carried:
+                cancelled_carried += 1
+                if cancelled_carried > carried:
+                    raise Mismatch(f"entry {index} withdraws more than the {carried} signatures carried over")
+            elif kinds[target] in (EMAIL, CODE):
+                withdrawn[kinds[target]] += 1
+                kinds[target] = CANCELLED
+            elif kinds[target] == CANCELLED:
+                raise Mismatch(f"entry {index} withdraws entry {target} again")
+            else:
+                raise Mismatch(f"entry {index} withdraws entry {target}, which is not a signature")
+        elif kind == CODE_BATCH:
+            codes += int.from_bytes(data[1:], "big")
+        else:  # carried over
+            if index != 0:
+                raise Mismatch(f"entry {index} carries signatures over but is not entry 0")
+            carried = int.from_bytes(data[1:], "big")
+        fold.add(leaf_hash(data))
+        for level, tile_index, hashes in fold.done:
+            if await stored_tile(level, tile_index) != hashes:
+                raise Mismatch(f"tile {level}/{tile_index} differs")
+        fold.done.clear()
+        index += 1
+        await checkpoints_at(index)
+    if index != size:
+        raise Mismatch(f"log_size {size} but the log holds {index} entries")
+    for level, tile_index, hashes in fold.partial():
+        if await stored_tile(level, tile_index) != hashes:
+            raise Mismatch(f"tile {level}/{tile_index} differs")
+    stored_tiles = int(await reads.fetch_val(queries.COUNT_LOG_TILES, {"petition_id": petition_id}))
+    if stored_tiles != tiles_of(size):
+        raise Mismatch(f"{stored_tiles} tiles stored, the log makes {tiles_of(size)}")
+    if upcoming is not None:
+        raise Mismatch(f"checkpoint {int(upcoming['size'])} is beyond the log's size {size}")
+    if latest is None or int(latest["size"]) != size:
+        raise Mismatch(f"no checkpoint of the log's size {size}")
+    if latest["note"] != head["log_checkpoint"]:
+        raise Mismatch("the petition's checkpoint is not the latest stored")
+    _counts(head, carried, cancelled_carried, codes, signed, withdrawn)
+
+
+def _counts(
+    head: Row, carried: int, cancelled_carried: int, codes: int, signed: dict[int, int], withdrawn: dict[int, int]
+) -> None:
+    """The petition's counts against the log's."""
+    for column, says in (
+        ("log_carried_over", carried),
+        ("log_carried_withdrawn", cancelled_carried),
+        ("codes_issued", codes),
+    ):
+        if int(head[column]) != says:
+            raise Mismatch(f"{column} {int(head[column])} but the log says {says}")
+    email, code = signed[EMAIL] - withdrawn[EMAIL], signed[CODE] - withdrawn[CODE]
+    count = carried - cancelled_carried + email + code
+    if int(head["signature_count"]) != count:
+        raise Mismatch(f"count {int(head['signature_count'])} but the log says {count}")
+    # The carried-over entry holds no method: its signatures may be of either, so with one the
+    # log bounds each method's count from below, and the two add up to the count.
+    for column, says in (("count_email", email), ("count_code", code)):
+        value = int(head[column])
+        if value != says and not (carried and says <= value):
+            raise Mismatch(f"{column} {value} but the log says {'at least ' if carried else ''}{says}")
+    if int(head["count_email"]) + int(head["count_code"]) != count:
+        total = int(head["count_email"]) + int(head["count_code"])
+        raise Mismatch(f"count_email and count_code add up to {total}, not the count {count}")
+
+
+async def check(db: Database, settings: Settings, slug: str | None = None) -> AsyncIterator[Verdict]:
+    """The verdict on one petition's log (`slug`) or on every published one's, in slug order, each
+    read in its own snapshot. UnknownPetition when no published petition has `slug`."""
+    if slug is not None:
+        head = await db.fetch_one(queries.SELECT_LOG_TO_CHECK, {"slug": slug})
+        if head is None:
+            raise UnknownPetition(f"no published petition has the slug {slug!r}")
+        slugs = [slug]
+    else:
+        slugs = [row["slug"] for row in await db.fetch_all(queries.SELECT_LOGS_TO_CHECK)]
+    for each in slugs:
+        async with db.snapshot() as reads:
+            head = await reads.fetch_one(queries.SELECT_LOG_TO_CHECK, {"slug": each})
+            if head is not None:  # unpublished meanwhile: not possible today, and nothing to check
+                yield await check_log(reads, settings, head)
