@@ -206,7 +206,7 @@ async def _check(reads: Reads, settings: Settings, head: Row) -> None:
     petition_id, size = head["id"], int(head["log_size"])
     keys = verifier_keys(settings)
     fold = _Fold()
-    kinds = bytearray(size)
+    kinds = bytearray()  # grows with the entries read: a damaged log_size cannot ask for more
     carried = cancelled_carried = codes = code_signatures = 0
     signed = {EMAIL: 0, CODE: 0}
     withdrawn = {EMAIL: 0, CODE: 0}
@@ -251,6 +251,7 @@ async def _check(reads: Reads, settings: Settings, head: Row) -> None:
         if index >= size:
             raise Mismatch(f"entry {index} is beyond the log's size {size}")
         data, commit = bytes(row["data"]), row["commitment"]
+        kinds.append(NOT_A_SIGNATURE)
         kind = data[0] if data else None
         if kind not in ENTRY_LENGTHS or len(data) != ENTRY_LENGTHS[kind]:
             raise Mismatch(f"entry {index} is malformed")

@@ -184,10 +184,11 @@ async def flip_checkpoint(db: Database, pid: str, size: int | None, line: int, a
     await db.write(unit)
 
 
-async def flip_column(db: Database, pid: str, column: str) -> None:
+async def flip_column(db: Database, pid: str, column: str, bit: int = 0) -> None:
+    """The petition's `column` with its bit `bit` flipped."""
     value = int(await db.fetch_val(f"SELECT {column} FROM petitions WHERE id = :p", {"p": pid}))
     await db.write(
-        lambda tx: tx.execute(f"UPDATE petitions SET {column} = :v WHERE id = :p", {"p": pid, "v": value ^ 1})
+        lambda tx: tx.execute(f"UPDATE petitions SET {column} = :v WHERE id = :p", {"p": pid, "v": value ^ 1 << bit})
     )
 
 
@@ -230,6 +231,10 @@ FLIPS = {
         "log_carried_withdrawn 0",
     ),
     "log size": (lambda db, pid: flip_column(db, pid, "log_size"), "log"),
+    "log size, a high bit": (
+        lambda db, pid: flip_column(db, pid, "log_size", 40),
+        "log_size 1099511628047 but the log",
+    ),
 }
 
 
