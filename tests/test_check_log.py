@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import subprocess
 import sys
@@ -249,3 +250,34 @@ async def test_check_log_catches_one_flipped_byte_in_anything_stored(
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.startswith(f"FAIL {slug} ") and what in result.stdout, result.stdout
     assert result.stdout.count("\n") == 1 and result.stderr == ""
+
+
+async def test_check_log_reads_each_log_in_one_snapshot_while_the_service_appends(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    from petition import log_check
+
+    db: Database = app.state.db
+    settings = app.state.settings
+    slug = await open_petition(client, token)
+    pid = await petition_id(db, slug)
+    appending = True
+
+    async def append_code_batches() -> None:
+        while appending:
+
+            async def unit(tx: Transaction) -> None:
+                await tlog.append_code_batch(tx, settings, pid, 1)
+
+            await db.write(unit)
+
+    appender = asyncio.create_task(append_code_batches())
+    verdicts: list[log_check.Verdict] = []
+    try:
+        while len({verdict.size for verdict in verdicts}) < 20:
+            verdicts += [verdict async for verdict in log_check.check(db, settings, slug)]
+            await asyncio.sleep(0.001)  # the appender's commits come between checks, and during them
+    finally:
+        appending = False
+        await appender
+    assert [verdict.problem for verdict in verdicts] == [None] * len(verdicts)
