@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import checkpoints, tlog
+from petition import checkpoints, log_check, tlog
 from petition.database import Database, Transaction
 
 from .test_cli import MAIN, clean_environ
@@ -255,8 +255,6 @@ async def test_check_log_catches_one_flipped_byte_in_anything_stored(
 async def test_check_log_reads_each_log_in_one_snapshot_while_the_service_appends(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
-    from petition import log_check
-
     db: Database = app.state.db
     settings = app.state.settings
     slug = await open_petition(client, token)

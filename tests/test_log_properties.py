@@ -1,6 +1,7 @@
 """The count always equals the log, whatever happens in whatever order: a stateful property test.
 
-Hypothesis runs the service through random sequences of signing with printed codes, withdrawing
+Hypothesis runs the service through random sequences of signing (with printed codes, and with
+codes emailed to work addresses), withdrawing
 (a waiting signature, or a counted one), making code batches, closing batches and restarting (a
 new app on the same database: every process cache gone), and after every step checks the
 promises of the log against a model of what the count must be:
@@ -38,8 +39,9 @@ from petition import accounts, log_check, merkle, tlog
 from petition.batcher import close_batch
 from petition.database import Database
 
-from .conftest import BASE_URL, TEST_DATABASE_URL, make_settings, start_app
+from .conftest import BASE_URL, TEST_DATABASE_URL, Mailbox, make_settings, start_app
 from .migrated import copy_migrated_sqlite, postgres_pool, with_search_path
+from .test_email_signing import CODE
 from .test_petitions import PETITION, bearer
 
 T = TypeVar("T")
@@ -108,9 +110,13 @@ def log_machine(where: Where) -> type[RuleBasedStateMachine]:
             self.counted: set[str] = set()  # in the count
             self.leaving: set[str] = set()  # counted, withdrawn: out of the count with the next batch
             self.ever_counted: set[str] = set()
+            self.methods: dict[str, str] = {}  # receipt -> how it signed
+            self.addresses = itertools.count()
 
         async def start(self) -> None:
             self.app, self.lifespan = await start_app(self.settings)
+            self.mailbox = Mailbox()
+            self.app.state.sender.transport = self.mailbox
 
         async def stop(self) -> None:
             if self.lifespan is not None:
@@ -134,7 +140,7 @@ def log_machine(where: Where) -> type[RuleBasedStateMachine]:
             return token
 
         async def publish(self) -> tuple[str, str]:
-            fields = {**PETITION, "verification": ["code"], "allowed_domains": []}
+            fields = {**PETITION, "verification": ["email", "code"], "allowed_domains": ["example.com"]}
             draft = (await self.call("POST", "/api/v1/petitions", json=fields, headers=bearer(self.token))).json()
             published = await self.call("POST", f"/api/v1/petitions/{draft['id']}/publish", headers=bearer(self.token))
             assert published.status_code == 200, published.text
@@ -168,7 +174,26 @@ def log_machine(where: Where) -> type[RuleBasedStateMachine]:
                 answer = where.run(self.call("POST", path, json={"code": code}))
                 assert answer.status_code == 201, answer.text
                 self.waiting.add(answer.json()["receipt"])
+                self.methods[answer.json()["receipt"]] = "code"
             del self.codes[-signers:]
+
+        @rule()
+        def sign_by_email(self) -> None:
+            receipt = where.run(self.sign_with_an_emailed_code(f"signer{next(self.addresses)}@example.com"))
+            self.waiting.add(receipt)
+            self.methods[receipt] = "email"
+
+        async def sign_with_an_emailed_code(self, address: str) -> str:
+            path = f"/api/v1/petitions/{self.slug}/signatures"
+            attempt = (await self.call("POST", path, json={"email": address})).json()["attempt"]
+            assert self.app is not None
+            await self.app.state.sender.drain()
+            [message] = [message for message in self.mailbox.messages if message["to"] == address]
+            found = CODE.search(message["body"])
+            assert found is not None
+            answer = await self.call("POST", f"{path}/verify", json={"attempt": attempt, "code": found.group(1)})
+            assert answer.status_code == 201, answer.text
+            return str(answer.json()["receipt"])
 
         @precondition(lambda self: self.waiting)
         @rule(data=st.data())
@@ -233,9 +258,8 @@ def log_machine(where: Where) -> type[RuleBasedStateMachine]:
                 index = await tlog.find(db, pid, commit)
                 assert index is not None, "a counted signature has its entry"
                 proof = await reader.inclusion_proof(pid, index, size)
-                merkle.verify_inclusion(
-                    merkle.leaf_hash(tlog.signature_entry("code", commit)), index, size, proof, root
-                )
+                leaf = merkle.leaf_hash(tlog.signature_entry(self.methods[receipt], commit))
+                merkle.verify_inclusion(leaf, index, size, proof, root)
             stored = await db.fetch_all(
                 "SELECT size, note FROM log_checkpoints WHERE petition_id = :p ORDER BY size", {"p": pid}
             )
