@@ -279,3 +279,12 @@ async def test_check_log_reads_each_log_in_one_snapshot_while_the_service_append
         appending = False
         await appender
     assert [verdict.problem for verdict in verdicts] == [None] * len(verdicts)
+
+
+async def test_check_log_fails_a_published_petition_whose_log_has_not_started(
+    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path
+) -> None:
+    slug = await open_petition(client, token)
+    await forget_the_log(app.state.db, await petition_id(app.state.db, slug))
+    result = check_log(app.state.settings, tmp_path)
+    assert (result.returncode, result.stdout) == (1, f"FAIL {slug} the log has not started\n")
