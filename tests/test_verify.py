@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -444,6 +445,14 @@ def test_the_downloaded_file_runs_on_its_own(log: StandInLog, state: Path, tmp_p
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=script.parent, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == f"consistent, {GOOD_COUNT} signatures"
+
+
+async def test_the_service_hands_out_the_verifier_to_save(client: httpx.AsyncClient) -> None:
+    response = await client.get("/verify.py")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/x-python; charset=utf-8"
+    assert response.headers["content-disposition"] == "attachment; filename=verify.py"
+    assert response.content == (ROOT / "petition" / "verify.py").read_bytes()
 
 
 def test_importing_the_verifier_loads_no_server_module() -> None:
