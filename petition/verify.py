@@ -421,8 +421,8 @@ class Tally:
             if self.carried_over_withdrawn >= self.carried_over:
                 raise Inconsistent(
                     "withdrawal-of-nothing",
-                    f"entry {index} withdraws one of the {self.carried_over} signatures carried over, "
-                    f"all of which were already withdrawn.",
+                    f"entry {index} withdraws a signature carried over, and none is left "
+                    f"({self.carried_over} carried over, {self.carried_over_withdrawn} withdrawn before).",
                 )
             self.carried_over_withdrawn += 1
         elif self._marks[target] == WITHDRAWN_SIGNATURE:
@@ -543,6 +543,10 @@ class Client:
                 raise CannotVerify(f"{where}{path} answered more than {MAX_ANSWER_BYTES} bytes")
             if response.will_close:
                 self.close()
+            if 300 <= response.status < 400 and response.getheader("location"):
+                # Most often http:// sent to https://: the address to give is the one it moved to.
+                moved = response.getheader("location")
+                raise CannotVerify(f"{where}{path} answered {response.status}, moved to {moved}: give that address")
             if response.status != 200:
                 raise CannotVerify(f"{where}{path} answered {response.status}{_error_message(body)}")
             return body
@@ -665,10 +669,13 @@ def fetch_entries(client: Client, petition: Petition, size: int, progress: Progr
             if index >= end or type(served) is not int or served != index:
                 raise Inconsistent("bad-entry", f"Asked for entries {start} to {end - 1}, the log served another.")
             data = item.get("data")
+            if not isinstance(data, str):
+                raise Inconsistent("bad-entry", f"Entry {index} has no base64 data.")
             try:
-                yield b64decode_canonical(data if isinstance(data, str) else "\x00")
+                entry = b64decode_canonical(data)
             except ValueError as error:
                 raise Inconsistent("bad-entry", f"Entry {index} is {error}.") from None
+            yield entry
         start += len(items)
         progress.update(start)
 

@@ -76,6 +76,7 @@ class StandInLog:
         self.requests: list[str] = []
         self.encoded: dict[int, str] = {}  # index -> the base64 to serve instead of the entry's own
         self.answers: dict[str, tuple[int, bytes]] = {}  # path -> (status, body) to answer instead
+        self.moved_to = ""  # when set, every request is redirected there
         self.entries = list(entries)
         self.served = self.entries
         self.checkpoint = ""
@@ -175,6 +176,12 @@ class StandInLog:
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 log.requests.append(self.path)
+                if log.moved_to:
+                    self.send_response(301)
+                    self.send_header("location", log.moved_to)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 if parts.path in log.answers:
                     status, body = log.answers[parts.path]
                     content_type = "application/json"

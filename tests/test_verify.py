@@ -417,6 +417,13 @@ def test_an_http_error_is_a_network_error_with_the_services_message(log: StandIn
     assert "answered 404: There is no such page." in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_moved_address_is_a_network_error_that_says_where_to(log: StandInLog, state: Path) -> None:
+    log.moved_to = "https://petitions.example.org/p/fair-pay-now"
+    result = run(log.url, state)
+    assert result.returncode == 2
+    assert "answered 301, moved to https://petitions.example.org/p/fair-pay-now: give that address" in result.stderr
+
+
 @pytest.mark.parametrize("body", [b"<html>maintenance</html>", b'{"entries": "none"}', b"[1, 2"])
 def test_an_answer_that_is_not_the_logs_json_is_a_network_error(body: bytes, log: StandInLog, state: Path) -> None:
     log.answers["/api/v1/petitions/fair-pay-now/log/entries"] = (200, body)
