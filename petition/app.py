@@ -84,6 +84,7 @@ def make_routes() -> list[BaseRoute]:
         ),
         Route("/", petition_pages.home, name="home"),
         Route("/privacy", pages.privacy, name="privacy"),
+        Route("/verify.py", pages.verify_script, name="verify_script"),
         Route("/p/{slug}", petition_pages.petition_page, name="petition_page"),
         Route("/p/{slug}/badge.svg", timeline_pages.badge_svg, name="badge"),
         Route("/f/{batch_code}", flyer_batches.flyer_link, name="flyer_link"),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from . import __version__, queries
+from . import __version__, downloads, queries
 from .database import Database
 from .errors import ApiError
 
@@ -19,6 +22,23 @@ async def privacy(request: Request) -> Response:
 async def healthz(request: Request) -> Response:
     """GET /healthz: 200 while the process serves requests; touches nothing else."""
     return PlainTextResponse("ok", headers={"cache-control": "no-store"})
+
+
+# The journalists' verifier is one file of the package, handed out as it is: what runs is what
+# anyone can read here and in the repository.
+VERIFIER = Path(__file__).with_name("verify.py")
+
+
+@functools.cache
+def verifier_source() -> bytes:
+    """petition/verify.py, read once."""
+    return VERIFIER.read_bytes()
+
+
+async def verify_script(request: Request) -> Response:
+    """GET /verify.py: the verifier a journalist runs (`python verify.py <petition address>`), to save."""
+    headers = {**downloads.attachment("verify.py"), "cache-control": "public, max-age=300"}
+    return Response(verifier_source(), media_type="text/x-python; charset=utf-8", headers=headers)
 
 
 class StatusPublic(BaseModel):

@@ -1,6 +1,12 @@
-"""RFC 6962 Merkle trees: the test vectors of Certificate Transparency, and every proof up to 33 leaves."""
+"""RFC 6962 Merkle trees: the test vectors of Certificate Transparency and transparency-dev/merkle, and every
+proof up to 40 leaves."""
 
 from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +25,7 @@ ROOTS = [
     "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
 ]
 HASHES = [merkle.leaf_hash(bytes.fromhex(leaf)) for leaf in LEAVES]
-MANY = [merkle.leaf_hash(n.to_bytes(2, "big")) for n in range(33)]
+MANY = [merkle.leaf_hash(n.to_bytes(2, "big")) for n in range(40)]
 
 
 def test_tree_heads_match_certificate_transparencys_vectors() -> None:
@@ -61,7 +67,7 @@ def test_every_inclusion_proof_verifies_and_no_altered_one_does() -> None:
 def test_every_consistency_proof_verifies_and_no_altered_one_does() -> None:
     for second in range(1, len(MANY) + 1):
         second_root = merkle.root(MANY[:second])
-        for first in range(second + 1):
+        for first in range(1, second + 1):
             first_root = merkle.root(MANY[:first])
             proof = merkle.consistency_proof(first, MANY[:second])
             merkle.verify_consistency(first, second, proof, first_root, second_root)
@@ -83,8 +89,62 @@ def test_a_proof_that_does_not_fit_its_sizes_is_refused(first: int, second: int,
         merkle.verify_consistency(first, second, proof, HASHES[0], ROOTS[1].encode())
 
 
+def test_a_consistency_proof_from_the_empty_tree_is_refused() -> None:
+    """Every tree extends the empty one: a verifier that took such a proof would take any second root."""
+    for second in (0, 1, 5):
+        with pytest.raises(merkle.ProofError, match="empty tree"):
+            merkle.verify_consistency(0, second, [], merkle.EMPTY_ROOT, merkle.root(MANY[:second]))
+
+
 def test_two_roots_for_one_size_is_a_fork() -> None:
     with pytest.raises(merkle.ProofError, match="two roots"):
         merkle.verify_consistency(4, 4, [], bytes.fromhex(ROOTS[3]), bytes.fromhex(ROOTS[2]))
     with pytest.raises(merkle.ProofError):
         merkle.inclusion_proof(8, HASHES)
+
+
+# transparency-dev/merkle's known answers (Apache-2.0 data, see testdata/merkle/README.md): one JSON
+# file a case, `wantErr` when a correct verifier must refuse it.
+VECTORS = Path(__file__).parent / "testdata" / "merkle"
+
+
+def vectors(kind: str) -> list[tuple[str, dict[str, Any]]]:
+    cases = sorted((VECTORS / kind).rglob("*.json"))
+    return [(str(path.relative_to(VECTORS / kind)), json.loads(path.read_text())) for path in cases]
+
+
+def hashes(case: dict[str, Any], key: str) -> list[bytes]:
+    """A vector's list of base64 hashes (null means none)."""
+    return [base64.b64decode(item) for item in case[key] or []]
+
+
+INCLUSION = vectors("inclusion")
+CONSISTENCY = vectors("consistency")
+
+
+def test_every_vector_is_read() -> None:
+    assert len(INCLUSION) + len(CONSISTENCY) == len(list(VECTORS.rglob("*.json"))) > 150
+    assert any(case["proof"] is None for _, case in INCLUSION + CONSISTENCY)
+    assert {case["wantErr"] for _, case in INCLUSION} == {case["wantErr"] for _, case in CONSISTENCY} == {True, False}
+
+
+@pytest.mark.parametrize("case", [case for _, case in INCLUSION], ids=[name for name, _ in INCLUSION])
+def test_inclusion_vectors_verify_or_are_refused(case: dict[str, Any]) -> None:
+    leaf, root = base64.b64decode(case["leafHash"]), base64.b64decode(case["root"])
+    arguments = (leaf, case["leafIdx"], case["treeSize"], hashes(case, "proof"), root)
+    if case["wantErr"]:
+        with pytest.raises(merkle.ProofError):
+            merkle.verify_inclusion(*arguments)
+    else:
+        merkle.verify_inclusion(*arguments)
+
+
+@pytest.mark.parametrize("case", [case for _, case in CONSISTENCY], ids=[name for name, _ in CONSISTENCY])
+def test_consistency_vectors_verify_or_are_refused(case: dict[str, Any]) -> None:
+    first_root, second_root = base64.b64decode(case["root1"]), base64.b64decode(case["root2"])
+    arguments = (case["size1"], case["size2"], hashes(case, "proof"), first_root, second_root)
+    if case["wantErr"]:
+        with pytest.raises(merkle.ProofError):
+            merkle.verify_consistency(*arguments)
+    else:
+        merkle.verify_consistency(*arguments)

@@ -1,0 +1,853 @@
+"""Check a petition's count from its transparency log, trusting nothing but the log's signing key.
+
+    python -m petition.verify https://petitions.example.org/p/some-petition [--state FILE]
+
+(or `python verify.py URL`: this one file is what the service hands out at /verify.py; it needs
+Python 3.9 or newer and the `cryptography` package, nothing else.)
+
+It fetches the log's verifier key, the latest signed checkpoint and every entry over HTTP,
+then checks that:
+
+- the checkpoint is a C2SP signed-note signed by the log's current or a retired key, for this
+  petition's log (its origin is the address without the scheme);
+- the entries hash to the checkpoint's root (RFC 6962 / RFC 9162 Merkle tree head);
+- every entry is well formed, every withdrawal cancels a signature that was there and not yet
+  cancelled, and printed-code signatures never outnumber the codes committed before them;
+- the checkpoint saved by the previous run (in the state file, default ~/.petition-verify.json)
+  is a prefix of this one: the log only grew, it was not rewritten.
+
+The count is the signatures carried over from before the log, plus signature entries, minus
+withdrawals. The last line printed is `consistent, N signatures`; exit status 0 when all of the
+above holds, 1 when something does not (a line `error: <kind>` on standard error says what),
+2 when the log could not be checked at all (a bad address, the network, an answer that is not
+the log's).
+
+Entries are bytes, exactly:
+
+    signature     0x01 · method (0x01 work email, 0x02 printed code) · commitment (32 bytes)
+    withdrawal    0x02 · index of the signature entry it cancels (u64, big-endian)
+    code batch    0x03 · number of codes in the batch (u32, big-endian)
+    carried over  0x05 · signatures counted before the log existed (u64, big-endian); entry 0 only
+
+The tree, the proofs and the notes follow RFC 9162 section 2.1, C2SP tlog-checkpoint and C2SP
+signed-note (as golang.org/x/mod/sumdb/note reads them); the service builds its log with the same
+functions, so what this file accepts is what the service must produce.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import http.client
+import json
+import os
+import re
+import ssl
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+# -- The Merkle tree (RFC 6962 hashing, RFC 9162 section 2.1 proofs) --------------------------
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+class ProofError(ValueError):
+    """A proof that does not prove what it claims (or does not fit the sizes given)."""
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    """SHA-256(0x00 || entry): the hash of a log entry."""
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """SHA-256(0x01 || left || right): an interior node."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _check_hashes(proof: Sequence[bytes]) -> None:
+    if any(len(item) != HASH_SIZE for item in proof):
+        raise ProofError("a proof holds 32-byte hashes")
+
+
+def verify_inclusion(leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes], tree_root: bytes) -> None:
+    """ProofError unless `proof` (32-byte hashes, leaf to root) shows the leaf hash `leaf` at `index`
+    (0-based) of the tree of `tree_size` leaves whose head is `tree_root` (RFC 9162 2.1.3.2)."""
+    _check_hashes(proof)
+    if len(leaf) != HASH_SIZE or len(tree_root) != HASH_SIZE:
+        raise ProofError("a leaf hash and a tree head are 32 bytes")
+    if not 0 <= index < tree_size:
+        raise ProofError(f"index {index} is not in a tree of {tree_size}")
+    fn, sn, result = index, tree_size - 1, leaf
+    for item in proof:
+        if sn == 0:
+            raise ProofError("the proof is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            result = node_hash(item, result)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            result = node_hash(result, item)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("the proof is shorter than the tree is deep")
+    if result != tree_root:
+        raise ProofError("the proof leads to another root")
+
+
+def verify_consistency(first: int, second: int, proof: Sequence[bytes], first_root: bytes, second_root: bytes) -> None:
+    """ProofError unless `proof` shows the tree of `first` leaves (head `first_root`) is a prefix of
+    the tree of `second` (head `second_root`), 0 < first <= second (RFC 9162 2.1.4.2)."""
+    _check_hashes(proof)
+    if first == 0:
+        # Every tree extends the empty one, so such a proof says nothing about the second root:
+        # accepting it would let a log "prove" any head (transparency-dev/merkle refuses it too).
+        raise ProofError("a consistency proof from the empty tree proves nothing")
+    if not 0 < first <= second:
+        raise ProofError(f"a tree of {first} cannot grow into a tree of {second}")
+    if first == second:
+        if proof:
+            raise ProofError("no proof is needed between these sizes")
+        if first_root != second_root:
+            raise ProofError("two roots for one tree size")
+        return
+    if not proof:
+        raise ProofError("the proof is empty")
+    path = list(proof)
+    if first & (first - 1) == 0:  # a power of two: the first tree is a node of the second
+        path.insert(0, first_root)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    first_result = second_result = path[0]
+    for item in path[1:]:
+        if sn == 0:
+            raise ProofError("the proof is longer than the trees are deep")
+        if fn & 1 or fn == sn:
+            first_result = node_hash(item, first_result)
+            second_result = node_hash(item, second_result)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            second_result = node_hash(second_result, item)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("the proof is shorter than the trees are deep")
+    if first_result != first_root:
+        raise ProofError("the proof does not lead to the first root")
+    if second_result != second_root:
+        raise ProofError("the proof does not lead to the second root")
+
+
+class CompactRange:
+    """The streaming root builder: leaf hashes appended one at a time, the tree head at any size.
+
+    Holds only the heads of the perfect subtrees the leaves so far make (one per bit set in the
+    size, largest first), so a million leaves take 20 hashes of memory (as transparency-dev's
+    compact ranges do).
+    """
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._heads: list[bytes] = []
+
+    def append(self, leaf: bytes) -> None:
+        """Add the next leaf hash (32 bytes; ValueError otherwise)."""
+        if len(leaf) != HASH_SIZE:
+            raise ValueError("a leaf hash is 32 bytes")
+        self._heads.append(leaf)
+        self.size += 1
+        # Each trailing zero bit of the new size is two equal subtrees that just became one.
+        size = self.size
+        while not size & 1:
+            right = self._heads.pop()
+            self._heads[-1] = node_hash(self._heads[-1], right)
+            size >>= 1
+
+    def root(self) -> bytes:
+        """The tree head (MTH, RFC 9162 2.1.1) of the leaves appended so far; SHA-256("") of none."""
+        if not self._heads:
+            return EMPTY_ROOT
+        result = self._heads[-1]
+        for head in reversed(self._heads[:-1]):
+            result = node_hash(head, result)
+        return result
+
+
+# -- Signed notes and checkpoints (C2SP signed-note, C2SP tlog-checkpoint) --------------------
+
+ED25519 = 0x01  # the signature type byte of C2SP signed-note for Ed25519
+SIGNATURE_PREFIX = "\u2014 "  # an em dash and a space start every signature line
+MAX_SIGNATURES = 100  # as golang.org/x/mod/sumdb/note: a note with more is malformed
+MAX_TREE_SIZE = 2**64 - 1
+DECIMAL = re.compile(r"0|[1-9][0-9]*")
+HEX_KEY_ID = re.compile(r"[0-9a-fA-F]{8}")
+
+
+class NoteError(ValueError):
+    """A signed note, verifier key or checkpoint that is malformed or does not verify."""
+
+
+def b64decode_canonical(text: str | bytes) -> bytes:
+    """Standard base64 (RFC 4648 section 4, padded) -> bytes; ValueError unless `text` is exactly how
+    those bytes encode. Other decoders let the unused bits of the last character vary, so one
+    value would have several spellings: a hash or signature must have one."""
+    try:
+        encoded = text.encode("ascii") if isinstance(text, str) else bytes(text)
+        decoded = base64.b64decode(encoded, validate=True)
+    except (UnicodeEncodeError, binascii.Error):
+        raise ValueError("not base64") from None
+    if base64.b64encode(decoded) != encoded:
+        raise ValueError("not canonical base64 (unused bits set)")
+    return decoded
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    """The 4-byte key id of an Ed25519 key (32 bytes) named `name`:
+    SHA-256(name || 0x0A || 0x01 || public key)[:4] (C2SP signed-note)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
+
+
+def _valid_name(name: str) -> bool:
+    """A key name: not empty, no white space, no '+' (C2SP signed-note)."""
+    return bool(name) and "+" not in name and not any(char.isspace() for char in name)
+
+
+def parse_vkey(vkey: str) -> tuple[str, bytes, bytes]:
+    """A C2SP verifier key `<name>+<8 hex key id>+<base64(0x01 || 32-byte Ed25519 key)>` ->
+    (name, 4-byte key id, 32-byte public key); NoteError unless it is one, with its key id right."""
+    parts = vkey.split("+", 2) if isinstance(vkey, str) else []
+    if len(parts) != 3 or not _valid_name(parts[0]) or not HEX_KEY_ID.fullmatch(parts[1]):
+        raise NoteError(f"{vkey!r} is not a verifier key <name>+<key id>+<key>")
+    name, hex_id, encoded = parts
+    try:
+        key = b64decode_canonical(encoded)
+    except ValueError as error:
+        raise NoteError(f"the key of {name} is {error}") from None
+    if len(key) != 1 + 32 or key[0] != ED25519:
+        raise NoteError(f"the key of {name} is not an Ed25519 key")
+    if key_id(name, key[1:]) != bytes.fromhex(hex_id):
+        raise NoteError(f"the key id of {name} is {hex_id}, but its key's is {key_id(name, key[1:]).hex()}")
+    return name, bytes.fromhex(hex_id), key[1:]
+
+
+def open_note(text: str, vkeys: Iterable[str]) -> tuple[str, list[str]]:
+    """A signed note and verifier keys -> (its text, the keys whose signatures verified), as
+    golang.org/x/mod/sumdb/note's Open reads it: NoteError if the note is malformed, if a
+    signature by a known key (same name and key id) does not verify, or if none verifies.
+    Signature lines by unknown keys are ignored (a note may carry a witness's cosignature)."""
+    known: dict[tuple[str, bytes], tuple[str, bytes]] = {}
+    for vkey in vkeys:
+        name, kid, public_key = parse_vkey(vkey)
+        if known.get((name, kid), (vkey, public_key))[1] != public_key:
+            raise NoteError(f"two keys are named {name}+{kid.hex()}")
+        known[name, kid] = (vkey, public_key)
+    if any(char < " " and char != "\n" for char in text):
+        raise NoteError("the note holds a control character")
+    split = text.rfind("\n\n")
+    if split < 0:
+        raise NoteError("the note has no signature block after a blank line")
+    body, block = text[: split + 1], text[split + 2 :]
+    if not block.endswith("\n"):
+        raise NoteError("the note's signature block does not end its lines")
+    verified: list[str] = []
+    seen: set[tuple[str, bytes]] = set()
+    lines = block[:-1].split("\n")
+    if len(lines) > MAX_SIGNATURES:
+        raise NoteError(f"the note carries more than {MAX_SIGNATURES} signatures")
+    for line in lines:
+        if not line.startswith(SIGNATURE_PREFIX):
+            raise NoteError(f"{line!r} is not a signature line (an em dash, a space, a key name, a signature)")
+        name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
+        if not _valid_name(name):
+            raise NoteError(f"{line!r} is not a signature line (an em dash, a space, a key name, a signature)")
+        try:
+            signature = b64decode_canonical(encoded)
+        except ValueError as error:
+            raise NoteError(f"the signature by {name} is {error}") from None
+        if len(signature) < 5:
+            raise NoteError(f"the signature by {name} is too short to hold a key id and a signature")
+        kid, signature = signature[:4], signature[4:]
+        if (name, kid) not in known or (name, kid) in seen:
+            continue
+        seen.add((name, kid))
+        vkey, public_key = known[name, kid]
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(signature, body.encode())
+        except InvalidSignature:
+            raise NoteError(f"the signature by {name}+{kid.hex()} does not verify") from None
+        verified.append(vkey)
+    if not verified:
+        raise NoteError("no signature on the note is by a known key")
+    return body, verified
+
+
+def verify_note(text: str, vkeys: Iterable[str]) -> str:
+    """A signed note -> its text (the lines before the blank line, each ending in a newline), once a
+    signature by one of `vkeys` verifies; NoteError saying why not (see open_note)."""
+    return open_note(text, vkeys)[0]
+
+
+def parse_checkpoint(body: str) -> tuple[str, int, bytes]:
+    """A C2SP tlog-checkpoint body (origin, decimal tree size, base64 root, any extension lines,
+    each line ending in a newline) -> (origin, size, 32-byte root); NoteError unless it is one."""
+    lines = body.split("\n")
+    if len(lines) < 4 or lines[-1] != "" or "" in lines[:-1]:
+        raise NoteError("a checkpoint is an origin, a tree size and a root, each on its own line")
+    origin, size, root = lines[:3]
+    if not DECIMAL.fullmatch(size) or int(size) > MAX_TREE_SIZE:
+        raise NoteError(f"the checkpoint's tree size {size!r} is not a decimal number")
+    try:
+        root_hash = b64decode_canonical(root)
+    except ValueError as error:
+        raise NoteError(f"the checkpoint's root is {error}") from None
+    if len(root_hash) != HASH_SIZE:
+        raise NoteError("the checkpoint's root is not 32 bytes")
+    return origin, int(size), root_hash
+
+
+# -- Entries and the count ------------------------------------------------------------------
+
+SIGNATURE = 0x01
+WITHDRAWAL = 0x02
+CODE_BATCH = 0x03
+PURGE = 0x04  # reserved for a later retention record; refused until verifiers know it
+CARRIED_OVER = 0x05
+WORK_EMAIL = 0x01
+PRINTED_CODE = 0x02
+METHODS = {WORK_EMAIL: "work email", PRINTED_CODE: "printed code"}
+ENTRY_SIZES = {SIGNATURE: 34, WITHDRAWAL: 9, CODE_BATCH: 5, CARRIED_OVER: 9}
+KIND_NAMES = {
+    SIGNATURE: "a signature",
+    WITHDRAWAL: "a withdrawal",
+    CODE_BATCH: "a code batch",
+    CARRIED_OVER: "a carried-over count",
+}
+# What each entry is, one byte an entry: a million entries take a megabyte.
+OTHER, LIVE_SIGNATURE, WITHDRAWN_SIGNATURE = 0, 1, 2
+
+FAILURES = ("bad-signature", "root-mismatch", "fork", "shrunk", "withdrawal-of-nothing", "codes-exceeded", "bad-entry")
+
+
+class Inconsistent(Exception):
+    """The log does not verify: `kind` is one of FAILURES, the message says what in a sentence."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        assert kind in FAILURES
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class Tally:
+    """The count, entry by entry, with the log's rules: `add` raises Inconsistent on an entry that
+    breaks them (bad-entry, withdrawal-of-nothing, codes-exceeded)."""
+
+    carried_over: int | None = None
+    signatures: dict[int, int] = field(default_factory=lambda: dict.fromkeys(METHODS, 0))
+    withdrawals: int = 0
+    codes_committed: int = 0
+    code_batches: int = 0
+    carried_over_withdrawn: int = 0
+    _marks: bytearray = field(default_factory=bytearray, repr=False)
+
+    @property
+    def count(self) -> int:
+        """Signatures carried over, plus signature entries, minus withdrawals."""
+        return (self.carried_over or 0) + sum(self.signatures.values()) - self.withdrawals
+
+    def add(self, index: int, entry: bytes) -> None:
+        """The entry at `index`; entries must come in order, from 0."""
+        assert index == len(self._marks)
+        kind = entry[0] if entry else None
+        if kind not in ENTRY_SIZES:
+            what = "empty" if kind is None else f"of kind 0x{kind:02x}, which no log entry is"
+            raise Inconsistent("bad-entry", f"entry {index} is {what}.")
+        if len(entry) != ENTRY_SIZES[kind]:
+            raise Inconsistent(
+                "bad-entry",
+                f"entry {index} is {KIND_NAMES[kind]} of {len(entry)} bytes, not {ENTRY_SIZES[kind]}.",
+            )
+        value = int.from_bytes(entry[1:], "big")
+        if kind == SIGNATURE:
+            self._sign(index, entry[1])
+            return
+        self._marks.append(OTHER)
+        if kind == WITHDRAWAL:
+            self._withdraw(index, value)
+        elif kind == CODE_BATCH:
+            self.codes_committed += value
+            self.code_batches += 1
+        elif index != 0:
+            raise Inconsistent("bad-entry", f"entry {index} carries a count over, which only entry 0 may.")
+        else:
+            self.carried_over = value
+
+    def _sign(self, index: int, method: int) -> None:
+        if method not in METHODS:
+            raise Inconsistent("bad-entry", f"entry {index} is a signature by method 0x{method:02x}, which none is.")
+        # Every printed-code signature uses up a code, withdrawn or not: a code works once.
+        if method == PRINTED_CODE and self.signatures[PRINTED_CODE] >= self.codes_committed:
+            raise Inconsistent(
+                "codes-exceeded",
+                f"entry {index} is printed-code signature number {self.signatures[PRINTED_CODE] + 1}, "
+                f"but only {self.codes_committed} codes were committed before it.",
+            )
+        self.signatures[method] += 1
+        self._marks.append(LIVE_SIGNATURE)
+
+    def _withdraw(self, index: int, target: int) -> None:
+        if target >= index:
+            raise Inconsistent(
+                "withdrawal-of-nothing", f"entry {index} withdraws entry {target}, which does not come before it."
+            )
+        if target == 0 and self.carried_over is not None:
+            if self.carried_over_withdrawn >= self.carried_over:
+                raise Inconsistent(
+                    "withdrawal-of-nothing",
+                    f"entry {index} withdraws a signature carried over, and none is left "
+                    f"({self.carried_over} carried over, {self.carried_over_withdrawn} withdrawn before).",
+                )
+            self.carried_over_withdrawn += 1
+        elif self._marks[target] == WITHDRAWN_SIGNATURE:
+            raise Inconsistent("withdrawal-of-nothing", f"entry {index} withdraws entry {target}, already withdrawn.")
+        elif self._marks[target] != LIVE_SIGNATURE:
+            raise Inconsistent(
+                "withdrawal-of-nothing", f"entry {index} withdraws entry {target}, which is not a signature."
+            )
+        else:
+            self._marks[target] = WITHDRAWN_SIGNATURE
+        self.withdrawals += 1
+
+
+# -- Fetching the log over HTTP ---------------------------------------------------------------
+
+PAGE = 1000  # entries a call: the most the service hands out at once
+PROGRESS_OVER = 10_000  # logs longer than this show a progress bar
+TIMEOUT_SECONDS = 60
+MAX_ANSWER_BYTES = 16 * 2**20  # far above a page of entries; a service sending more is not the log
+DEFAULT_STATE = "~/.petition-verify.json"
+PETITION_PAGE = re.compile(r"(?P<prefix>(?:/[^/]+)*?)/p/(?P<slug>[a-z0-9-]+)/?")
+
+
+class CannotVerify(Exception):
+    """A bad address, a network failure, or an answer that is not the log's (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Petition:
+    """Where a petition's log is, from its page address `https://host[:port][/prefix]/p/<slug>`."""
+
+    scheme: str
+    host: str
+    port: int | None
+    service: str  # host[:port][/prefix]: the log's key name (BASE_URL without the scheme)
+    prefix: str
+    slug: str
+
+    @classmethod
+    def from_url(cls, url: str) -> Petition:
+        """CannotVerify unless `url` is a petition page's address over http or https."""
+        example = "like https://petitions.example.org/p/some-petition"
+        try:
+            parts = urlsplit(url.strip())
+            port = parts.port
+        except ValueError:
+            raise CannotVerify(f"{url!r} is not an address: give the petition page's, {example}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise CannotVerify(f"{url!r} is not an http or https address: give the petition page's, {example}")
+        page = PETITION_PAGE.fullmatch(parts.path)
+        if page is None:
+            raise CannotVerify(f"{url!r} is not a petition page's address (…/p/<slug>): give one {example}")
+        prefix, slug = page.group("prefix"), page.group("slug")
+        return cls(parts.scheme, parts.hostname, port, f"{parts.netloc}{prefix}", prefix, slug)
+
+    @property
+    def origin(self) -> str:
+        """The origin line this petition's checkpoints must carry."""
+        return f"{self.service}/p/{self.slug}"
+
+    def api(self, path: str) -> str:
+        """The request path of `/api/v1/...` on this service."""
+        return f"{self.prefix}/api/v1{path}"
+
+
+class Client:
+    """GET requests over one persistent HTTP/1.1 connection (https too), opened again only when the
+    service closes it."""
+
+    def __init__(self, petition: Petition, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.petition = petition
+        self.timeout = timeout
+        self.connections = 0
+        self._connection: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        self.connections += 1
+        if self.petition.scheme == "https":
+            context = ssl.create_default_context()
+            return http.client.HTTPSConnection(
+                self.petition.host, self.petition.port, timeout=self.timeout, context=context
+            )
+        return http.client.HTTPConnection(self.petition.host, self.petition.port, timeout=self.timeout)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def get(self, path: str) -> bytes:
+        """The body of a 200 answer to GET `path`; CannotVerify on a network failure or another status."""
+        where = f"{self.petition.scheme}://{self.petition.host}" + (
+            f":{self.petition.port}" if self.petition.port else ""
+        )
+        for attempt in (1, 2):
+            reused = self._connection is not None
+            if self._connection is None:
+                self._connection = self._connect()
+            try:
+                self._connection.request("GET", path, headers={"accept": "application/json, text/plain"})
+                response = self._connection.getresponse()
+                body = response.read(MAX_ANSWER_BYTES + 1)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
+                self.close()
+                # A kept-alive connection the service closed meanwhile: one fresh try.
+                if reused and attempt == 1:
+                    continue
+                raise CannotVerify(f"{where} closed the connection ({error or type(error).__name__})") from None
+            except ssl.SSLError as error:
+                self.close()
+                raise CannotVerify(f"cannot talk TLS with {where}: {error.reason or error}") from None
+            except (OSError, http.client.HTTPException) as error:
+                self.close()
+                reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+                raise CannotVerify(f"cannot reach {where}: {reason or type(error).__name__}") from None
+            if len(body) > MAX_ANSWER_BYTES:
+                self.close()
+                raise CannotVerify(f"{where}{path} answered more than {MAX_ANSWER_BYTES} bytes")
+            if response.will_close:
+                self.close()
+            if 300 <= response.status < 400 and response.getheader("location"):
+                # Most often http:// sent to https://: the address to give is the one it moved to.
+                moved = response.getheader("location")
+                raise CannotVerify(f"{where}{path} answered {response.status}, moved to {moved}: give that address")
+            if response.status != 200:
+                raise CannotVerify(f"{where}{path} answered {response.status}{_error_message(body)}")
+            return body
+        raise AssertionError("unreachable")
+
+    def get_json(self, path: str) -> object:
+        """The JSON of a 200 answer to GET `path`; CannotVerify if it is not JSON."""
+        body = self.get(path)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise CannotVerify(f"the answer to {path} is not JSON") from None
+
+
+def _error_message(body: bytes) -> str:
+    """': <message>' from the service's `{"error": {"code", "message"}}`, or nothing."""
+    try:
+        message = json.loads(body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    return f": {message}" if isinstance(message, str) else ""
+
+
+class Progress:
+    """A progress bar on standard error for long logs (over PROGRESS_OVER entries)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total, self.stream = total, stream
+        self.shown = total > PROGRESS_OVER
+        self._percent = -1
+
+    def update(self, done: int) -> None:
+        if not self.shown or done * 100 // self.total == self._percent:
+            return
+        self._percent = done * 100 // self.total
+        filled = done * self.WIDTH // self.total
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self.stream.write(f"\r[{bar}] {self._percent:3d}% {done}/{self.total} entries")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.shown and self._percent >= 0:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# -- The check ------------------------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """What a consistent log showed: the checkpoint, who signed it, the count and the saved prefix."""
+
+    origin: str
+    size: int
+    root: bytes
+    key: str  # the verifier key whose signature verified
+    retired: bool
+    tally: Tally
+    saved_size: int | None
+    page_count: object = None  # the petition page's signature_count, when it could be read
+
+
+def fetch_keys(client: Client, petition: Petition) -> tuple[list[str], list[str]]:
+    """The log's current verifier key and its retired ones: ([current], [retired...])."""
+    document = client.get_json(petition.api("/log/key"))
+    current = document.get("vkey") if isinstance(document, dict) else None
+    retired = document.get("retired", []) if isinstance(document, dict) else None
+    if not isinstance(current, str) or not isinstance(retired, list) or not all(isinstance(k, str) for k in retired):
+        raise CannotVerify('the log\'s key document is not {"name", "vkey", "retired": [...]}')
+    for vkey in [current, *retired]:
+        try:
+            name = parse_vkey(vkey)[0]
+        except NoteError as error:
+            raise Inconsistent("bad-signature", f"The log's verifier key is malformed: {error}.") from None
+        if name != petition.service:
+            raise Inconsistent(
+                "bad-signature", f"The log's key is named {name}, not {petition.service} as the service's must be."
+            )
+    return [current], retired
+
+
+def fetch_checkpoint(
+    client: Client, petition: Petition, current: list[str], retired: list[str]
+) -> tuple[str, int, bytes, str]:
+    """The latest checkpoint, verified -> (origin, size, root, the vkey that signed it)."""
+    raw = client.get(petition.api(f"/petitions/{petition.slug}/checkpoint"))
+    try:
+        body, verified = open_note(raw.decode("utf-8"), [*current, *retired])
+        origin, size, root = parse_checkpoint(body)
+    except UnicodeDecodeError:
+        raise Inconsistent("bad-signature", "The checkpoint is not UTF-8 text, so no signature on it holds.") from None
+    except NoteError as error:
+        raise Inconsistent("bad-signature", f"The checkpoint does not verify: {error}.") from None
+    if origin != petition.origin:
+        raise Inconsistent(
+            "bad-signature", f"The checkpoint is signed for the log {origin}, not this petition's ({petition.origin})."
+        )
+    key = next((vkey for vkey in verified if vkey in current), verified[0])
+    return origin, size, root, key
+
+
+def fetch_entries(client: Client, petition: Petition, size: int, progress: Progress) -> Iterator[bytes]:
+    """Entries 0 to size - 1, in pages of PAGE; Inconsistent if the log serves others or fewer."""
+    start = 0
+    while start < size:
+        end = min(start + PAGE, size)
+        page = client.get_json(petition.api(f"/petitions/{petition.slug}/log/entries?start={start}&end={end}"))
+        items = page.get("entries") if isinstance(page, dict) else None
+        if not isinstance(items, list):
+            raise CannotVerify('the log\'s answer is not a page of entries {"entries": [...]}')
+        if not items:
+            raise Inconsistent(
+                "root-mismatch", f"The checkpoint counts {size} entries, but the log serves only {start}."
+            )
+        for index, item in enumerate(items, start):
+            served = item.get("index") if isinstance(item, dict) else None
+            if index >= end or type(served) is not int or served != index:
+                raise Inconsistent("bad-entry", f"Asked for entries {start} to {end - 1}, the log served another.")
+            data = item.get("data")
+            if not isinstance(data, str):
+                raise Inconsistent("bad-entry", f"Entry {index} has no base64 data.")
+            try:
+                entry = b64decode_canonical(data)
+            except ValueError as error:
+                raise Inconsistent("bad-entry", f"Entry {index} is {error}.") from None
+            yield entry
+        start += len(items)
+        progress.update(start)
+
+
+def check(client: Client, petition: Petition, saved: dict | None, stderr: TextIO) -> Verdict:
+    """Every check of the log against its checkpoint and the `saved` one ({"size", "root"} or None)."""
+    current, retired = fetch_keys(client, petition)
+    origin, size, root, key = fetch_checkpoint(client, petition, current, retired)
+    saved_size, saved_root = (saved["size"], saved["root"]) if saved else (None, None)
+    if saved_size is not None and saved_size > size:
+        raise Inconsistent("shrunk", f"The log had {saved_size} entries when last checked, and now says it has {size}.")
+    if saved_size == size and saved_root != root:
+        raise Inconsistent("fork", f"The log signed two different roots for {size} entries: it was rewritten.")
+    tally, tree = Tally(), CompactRange()
+    prefix_root = tree.root() if saved_size == 0 else None
+    progress = Progress(size, stderr)
+    try:
+        for index, entry in enumerate(fetch_entries(client, petition, size, progress)):
+            tally.add(index, entry)
+            tree.append(leaf_hash(entry))
+            if tree.size == saved_size:
+                prefix_root = tree.root()
+    finally:
+        progress.finish()
+    # The root first: entries that do not make the signed root say nothing about history.
+    if tree.root() != root:
+        raise Inconsistent(
+            "root-mismatch", f"The {size} entries the log serves do not hash to the root its checkpoint signs."
+        )
+    if saved_size is not None and prefix_root != saved_root:
+        raise Inconsistent(
+            "fork",
+            f"The first {saved_size} entries are not the ones checked last time: the log rewrote its history.",
+        )
+    page_count = None
+    try:
+        petition_json = client.get_json(petition.api(f"/petitions/{petition.slug}"))
+        page_count = petition_json.get("signature_count") if isinstance(petition_json, dict) else None
+    except CannotVerify:
+        pass  # the page's count is only compared, never trusted: the log is what was checked
+    return Verdict(origin, size, root, key, key in retired, tally, saved_size, page_count)
+
+
+# -- The state file: the checkpoint each log had when last found consistent -------------------
+
+
+def load_state(path: Path) -> dict:
+    """The state file's JSON `{"<origin>": {"size": n, "root": "<base64>"}}`, {} if there is none."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise CannotVerify(f"cannot read the state file {path}: {error}") from None
+    if not isinstance(state, dict):
+        raise CannotVerify(f"the state file {path} is not a JSON object of checkpoints")
+    return state
+
+
+def saved_checkpoint(state: dict, origin: str, path: Path) -> dict | None:
+    """The checkpoint saved for `origin` as {"size": int, "root": 32 bytes}, or None."""
+    if origin not in state:
+        return None
+    saved = state[origin]
+    try:
+        size, root = saved["size"], b64decode_canonical(saved["root"])
+        if type(size) is not int or size < 0 or len(root) != HASH_SIZE:
+            raise ValueError
+    except (TypeError, KeyError, ValueError):
+        raise CannotVerify(f"the state file {path} holds a malformed checkpoint for {origin}") from None
+    return {"size": size, "root": root}
+
+
+def save_state(path: Path, state: dict, origin: str, size: int, root: bytes) -> None:
+    """Write the state with `origin`'s new checkpoint atomically: a reader sees the old file or the
+    new one, never half of one, whatever happens meanwhile."""
+    state = {**state, origin: {"size": size, "root": base64.b64encode(root).decode()}}
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+        ) as handle:
+            temporary = handle.name
+            json.dump(state, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        raise CannotVerify(f"the log is consistent, but the state file {path} cannot be written: {error}") from None
+
+
+# -- The command ----------------------------------------------------------------------------
+
+
+def report(verdict: Verdict, state_path: Path) -> list[str]:
+    """The verdict for a journalist, line by line; the last is `consistent, N signatures`."""
+    tally = verdict.tally
+    name, kid, _ = parse_vkey(verdict.key)
+    which = "a retired key" if verdict.retired else "the current key"
+    lines = [
+        f"Log: {verdict.origin}",
+        f"Tree size: {verdict.size} entries; root {base64.b64encode(verdict.root).decode()}",
+        f"Signed by: {name} (key id {kid.hex()}, {which})",
+    ]
+    if tally.carried_over is not None:
+        lines.append(f"{tally.carried_over} carried over from before the log")
+    by_method = ", ".join(f"{tally.signatures[method]} by {label}" for method, label in METHODS.items())
+    lines += [
+        f"Signatures: {by_method}",
+        f"Withdrawals: {tally.withdrawals}",
+        f"Codes committed: {tally.codes_committed} in {tally.code_batches} "
+        f"{'batch' if tally.code_batches == 1 else 'batches'} "
+        f"({tally.signatures[PRINTED_CODE]} used)",
+        "Every entry hashes to the signed root, and follows the log's rules.",
+    ]
+    if verdict.saved_size is None:
+        lines.append(f"First check of this log: its checkpoint is saved in {state_path}.")
+    else:
+        lines.append(f"The log only grew since the last check ({verdict.saved_size} entries then, {verdict.size} now).")
+    if type(verdict.page_count) is not int:
+        lines.append("The petition page's count could not be read (informational).")
+    elif verdict.page_count == tally.count:
+        lines.append(f"The petition page shows {verdict.page_count} signatures: it agrees (informational).")
+    else:
+        lines.append(
+            f"The petition page shows {verdict.page_count} signatures, not {tally.count} "
+            "(informational: a batch may have closed since this checkpoint)."
+        )
+    lines.append(f"consistent, {tally.count} signatures")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: 0 consistent, 1 not (a line `error: <kind>`), 2 cannot check."""
+    parser = argparse.ArgumentParser(
+        description="Check a petition's signature count from its transparency log.",
+        epilog="Exit status: 0 consistent, 1 the log does not verify, 2 it could not be checked.",
+    )
+    parser.add_argument("url", metavar="URL", help="the petition page's address, like https://host/p/some-petition")
+    parser.add_argument(
+        "--state", metavar="FILE", default=DEFAULT_STATE, help=f"checkpoints of earlier runs (default {DEFAULT_STATE})"
+    )
+    args = parser.parse_args(argv)
+    state_path = Path(args.state).expanduser()
+    client = None
+    try:
+        petition = Petition.from_url(args.url)
+        state = load_state(state_path)
+        saved = saved_checkpoint(state, petition.origin, state_path)
+        client = Client(petition)
+        verdict = check(client, petition, saved, sys.stderr)
+        save_state(state_path, state, verdict.origin, verdict.size, verdict.root)
+    except CannotVerify as error:
+        print(f"cannot verify: {error}", file=sys.stderr)
+        return 2
+    except Inconsistent as error:
+        print(f"NOT consistent: {error}")
+        print(f"error: {error.kind}", file=sys.stderr)
+        print(str(error), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: nothing saved", file=sys.stderr)
+        return 130
+    finally:
+        if client is not None:
+            client.close()
+    print("\n".join(report(verdict, state_path)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
