@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-ED25519 = b"\x01"  # the signature type byte of C2SP signed-note for Ed25519
+from .verify import key_id, parse_checkpoint
+
+ED25519 = b"\x01"  # the signature type byte of C2SP signed-note for Ed25519 (see verify.key_id)
 
 
 def without_scheme(base_url: str) -> str:
@@ -32,11 +33,6 @@ def without_scheme(base_url: str) -> str:
 def origin_of(base_url: str, slug: str) -> str:
     """The origin line of a petition's log: BASE_URL without its scheme, then /p/<slug>."""
     return f"{without_scheme(base_url)}/p/{slug}"
-
-
-def key_id(name: str, public_key: bytes) -> bytes:
-    """The 4-byte key id of an Ed25519 key: SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
-    return hashlib.sha256(name.encode() + b"\n" + ED25519 + public_key).digest()[:4]
 
 
 def body(origin: str, size: int, root: bytes) -> str:
@@ -78,7 +74,6 @@ def signer(seed: bytes, base_url: str) -> Signer:
 
 
 def root_of(note: str) -> tuple[str, int, bytes]:
-    """A checkpoint this service signed -> (origin, size, root). For notes read back from the
-    database; the journalists' verifier checks notes from elsewhere."""
-    origin, size, root = note.split("\n", 3)[:3]
-    return origin, int(size), base64.b64decode(root, validate=True)
+    """A checkpoint this service signed -> (origin, size, root), unchecked: for notes read back
+    from the database (check-log and the journalists' verifier check their signatures)."""
+    return parse_checkpoint(note[: note.index("\n\n") + 1])

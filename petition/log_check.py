@@ -24,15 +24,10 @@ one byte per entry to know which signatures are cancelled.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from . import checkpoints, queries
+from . import checkpoints, queries, verify
 from .database import Database, Reads, Row
 from .merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
 from .settings import Settings
@@ -73,51 +68,31 @@ class Verdict:
 
 
 # -- signed notes --------------------------------------------------------------------------
-# petition/verify.py (the journalists' verifier) parses verifier keys and verifies notes as well;
-# once it is in, these two can be its `parse_vkey` and `verify_note`.
 
 
-def verifier_keys(settings: Settings) -> dict[tuple[str, bytes], Ed25519PublicKey]:
-    """(key name, 4-byte key id) -> public key, for SIGNING_KEY and every SIGNING_KEYS_RETIRED vkey
-    (`<name>+<hex key id>+<base64(0x01 || public key)>`, C2SP signed-note)."""
-    signer = checkpoints.signer(settings.signing_key, settings.base_url)
-    keys = {(signer.name, checkpoints.key_id(signer.name, signer.public_key)): signer.public_key}
-    for vkey in settings.signing_keys_retired:
-        name, key_id, encoded = vkey.split("+", 2)
-        raw = base64.b64decode(encoded, validate=True)
-        keys[(name, bytes.fromhex(key_id))] = raw[1:]
-    return {key: Ed25519PublicKey.from_public_bytes(public) for key, public in keys.items()}
+def verifier_keys(settings: Settings) -> list[str]:
+    """The C2SP verifier keys a checkpoint may be signed with: SIGNING_KEY's, then SIGNING_KEYS_RETIRED."""
+    return [checkpoints.signer(settings.signing_key, settings.base_url).vkey, *settings.signing_keys_retired]
 
 
-def checkpoint_of(note: str, keys: dict[tuple[str, bytes], Ed25519PublicKey]) -> tuple[str, int, bytes]:
+def checkpoint_of(note: str, vkeys: list[str]) -> tuple[str, int, bytes]:
     """A signed checkpoint -> (origin, size, root) when one of its signatures verifies with one of
-    `keys`; Mismatch("... malformed" or "... signature does not verify") otherwise."""
-    text, blank, signatures = note.partition("\n\n")
-    lines = text.split("\n")
-    if not blank or len(lines) != 3 or not signatures.endswith("\n"):
-        raise Mismatch("malformed")
+    `vkeys` (as the journalists' verifier reads it); Mismatch("malformed" or "signature does not
+    verify") otherwise."""
     try:
-        origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
-    except (ValueError, binascii.Error):
+        text = verify.verify_note(note, vkeys)
+    except verify.NoteError:
+        # Which: a well-formed note (read with no keys, it only lacks a known signature), or not.
+        try:
+            verify.open_note(note, [])
+        except verify.NoteError as error:
+            if str(error) != verify.NO_KNOWN_SIGNATURE:
+                raise Mismatch("malformed") from None
+        raise Mismatch("signature does not verify") from None
+    try:
+        return verify.parse_checkpoint(text)
+    except verify.NoteError:
         raise Mismatch("malformed") from None
-    if len(root) != HASH_SIZE or checkpoints.body(origin, size, root) != text + "\n":
-        raise Mismatch("malformed")
-    for line in signatures[:-1].split("\n"):
-        dash, _, rest = line.partition(" ")
-        name, _, encoded = rest.partition(" ")
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-        except binascii.Error:
-            continue
-        key = keys.get((name, raw[:4]))
-        if dash != "\u2014" or key is None or len(raw) != 4 + 64:
-            continue
-        try:
-            key.verify(raw[4:], (text + "\n").encode())
-        except InvalidSignature:
-            continue
-        return origin, size, root
-    raise Mismatch("signature does not verify")
 
 
 # -- the pass over the entries --------------------------------------------------------------

@@ -200,6 +200,9 @@ DECIMAL = re.compile(r"0|[1-9][0-9]*")
 HEX_KEY_ID = re.compile(r"[0-9a-fA-F]{8}")
 
 
+NO_KNOWN_SIGNATURE = "no signature on the note is by a known key"
+
+
 class NoteError(ValueError):
     """A signed note, verifier key or checkpoint that is malformed or does not verify."""
 
@@ -294,7 +297,7 @@ def open_note(text: str, vkeys: Iterable[str]) -> tuple[str, list[str]]:
             raise NoteError(f"the signature by {name}+{kid.hex()} does not verify") from None
         verified.append(vkey)
     if not verified:
-        raise NoteError("no signature on the note is by a known key")
+        raise NoteError(NO_KNOWN_SIGNATURE)
     return body, verified
 
 

@@ -118,8 +118,13 @@ def flipped(value: bytes, at: int) -> bytes:
 
 
 def flipped_text(value: str, at: int) -> str:
-    """`value` with its character at `at` changed in its lowest bit."""
-    return value[:at] + chr(ord(value[at]) ^ 0x01) + value[at + 1 :]
+    """`value` with its character at `at` changed: another base64 letter for a base64 letter (so a
+    signature stays well formed), else in its lowest bit."""
+    char = value[at]
+    changed = (
+        ("B" if char == "A" else "A") if char.isascii() and (char.isalnum() or char in "+/") else chr(ord(char) ^ 1)
+    )
+    return value[:at] + changed + value[at + 1 :]
 
 
 async def entry_index(db: Database, pid: str, kind: int, nth: int = 0) -> int:
