@@ -11,6 +11,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -173,7 +174,8 @@ NOT_AN_OBJECT = "The request body must be a JSON object."
 
 def read_query(request: Request, model: type[BaseModel]) -> Any:
     """The query string as `model` (unknown parameters are ignored); 422 when invalid (the text rule included)."""
-    parameters = dict(request.query_params)
+    # What dict(request.query_params) gives (the last of repeated names), without its multi-dict.
+    parameters = dict(parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True))
     for name, value in parameters.items():
         if name in model.model_fields and (problem := text_problem(value)):
             fields = [FieldError(field=name, message=problem)]

@@ -22,6 +22,7 @@ from . import (
     flyer_batches,
     flyer_pages,
     jobs,
+    log_api,
     login,
     organize,
     pages,
@@ -60,6 +61,7 @@ from .templates import STATIC_DIR, CachedStaticFiles, make_templates
 # How long one step of stopping (background jobs, counters, the database) may take.
 SHUTDOWN_SECONDS = 10
 BINARY = {"schema": {"type": "string", "format": "binary"}}
+TEXT = {"schema": {"type": "string"}}
 
 
 def make_routes() -> list[BaseRoute]:
@@ -81,6 +83,36 @@ def make_routes() -> list[BaseRoute]:
             also={202: email_signing.CheckEmail},
             errors=[409],
             tags=["signing"],
+        ),
+        # Then the log's proofs and tiles: verifiers and witnesses ask for them by the thousand, each
+        # another, so the cache seldom answers them before routing.
+        ApiRoute(
+            "/api/v1/petitions/{slug}/log/inclusion",
+            log_api.api_inclusion,
+            summary="An inclusion proof: the audit path of entry `index` in the tree of `tree_size` "
+            "(RFC 9162), base64 hashes",
+            query=log_api.InclusionQuery,
+            response=log_api.InclusionProof,
+            tags=["log"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/log/consistency",
+            log_api.api_consistency,
+            summary="A consistency proof: the tree of `first` is a prefix of the tree of `second` "
+            "(RFC 9162), base64 hashes",
+            query=log_api.ConsistencyQuery,
+            response=log_api.ConsistencyProof,
+            tags=["log"],
+        ),
+        ApiRoute(
+            "/p/{slug}/log/{path:path}",
+            log_api.tlog_tiles,
+            summary="The log as C2SP tlog-tiles: `checkpoint`, `tile/<L>/<N>[.p/<W>]` (hashes) and "
+            "`tile/entries/<N>[.p/<W>]` (entries, each after its length as a big-endian u16); "
+            "<N> as three-digit elements, all but the last after an x (x001/x234/067)",
+            response=None,
+            media_types={"application/octet-stream": BINARY, "text/plain": TEXT},
+            tags=["log"],
         ),
         Route("/", petition_pages.home, name="home"),
         Route("/privacy", pages.privacy, name="privacy"),
@@ -128,6 +160,29 @@ def make_routes() -> list[BaseRoute]:
             response=timeline.CountAt,
             errors=[404],
             tags=["timeline"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/log/entries",
+            log_api.api_entries,
+            summary=f"The log's entries [start, end) (at most {tlog.MAX_ENTRIES_PER_READ:,}), base64",
+            query=log_api.EntriesQuery,
+            response=log_api.LogEntries,
+            tags=["log"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/checkpoint",
+            log_api.api_checkpoint,
+            summary="The log's latest checkpoint, signed (C2SP tlog-checkpoint and signed-note)",
+            response=None,
+            media_types={"text/plain": TEXT},
+            tags=["log"],
+        ),
+        ApiRoute(
+            "/api/v1/log/key",
+            log_api.api_key,
+            summary="The key that signs every checkpoint (a C2SP signed-note verifier key), and retired ones",
+            response=log_api.LogKey,
+            tags=["log"],
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/signatures/verify",
@@ -530,6 +585,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.rate_limiter = RateLimiter()
     app.state.sender = Sender(db, settings, make_mailer(settings))
     app.state.public_cache = public_cache
+    app.state.log_reader = tlog.LogReader(db)  # its tiles stay in memory for every request
     app.state.flyer_counts = flyer_batches.FlyerCounts(db)
     app.state.flyer_drawings = flyer_batches.Drawings()
     return app

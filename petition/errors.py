@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from html import escape
 from typing import Any
 
@@ -13,6 +14,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 API_PREFIX = "/api/"
+# A petition's log as C2SP tlog-tiles (/p/{slug}/log/...) is read by programs, not people: its
+# errors take the API's shape too. Any text before /log/, slashes included: a slug sent with an
+# encoded slash (%2F) arrives decoded, and its 404 is still the log's.
+LOG_PATH = re.compile(r"/p/.+/log/", re.DOTALL)
 
 
 class ErrorCode(enum.StrEnum):
@@ -96,7 +101,8 @@ class ApiError(HTTPException):
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(API_PREFIX)
+    """Whether errors at `path` are answered in the JSON shape (the API, and the logs' tiles)."""
+    return path.startswith(API_PREFIX) or LOG_PATH.match(path) is not None
 
 
 def error_json(status_code: int, code: ErrorCode, message: str, fields: list[FieldError] | None = None) -> bytes:

@@ -59,6 +59,8 @@ def build_document(routes: list[BaseRoute], *, title: str) -> dict[str, Any]:
         if operation.response is not None:
             ref = refs[(operation.response, "serialization")]
             success["content"] = {JSON_TYPE: {"schema": ref}, **operation.media_types}
+        elif operation.media_types:  # no JSON, only these (a checkpoint's text, a tile's bytes)
+            success["content"] = dict(operation.media_types)
         responses[str(operation.status)] = success
         for status, model in operation.also.items():
             content = {JSON_TYPE: {"schema": refs[(model, "serialization")]}}

@@ -544,6 +544,8 @@ LOCK_LOG_HEAD = """
 UPDATE petitions SET log_size = log_size WHERE id = :id
 RETURNING log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn
 """
+# The head as it is now (a receipt's proof must be for a tree that holds its entry).
+SELECT_LOG_HEAD = "SELECT log_size, log_checkpoint FROM petitions WHERE id = :id"
 SET_LOG_HEAD = "UPDATE petitions SET log_size = :size, log_checkpoint = :note WHERE id = :id"
 ADD_CODES_ISSUED = "UPDATE petitions SET codes_issued = codes_issued + :codes WHERE id = :id"
 ADD_CARRIED_WITHDRAWN = """

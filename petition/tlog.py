@@ -53,6 +53,11 @@ TILE_WIDTH = 1 << TILE_HEIGHT
 # 64 MiB at most, the whole of a log of a million entries.
 TILE_CACHE_SIZE = 4096
 MAX_ENTRIES_PER_READ = 1000
+# Hashes of ranges that are no complete subtree, kept per process: 32 bytes each, a few MiB at most.
+RANGE_CACHE_SIZE = 65536
+# Audit paths of full level-0 tiles, kept per process: a million entries have 3,907 tiles, each
+# path 12 hashes (about 2 MiB in all).
+PATH_CACHE_SIZE = 16384
 
 
 class LogError(Exception):
@@ -105,7 +110,7 @@ def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     path: list[tuple[int, int]] = []
     lo, hi = 0, size
     while hi - lo > 1:
-        k = _split(hi - lo)
+        k = 1 << (hi - lo - 1).bit_length() - 1  # _split, inline: a proof's cost is mostly this loop
         if index < lo + k:
             path.append((lo + k, hi))
             hi = lo + k
@@ -425,6 +430,10 @@ class LogReader:
     def __init__(self, db: Database, cache: TileCache | None = None) -> None:
         self.db = db
         self.cache = cache or TileCache()
+        # (petition id, lo, hi) -> the hash of leaves [lo, hi): never changes once the tree holds hi.
+        self.ranges: dict[tuple[str, int, int], bytes] = {}
+        # (petition id, tree size, level-0 tile) -> the audit path of that full tile's node.
+        self.paths: dict[tuple[str, int, int], list[bytes]] = {}
 
     async def tile(self, petition_id: str, level: int, index: int, needed: int) -> Tile:
         """Tile `index` of `level` with at least `needed` hashes; MissingTile when not stored so."""
@@ -452,17 +461,60 @@ class LogReader:
         """The hash of leaves [lo, hi) (the root, for [0, size))."""
         return await tree_hash(self._loader(petition_id), lo, hi)
 
+    async def _hashes(self, petition_id: str, ranges: list[tuple[int, int]]) -> list[bytes]:
+        """tree_hash of each range of RFC 9162's recursion (a proof's), from tiles.
+
+        A complete subtree is one node of one tile (a proof's come from a few tiles, each found
+        once). Any other range lies at the tree's right edge and folds up to one node per level;
+        every proof for the same tree size asks for the same ones, and their hashes never change
+        once the tree holds them, so they are kept: a warm proof reads one node per level."""
+        hashes = []
+        seen: dict[tuple[int, int], Tile] = {}
+        for lo, hi in ranges:
+            width = hi - lo
+            if width & (width - 1):
+                key = (petition_id, lo, hi)
+                found = self.ranges.get(key)
+                if found is None:
+                    found = await tree_hash(self._loader(petition_id), lo, hi)
+                    if len(self.ranges) >= RANGE_CACHE_SIZE:
+                        self.ranges.clear()
+                    self.ranges[key] = found
+                hashes.append(found)
+                continue
+            level, within = divmod(width.bit_length() - 1, TILE_HEIGHT)
+            first = lo >> (TILE_HEIGHT * level)  # the node's first hash at its tile's own height
+            offset, where = first & (TILE_WIDTH - 1), (level, first >> TILE_HEIGHT)
+            tile = seen.get(where)
+            if tile is None or tile.width < offset + (1 << within):
+                tile = seen[where] = await self.tile(petition_id, level, where[1], offset + (1 << within))
+            hashes.append(tile.node(within, offset))
+        return hashes
+
     async def inclusion_proof(self, petition_id: str, index: int, size: int) -> list[bytes]:
-        """The audit path of entry `index` in the tree of `size` (0 <= index < size <= the log's size)."""
-        load = self._loader(petition_id)
-        return [await tree_hash(load, lo, hi) for lo, hi in inclusion_ranges(index, size)]
+        """The audit path of entry `index` in the tree of `size` (0 <= index < size <= the log's size).
+
+        An entry in a full level-0 tile: its siblings inside the tile (one per level), then the path
+        of the tile's node, the same for all its 256 entries and kept."""
+        if index | (TILE_WIDTH - 1) >= size:  # its tile is not full in this tree
+            return await self._hashes(petition_id, inclusion_ranges(index, size))
+        number, offset = divmod(index, TILE_WIDTH)
+        tile = await self.tile(petition_id, 0, number, TILE_WIDTH)
+        siblings = [tile.levels[height][(offset >> height) ^ 1] for height in range(TILE_HEIGHT)]
+        key = (petition_id, size, number)
+        above = self.paths.get(key)
+        if above is None:
+            above = await self._hashes(petition_id, inclusion_ranges(index, size)[TILE_HEIGHT:])
+            if len(self.paths) >= PATH_CACHE_SIZE:
+                self.paths.clear()
+            self.paths[key] = above
+        return siblings + above
 
     async def consistency_proof(self, petition_id: str, first: int, second: int) -> list[bytes]:
         """The proof that the tree of `first` is a prefix of the tree of `second` (0 <= first <= second)."""
         if first in (0, second):
             return []
-        load = self._loader(petition_id)
-        return [await tree_hash(load, lo, hi) for lo, hi in consistency_ranges(first, second)]
+        return await self._hashes(petition_id, consistency_ranges(first, second))
 
     async def entries(self, petition_id: str, start: int, end: int) -> list[bytes]:
         """Entries [start, end), at most MAX_ENTRIES_PER_READ."""

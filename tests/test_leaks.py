@@ -44,7 +44,14 @@ PEER = "198.51.100.77"
 FORWARDED = "203.0.113.99"
 PROXY = "10.9.8.7"
 USER_AGENT = "SentinelBrowser/9.9 (leakcheck)"
-PATH_VALUES = {"token": "no-such-token-value", "action": "publish"}
+# `path`: under a petition's log (C2SP tlog-tiles), the start of its first entry bundle.
+PATH_VALUES = {"token": "no-such-token-value", "action": "publish", "path": "tile/entries/000.p/2"}
+# Queries that make a route answer with what it holds (entries, proofs), not a refusal.
+QUERIES = {
+    "/api/v1/petitions/{slug}/log/entries": "?start=0&end=2",
+    "/api/v1/petitions/{slug}/log/inclusion": "?index=1&tree_size=2",
+    "/api/v1/petitions/{slug}/log/consistency": "?first=1&second=2",
+}
 # What a column name must not be about: network identifiers and fingerprints.
 NETWORK_WORDS = {"ip", "ips", "addr", "address", "agent", "useragent", "fingerprint", "host", "mac"}
 
@@ -149,7 +156,7 @@ def concrete_paths(route: BaseRoute, values: dict[str, str]) -> list[tuple[str, 
     if isinstance(route, Mount):
         return [("GET", f"{route.path}/style.css", route.path)]
     assert isinstance(route, Route)
-    path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], route.path)
+    path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], route.path) + QUERIES.get(route.path, "")
     return [(method, path, f"{method} {route.path}") for method in sorted(route.methods or ()) if method != "HEAD"]
 
 
