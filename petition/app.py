@@ -131,6 +131,7 @@ def make_routes() -> list[BaseRoute]:
         Route("/p/{slug}/receipt", signing.receipt_page, name="receipt_page"),
         Route("/p/{slug}/receipt", signing.receipt_action, methods=["POST"], name="receipt_action"),
         Route("/p/{slug}/receipt/download", signing.download_receipt, methods=["POST"], name="download_receipt"),
+        Route("/p/{slug}/receipt/proof", signing.download_proof, methods=["POST"], name="download_proof"),
         # The public reads a newsroom polls come first: routes are matched in order.
         ApiRoute(
             "/api/v1/petitions/{slug}",
@@ -241,7 +242,8 @@ def make_routes() -> list[BaseRoute]:
             "/api/v1/petitions/{slug}/signatures/status",
             signing.api_status,
             methods=["POST"],
-            summary="What became of the signature behind a receipt: pending, counted, withdrawn or invalidated",
+            summary="What became of the signature behind a receipt: pending, counted (with its inclusion proof) "
+            "or withdrawn",
             body=signatures.ReceiptBody,
             response=signatures.SignatureStatus,
             tags=["signing"],

@@ -201,6 +201,8 @@ class PetitionPublic(BaseModel):
     goal: int
     signature_count: int
     signature_count_by_method: CountByMethod
+    # The printed codes committed in the log: at most this many signatures can be by printed code.
+    codes_issued: int
     opened_at: str | None
     closes_at: str | None
     closed_at: str | None
@@ -322,6 +324,7 @@ def public_view(row: Row, base_url: str) -> PetitionPublic:
         goal=row["goal"],
         signature_count=row["signature_count"],
         signature_count_by_method=CountByMethod(email=row["count_email"], code=row["count_code"]),
+        codes_issued=row["codes_issued"],
         opened_at=floor_time(row["opened_at"], floor, zone),
         closes_at=iso(row["closes_at"], zone),
         closed_at=closed_at(row),

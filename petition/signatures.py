@@ -96,7 +96,18 @@ class ReceiptBody(BaseModel):
 
 
 class SignatureStatus(BaseModel):
-    status: Literal["pending", "counted", "withdrawn", "invalidated"]
+    """What became of a signature. Once counted: its entry in the petition's log (`leaf_index`, from
+    0) in the tree of `tree_size`, the inclusion proof (base64 hashes, RFC 9162) and the signed
+    checkpoint (note text) it leads to; or, for a signature counted before the log existed,
+    `carried_over: true` and nothing else (it is in the count entry 0 carries over, with no entry
+    of its own). Fields that do not apply are left out."""
+
+    status: Literal["pending", "counted", "withdrawn"]
+    leaf_index: int | None = None
+    tree_size: int | None = None
+    proof: list[str] | None = None
+    checkpoint: str | None = None
+    carried_over: bool | None = None
 
 
 def receipt_of(text: str) -> str | None:

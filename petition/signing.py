@@ -3,6 +3,8 @@ and the receipt's pages: check, withdraw, updates, download. The signing pages a
 
 from __future__ import annotations
 
+import base64
+
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,6 +14,7 @@ from . import (
     addresses,
     downloads,
     email_signing,
+    inclusion,
     petitions,
     signatures,
     timeline,
@@ -59,9 +62,9 @@ def api_limit(request: Request, *, emails: bool = False) -> None:
         raise ApiError(429, message)
 
 
-def json_answer(model: BaseModel, status: int = 200) -> RawResponse:
+def json_answer(model: BaseModel, status: int = 200, *, exclude_none: bool = False) -> RawResponse:
     """A JSON answer that nobody caches, as ready-made ASGI parts (cheaper than a Response per signature)."""
-    body = model.model_dump_json().encode()
+    body = model.model_dump_json(exclude_none=exclude_none).encode()
     return RawResponse(status, [*JSON_NO_STORE, (b"content-length", str(len(body)).encode())], body)
 
 
@@ -130,10 +133,32 @@ async def api_unsubscribe(request: Request, body: ReceiptBody) -> ASGIApp:
 
 
 async def api_status(request: Request, body: ReceiptBody) -> ASGIApp:
-    """POST /api/v1/petitions/{slug}/signatures/status: what became of the signature behind a receipt."""
+    """POST /api/v1/petitions/{slug}/signatures/status: what became of the signature behind a receipt
+    (once counted, with its inclusion proof)."""
     row = await open_petition(request)
     status = await signatures.status_of(request.app.state.db, petition=row, receipt=body.receipt)
-    return json_answer(SignatureStatus.model_validate({"status": status}))
+    found = await inclusion_of(request, row, receipt=body.receipt, status=status)
+    if found is None:
+        answer = SignatureStatus.model_validate({"status": status})
+    elif found.carried_over:
+        answer = SignatureStatus(status="counted", carried_over=True)
+    else:
+        answer = SignatureStatus(
+            status="counted",
+            leaf_index=found.leaf_index,
+            tree_size=found.tree_size,
+            proof=[base64.b64encode(item).decode() for item in found.proof],
+            checkpoint=found.checkpoint,
+        )
+    return json_answer(answer, exclude_none=True)
+
+
+async def inclusion_of(request: Request, row: Row, *, receipt: str, status: str | None) -> inclusion.Inclusion | None:
+    """A counted signature's entry and proof in the petition's log (None for any other status)."""
+    if status != "counted":
+        return None
+    reader = request.app.state.log_reader
+    return await inclusion.of_counted(request.app.state.db, reader, petition=row, receipt=receipt)
 
 
 async def api_withdraw(request: Request, body: ReceiptBody) -> ASGIApp:
@@ -141,7 +166,7 @@ async def api_withdraw(request: Request, body: ReceiptBody) -> ASGIApp:
     row = await open_petition(request)
     await signatures.withdraw(request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt)
     request.app.state.public_cache.clear()  # a shown name may have gone
-    return json_answer(SignatureStatus(status="withdrawn"))
+    return json_answer(SignatureStatus(status="withdrawn"), exclude_none=True)
 
 
 def signer_page(request: Request, template: str, context: dict[str, object], status: int = 200) -> Response:
@@ -207,6 +232,7 @@ async def updates_action(request: Request) -> Response:
             context["notice"] = "A code is on its way to that address: type it below to confirm it."
             context["updates"] = True
         context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
+        context["inclusion"] = await inclusion_of(request, row, receipt=receipt, status=context["status"])
         context["waited"] = await timeline.typical_wait_days(db, row)
     except ValidationError:
         return await address_refused(addresses.REFUSED)
@@ -236,10 +262,11 @@ async def status_or_none(db: Database, petition: Row, receipt: str) -> str | Non
 def receipt_context(receipt: str = "") -> dict[str, object]:
     """What the receipt page shows before anything is done. `errors` maps an input id ("receipt",
     "updates-code", "updates-address"), or FORM for a refusal of no one input (a closed petition),
-    to its message."""
+    to its message. `inclusion`: a counted signature's entry and proof (inclusion.Inclusion)."""
     return {
         "receipt": receipt,
         "status": None,
+        "inclusion": None,
         "errors": {},
         "notice": None,
         "updates": False,
@@ -292,6 +319,7 @@ async def receipt_action(request: Request) -> Response:
             await updates.unsubscribe(db, petition=row, receipt=receipt)
             context["notice"] = "Your updates address is deleted: no more updates will be sent."
         context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
+        context["inclusion"] = await inclusion_of(request, row, receipt=receipt, status=context["status"])
         context["updates"] = await updates.is_waiting(db, receipt)
         context["waited"] = await timeline.typical_wait_days(db, row)
     except PetitionError as error:
@@ -355,3 +383,41 @@ async def download_receipt(request: Request) -> Response:
     )
     headers = {**NO_STORE, **downloads.attachment(f"receipt-{slug}.txt")}
     return Response(text, media_type="text/plain; charset=utf-8", headers=headers)
+
+
+NO_PROOF = {
+    "pending": "There is no proof yet: your signature is pending until its group is counted.",
+    "withdrawn": "A withdrawn signature is no longer in the count, so there is no proof to download.",
+    "carried_over": "Your signature was counted before this petition's public log began, so it has no "
+    "entry of its own to prove.",
+}
+
+
+async def download_proof(request: Request) -> Response:
+    """POST /p/{slug}/receipt/proof: a counted signature's inclusion proof as a JSON file (its entry,
+    not the receipt, so the file can be shared). The receipt page again when there is none (409),
+    or when the receipt belongs to no signature here (404)."""
+    found = await page_petition(request)
+    if isinstance(found, Response):
+        return found
+    row, context = found
+    async with request.form() as form:
+        typed = str(form.get("receipt") or "")
+    receipt = signatures.receipt_of(typed)
+    if receipt is None:
+        return not_a_receipt_page(request, context, blank=not typed.strip())
+    context.update(receipt_context(receipt))
+    db: Database = request.app.state.db
+    context["status"] = status = await status_or_none(db, row, receipt)
+    if status is None:
+        context["errors"] = {"receipt": signatures.RECEIPT_UNKNOWN}
+        return signer_page(request, "receipt_check.html", context, 404)
+    context["inclusion"] = proof = await inclusion_of(request, row, receipt=receipt, status=status)
+    if proof is None or proof.carried_over:
+        context["errors"] = {FORM: NO_PROOF["carried_over" if proof else status]}
+        context["updates"] = await updates.is_waiting(db, receipt)
+        return signer_page(request, "receipt_check.html", context, 409)
+    slug = row["slug"]  # the petition's own slug, never the path as typed
+    body = inclusion.proof_file(proof, petition_url=f"{request.app.state.settings.base_url}/p/{slug}")
+    headers = {**NO_STORE, **downloads.attachment(f"{slug}-inclusion-proof.json")}
+    return Response(body, media_type="application/json", headers=headers)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
 import secrets
 from pathlib import Path
 
@@ -10,13 +12,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import checkpoints, merkle, queries, tiles, tlog
+from petition import checkpoints, merkle, pending, queries, tiles, tlog
 from petition.database import Database, Transaction
 from petition.settings import Settings
 
 from .conftest import make_settings
 from .test_petitions import bearer, create
-from .test_signing import make_codes, open_petition, petition_id
+from .test_signing import count_everything, make_codes, open_petition, petition_id, sign
 from .test_transparency_log import check_note, log_of
 
 pytestmark = pytest.mark.usefixtures("organizer")
@@ -464,3 +466,160 @@ async def test_the_log_routes_are_in_the_openapi_document(client: httpx.AsyncCli
     assert set(document["paths"]["/api/v1/petitions/{slug}/checkpoint"]["get"]["responses"]["200"]["content"]) == {
         "text/plain"
     }
+    status = document["components"]["schemas"]["SignatureStatus"]["properties"]["status"]
+    assert "invalidated" not in json.dumps(status)
+
+
+# -- receipts ---------------------------------------------------------------------------
+
+
+async def receipt_status(client: httpx.AsyncClient, slug: str, receipt: str) -> httpx.Response:
+    return await client.post(f"{API}/{slug}/signatures/status", json={"receipt": receipt})
+
+
+def verify_status(body: dict[str, object], receipt: str, method: str = "code") -> None:
+    """The status's proof leads from the receipt's entry to the checkpoint's root."""
+    _, size, root = checkpoints.root_of(str(body["checkpoint"]))
+    assert body["tree_size"] == size
+    leaf = merkle.leaf_hash(tlog.signature_entry(method, tlog.commitment(receipt)))
+    merkle.verify_inclusion(leaf, int(body["leaf_index"]), size, unbase64(body["proof"]), root)  # type: ignore[arg-type, call-overload]
+
+
+async def test_a_counted_receipts_status_carries_an_inclusion_proof_against_the_latest_checkpoint(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 12)
+    receipts = [(await sign(client, slug, code)).json()["receipt"] for code in codes[:6]]
+    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "pending"}
+    await count_everything(app)
+    later = [(await sign(client, slug, code)).json()["receipt"] for code in codes[6:]]
+    await count_everything(app)  # the first receipts' proofs now lead to a later checkpoint
+    for receipt in receipts + later:
+        response = await receipt_status(client, slug, receipt)
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
+        body = response.json()
+        assert set(body) == {"status", "leaf_index", "tree_size", "proof", "checkpoint"}
+        assert body["status"] == "counted" and body["tree_size"] == 13
+        assert body["checkpoint"] == (await client.get(f"{API}/{slug}/checkpoint")).text
+        verify_status(body, receipt)
+    # Withdrawn: the status only.
+    await client.post(f"{API}/{slug}/signatures/withdraw", json={"receipt": receipts[0]})
+    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "withdrawn"}
+    await count_everything(app)
+    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "withdrawn"}
+    # A receipt of another petition: 404, as before.
+    other = await open_petition(client, token)
+    assert (await receipt_status(client, other, receipts[1])).status_code == 404
+
+
+async def test_a_signature_sealed_before_the_log_existed_finds_its_entry_by_its_legacy_commitment(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    receipt = (await sign(client, slug, code)).json()["receipt"]
+    db: Database = app.state.db
+    settings = app.state.settings
+    key = pending.signature_key(receipt)
+    row = await db.fetch_one(
+        "SELECT pending_key, petition_id, kind, sealed FROM pending_signatures WHERE pending_key = :k", {"k": key}
+    )
+    assert row is not None
+    content = pending.unseal(settings, dict(row))
+    del content["commitment"]  # as sealed before the log existed
+    petition = await app.state.public_cache.petition_row(slug)
+    sealed = pending.seal(settings, kind=int(row["kind"]), key=key, petition=petition, content=content)
+    await write(db, "UPDATE pending_signatures SET sealed = :s WHERE pending_key = :k", {"s": sealed, "k": key})
+    await count_everything(app)
+    body = (await receipt_status(client, slug, receipt)).json()
+    _, size, root = checkpoints.root_of(body["checkpoint"])
+    leaf = merkle.leaf_hash(tlog.signature_entry("code", tlog.legacy_commitment(key)))
+    merkle.verify_inclusion(leaf, body["leaf_index"], size, unbase64(body["proof"]), root)
+
+
+async def start_log_again(app: Starlette, pid: str) -> None:
+    """The petition's log as if it started now (a database from before the log): its count carried over."""
+    db: Database = app.state.db
+    for table in ("log_entries", "log_tiles", "log_checkpoints"):
+        await write(db, f"DELETE FROM {table} WHERE petition_id = :id", {"id": pid})
+    reset = "log_origin = NULL, log_size = 0, log_checkpoint = NULL, log_carried_over = 0, codes_issued = 0"
+    await write(db, f"UPDATE petitions SET {reset} WHERE id = :id", {"id": pid})
+    app.state.log_reader.cache.tiles.clear()
+    assert await tlog.start_missing(db, app.state.settings) == 1
+    app.state.public_cache.clear()
+
+
+async def test_a_signature_counted_before_the_log_existed_is_said_to_be_carried_over(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 5)
+    receipts = [(await sign(client, slug, code)).json()["receipt"] for code in codes]
+    await count_everything(app)
+    await start_log_again(app, await petition_id(app.state.db, slug))
+    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "counted", "carried_over": True}
+    page = await client.post(f"/p/{slug}/receipt", data={"receipt": receipts[0]})
+    assert "counted before this petition's public log began" in re.sub(r"\s+", " ", page.text)
+    refused = await client.post(f"/p/{slug}/receipt/proof", data={"receipt": receipts[0]})
+    assert refused.status_code == 409 and "no entry of its own" in refused.text
+
+
+async def test_the_receipt_page_says_which_entry_the_signature_is_and_offers_the_proof_as_a_file(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 6)
+    receipts = [(await sign(client, slug, code)).json()["receipt"] for code in codes]
+    pending_page = await client.post(f"/p/{slug}/receipt", data={"receipt": receipts[0]})
+    assert "public log" not in pending_page.text
+    refused = await client.post(f"/p/{slug}/receipt/proof", data={"receipt": receipts[0]})
+    assert refused.status_code == 409 and "no proof yet" in refused.text
+    await count_everything(app)
+    status = (await receipt_status(client, slug, receipts[0])).json()
+    page = await client.post(f"/p/{slug}/receipt", data={"receipt": receipts[0]})
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", page.text).replace("&#39;", "'")
+    # 1-based for people: entry leaf_index + 1 of tree_size.
+    place = f"entry {status['leaf_index'] + 1:,} of {status['tree_size']:,}"
+    assert f"Your signature is {place} in this petition's public log; this proof shows it." in text
+    assert "does not say who signed" in text and "not your receipt" in text
+
+    download = await client.post(f"/p/{slug}/receipt/proof", data={"receipt": receipts[0]})
+    assert download.status_code == 200
+    assert download.headers["cache-control"] == "no-store"
+    assert download.headers["content-disposition"] == f"attachment; filename={slug}-inclusion-proof.json"
+    assert receipts[0] not in download.text, "the file can be shared: the receipt is not in it"
+    data = download.json()
+    assert set(data) == {"petition", "origin", "leaf_index", "tree_size", "entry", "proof", "checkpoint"}
+    assert data["petition"] == f"{app.state.settings.base_url}/p/{slug}"
+    assert data["origin"] == f"127.0.0.1:8000/p/{slug}"
+    entry = base64.b64decode(data["entry"])
+    assert entry == tlog.signature_entry("code", tlog.commitment(receipts[0]))
+    _, size, root = checkpoints.root_of(data["checkpoint"])
+    merkle.verify_inclusion(merkle.leaf_hash(entry), data["leaf_index"], size, unbase64(data["proof"]), root)
+
+    unknown = await client.post(f"/p/{slug}/receipt/proof", data={"receipt": secrets.token_urlsafe(32)})
+    assert unknown.status_code == 404
+    assert (await client.post(f"/p/{slug}/receipt/proof", data={"receipt": "nope"})).status_code == 422
+
+
+# -- codes issued ---------------------------------------------------------------------------
+
+
+async def test_the_petition_shows_the_codes_issued_beside_the_count_by_method(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    assert (await client.get(f"{API}/{slug}")).json()["codes_issued"] == 0
+    codes = await make_codes(client, token, slug, 300)
+    await make_codes(client, token, slug, 7)
+    for code in codes[:5]:
+        await sign(client, slug, code)
+    await count_everything(app)
+    body = (await client.get(f"{API}/{slug}")).json()
+    assert body["codes_issued"] == 307
+    assert body["signature_count_by_method"] == {"email": 0, "code": 5}
+    page = re.sub(r"\s+", " ", (await client.get(f"/p/{slug}")).text)
+    assert "5 by printed code (of 307 printed codes issued)" in page
