@@ -1,10 +1,10 @@
 """A counted signature's entry in its petition's log, and the proof that the latest checkpoint holds
 it, found from the receipt alone (only the receipt's holder can point at their entry).
 
-The entry is found by its commitment, SHA-256("commit/v1" || receipt); a signature accepted
-before the log existed and counted after it has the legacy commitment of its pending key instead
-(tlog.legacy_commitment). A signature counted before the log existed has no entry of its own: it
-is part of the count the log's entry 0 carries over.
+The entry is found by its commitment, SHA-256("commit/v1" || receipt), or, for a signature
+accepted before the log existed and counted after, the legacy commitment of its pending key
+(tlog.entry_of looks for both). A signature counted before the log existed has no entry of its
+own: it is part of the count the log's entry 0 carries over.
 """
 
 from __future__ import annotations
@@ -37,26 +37,19 @@ class Inclusion:
         return self.leaf_index + 1
 
 
-async def leaf_of(db: Database, petition_id: str, receipt: str) -> int | None:
-    """The index of the signature entry behind a receipt, or None (not counted, or counted before the log)."""
-    index = await tlog.find(db, petition_id, tlog.commitment(receipt))
-    if index is None:
-        index = await tlog.find(db, petition_id, tlog.legacy_commitment(pending.signature_key(receipt)))
-    return index
-
-
 async def of_counted(db: Database, reader: tlog.LogReader, *, petition: Row, receipt: str) -> Inclusion | None:
     """The inclusion of a counted signature in the log's latest checkpoint; None when the petition's
     log has not started (which publishing prevents)."""
-    index = await leaf_of(db, petition["id"], receipt)
+    found = await tlog.entry_of(db, petition["id"], receipt, pending.signature_key(receipt))
     # The head read now, after the entry, not the cached row: the entry's batch may have closed in
     # another process within the last second, and the checkpoint that closed it holds it.
     head = await db.fetch_one(queries.SELECT_LOG_HEAD, {"id": petition["id"]})
     if head is None or head["log_checkpoint"] is None:
         return None
     note, size = str(head["log_checkpoint"]), int(head["log_size"])
-    if index is None:
+    if found is None:
         return Inclusion(0, 0, [], note, b"", carried_over=True)
+    index = found[0]
     proof = await reader.inclusion_proof(petition["id"], index, size)
     [entry] = await reader.entries(petition["id"], index, index + 1)
     return Inclusion(index, size, proof, note, entry)

@@ -99,18 +99,14 @@ def carried_over_entry(count: int) -> bytes:
 # -- the shape of the tree ---------------------------------------------------------
 
 
-def _split(size: int) -> int:
-    """The largest power of two smaller than `size` (size >= 2)."""
-    return 1 << ((size - 1).bit_length() - 1)
-
-
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     """The leaf ranges [lo, hi) whose tree hashes make the audit path of `index` in a tree of
     `size` (PATH of RFC 9162 2.1.3.1), deepest first."""
     path: list[tuple[int, int]] = []
     lo, hi = 0, size
     while hi - lo > 1:
-        k = 1 << (hi - lo - 1).bit_length() - 1  # _split, inline: a proof's cost is mostly this loop
+        # RFC 9162's split: the largest power of two below hi - lo (inline: a proof is mostly this loop).
+        k = 1 << (hi - lo - 1).bit_length() - 1
         if index < lo + k:
             path.append((lo + k, hi))
             hi = lo + k
@@ -126,7 +122,7 @@ def consistency_ranges(first: int, second: int) -> list[tuple[int, int]]:
     proof: list[tuple[int, int]] = []
     lo, hi, m, whole = 0, second, first, True
     while m != hi - lo:
-        k = _split(hi - lo)
+        k = 1 << (hi - lo - 1).bit_length() - 1  # the largest power of two below hi - lo
         if m <= k:
             proof.append((lo + k, hi))
             hi = lo + k
@@ -172,10 +168,12 @@ class Tile:
     def __init__(self, hashes: bytes) -> None:
         self.hashes = hashes
         self.width = len(hashes) // HASH_SIZE
-        level = [hashes[i : i + HASH_SIZE] for i in range(0, self.width * HASH_SIZE, HASH_SIZE)]
+        # Tuples: the garbage collector stops tracking a tuple of bytes, and a process keeps
+        # thousands of tiles, which every full collection would otherwise walk hash by hash.
+        level = tuple(hashes[i : i + HASH_SIZE] for i in range(0, self.width * HASH_SIZE, HASH_SIZE))
         self.levels = [level]
         while len(level) > 1:
-            level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            level = tuple(node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2))
             self.levels.append(level)
 
     def node(self, within: int, offset: int) -> bytes:
@@ -433,7 +431,7 @@ class LogReader:
         # (petition id, lo, hi) -> the hash of leaves [lo, hi): never changes once the tree holds hi.
         self.ranges: dict[tuple[str, int, int], bytes] = {}
         # (petition id, tree size, level-0 tile) -> the audit path of that full tile's node.
-        self.paths: dict[tuple[str, int, int], list[bytes]] = {}
+        self.paths: dict[tuple[str, int, int], tuple[bytes, ...]] = {}
 
     async def tile(self, petition_id: str, level: int, index: int, needed: int) -> Tile:
         """Tile `index` of `level` with at least `needed` hashes; MissingTile when not stored so."""
@@ -504,11 +502,11 @@ class LogReader:
         key = (petition_id, size, number)
         above = self.paths.get(key)
         if above is None:
-            above = await self._hashes(petition_id, inclusion_ranges(index, size)[TILE_HEIGHT:])
+            above = tuple(await self._hashes(petition_id, inclusion_ranges(index, size)[TILE_HEIGHT:]))
             if len(self.paths) >= PATH_CACHE_SIZE:
                 self.paths.clear()
-            self.paths[key] = above
-        return siblings + above
+            self.paths[key] = above  # a tuple of bytes, which the garbage collector stops tracking
+        return [*siblings, *above]
 
     async def consistency_proof(self, petition_id: str, first: int, second: int) -> list[bytes]:
         """The proof that the tree of `first` is a prefix of the tree of `second` (0 <= first <= second)."""
