@@ -200,6 +200,8 @@ async def api_consistency(request: Request, query: ConsistencyQuery) -> ASGIApp:
         raise refuse("second", f"The log holds {size} entries: second must be at most {size}.")
     if query.first > query.second:
         raise refuse("first", "first must not be above second: a log only grows.")
+    if query.first == 0:  # RFC 9162 proves consistency from a tree of at least one entry
+        raise refuse("first", "first must be at least 1: every tree grows from the empty one, with nothing to prove.")
     proof = await log_reader(request).consistency_proof(row["id"], query.first, query.second)
     body = ConsistencyProof(first=query.first, second=query.second, proof=encoded(proof))
     return answer(request, body.model_dump_json().encode(), JSON_TYPE, IMMUTABLE)

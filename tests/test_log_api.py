@@ -292,7 +292,7 @@ async def test_entries_and_proofs_agree_with_the_tree_computed_from_every_entry(
     last = await client.get(f"{API}/{slug}/log/inclusion", params={"index": 700, "tree_size": size})
     merkle.verify_inclusion(leaves[700], 700, size, unbase64(last.json()["proof"]), root)
 
-    for first, second in [(1, 2), (3, 7), (256, 257), (100, 513), (511, size), (size - 1, size), (0, 9), (9, 9)]:
+    for first, second in [(1, 2), (3, 7), (256, 257), (100, 513), (511, size), (size - 1, size), (9, 9)]:
         response = await client.get(f"{API}/{slug}/log/consistency", params={"first": first, "second": second})
         assert response.status_code == 200
         assert response.headers["cache-control"] == IMMUTABLE
@@ -402,6 +402,7 @@ async def test_the_key_is_the_signing_keys_verifier_key_and_the_retired_ones(
         ("inclusion", f"index=0&tree_size={SIZE + 1}", "tree_size"),
         ("inclusion", "tree_size=3", "index"),
         ("consistency", "first=4&second=3", "first"),
+        ("consistency", "first=0&second=3", "first"),
         ("consistency", f"first=1&second={SIZE + 1}", "second"),
         ("consistency", "first=&second=3", "first"),
         ("consistency", "first=1e3&second=3000", "first"),
