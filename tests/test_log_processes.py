@@ -121,6 +121,9 @@ async def test_two_processes_signing_and_closing_batches_at_once_append_each_bat
         heads = [log_check.checkpoint_of(row["note"], keys)[1:] for row in stored]
         reader = tlog.LogReader(db)
         for (first, first_root), (second, second_root) in itertools.pairwise(heads):
+            if first == 0:  # the empty tree (the checkpoint at publishing) is a prefix of any
+                assert first_root == merkle.EMPTY_ROOT
+                continue
             proof = await reader.consistency_proof(pid, first, second)
             merkle.verify_consistency(first, second, proof, first_root, second_root)
     finally:
