@@ -1,0 +1,120 @@
+"""The journalists' verifier against the real server: a good log is consistent; tampering with what
+the server stores (an entry, the checkpoint, its signature, code signatures beyond the codes) is
+caught with the right kind of error. (A server that lies about history is tests/log_stand_in.py's.)"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+
+from petition import tlog
+from petition.database import Database, Transaction
+from petition.settings import load_settings
+
+from .test_crash import Server
+from .test_verify import failure, run
+
+CODES = 6
+
+
+async def wait_for_count(url: str, slug: str, count: int, seconds: float = 30) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        deadline = time.monotonic() + seconds
+        while (await client.get(f"/api/v1/petitions/{slug}")).json()["signature_count"] != count:
+            assert time.monotonic() < deadline, f"the count did not reach {count}"
+            await asyncio.sleep(0.3)
+
+
+async def signed_petition(server: Server) -> str:
+    """A petition with CODES printed codes, 5 signatures, one withdrawn after it was counted: count 4."""
+    token = server.run("create-token", "verify@example.org").strip().splitlines()[-1]
+    petition = {"title": "Checked by a journalist", "summary": "Counted.", "target": "The board", "goal": 10}
+    async with httpx.AsyncClient(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as admin:
+        created = (await admin.post("/api/v1/petitions", json={**petition, "verification": ["code"]})).json()
+        await admin.post(f"/api/v1/petitions/{created['id']}/publish")
+        slug = created["slug"]
+        codes = (await admin.post(f"/api/v1/petitions/{slug}/codes", json={"count": CODES})).json()["codes"]
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        receipts = [
+            (await client.post(f"/api/v1/petitions/{slug}/signatures", json={"code": code})).json()["receipt"]
+            for code in codes[:4]
+        ]
+        await wait_for_count(server.url, slug, 4)
+        withdrawn = await client.post(f"/api/v1/petitions/{slug}/signatures/withdraw", json={"receipt": receipts[0]})
+        assert withdrawn.status_code == 200
+        # A withdrawal rides along with the next batch of signatures.
+        await client.post(f"/api/v1/petitions/{slug}/signatures", json={"code": codes[4]})
+    await wait_for_count(server.url, slug, 4)
+    return str(slug)
+
+
+async def test_the_verifier_finds_the_real_servers_log_consistent_and_catches_each_tampering(
+    db_url: str, tmp_path: Path
+) -> None:
+    server = Server(db_url, tmp_path)
+    server.run("migrate")
+    server.run("create-organizer", "verify@example.org", stdin="a passphrase for the verifier test\n")
+    server.start()
+    db = Database(db_url)
+    try:
+        slug = await signed_petition(server)
+        address = f"{server.url}/p/{slug}"
+        state = tmp_path / "journalist" / "state.json"
+        state.parent.mkdir()
+        good = run(address, state)
+        assert good.returncode == 0, good.stderr
+        assert good.stdout.splitlines()[-1] == "consistent, 4 signatures"
+        saved = state.read_text()
+        server.kill()
+        await db.connect()
+        pid = await db.fetch_val("SELECT id FROM petitions WHERE slug = :s", {"s": slug})
+        key = {"p": pid}
+
+        async def tampered(change: str, values: dict[str, object], undo: str, undo_values: dict[str, object]) -> str:
+            """Change the stored log, let the verifier (with the state saved at the good run) look, undo it."""
+            await db.write(lambda tx: tx.execute(change, {**key, **values}))
+            server.start()
+            try:
+                state.write_text(saved)
+                return failure(run(address, state))
+            finally:
+                server.kill()
+                await db.write(lambda tx: tx.execute(undo, {**key, **undo_values}))
+
+        entry = await db.fetch_one("SELECT idx, data FROM log_entries WHERE petition_id = :p AND idx = 1", {"p": pid})
+        assert entry is not None and bytes(entry["data"])[0] == tlog.SIGNATURE
+        rewritten = bytes(entry["data"])[:-1] + bytes([bytes(entry["data"])[-1] ^ 1])
+        set_entry = "UPDATE log_entries SET data = :d WHERE petition_id = :p AND idx = 1"
+        assert await tampered(set_entry, {"d": rewritten}, set_entry, {"d": bytes(entry["data"])}) == "root-mismatch"
+
+        head = await db.fetch_one("SELECT log_size, log_checkpoint FROM petitions WHERE id = :p", key)
+        assert head is not None
+        older = await db.fetch_val("SELECT note FROM log_checkpoints WHERE petition_id = :p AND size = 1", key)
+        set_head = "UPDATE petitions SET log_size = :s, log_checkpoint = :n WHERE id = :p"
+        back = {"s": head["log_size"], "n": head["log_checkpoint"]}
+        assert await tampered(set_head, {"s": 1, "n": older}, set_head, back) == "shrunk"
+
+        note = str(head["log_checkpoint"])
+        at = note.rindex(" ") + 10  # a character of the signature: another base64 letter
+        forged = note[:at] + ("B" if note[at] == "A" else "A") + note[at + 1 :]
+        assert await tampered(set_head, {"s": head["log_size"], "n": forged}, set_head, back) == "bad-signature"
+
+        # More printed-code signatures than the codes committed before them, appended and signed
+        # by the service's own key: the log is well formed and signed, and still refused.
+        settings = load_settings(server.environ, env_file=tmp_path / "no.env")
+
+        async def too_many(tx: Transaction) -> None:
+            extra = [(tlog.signature_entry("code", bytes([n]) * 32), bytes([n]) * 32) for n in range(CODES)]
+            await tlog.append(tx, settings, pid, extra)
+
+        await db.write(too_many)
+        server.start()
+        assert failure(run(address, tmp_path / "journalist" / "fresh.json")) == "codes-exceeded"
+    finally:
+        server.kill()
+        await db.disconnect()
+        shutil.rmtree(tmp_path / "journalist", ignore_errors=True)
