@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from log import fresh_database  # noqa: E402 (beside this script)
 
 from petition import accounts, codes, petitions, signatures  # noqa: E402
 from petition.batcher import close_batch  # noqa: E402
@@ -104,21 +103,8 @@ async def main() -> None:
     results = []
     for number in range(args.rounds):
         with tempfile.TemporaryDirectory() as folder:
-            url = args.database_url or f"sqlite:///{Path(folder) / 'petition.db'}"
-            schema = ""
-            if args.database_url:
-                schema = f"bench_{secrets.token_hex(4)}"
-                admin = await asyncpg.connect(args.database_url)
-                await admin.execute(f"CREATE SCHEMA {schema}")
-                await admin.close()
-                url = f"{args.database_url}{'&' if '?' in args.database_url else '?'}search_path={schema}"
-            try:
+            async with fresh_database(args.database_url, Path(folder)) as url:
                 result = await one_round(url, Path(folder), args.signatures)
-            finally:
-                if schema:
-                    admin = await asyncpg.connect(args.database_url)
-                    await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-                    await admin.close()
         results.append(result)
         close_ms, checkpoint_ms, wal_bytes = result
         print(

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import secrets
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -129,6 +131,25 @@ async def run(url: str, data_dir: Path, entries: int, batch: int) -> None:
         await db.disconnect()
 
 
+@contextlib.asynccontextmanager
+async def fresh_database(postgresql_url: str, folder: Path) -> AsyncIterator[str]:
+    """The URL of a database of its own: SQLite in `folder`, or (given a PostgreSQL URL) a fresh
+    schema of that database, dropped afterwards."""
+    if not postgresql_url:
+        yield f"sqlite:///{folder / 'petition.db'}"
+        return
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(postgresql_url)
+    await admin.execute(f"CREATE SCHEMA {schema}")
+    await admin.close()
+    try:
+        yield f"{postgresql_url}{'&' if '?' in postgresql_url else '?'}search_path={schema}"
+    finally:
+        admin = await asyncpg.connect(postgresql_url)
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
@@ -136,21 +157,8 @@ async def main() -> None:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{Path(folder) / 'petition.db'}"
-        schema = ""
-        if args.database_url:
-            schema = f"bench_{secrets.token_hex(4)}"
-            admin = await asyncpg.connect(args.database_url)
-            await admin.execute(f"CREATE SCHEMA {schema}")
-            await admin.close()
-            url = f"{args.database_url}{'&' if '?' in args.database_url else '?'}search_path={schema}"
-        try:
+        async with fresh_database(args.database_url, Path(folder)) as url:
             await run(url, Path(folder), args.entries, args.batch)
-        finally:
-            if schema:
-                admin = await asyncpg.connect(args.database_url)
-                await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-                await admin.close()
 
 
 if __name__ == "__main__":

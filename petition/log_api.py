@@ -5,9 +5,9 @@ checkpoint, entries and proofs as JSON, and the same log as C2SP tlog-tiles unde
 All public and CORS open, and cached as far as their content allows: a checkpoint moves with every
 append (five seconds), while the entries, proofs and tiles of a tree the log has reached never
 change (a year, immutable). The petition's row comes from the public cache and tiles from the
-process's LogReader, which keeps them in memory, so a warm answer reads nothing from the database;
-each answer is also remembered under its address, for the middleware to answer a repeat before
-routing.
+process's LogReader, which keeps them in memory, so a warm answer reads nothing from the database.
+Entries, tiles and checkpoints are also remembered under their address, for the middleware to
+answer a repeat before routing; proofs, asked for at random, are built straight to bytes instead.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp
 
 from . import checkpoints, tiles
-from .cache import Cached
+from .cache import Cached, RawResponse
 from .database import Row
 from .errors import ApiError, FieldError
 from .merkle import HASH_SIZE
@@ -103,6 +103,22 @@ class ConsistencyProof(BaseModel):
 def encoded(items: list[bytes]) -> list[str]:
     """Each as base64 (binascii's, without base64's wrapper: a proof is a score of hashes)."""
     return [binascii.b2a_base64(item, newline=False).decode() for item in items]
+
+
+# The headers of every proof: proofs are asked for at random (a verifier's, a witness's), so they are
+# built straight to bytes and not remembered by address, where they would only push out the answers
+# that do repeat.
+PROOF_HEADERS = [
+    (b"content-type", JSON_TYPE.encode()),
+    *((name.encode(), value.encode()) for name, value in {**CORS, "cache-control": IMMUTABLE}.items()),
+]
+
+
+def proof_answer(fields: str, proof: list[bytes]) -> RawResponse:
+    """`{<fields>,"proof":[<base64 hash>, ...]}` (the InclusionProof or ConsistencyProof shape), immutable."""
+    hashes = '","'.join(binascii.b2a_base64(item, newline=False).decode() for item in proof)
+    body = (f'{{{fields},"proof":["{hashes}"]}}' if proof else f'{{{fields},"proof":[]}}').encode()
+    return RawResponse(200, [*PROOF_HEADERS, (b"content-length", str(len(body)).encode())], body)
 
 
 def refuse(field: str, message: str) -> ApiError:
@@ -188,8 +204,7 @@ async def api_inclusion(request: Request, query: InclusionQuery) -> ASGIApp:
     if query.index >= query.tree_size:
         raise refuse("index", f"index must be below tree_size ({query.tree_size}): entries count from 0.")
     proof = await log_reader(request).inclusion_proof(row["id"], query.index, query.tree_size)
-    body = InclusionProof(index=query.index, tree_size=query.tree_size, proof=encoded(proof))
-    return answer(request, body.model_dump_json().encode(), JSON_TYPE, IMMUTABLE)
+    return proof_answer(f'"index":{query.index},"tree_size":{query.tree_size}', proof)
 
 
 async def api_consistency(request: Request, query: ConsistencyQuery) -> ASGIApp:
@@ -203,8 +218,7 @@ async def api_consistency(request: Request, query: ConsistencyQuery) -> ASGIApp:
     if query.first == 0:  # RFC 9162 proves consistency from a tree of at least one entry
         raise refuse("first", "first must be at least 1: every tree grows from the empty one, with nothing to prove.")
     proof = await log_reader(request).consistency_proof(row["id"], query.first, query.second)
-    body = ConsistencyProof(first=query.first, second=query.second, proof=encoded(proof))
-    return answer(request, body.model_dump_json().encode(), JSON_TYPE, IMMUTABLE)
+    return proof_answer(f'"first":{query.first},"second":{query.second}', proof)
 
 
 async def tlog_tiles(request: Request) -> ASGIApp:

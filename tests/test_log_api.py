@@ -7,12 +7,13 @@ import json
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import checkpoints, merkle, pending, queries, tiles, tlog
+from petition import api, checkpoints, merkle, pending, queries, tiles, tlog
 from petition.database import Database, Transaction
 from petition.settings import Settings
 
@@ -624,3 +625,10 @@ async def test_the_petition_shows_the_codes_issued_beside_the_count_by_method(
     assert body["signature_count_by_method"] == {"email": 0, "code": 5}
     page = re.sub(r"\s+", " ", (await client.get(f"/p/{slug}")).text)
     assert "5 by printed code (of 307 printed codes issued)" in page
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"index=1&tree_size=2", b"a&b=", b"a=1&a=2", b"&&a=1&", b"a==b", b"=x", b"a=%20", b"a=b+c", b"%3D=1"]
+)
+def test_query_strings_are_read_as_parse_qsl_reads_them(raw: bytes) -> None:
+    assert api.query_parameters(raw) == dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
