@@ -432,6 +432,8 @@ class LogReader:
         self.ranges: dict[tuple[str, int, int], bytes] = {}
         # (petition id, tree size, level-0 tile) -> the audit path of that full tile's node.
         self.paths: dict[tuple[str, int, int], tuple[bytes, ...]] = {}
+        # (petition id, tree size, level-0 tile) -> the end of a consistency proof from inside that tile.
+        self.consistency_paths: dict[tuple[str, int, int], tuple[bytes, ...]] = {}
 
     async def tile(self, petition_id: str, level: int, index: int, needed: int) -> Tile:
         """Tile `index` of `level` with at least `needed` hashes; MissingTile when not stored so."""
@@ -468,6 +470,7 @@ class LogReader:
         once the tree holds them, so they are kept: a warm proof reads one node per level."""
         hashes = []
         seen: dict[tuple[int, int], Tile] = {}
+        cached = self.cache.tiles  # looked into directly: a proof asks for a score of nodes
         for lo, hi in ranges:
             width = hi - lo
             if width & (width - 1):
@@ -483,10 +486,12 @@ class LogReader:
             level, within = divmod(width.bit_length() - 1, TILE_HEIGHT)
             first = lo >> (TILE_HEIGHT * level)  # the node's first hash at its tile's own height
             offset, where = first & (TILE_WIDTH - 1), (level, first >> TILE_HEIGHT)
-            tile = seen.get(where)
-            if tile is None or tile.width < offset + (1 << within):
-                tile = seen[where] = await self.tile(petition_id, level, where[1], offset + (1 << within))
-            hashes.append(tile.node(within, offset))
+            needed = offset + (1 << within)
+            tile = seen.get(where) or cached.get((petition_id, *where))
+            if tile is None or tile.width < needed:
+                tile = await self.tile(petition_id, level, where[1], needed)
+            seen[where] = tile
+            hashes.append(tile.levels[within][offset >> within])
         return hashes
 
     async def inclusion_proof(self, petition_id: str, index: int, size: int) -> list[bytes]:
@@ -512,7 +517,28 @@ class LogReader:
         """The proof that the tree of `first` is a prefix of the tree of `second` (0 <= first <= second)."""
         if first in (0, second):
             return []
-        return await self._hashes(petition_id, consistency_ranges(first, second))
+        ranges = consistency_ranges(first, second)
+        number = first >> TILE_HEIGHT
+        if not first & (TILE_WIDTH - 1) or first | (TILE_WIDTH - 1) >= second:
+            return await self._hashes(petition_id, ranges)
+        # `first` inside a level-0 tile that is full in this tree: the proof's ranges inside that
+        # tile come first, and the rest are the same for every `first` of the tile (and this
+        # `second`), so they are kept.
+        tile = await self.tile(petition_id, 0, number, TILE_WIDTH)
+        inside = []
+        for lo, hi in ranges:
+            if lo >> TILE_HEIGHT != number or (hi - 1) >> TILE_HEIGHT != number:
+                break
+            within = (hi - lo).bit_length() - 1
+            inside.append(tile.levels[within][(lo & (TILE_WIDTH - 1)) >> within])
+        key = (petition_id, second, number)
+        above = self.consistency_paths.get(key)
+        if above is None:
+            above = tuple(await self._hashes(petition_id, ranges[len(inside) :]))
+            if len(self.consistency_paths) >= PATH_CACHE_SIZE:
+                self.consistency_paths.clear()
+            self.consistency_paths[key] = above
+        return [*inside, *above]
 
     async def entries(self, petition_id: str, start: int, end: int) -> list[bytes]:
         """Entries [start, end), at most MAX_ENTRIES_PER_READ."""

@@ -120,7 +120,8 @@ async def test_proofs_from_tiles_agree_with_proofs_from_every_leaf(
         assert await reader.tree_hash(pid, 0, size) == merkle.root(leaves[:size])
         for index in {0, size // 2, size - 1}:
             assert await reader.inclusion_proof(pid, index, size) == merkle.inclusion_proof(index, leaves[:size])
-        for first in {1, size // 3, size - 1} - {0}:
+        # every first of the whole tree (proofs from inside a full tile share their kept end)
+        for first in range(1, size) if size == len(leaves) else {1, size // 3, size - 1} - {0}:
             assert await reader.consistency_proof(pid, first, size) == merkle.consistency_proof(first, leaves[:size])
 
 
