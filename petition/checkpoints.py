@@ -40,6 +40,12 @@ def body(origin: str, size: int, root: bytes) -> str:
     return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
 
 
+def vkey_of(name: str, public_key: bytes) -> str:
+    """The C2SP verifier key of an Ed25519 public key under `name`."""
+    encoded = base64.b64encode(ED25519 + public_key).decode()
+    return f"{name}+{key_id(name, public_key).hex()}+{encoded}"
+
+
 @dataclass(frozen=True)
 class Signer:
     """SIGNING_KEY under its name: signs checkpoints, and says its verifier key."""
@@ -51,8 +57,7 @@ class Signer:
     @property
     def vkey(self) -> str:
         """The C2SP verifier key: `<name>+<hex key id>+<base64(0x01 || public key)>`."""
-        encoded = base64.b64encode(ED25519 + self.public_key).decode()
-        return f"{self.name}+{key_id(self.name, self.public_key).hex()}+{encoded}"
+        return vkey_of(self.name, self.public_key)
 
     def sign(self, text: str) -> str:
         """`text` (lines each ending in a newline) as a signed note: text, a blank line, one signature line."""

@@ -75,10 +75,20 @@ def verifier_keys(settings: Settings) -> list[str]:
     return [checkpoints.signer(settings.signing_key, settings.base_url).vkey, *settings.signing_keys_retired]
 
 
+def verify_name(name: str) -> bool:
+    """Whether `name` may name a key (C2SP signed-note: no spaces or plus signs)."""
+    return bool(name) and "+" not in name and name.isprintable()
+
+
 def checkpoint_of(note: str, vkeys: list[str]) -> tuple[str, int, bytes]:
     """A signed checkpoint -> (origin, size, root) when one of its signatures verifies with one of
     `vkeys` (as the journalists' verifier reads it); Mismatch("malformed" or "signature does not
     verify") otherwise."""
+    # SIGNING_KEY under every name the note's signatures carry: a key is named after BASE_URL when
+    # it signed, which may not be this command's (a development server on another --port).
+    public_key = verify.parse_vkey(vkeys[0])[2]
+    names = {line.split(" ")[1] for line in note.split("\n\n")[-1].splitlines() if line.count(" ") >= 2}
+    vkeys = [*vkeys, *(checkpoints.vkey_of(name, public_key) for name in names if verify_name(name))]
     try:
         text = verify.verify_note(note, vkeys)
     except verify.NoteError:
@@ -172,6 +182,8 @@ async def check_log(reads: Reads, settings: Settings, head: Row) -> Verdict:
         await _check(reads, settings, head)
     except Mismatch as mismatch:
         return Verdict(slug, size, count, str(mismatch))
+    except Exception as error:  # a stored value of the wrong type (a byte column holding text, say)
+        return Verdict(slug, size, count, f"a stored value cannot be read ({type(error).__name__})")
     return Verdict(slug, size, count)
 
 

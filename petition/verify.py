@@ -53,8 +53,14 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+try:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+except ImportError:  # run as the downloaded file, without its one dependency
+    if __name__ == "__main__":
+        print("error: the verifier needs the cryptography package: pip install cryptography", file=sys.stderr)
+        sys.exit(2)
+    raise
 
 # -- The Merkle tree (RFC 6962 hashing, RFC 9162 section 2.1 proofs) --------------------------
 
@@ -473,6 +479,8 @@ class Petition:
             port = parts.port
         except ValueError:
             raise CannotVerify(f"{url!r} is not an address: give the petition page's, {example}") from None
+        if "@" in parts.netloc:  # not repeated: it may hold a password
+            raise CannotVerify(f"give the petition page's address without a user name or password, {example}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CannotVerify(f"{url!r} is not an http or https address: give the petition page's, {example}")
         page = PETITION_PAGE.fullmatch(parts.path)
@@ -548,7 +556,7 @@ class Client:
                 self.close()
             if 300 <= response.status < 400 and response.getheader("location"):
                 # Most often http:// sent to https://: the address to give is the one it moved to.
-                moved = response.getheader("location")
+                moved = printable(response.getheader("location"))
                 raise CannotVerify(f"{where}{path} answered {response.status}, moved to {moved}: give that address")
             if response.status != 200:
                 raise CannotVerify(f"{where}{path} answered {response.status}{_error_message(body)}")
@@ -560,7 +568,7 @@ class Client:
         body = self.get(path)
         try:
             return json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested past any sense
             raise CannotVerify(f"the answer to {path} is not JSON") from None
 
 
@@ -568,9 +576,15 @@ def _error_message(body: bytes) -> str:
     """': <message>' from the service's `{"error": {"code", "message"}}`, or nothing."""
     try:
         message = json.loads(body)["error"]["message"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return ""
-    return f": {message}" if isinstance(message, str) else ""
+    return f": {printable(message)}" if isinstance(message, str) else ""
+
+
+def printable(text: str) -> str:
+    """Text from the service with its control characters shown as escapes: a lying service must not
+    move the cursor or colour what the terminal shows (a fake "consistent")."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text[:500])
 
 
 class Progress:
@@ -622,15 +636,13 @@ def fetch_keys(client: Client, petition: Petition) -> tuple[list[str], list[str]
     retired = document.get("retired", []) if isinstance(document, dict) else None
     if not isinstance(current, str) or not isinstance(retired, list) or not all(isinstance(k, str) for k in retired):
         raise CannotVerify('the log\'s key document is not {"name", "vkey", "retired": [...]}')
+    # A key is named after the address the service had when it signed (its BASE_URL); the name is
+    # not held against the address given here (localhost or 127.0.0.1, a service that moved).
     for vkey in [current, *retired]:
         try:
-            name = parse_vkey(vkey)[0]
+            parse_vkey(vkey)
         except NoteError as error:
             raise Inconsistent("bad-signature", f"The log's verifier key is malformed: {error}.") from None
-        if name != petition.service:
-            raise Inconsistent(
-                "bad-signature", f"The log's key is named {name}, not {petition.service} as the service's must be."
-            )
     return [current], retired
 
 
@@ -646,7 +658,9 @@ def fetch_checkpoint(
         raise Inconsistent("bad-signature", "The checkpoint is not UTF-8 text, so no signature on it holds.") from None
     except NoteError as error:
         raise Inconsistent("bad-signature", f"The checkpoint does not verify: {error}.") from None
-    if origin != petition.origin:
+    # The origin was fixed when the petition was published: under another host name (or before the
+    # service moved) it still names this petition.
+    if not origin.endswith(f"/p/{petition.slug}"):
         raise Inconsistent(
             "bad-signature", f"The checkpoint is signed for the log {origin}, not this petition's ({petition.origin})."
         )
@@ -685,6 +699,18 @@ def fetch_entries(client: Client, petition: Petition, size: int, progress: Progr
 
 def check(client: Client, petition: Petition, saved: dict | None, stderr: TextIO) -> Verdict:
     """Every check of the log against its checkpoint and the `saved` one ({"size", "root"} or None)."""
+    # The petition's own page first: an address by id (…/p/<id>) is checked under its slug. Its
+    # count is only compared, never trusted: the log is what is checked.
+    page_count = None
+    try:
+        petition_json = client.get_json(petition.api(f"/petitions/{petition.slug}"))
+    except CannotVerify:
+        petition_json = None
+    if isinstance(petition_json, dict):
+        page_count = petition_json.get("signature_count")
+        slug = petition_json.get("slug")
+        if isinstance(slug, str) and slug != petition.slug and re.fullmatch(r"[a-z0-9-]{1,60}", slug):
+            petition = Petition(petition.scheme, petition.host, petition.port, petition.service, petition.prefix, slug)
     current, retired = fetch_keys(client, petition)
     origin, size, root, key = fetch_checkpoint(client, petition, current, retired)
     saved_size, saved_root = (saved["size"], saved["root"]) if saved else (None, None)
@@ -713,12 +739,6 @@ def check(client: Client, petition: Petition, saved: dict | None, stderr: TextIO
             "fork",
             f"The first {saved_size} entries are not the ones checked last time: the log rewrote its history.",
         )
-    page_count = None
-    try:
-        petition_json = client.get_json(petition.api(f"/petitions/{petition.slug}"))
-        page_count = petition_json.get("signature_count") if isinstance(petition_json, dict) else None
-    except CannotVerify:
-        pass  # the page's count is only compared, never trusted: the log is what was checked
     return Verdict(origin, size, root, key, key in retired, tally, saved_size, page_count)
 
 
@@ -731,7 +751,7 @@ def load_state(path: Path) -> dict:
         state = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise CannotVerify(f"cannot read the state file {path}: {error}") from None
     if not isinstance(state, dict):
         raise CannotVerify(f"the state file {path} is not a JSON object of checkpoints")

@@ -293,3 +293,30 @@ async def test_check_log_fails_a_published_petition_whose_log_has_not_started(
     await forget_the_log(app.state.db, await petition_id(app.state.db, slug))
     result = check_log(app.state.settings, tmp_path)
     assert (result.returncode, result.stdout) == (1, f"FAIL {slug} the log has not started\n")
+
+
+async def test_check_log_needs_the_signing_key_not_the_address_the_service_had_when_it_signed(
+    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path
+) -> None:
+    slug, _ = await a_log_of_every_kind(app, client, token)
+    result = check_log(app.state.settings, tmp_path, slug, BASE_URL="http://127.0.0.1:9")
+    assert result.returncode == 0 and result.stdout.startswith(f"ok {slug} "), result.stdout + result.stderr
+
+
+async def test_a_stored_value_of_the_wrong_type_is_a_failure_line_not_a_crash(
+    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path
+) -> None:
+    slug, pid = await a_log_of_every_kind(app, client, token)
+    db: Database = app.state.db
+    await db.write(
+        lambda tx: tx.execute(
+            "UPDATE log_entries SET data = :d WHERE petition_id = :p AND idx = 0", {"p": pid, "d": b""}
+        )
+    )
+    if db.dialect == "sqlite":  # a text where bytes belong (PostgreSQL's types refuse it)
+        await db.write(
+            lambda tx: tx.execute("UPDATE log_entries SET data = 'text' WHERE petition_id = :p AND idx = 0", {"p": pid})
+        )
+    result = check_log(app.state.settings, tmp_path, slug)
+    assert result.returncode == 1 and result.stdout.startswith(f"FAIL {slug} "), result.stdout + result.stderr
+    assert "Traceback" not in result.stderr

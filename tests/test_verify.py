@@ -217,10 +217,6 @@ def signed_for_another_petition(log: StandInLog) -> None:
     log.checkpoint = sign_note(log.body(origin=f"{log.name}/p/another-petition"), log.name, log.key)
 
 
-def a_key_named_for_another_service(log: StandInLog) -> None:
-    log.retired = [verify_key_named("petitions.example.org")]
-
-
 def verify_key_named(name: str) -> str:
     from .log_stand_in import vkey_of
 
@@ -261,7 +257,6 @@ def non_canonical(encoded: str) -> str:
         signed_by_another_key,
         signed_for_another_root,
         signed_for_another_petition,
-        a_key_named_for_another_service,
         a_key_with_a_wrong_key_id,
         a_non_canonical_root,
         a_non_canonical_signature,
@@ -400,6 +395,32 @@ def test_a_bad_url_is_a_usage_error(url: str, state: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("cannot verify: ") and "Traceback" not in result.stderr
     assert "petition page" in result.stderr
+
+
+def test_a_key_named_after_another_address_of_the_service_verifies(log: StandInLog, state: Path) -> None:
+    # A key is named after the address the service had when it signed (localhost, or before a move).
+    log.retired = [verify_key_named("petitions.example.org")]
+    result = run(log.url, state)
+    assert result.returncode == 0, result.stderr
+
+
+def test_an_address_with_a_password_is_refused_without_repeating_it(state: Path) -> None:
+    result = run("http://someone:hunter2secret@127.0.0.1:1/p/fair-pay-now", state)
+    assert result.returncode == 2 and "hunter2secret" not in result.stdout + result.stderr
+
+
+def test_what_a_service_says_cannot_reach_the_terminal_as_control_characters() -> None:
+    assert verify.printable("\x1b[2K\r\x1b[32mconsistent") == "\\x1b[2K\\r\\x1b[32mconsistent"
+    message = json.dumps({"error": {"code": "x", "message": "\x1b[32mok"}}).encode()
+    assert "\x1b" not in verify._error_message(message)
+
+
+def test_json_nested_past_any_sense_is_not_json_and_no_crash(tmp_path: Path) -> None:
+    assert verify._error_message(b"[" * 100_000) == ""
+    nested = tmp_path / "state.json"
+    nested.write_text("[" * 100_000)
+    with pytest.raises(verify.CannotVerify):
+        verify.load_state(nested)
 
 
 def test_a_refused_connection_is_a_network_error(state: Path) -> None:

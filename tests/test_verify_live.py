@@ -68,6 +68,13 @@ async def test_the_verifier_finds_the_real_servers_log_consistent_and_catches_ea
         good = run(address, state)
         assert good.returncode == 0, good.stderr
         assert good.stdout.splitlines()[-1] == "consistent, 4 signatures"
+        # By the petition's id, and by another name of the same host: the same log, consistent.
+        petition_json = httpx.get(f"{server.url}/api/v1/petitions/{slug}").json()
+        other = tmp_path / "journalist" / "other.json"
+        by_id = run(f"{server.url}/p/{petition_json['id']}", other)
+        assert by_id.returncode == 0 and by_id.stdout.splitlines()[-1] == "consistent, 4 signatures", by_id.stderr
+        by_name = run(address.replace("127.0.0.1", "localhost"), other)
+        assert by_name.returncode == 0, by_name.stderr
         saved = state.read_text()
         server.kill()
         await db.connect()
