@@ -39,14 +39,17 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import hashlib
 import http.client
 import json
 import os
 import re
+import signal
 import ssl
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -533,9 +536,10 @@ class Client:
             if self._connection is None:
                 self._connection = self._connect()
             try:
-                self._connection.request("GET", path, headers={"accept": "application/json, text/plain"})
-                response = self._connection.getresponse()
-                body = response.read(MAX_ANSWER_BYTES + 1)
+                with whole_answer_within(self.timeout * 2):
+                    self._connection.request("GET", path, headers={"accept": "application/json, text/plain"})
+                    response = self._connection.getresponse()
+                    body = response.read(MAX_ANSWER_BYTES + 1)
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
                 self.close()
                 # A kept-alive connection the service closed meanwhile: one fresh try.
@@ -570,6 +574,27 @@ class Client:
             return json.loads(body)
         except (ValueError, RecursionError):  # RecursionError: JSON nested past any sense
             raise CannotVerify(f"the answer to {path} is not JSON") from None
+
+
+@contextlib.contextmanager
+def whole_answer_within(seconds: float) -> Iterator[None]:
+    """TimeoutError once `seconds` pass: the socket's timeout bounds each read, and a service
+    trickling a byte now and then would otherwise hold the verifier for ever. (Where there is no
+    SIGALRM, or off the main thread, only the socket's timeout holds.)"""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"the answer took longer than {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _error_message(body: bytes) -> str:

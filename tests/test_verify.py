@@ -10,6 +10,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -610,3 +612,34 @@ def test_the_streaming_root_matches_the_tree_head_at_every_size() -> None:
     assert len(tree._heads) == bin(130).count("1"), "one head a bit of the size: O(log n) memory"
     with pytest.raises(ValueError):
         tree.append(b"short")
+
+
+def test_a_service_trickling_its_answer_cannot_hold_the_verifier_for_ever() -> None:
+    # A byte every 0.2 s: each read is well within the socket's timeout, the whole answer is not.
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while not stop.wait(0.2):
+                try:
+                    connection.sendall(b"x")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    client = verify.Client(verify.Petition.from_url(f"http://127.0.0.1:{port}/p/fair-pay-now"), timeout=0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(verify.CannotVerify, match="longer than"):
+            client.get("/api/v1/log/key")
+    finally:
+        stop.set()
+        client.close()
+        listener.close()
+    assert time.monotonic() - started < 3
