@@ -17,7 +17,7 @@ import traceback
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -152,6 +152,8 @@ class ShellMiddleware:
             if status == 0:
                 response = await handle_http_exception(Request(scope, receive), error)
                 await response(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            pass  # the client hung up mid-body: nobody to answer, and nothing went wrong here
         except Exception as error:
             log_exception(error, scope)
             if status == 0:

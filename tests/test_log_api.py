@@ -587,6 +587,7 @@ async def test_the_receipt_page_says_which_entry_the_signature_is_and_offers_the
     place = f"entry {status['leaf_index'] + 1:,} of {status['tree_size']:,}"
     assert f"Your signature is {place} in this petition's public log; this proof shows it." in text
     assert "does not say who signed" in text and "not your receipt" in text
+    assert f"there it is entry {status['leaf_index']:,}." in text
 
     download = await client.post(f"/p/{slug}/receipt/proof", data={"receipt": receipts[0]})
     assert download.status_code == 200
@@ -632,3 +633,28 @@ async def test_the_petition_shows_the_codes_issued_beside_the_count_by_method(
 )
 def test_query_strings_are_read_as_parse_qsl_reads_them(raw: bytes) -> None:
     assert api.query_parameters(raw) == dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+
+
+async def test_a_client_hanging_up_mid_body_is_not_logged_as_an_error(
+    app: Starlette, client: httpx.AsyncClient, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    slug = await open_petition(client, token)
+    path = f"/api/v1/petitions/{slug}/signatures/status"
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+    messages = iter([{"type": "http.request", "body": b"{}", "more_body": True}, {"type": "http.disconnect"}])
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    with caplog.at_level("INFO"):
+        await app(scope, receive, send)
+    assert not [record for record in caplog.records if record.levelname == "ERROR"], caplog.text
