@@ -652,6 +652,7 @@ class Verdict:
     tally: Tally
     saved_size: int | None
     page_count: object = None  # the petition page's signature_count, when it could be read
+    page_codes: object = None  # the petition page's codes_issued, when it could be read
 
 
 def fetch_keys(client: Client, petition: Petition) -> tuple[list[str], list[str]]:
@@ -726,13 +727,14 @@ def check(client: Client, petition: Petition, saved: dict | None, stderr: TextIO
     """Every check of the log against its checkpoint and the `saved` one ({"size", "root"} or None)."""
     # The petition's own page first: an address by id (…/p/<id>) is checked under its slug. Its
     # count is only compared, never trusted: the log is what is checked.
-    page_count = None
+    page_count = page_codes = None
     try:
         petition_json = client.get_json(petition.api(f"/petitions/{petition.slug}"))
     except CannotVerify:
         petition_json = None
     if isinstance(petition_json, dict):
         page_count = petition_json.get("signature_count")
+        page_codes = petition_json.get("codes_issued")
         slug = petition_json.get("slug")
         if isinstance(slug, str) and slug != petition.slug and re.fullmatch(r"[a-z0-9-]{1,60}", slug):
             petition = Petition(petition.scheme, petition.host, petition.port, petition.service, petition.prefix, slug)
@@ -764,7 +766,7 @@ def check(client: Client, petition: Petition, saved: dict | None, stderr: TextIO
             "fork",
             f"The first {saved_size} entries are not the ones checked last time: the log rewrote its history.",
         )
-    return Verdict(origin, size, root, key, key in retired, tally, saved_size, page_count)
+    return Verdict(origin, size, root, key, key in retired, tally, saved_size, page_count, page_codes)
 
 
 # -- The state file: the checkpoint each log had when last found consistent -------------------
@@ -852,8 +854,13 @@ def report(verdict: Verdict, state_path: Path) -> list[str]:
         lines.append(f"The petition page shows {verdict.page_count} signatures: it agrees (informational).")
     else:
         lines.append(
-            f"The petition page shows {verdict.page_count} signatures, not {tally.count} "
-            "(informational: a batch may have closed since this checkpoint)."
+            f"WARNING: the petition page shows {verdict.page_count} signatures, not the {tally.count} its log "
+            "holds (a batch may have closed since this checkpoint: if it stays so, the page is wrong)."
+        )
+    if type(verdict.page_codes) is int and verdict.page_codes != tally.codes_committed:
+        lines.append(
+            f"WARNING: the petition page says {verdict.page_codes} printed codes were issued; its log commits "
+            f"{tally.codes_committed}."
         )
     lines.append(f"consistent, {tally.count} signatures")
     return lines

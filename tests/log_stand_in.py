@@ -72,6 +72,7 @@ class StandInLog:
         self.key = Ed25519PrivateKey.generate()
         self.retired: list[str] = []
         self.signature_count = signature_count
+        self.codes_issued: object = None
         self.connections = 0
         self.requests: list[str] = []
         self.encoded: dict[int, str] = {}  # index -> the base64 to serve instead of the entry's own
@@ -154,7 +155,7 @@ class StandInLog:
                 ]
             }
         elif path == api:
-            document = {"slug": self.slug, "signature_count": self.signature_count}
+            document = {"slug": self.slug, "signature_count": self.signature_count, "codes_issued": self.codes_issued}
         else:
             document = {"error": {"code": "not_found", "message": "There is no such page."}}
             return 404, "application/json", json.dumps(document).encode()

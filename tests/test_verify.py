@@ -114,7 +114,7 @@ def test_a_log_without_carried_over_signatures_says_nothing_of_them(state: Path)
         result = run(log.url, state)
     assert result.returncode == 0, result.stderr
     assert "carried over" not in result.stdout
-    assert "The petition page shows 5 signatures, not 1 (informational" in result.stdout
+    assert "WARNING: the petition page shows 5 signatures, not the 1 its log holds" in result.stdout
     assert result.stdout.splitlines()[-1] == "consistent, 1 signatures"
 
 
@@ -397,6 +397,13 @@ def test_a_bad_url_is_a_usage_error(url: str, state: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("cannot verify: ") and "Traceback" not in result.stderr
     assert "petition page" in result.stderr
+
+
+def test_a_page_claiming_other_codes_than_the_log_commits_is_warned_of(log: StandInLog, state: Path) -> None:
+    log.codes_issued = 1000
+    result = run(log.url, state)
+    assert result.returncode == 0, result.stderr
+    assert "WARNING: the petition page says 1000 printed codes were issued; its log commits" in result.stdout
 
 
 def test_a_key_named_after_another_address_of_the_service_verifies(log: StandInLog, state: Path) -> None:
