@@ -626,6 +626,8 @@ async def test_the_petition_shows_the_codes_issued_beside_the_count_by_method(
     assert body["signature_count_by_method"] == {"email": 0, "code": 5}
     page = re.sub(r"\s+", " ", (await client.get(f"/p/{slug}")).text)
     assert "5 by printed code (of 307 printed codes issued)" in page
+    # and how anyone can check it
+    assert f'<a href="/verify.py">Download the verifier</a> and run <code>python verify.py {body["url"]}</code>' in page
 
 
 @pytest.mark.parametrize(
