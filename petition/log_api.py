@@ -231,7 +231,8 @@ async def tlog_tiles(request: Request) -> ASGIApp:
     if path == "checkpoint":
         return await checkpoint(request, row)
     address = tiles.parse(path)
-    if address is None:
+    # Canonical paths only: a slash sent encoded (tile%2F0%2F000) is not the path C2SP names.
+    if address is None or b"%2f" in request.scope.get("raw_path", b"").lower():
         raise ApiError(404, NOT_A_TILE)
     size = int(row["log_size"])
     if tiles.held(size, address.level or 0, address.index) < address.width:

@@ -245,6 +245,8 @@ async def test_tiles_the_tree_does_not_hold_and_paths_that_are_not_canonical_are
         "tiles/0/000",
         "checkpoint.txt",
         "",
+        "tile%2F0%2F000.p%2F8",  # a slash sent encoded is not the path C2SP names
+        "tile/0%2F000.p/8",
     ]:
         message = error_of(await client.get(f"{prefix}/{path}"), 404)
         assert "log" in message, path
