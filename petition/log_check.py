@@ -31,7 +31,7 @@ from . import checkpoints, queries, verify
 from .database import Database, Reads, Row
 from .merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
 from .settings import Settings
-from .tlog import CARRIED_OVER, CODE_BATCH, SIGNATURE, TILE_HEIGHT, TILE_WIDTH, WITHDRAWAL
+from .tlog import CODE_BATCH, SIGNATURE, TILE_HEIGHT, TILE_WIDTH, WITHDRAWAL
 
 # Rows read per query: large enough that a million entries take a hundred round trips.
 PAGE = 10_000
@@ -39,7 +39,6 @@ TILE_BYTES = TILE_WIDTH * HASH_SIZE
 # What the cancellation bytes say of each entry (one byte per entry).
 NOT_A_SIGNATURE, EMAIL, CODE, CANCELLED = 0, 1, 2, 3
 METHODS = {0x01: EMAIL, 0x02: CODE}
-ENTRY_LENGTHS = {SIGNATURE: 34, WITHDRAWAL: 9, CODE_BATCH: 5, CARRIED_OVER: 9}
 
 
 class Mismatch(Exception):
@@ -75,11 +74,6 @@ def verifier_keys(settings: Settings) -> list[str]:
     return [checkpoints.signer(settings.signing_key, settings.base_url).vkey, *settings.signing_keys_retired]
 
 
-def verify_name(name: str) -> bool:
-    """Whether `name` may name a key (C2SP signed-note: no spaces or plus signs)."""
-    return bool(name) and "+" not in name and name.isprintable()
-
-
 def checkpoint_of(note: str, vkeys: list[str]) -> tuple[str, int, bytes]:
     """A signed checkpoint -> (origin, size, root) when one of its signatures verifies with one of
     `vkeys` (as the journalists' verifier reads it); Mismatch("malformed" or "signature does not
@@ -88,7 +82,7 @@ def checkpoint_of(note: str, vkeys: list[str]) -> tuple[str, int, bytes]:
     # it signed, which may not be this command's (a development server on another --port).
     public_key = verify.parse_vkey(vkeys[0])[2]
     names = {line.split(" ")[1] for line in note.split("\n\n")[-1].splitlines() if line.count(" ") >= 2}
-    vkeys = [*vkeys, *(checkpoints.vkey_of(name, public_key) for name in names if verify_name(name))]
+    vkeys = [*vkeys, *(checkpoints.vkey_of(name, public_key) for name in names if verify.valid_name(name))]
     try:
         text = verify.verify_note(note, vkeys)
     except verify.NoteError:
@@ -240,7 +234,7 @@ async def _check(reads: Reads, settings: Settings, head: Row) -> None:
         data, commit = bytes(row["data"]), row["commitment"]
         kinds.append(NOT_A_SIGNATURE)
         kind = data[0] if data else None
-        if kind not in ENTRY_LENGTHS or len(data) != ENTRY_LENGTHS[kind]:
+        if kind not in verify.ENTRY_SIZES or len(data) != verify.ENTRY_SIZES[kind]:
             raise Mismatch(f"entry {index} is malformed")
         if (bytes(commit) if commit is not None else None) != (data[2:] if kind == SIGNATURE else None):
             raise Mismatch(f"entry {index} commitment differs")

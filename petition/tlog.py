@@ -37,15 +37,12 @@ from . import checkpoints, queries
 from .database import Database, Transaction
 from .merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
 from .settings import Settings
+from .verify import CARRIED_OVER, CODE_BATCH, PRINTED_CODE, SIGNATURE, WITHDRAWAL, WORK_EMAIL
 
 logger = logging.getLogger("petition.tlog")
 
-SIGNATURE = 0x01
-WITHDRAWAL = 0x02
-CODE_BATCH = 0x03
-PURGE = 0x04
-CARRIED_OVER = 0x05
-METHOD_BYTES = {"email": 0x01, "code": 0x02}
+# The entry kinds are the verifier's (verify.py), which reads them.
+METHOD_BYTES = {"email": WORK_EMAIL, "code": PRINTED_CODE}
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT

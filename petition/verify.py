@@ -236,7 +236,7 @@ def key_id(name: str, public_key: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
 
 
-def _valid_name(name: str) -> bool:
+def valid_name(name: str) -> bool:
     """A key name: not empty, no white space, no '+' (C2SP signed-note)."""
     return bool(name) and "+" not in name and not any(char.isspace() for char in name)
 
@@ -245,7 +245,7 @@ def parse_vkey(vkey: str) -> tuple[str, bytes, bytes]:
     """A C2SP verifier key `<name>+<8 hex key id>+<base64(0x01 || 32-byte Ed25519 key)>` ->
     (name, 4-byte key id, 32-byte public key); NoteError unless it is one, with its key id right."""
     parts = vkey.split("+", 2) if isinstance(vkey, str) else []
-    if len(parts) != 3 or not _valid_name(parts[0]) or not HEX_KEY_ID.fullmatch(parts[1]):
+    if len(parts) != 3 or not valid_name(parts[0]) or not HEX_KEY_ID.fullmatch(parts[1]):
         raise NoteError(f"{vkey!r} is not a verifier key <name>+<key id>+<key>")
     name, hex_id, encoded = parts
     try:
@@ -287,7 +287,7 @@ def open_note(text: str, vkeys: Iterable[str]) -> tuple[str, list[str]]:
         if not line.startswith(SIGNATURE_PREFIX):
             raise NoteError(f"{line!r} is not a signature line (an em dash, a space, a key name, a signature)")
         name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
-        if not _valid_name(name):
+        if not valid_name(name):
             raise NoteError(f"{line!r} is not a signature line (an em dash, a space, a key name, a signature)")
         try:
             signature = b64decode_canonical(encoded)
