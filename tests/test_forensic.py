@@ -55,7 +55,15 @@ SIGNER_TREES = (
 )
 SIGNER_TABLES = ("signatures", "email_dedupe", "signer_names", "signer_reasons", "contacts")
 # Where a time about a signer could be: none of these may hold one finer than an hour.
-TIMED_TABLES = (*SIGNER_TABLES, "signing_codes", "pending_signatures", "hourly_counts")
+TIMED_TABLES = (
+    *SIGNER_TABLES,
+    "signing_codes",
+    "pending_signatures",
+    "hourly_counts",
+    "log_entries",
+    "log_tiles",
+    "log_checkpoints",
+)
 EPOCH_RANGE = range(10**9, 4 * 10**9)
 SENTINEL_NAME = "Zygmunt Withdrawnname"
 SENTINEL_REASON = "qz-withdrawn-reason"
@@ -153,6 +161,15 @@ def check_wal_commits(copy: Copy) -> Counter[str]:
             if key in old_codes and old_codes[key].record != cell.record
         )
         where = f"{copy.label}, WAL commit {number}"
+        # The log's signature entries come only with their batch, never more than it counted.
+        old_log = rows(earlier, roots, "log_entries")
+        logged = sum(
+            1
+            for key, cell in rows(later, roots, "log_entries").items()
+            if key not in old_log and cell.record[2][:1] == b"\x01"
+        )
+        assert logged <= added["signatures"], f"{where}: log entries of signatures written without their batch"
+        added["log signatures"] = logged
         assert added["signatures"] == 0 or added["signatures"] >= BATCH_MIN, f"{where}: a batch below the minimum"
         others = [table for table in SIGNER_TABLES[1:] if added[table]]
         assert not others or added["signatures"], f"{where}: {others} written without a batch"
@@ -286,6 +303,8 @@ async def test_a_copy_of_the_data_folder_orders_nothing_finer_than_a_batch_and_p
     # written); email signatures' tags, less the one withdrawn after counting was written first.
     assert added["signatures"] == 32 and added["email_dedupe"] == 15 and added["contacts"] >= 2
     assert added["signer_names"] >= 10 and added["signer_reasons"] >= 10
+    # Each in the log once (the withdrawn-before-their-batch ones never).
+    assert 0 < added["log signatures"] < added["signatures"]
 
     # Idle for LOG_BATCH_SECONDS: the batcher's round checkpoints whatever happened.
     batcher = Batcher(settings)
