@@ -155,7 +155,7 @@ PETITION_COLUMNS = (
     "id, slug, state, title, summary, body, target, goal, closes_at, allowed_domains, verification, "
     "show_names, reasons_enabled, timeline_floor, retention_days, signature_count, count_email, count_code, "
     "created_by, created_at, opened_at, closed_at, text_changed_at, version, time_zone, language, "
-    "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued"
+    "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued, purged_at"
 )
 # Only a published petition has its slug: drafts may share one, and are addressed by id.
 SELECT_PETITION_BY_ID_OR_SLUG = f"""

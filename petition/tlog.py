@@ -37,7 +37,7 @@ from . import checkpoints, queries
 from .database import Database, Transaction
 from .merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
 from .settings import Settings
-from .verify import CARRIED_OVER, CODE_BATCH, PRINTED_CODE, SIGNATURE, WITHDRAWAL, WORK_EMAIL
+from .verify import CARRIED_OVER, CODE_BATCH, PRINTED_CODE, PURGE, SIGNATURE, WITHDRAWAL, WORK_EMAIL
 
 logger = logging.getLogger("petition.tlog")
 
@@ -86,6 +86,11 @@ def withdrawal_entry(index: int) -> bytes:
 def code_batch_entry(count: int) -> bytes:
     """0x03 · number of codes (u32)."""
     return bytes((CODE_BATCH,)) + count.to_bytes(4, "big")
+
+
+def purge_entry() -> bytes:
+    """0x04 alone: the petition's identifying data was destroyed (the retention purge)."""
+    return bytes((PURGE,))
 
 
 def carried_over_entry(count: int) -> bytes:
