@@ -260,6 +260,17 @@ def make_routes() -> list[BaseRoute]:
             tags=["signing"],
         ),
         ApiRoute(
+            "/api/v1/petitions/{slug}/signatures/hide-name",
+            signing.api_hide_name,
+            methods=["POST"],
+            summary="Hide the name the signature behind a receipt shows (open or closed petition); "
+            "409 when it shows none",
+            body=signatures.ReceiptBody,
+            response=signatures.SignatureStatus,
+            errors=[409],
+            tags=["signing"],
+        ),
+        ApiRoute(
             "/api/v1/petitions/{slug}/flyers",
             flyer_batches.api_create,
             methods=["POST"],

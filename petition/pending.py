@@ -134,6 +134,16 @@ def seal(settings: Settings, *, kind: int, key: str, petition: Row, content: dic
     return encrypt(settings.encryption_key, text, _bound(kind, key, petition["id"]), pad_to=size)
 
 
+def reseal(settings: Settings, row: dict[str, Any], content: dict[str, Any]) -> str:
+    """A pending row (pending_key, petition_id, kind, sealed) sealed again with `content` (no more
+    than it held), padded to the very length it had: an entry changed in place (a name taken out)
+    keeps its length, whatever the petition's settings are now. DecryptionError if tampered."""
+    bound = _bound(int(row["kind"]), row["pending_key"], row["petition_id"])
+    size = len(decrypt(settings.encryption_key, row["sealed"], bound).encode())
+    text = json.dumps(compact(content), ensure_ascii=False, separators=(",", ":"))
+    return encrypt(settings.encryption_key, text, bound, pad_to=size)
+
+
 def unseal(settings: Settings, row: dict[str, Any]) -> dict[str, Any]:
     """A pending row (pending_key, petition_id, kind, sealed) -> its content; DecryptionError if tampered."""
     bound = _bound(int(row["kind"]), row["pending_key"], row["petition_id"])

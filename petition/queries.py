@@ -363,6 +363,21 @@ RETURNING method
 """
 DELETE_SIGNER_NAME = "DELETE FROM signer_names WHERE name_key = :key RETURNING name_key"
 DELETE_SIGNER_REASON = "DELETE FROM signer_reasons WHERE reason_key = :key"
+# Hiding a shown name. A waiting signature's entry is sealed again in place, only if it is still
+# the entry that was read: a batch that took it meanwhile wrote the name to signer_names instead.
+SELECT_WAITING_SIGNATURE = """
+SELECT pending_key, petition_id, kind, sealed FROM pending_signatures
+WHERE pending_key = :pending_key AND petition_id = :petition_id AND kind = 0
+"""
+RESEAL_WAITING_SIGNATURE = """
+UPDATE pending_signatures SET sealed = :sealed
+WHERE pending_key = :pending_key AND kind = 0 AND sealed = :read
+RETURNING pending_key
+"""
+SELECT_SIGNER_NAME_SHOWN = "SELECT 1 AS shown FROM signer_names WHERE name_key = :key AND petition_id = :petition_id"
+DELETE_PETITION_SIGNER_NAME = """
+DELETE FROM signer_names WHERE name_key = :key AND petition_id = :petition_id RETURNING name_key
+"""
 SELECT_SIGNER_NAMES = (
     "SELECT name, role FROM signer_names WHERE petition_id = :petition_id ORDER BY name_key LIMIT :limit"
 )

@@ -100,7 +100,8 @@ class SignatureStatus(BaseModel):
     0) in the tree of `tree_size`, the inclusion proof (base64 hashes, RFC 9162) and the signed
     checkpoint (note text) it leads to; or, for a signature counted before the log existed,
     `carried_over: true` and nothing else (it is in the count entry 0 carries over, with no entry
-    of its own). Fields that do not apply are left out."""
+    of its own). `name_shown`: whether the signature shows a name (or will once counted), which the
+    receipt can hide. Fields that do not apply are left out."""
 
     status: Literal["pending", "counted", "withdrawn"]
     leaf_index: int | None = None
@@ -108,6 +109,7 @@ class SignatureStatus(BaseModel):
     proof: list[str] | None = None
     checkpoint: str | None = None
     carried_over: bool | None = None
+    name_shown: bool | None = None
 
 
 def receipt_of(text: str) -> str | None:

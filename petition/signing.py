@@ -1,5 +1,6 @@
-"""What signers do through the API (sign with a printed or emailed code, check, withdraw, updates),
-and the receipt's pages: check, withdraw, updates, download. The signing pages are in `sign_pages`."""
+"""What signers do through the API (sign with a printed or emailed code, check, withdraw, hide a
+name, updates), and the receipt's pages: check, withdraw, hide a name, updates, download. The
+signing pages are in `sign_pages`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from . import (
     email_signing,
     inclusion,
     petitions,
+    shown_names,
     signatures,
     timeline,
     updates,
@@ -136,12 +138,14 @@ async def api_status(request: Request, body: ReceiptBody) -> ASGIApp:
     """POST /api/v1/petitions/{slug}/signatures/status: what became of the signature behind a receipt
     (once counted, with its inclusion proof)."""
     row = await open_petition(request)
-    status = await signatures.status_of(request.app.state.db, petition=row, receipt=body.receipt)
+    db, settings = request.app.state.db, request.app.state.settings
+    status = await signatures.status_of(db, petition=row, receipt=body.receipt)
     found = await inclusion_of(request, row, receipt=body.receipt, status=status)
+    shown = await shown_names.is_shown(db, settings, petition=row, receipt=body.receipt, status=status)
     if found is None:
-        answer = SignatureStatus.model_validate({"status": status})
+        answer = SignatureStatus.model_validate({"status": status, "name_shown": shown})
     elif found.carried_over:
-        answer = SignatureStatus(status="counted", carried_over=True)
+        answer = SignatureStatus(status="counted", carried_over=True, name_shown=shown)
     else:
         answer = SignatureStatus(
             status="counted",
@@ -149,6 +153,7 @@ async def api_status(request: Request, body: ReceiptBody) -> ASGIApp:
             tree_size=found.tree_size,
             proof=[base64.b64encode(item).decode() for item in found.proof],
             checkpoint=found.checkpoint,
+            name_shown=shown,
         )
     return json_answer(answer, exclude_none=True)
 
@@ -167,6 +172,19 @@ async def api_withdraw(request: Request, body: ReceiptBody) -> ASGIApp:
     await signatures.withdraw(request.app.state.db, request.app.state.settings, petition=row, receipt=body.receipt)
     request.app.state.public_cache.clear()  # a shown name may have gone
     return json_answer(SignatureStatus(status="withdrawn"), exclude_none=True)
+
+
+async def api_hide_name(request: Request, body: ReceiptBody) -> ASGIApp:
+    """POST /api/v1/petitions/{slug}/signatures/hide-name: the name the signature shows is hidden, on
+    an open or a closed petition; `{"status", "name_shown": false}`. 409 when it shows none (never
+    given, or hidden already) or was withdrawn."""
+    row = await open_petition(request)
+    db, settings = request.app.state.db, request.app.state.settings
+    if not await shown_names.hide(db, settings, petition=row, receipt=body.receipt):
+        raise PetitionError(409, shown_names.NO_NAME_SHOWN)
+    request.app.state.public_cache.clear()  # a shown name may have gone
+    status = await signatures.status_of(db, petition=row, receipt=body.receipt)
+    return json_answer(SignatureStatus.model_validate({"status": status, "name_shown": False}), exclude_none=True)
 
 
 def signer_page(request: Request, template: str, context: dict[str, object], status: int = 200) -> Response:
@@ -262,7 +280,8 @@ async def status_or_none(db: Database, petition: Row, receipt: str) -> str | Non
 def receipt_context(receipt: str = "") -> dict[str, object]:
     """What the receipt page shows before anything is done. `errors` maps an input id ("receipt",
     "updates-code", "updates-address"), or FORM for a refusal of no one input (a closed petition),
-    to its message. `inclusion`: a counted signature's entry and proof (inclusion.Inclusion)."""
+    to its message. `inclusion`: a counted signature's entry and proof (inclusion.Inclusion).
+    `name_shown`: the signature shows a name (or will once counted), so the page offers to hide it."""
     return {
         "receipt": receipt,
         "status": None,
@@ -272,6 +291,7 @@ def receipt_context(receipt: str = "") -> dict[str, object]:
         "updates": False,
         "address": "",
         "waited": None,
+        "name_shown": False,
     }
 
 
@@ -296,7 +316,8 @@ async def receipt_page(request: Request) -> Response:
 
 async def receipt_action(request: Request) -> Response:
     """POST /p/{slug}/receipt: `action` status (the default), withdraw (the page that asks once more),
-    confirm_withdraw (the answer yes to it: out of the count, name and reason deleted), or unsubscribe."""
+    confirm_withdraw (the answer yes to it: out of the count, name and reason deleted), unsubscribe,
+    or hide_name (open or closed petition)."""
     found = await page_petition(request)
     if isinstance(found, Response):
         return found
@@ -318,7 +339,12 @@ async def receipt_action(request: Request) -> Response:
         elif action == "unsubscribe":
             await updates.unsubscribe(db, petition=row, receipt=receipt)
             context["notice"] = "Your updates address is deleted: no more updates will be sent."
+        elif action == "hide_name":
+            context["notice"] = await hide_name_once(request, row, receipt)
         context["status"] = await signatures.status_of(db, petition=row, receipt=receipt)
+        context["name_shown"] = await shown_names.is_shown(
+            db, request.app.state.settings, petition=row, receipt=receipt, status=context["status"]
+        )
         context["inclusion"] = await inclusion_of(request, row, receipt=receipt, status=context["status"])
         context["updates"] = await updates.is_waiting(db, receipt)
         context["waited"] = await timeline.typical_wait_days(db, row)
@@ -344,6 +370,21 @@ async def withdraw_once(request: Request, row: Row, receipt: str) -> None:
         if error.status != 409 or await status_or_none(db, row, receipt) != "withdrawn" or not petitions.is_open(row):
             raise
     request.app.state.public_cache.clear()  # a shown name may have gone
+
+
+NAME_HIDDEN = "Your name is hidden: pages made from now on leave it out."
+NO_NAME_SHOWN = "No name is shown with your signature."
+
+
+async def hide_name_once(request: Request, row: Row, receipt: str) -> str:
+    """Hide the name the signature behind `receipt` shows; the notice to show. A signature that shows
+    none (hidden already: the same form sent twice by a reload or a double tap) is told so, as done.
+    PetitionError 404 (no such signature), 409 (withdrawn)."""
+    db, settings = request.app.state.db, request.app.state.settings
+    if not await shown_names.hide(db, settings, petition=row, receipt=receipt):
+        return NO_NAME_SHOWN
+    request.app.state.public_cache.clear()  # the name leaves the petition's page at once
+    return NAME_HIDDEN
 
 
 async def withdraw_question(request: Request, row: Row, context: dict[str, object], receipt: str) -> Response:
