@@ -12,7 +12,8 @@ reader in `tests/sqlite_pages.py` that:
   permanent signer rows are added only by batches of at least LOG_BATCH_MIN;
 - no time finer than an hour about a signer is in the main file, and its free pages and
   freeblocks hold nothing but zeros;
-- once idle for LOG_BATCH_SECONDS the WAL is empty, and withdrawn names and reasons are in no file.
+- once idle for LOG_BATCH_SECONDS the WAL is empty, and withdrawn names and reasons, and names
+  their signers hid, are in no file.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ TIMED_TABLES = (
 EPOCH_RANGE = range(10**9, 4 * 10**9)
 SENTINEL_NAME = "Zygmunt Withdrawnname"
 SENTINEL_REASON = "qz-withdrawn-reason"
+HIDDEN_SENTINEL_NAME = "Xaverine Hiddenlater"
 
 
 @dataclass(frozen=True)
@@ -240,13 +242,17 @@ async def test_a_copy_of_the_data_folder_orders_nothing_finer_than_a_batch_and_p
     receipts: dict[int, str] = {}
     withdrawn_when_waiting, withdrawn_when_counted = {3, 16}, {9, 21}
     sentinels = withdrawn_when_waiting | withdrawn_when_counted
+    # Names their signers hide: one still waiting (never written), one counted (its row deleted).
+    hidden_when_waiting, hidden_when_counted = {5}, {14}
+    hiding = hidden_when_waiting | hidden_when_counted
 
     async def sign(number: int) -> None:
         sentinel = number in sentinels
         extra: dict[str, object] = {}
-        if number % 3 == 0 or sentinel:
+        if number % 3 == 0 or sentinel or number in hiding:
+            name = f"{SENTINEL_NAME} {number}" if sentinel else f"Colleague {number}"
             extra = {
-                "name": f"{SENTINEL_NAME} {number}" if sentinel else f"Colleague {number}",
+                "name": f"{HIDDEN_SENTINEL_NAME} {number}" if number in hiding else name,
                 "show_name": True,
                 "reason": f"{SENTINEL_REASON} {number}" if sentinel else f"Reason number {number}",
             }
@@ -272,16 +278,26 @@ async def test_a_copy_of_the_data_folder_orders_nothing_finer_than_a_batch_and_p
         answer = await client.post(f"{api}/withdraw", json={"receipt": receipts[number]})
         assert answer.status_code == 200, answer.text
 
+    async def hide_name(number: int) -> None:
+        answer = await client.post(f"{api}/hide-name", json={"receipt": receipts[number]})
+        assert answer.status_code == 200, answer.text
+
     previous = await copy_folder(db, settings, "before signing")
     for start in range(0, 32, 8):
         for number in range(start, start + 8):
             await sign(number)
             if number in withdrawn_when_waiting:
                 await withdraw(number)
+            if number in hidden_when_waiting:
+                await hide_name(number)
         for number in withdrawn_when_counted:
             if number < start:
                 await withdraw(number)
                 withdrawn_when_counted = withdrawn_when_counted - {number}
+        for number in hidden_when_counted:
+            if number < start:
+                await hide_name(number)
+                hidden_when_counted = hidden_when_counted - {number}
         copies.append(accepted := await copy_folder(db, settings, f"before batch {start // 8 + 1}"))
         await close_batch(db, settings, petition_id)
         copies.append(written := await copy_folder(db, settings, f"batch {start // 8 + 1}"))
@@ -316,3 +332,4 @@ async def test_a_copy_of_the_data_folder_orders_nothing_finer_than_a_batch_and_p
     for name, data in idle.files.items():
         assert SENTINEL_NAME.encode() not in data, f"a withdrawn name is still in {name}"
         assert SENTINEL_REASON.encode() not in data, f"a withdrawn reason is still in {name}"
+        assert HIDDEN_SENTINEL_NAME.encode() not in data, f"a hidden name is still in {name}"
