@@ -3,11 +3,12 @@
 For one petition's log, in one read snapshot (the service may append meanwhile) and in one pass
 over the entries, in index order:
 
-- each entry is well formed (tlog.py's kinds, exact lengths) and its commitment column is the
-  commitment in its bytes (a signature's) or NULL;
-- each withdrawal cancels an earlier signature entry not cancelled yet, or the carried-over entry 0
-  at most as many times as it carried signatures; printed-code signature entries never outnumber
-  the codes committed by code batch entries before them;
+- each entry follows the log's rules, as the journalists' verifier reads them (verify.Tally): it
+  is well formed (tlog.py's kinds, exact lengths); each withdrawal cancels an earlier signature
+  entry not cancelled yet, or the carried-over entry 0 at most as many times as it carried
+  signatures; printed-code signature entries never outnumber the codes committed by code batch
+  entries before them; a purge record is the log's last entry and its only one;
+- each entry's commitment column is the commitment in its bytes (a signature's) or NULL;
 - every tile is rebuilt, byte for byte, from the leaf hashes (C2SP tlog-tiles), and no other tile
   is stored;
 - every stored checkpoint's root is the root of the entries below its size (RFC 6962 MTH), its
@@ -15,11 +16,12 @@ over the entries, in index order:
   (C2SP signed-note);
 - the petition's head (log_size, log_checkpoint) is the latest checkpoint, and its counts
   (signature_count, count_email, count_code, codes_issued, log_carried_withdrawn) are what the
-  log says: count = carried over + signature entries - withdrawal entries.
+  log says: count = carried over + signature entries - withdrawal entries; and its purged_at is
+  set exactly when the log holds a purge record.
 
 Memory: the hashes are folded as they come (a stack of at most log2(n) subtree hashes, and the
 one growing tile of each level), so a log of a million entries needs a few tiles of hashes, plus
-one byte per entry to know which signatures are cancelled.
+one byte per entry (the verifier's tally) to know which signatures are cancelled.
 """
 
 from __future__ import annotations
@@ -31,14 +33,12 @@ from . import checkpoints, queries, verify
 from .database import Database, Reads, Row
 from .merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash
 from .settings import Settings
-from .tlog import CODE_BATCH, SIGNATURE, TILE_HEIGHT, TILE_WIDTH, WITHDRAWAL
+from .tlog import SIGNATURE, TILE_HEIGHT, TILE_WIDTH
+from .verify import PRINTED_CODE, WORK_EMAIL
 
 # Rows read per query: large enough that a million entries take a hundred round trips.
 PAGE = 10_000
 TILE_BYTES = TILE_WIDTH * HASH_SIZE
-# What the cancellation bytes say of each entry (one byte per entry).
-NOT_A_SIGNATURE, EMAIL, CODE, CANCELLED = 0, 1, 2, 3
-METHODS = {0x01: EMAIL, 0x02: CODE}
 
 
 class Mismatch(Exception):
@@ -57,13 +57,16 @@ class Verdict:
     size: int
     count: int
     problem: str | None = None
+    purge_index: int | None = None  # the entry recording that identifying data was destroyed
 
     @property
     def line(self) -> str:
-        """`ok <slug> size=<n> count=<n>` or `FAIL <slug> <what>`."""
-        if self.problem is None:
-            return f"ok {self.slug} size={self.size} count={self.count}"
-        return f"FAIL {self.slug} {self.problem}"
+        """`ok <slug> size=<n> count=<n>` (and ` purged=<entry index>` after a purge), or
+        `FAIL <slug> <what>`."""
+        if self.problem is not None:
+            return f"FAIL {self.slug} {self.problem}"
+        purged = "" if self.purge_index is None else f" purged={self.purge_index}"
+        return f"ok {self.slug} size={self.size} count={self.count}{purged}"
 
 
 # -- signed notes --------------------------------------------------------------------------
@@ -173,24 +176,21 @@ async def check_log(reads: Reads, settings: Settings, head: Row) -> Verdict:
     """One petition's log (`head`: a row of SELECT_LOGS_TO_CHECK) against everything stored of it."""
     slug, size, count = str(head["slug"]), int(head["log_size"] or 0), int(head["signature_count"])
     try:
-        await _check(reads, settings, head)
+        tally = await _check(reads, settings, head)
     except Mismatch as mismatch:
         return Verdict(slug, size, count, str(mismatch))
     except Exception as error:  # a stored value of the wrong type (a byte column holding text, say)
         return Verdict(slug, size, count, f"a stored value cannot be read ({type(error).__name__})")
-    return Verdict(slug, size, count)
+    return Verdict(slug, size, count, purge_index=tally.purge_index)
 
 
-async def _check(reads: Reads, settings: Settings, head: Row) -> None:
+async def _check(reads: Reads, settings: Settings, head: Row) -> verify.Tally:
     if head["log_origin"] is None:
         raise Mismatch("the log has not started")
     petition_id, size = head["id"], int(head["log_size"])
     keys = verifier_keys(settings)
     fold = _Fold()
-    kinds = bytearray()  # grows with the entries read: a damaged log_size cannot ask for more
-    carried = cancelled_carried = codes = code_signatures = 0
-    signed = {EMAIL: 0, CODE: 0}
-    withdrawn = {EMAIL: 0, CODE: 0}
+    tally = verify.Tally()  # grows with the entries read: a damaged log_size cannot ask for more
 
     async def stored_tile(level: int, index: int) -> bytes:
         hashes = await reads.fetch_val(
@@ -232,42 +232,12 @@ async def _check(reads: Reads, settings: Settings, head: Row) -> None:
         if index >= size:
             raise Mismatch(f"entry {index} is beyond the log's size {size}")
         data, commit = bytes(row["data"]), row["commitment"]
-        kinds.append(NOT_A_SIGNATURE)
-        kind = data[0] if data else None
-        if kind not in verify.ENTRY_SIZES or len(data) != verify.ENTRY_SIZES[kind]:
-            raise Mismatch(f"entry {index} is malformed")
-        if (bytes(commit) if commit is not None else None) != (data[2:] if kind == SIGNATURE else None):
+        try:
+            tally.add(index, data)
+        except verify.Inconsistent as broken:
+            raise Mismatch(str(broken).removesuffix(".")) from None
+        if (bytes(commit) if commit is not None else None) != (data[2:] if data[0] == SIGNATURE else None):
             raise Mismatch(f"entry {index} commitment differs")
-        if kind == SIGNATURE:
-            if data[1] not in METHODS:
-                raise Mismatch(f"entry {index} is malformed")
-            method = kinds[index] = METHODS[data[1]]
-            signed[method] += 1
-            if method == CODE:
-                code_signatures += 1
-                if code_signatures > codes:
-                    raise Mismatch(f"entry {index} is a printed-code signature beyond the {codes} codes committed")
-        elif kind == WITHDRAWAL:
-            target = int.from_bytes(data[1:], "big")
-            if target >= index:
-                raise Mismatch(f"entry {index} withdraws entry {target}, not an earlier one")
-            if target == 0 and carried:
-                cancelled_carried += 1
-                if cancelled_carried > carried:
-                    raise Mismatch(f"entry {index} withdraws more than the {carried} signatures carried over")
-            elif kinds[target] in (EMAIL, CODE):
-                withdrawn[kinds[target]] += 1
-                kinds[target] = CANCELLED
-            elif kinds[target] == CANCELLED:
-                raise Mismatch(f"entry {index} withdraws entry {target} again")
-            else:
-                raise Mismatch(f"entry {index} withdraws entry {target}, which is not a signature")
-        elif kind == CODE_BATCH:
-            codes += int.from_bytes(data[1:], "big")
-        else:  # carried over
-            if index != 0:
-                raise Mismatch(f"entry {index} carries signatures over but is not entry 0")
-            carried = int.from_bytes(data[1:], "big")
         fold.add(leaf_hash(data))
         for level, tile_index, hashes in fold.done:
             if await stored_tile(level, tile_index) != hashes:
@@ -289,22 +259,23 @@ async def _check(reads: Reads, settings: Settings, head: Row) -> None:
         raise Mismatch(f"no checkpoint of the log's size {size}")
     if latest["note"] != head["log_checkpoint"]:
         raise Mismatch("the petition's checkpoint is not the latest stored")
-    _counts(head, carried, cancelled_carried, codes, signed, withdrawn)
+    _counts(head, tally)
+    return tally
 
 
-def _counts(
-    head: Row, carried: int, cancelled_carried: int, codes: int, signed: dict[int, int], withdrawn: dict[int, int]
-) -> None:
-    """The petition's counts against the log's."""
+def _counts(head: Row, tally: verify.Tally) -> None:
+    """The petition's counts, and whether it was purged, against the log's."""
+    carried = tally.carried_over or 0
     for column, says in (
         ("log_carried_over", carried),
-        ("log_carried_withdrawn", cancelled_carried),
-        ("codes_issued", codes),
+        ("log_carried_withdrawn", tally.carried_over_withdrawn),
+        ("codes_issued", tally.codes_committed),
     ):
         if int(head[column]) != says:
             raise Mismatch(f"{column} {int(head[column])} but the log says {says}")
-    email, code = signed[EMAIL] - withdrawn[EMAIL], signed[CODE] - withdrawn[CODE]
-    count = carried - cancelled_carried + email + code
+    email = tally.signatures[WORK_EMAIL] - tally.withdrawn[WORK_EMAIL]
+    code = tally.signatures[PRINTED_CODE] - tally.withdrawn[PRINTED_CODE]
+    count = tally.count
     if int(head["signature_count"]) != count:
         raise Mismatch(f"count {int(head['signature_count'])} but the log says {count}")
     # The carried-over entry holds no method: its signatures may be of either, so with one the
@@ -316,6 +287,10 @@ def _counts(
     if int(head["count_email"]) + int(head["count_code"]) != count:
         total = int(head["count_email"]) + int(head["count_code"])
         raise Mismatch(f"count_email and count_code add up to {total}, not the count {count}")
+    if head["purged_at"] is not None and tally.purge_index is None:
+        raise Mismatch("purged_at is set but the log holds no purge record")
+    if head["purged_at"] is None and tally.purge_index is not None:
+        raise Mismatch(f"the log records a purge (entry {tally.purge_index}) but purged_at is not set")
 
 
 async def check(db: Database, settings: Settings, slug: str | None = None) -> AsyncIterator[Verdict]:

@@ -590,7 +590,7 @@ SELECT_PETITIONS_WITHOUT_LOG = "SELECT id FROM petitions WHERE state <> 'draft' 
 
 LOG_HEAD_COLUMNS = (
     "id, slug, signature_count, count_email, count_code, "
-    "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued"
+    "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued, purged_at"
 )
 SELECT_LOGS_TO_CHECK = f"SELECT {LOG_HEAD_COLUMNS} FROM petitions WHERE state <> 'draft' ORDER BY slug"
 SELECT_LOG_TO_CHECK = f"SELECT {LOG_HEAD_COLUMNS} FROM petitions WHERE slug = :slug AND state <> 'draft'"

@@ -52,7 +52,7 @@ class TimelineBucket(BaseModel):
 
 
 class TimelineEvent(BaseModel):
-    kind: Literal["opened", "milestone", "text_changed", "closed"]
+    kind: Literal["opened", "milestone", "text_changed", "closed", "purged"]
     at: str
     signatures: int | None = None
     goal: bool | None = None
@@ -174,7 +174,8 @@ async def timeline(db: Database, row: Row, bucket: str) -> Timeline:
 
 
 async def events(db: Database, row: Row, data: Series, floor_unit: int) -> list[TimelineEvent]:
-    """Opened, milestones (the goal among them), text changes and the close, each at its bucket."""
+    """Opened, milestones (the goal among them), text changes, the close and the purge of identifying
+    data, each at its bucket."""
     unit = max(data.unit, floor_unit)
     zone = row["time_zone"]
     found: list[tuple[int, int, TimelineEvent]] = []
@@ -205,6 +206,8 @@ async def events(db: Database, row: Row, data: Series, floor_unit: int) -> list[
         )
     if row["closed_at"] is not None:
         add(row["closed_at"], 3, TimelineEvent(kind="closed", at=at(row["closed_at"])))
+    if row["purged_at"] is not None:
+        add(row["purged_at"], 4, TimelineEvent(kind="purged", at=at(row["purged_at"])))
     return [event for _, _, event in sorted(found, key=lambda item: (item[0], item[1]))]
 
 

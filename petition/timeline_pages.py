@@ -124,6 +124,7 @@ def described(data: Timeline, goal: int) -> list[Described]:
         "opened": "The petition opened for signatures.",
         "text_changed": "The text of the petition was changed.",
         "closed": "The petition closed.",
+        "purged": "Identifying data destroyed.",
     }
     out = []
     for event in data.events:

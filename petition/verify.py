@@ -13,11 +13,13 @@ then checks that:
 - the entries hash to the checkpoint's root (RFC 6962 / RFC 9162 Merkle tree head);
 - every entry is well formed, every withdrawal cancels a signature that was there and not yet
   cancelled, and printed-code signatures never outnumber the codes committed before them;
+- a purge record, if there is one, is the log's last entry and its only one;
 - the checkpoint saved by the previous run (in the state file, default ~/.petition-verify.json)
   is a prefix of this one: the log only grew, it was not rewritten.
 
 The count is the signatures carried over from before the log, plus signature entries, minus
-withdrawals. The last line printed is `consistent, N signatures`; exit status 0 when all of the
+withdrawals. When the log holds a purge record, a line says "identifying data destroyed" and at
+which entry. The last line printed is `consistent, N signatures`; exit status 0 when all of the
 above holds, 1 when something does not (a line `error: <kind>` on standard error says what),
 2 when the log could not be checked at all (a bad address, the network, an answer that is not
 the log's).
@@ -27,6 +29,7 @@ Entries are bytes, exactly:
     signature     0x01 · method (0x01 work email, 0x02 printed code) · commitment (32 bytes)
     withdrawal    0x02 · index of the signature entry it cancels (u64, big-endian)
     code batch    0x03 · number of codes in the batch (u32, big-endian)
+    purge         0x04 alone: the petition's identifying data was destroyed (its retention purge)
     carried over  0x05 · signatures counted before the log existed (u64, big-endian); entry 0 only
 
 The tree, the proofs and the notes follow RFC 9162 section 2.1, C2SP tlog-checkpoint and C2SP
@@ -339,20 +342,25 @@ def parse_checkpoint(body: str) -> tuple[str, int, bytes]:
 SIGNATURE = 0x01
 WITHDRAWAL = 0x02
 CODE_BATCH = 0x03
-PURGE = 0x04  # reserved for a later retention record; refused until verifiers know it
+# The retention purge destroyed the petition's identifying data (dedupe tags among it), so the
+# service could no longer refuse a second signature from one address: it appends nothing after it.
+PURGE = 0x04
 CARRIED_OVER = 0x05
 WORK_EMAIL = 0x01
 PRINTED_CODE = 0x02
 METHODS = {WORK_EMAIL: "work email", PRINTED_CODE: "printed code"}
-ENTRY_SIZES = {SIGNATURE: 34, WITHDRAWAL: 9, CODE_BATCH: 5, CARRIED_OVER: 9}
+ENTRY_SIZES = {SIGNATURE: 34, WITHDRAWAL: 9, CODE_BATCH: 5, PURGE: 1, CARRIED_OVER: 9}
 KIND_NAMES = {
     SIGNATURE: "a signature",
     WITHDRAWAL: "a withdrawal",
     CODE_BATCH: "a code batch",
+    PURGE: "a purge record",
     CARRIED_OVER: "a carried-over count",
 }
-# What each entry is, one byte an entry: a million entries take a megabyte.
-OTHER, LIVE_SIGNATURE, WITHDRAWN_SIGNATURE = 0, 1, 2
+# What each entry is, one byte an entry (a million entries take a megabyte): a signature not
+# withdrawn is marked with its method byte (WORK_EMAIL, PRINTED_CODE), so a withdrawal knows
+# which method's count it lowers.
+OTHER, WITHDRAWN_SIGNATURE = 0, 0xFF
 
 FAILURES = ("bad-signature", "root-mismatch", "fork", "shrunk", "withdrawal-of-nothing", "codes-exceeded", "bad-entry")
 
@@ -374,9 +382,12 @@ class Tally:
     carried_over: int | None = None
     signatures: dict[int, int] = field(default_factory=lambda: dict.fromkeys(METHODS, 0))
     withdrawals: int = 0
+    # Withdrawals of signature entries by their method (those of carried-over ones are not here).
+    withdrawn: dict[int, int] = field(default_factory=lambda: dict.fromkeys(METHODS, 0))
     codes_committed: int = 0
     code_batches: int = 0
     carried_over_withdrawn: int = 0
+    purge_index: int | None = None  # the index of the purge record, if the log holds one
     _marks: bytearray = field(default_factory=bytearray, repr=False)
 
     @property
@@ -396,6 +407,8 @@ class Tally:
                 "bad-entry",
                 f"entry {index} is {KIND_NAMES[kind]} of {len(entry)} bytes, not {ENTRY_SIZES[kind]}.",
             )
+        if self.purge_index is not None:
+            self._after_purge(index, kind)
         value = int.from_bytes(entry[1:], "big")
         if kind == SIGNATURE:
             self._sign(index, entry[1])
@@ -406,10 +419,26 @@ class Tally:
         elif kind == CODE_BATCH:
             self.codes_committed += value
             self.code_batches += 1
+        elif kind == PURGE:
+            self.purge_index = index
         elif index != 0:
             raise Inconsistent("bad-entry", f"entry {index} carries a count over, which only entry 0 may.")
         else:
             self.carried_over = value
+
+    def _after_purge(self, index: int, kind: int) -> None:
+        if kind == PURGE:
+            raise Inconsistent(
+                "bad-entry",
+                f"entry {index} is a second purge record (entry {self.purge_index} was the first): "
+                "identifying data is destroyed once.",
+            )
+        raise Inconsistent(
+            "bad-entry",
+            f"entry {index} is {KIND_NAMES[kind]} after the purge record (entry {self.purge_index}): once "
+            "identifying data is destroyed, nothing could refuse a second signature from one address, "
+            "so the log takes no entry after it.",
+        )
 
     def _sign(self, index: int, method: int) -> None:
         if method not in METHODS:
@@ -422,7 +451,7 @@ class Tally:
                 f"but only {self.codes_committed} codes were committed before it.",
             )
         self.signatures[method] += 1
-        self._marks.append(LIVE_SIGNATURE)
+        self._marks.append(method)
 
     def _withdraw(self, index: int, target: int) -> None:
         if target >= index:
@@ -439,11 +468,12 @@ class Tally:
             self.carried_over_withdrawn += 1
         elif self._marks[target] == WITHDRAWN_SIGNATURE:
             raise Inconsistent("withdrawal-of-nothing", f"entry {index} withdraws entry {target}, already withdrawn.")
-        elif self._marks[target] != LIVE_SIGNATURE:
+        elif self._marks[target] not in METHODS:
             raise Inconsistent(
                 "withdrawal-of-nothing", f"entry {index} withdraws entry {target}, which is not a signature."
             )
         else:
+            self.withdrawn[self._marks[target]] += 1
             self._marks[target] = WITHDRAWN_SIGNATURE
         self.withdrawals += 1
 
@@ -842,8 +872,10 @@ def report(verdict: Verdict, state_path: Path) -> list[str]:
         f"Codes committed: {tally.codes_committed} in {tally.code_batches} "
         f"{'batch' if tally.code_batches == 1 else 'batches'} "
         f"({tally.signatures[PRINTED_CODE]} used)",
-        "Every entry hashes to the signed root, and follows the log's rules.",
     ]
+    if tally.purge_index is not None:
+        lines.append(f"Purge: identifying data destroyed (entry {tally.purge_index}, the log's last).")
+    lines.append("Every entry hashes to the signed root, and follows the log's rules.")
     if verdict.saved_size is None:
         lines.append(f"First check of this log: its checkpoint is saved in {state_path}.")
     else:

@@ -41,6 +41,11 @@ def code_batch(codes: int) -> bytes:
     return b"\x03" + codes.to_bytes(4, "big")
 
 
+def purge() -> bytes:
+    """The purge record: 0x04 alone."""
+    return b"\x04"
+
+
 def carried_over(count: int) -> bytes:
     return b"\x05" + count.to_bytes(8, "big")
 

@@ -211,10 +211,13 @@ FLIPS = {
     "carried-over entry": (lambda db, pid: flip_entry(db, pid, tlog.CARRIED_OVER, -1), "checkpoint 2 root differs"),
     "code batch entry": (lambda db, pid: flip_entry(db, pid, tlog.CODE_BATCH, -1, 7), "tile 0/0 differs"),
     "signature entry": (lambda db, pid: flip_entry(db, pid, tlog.SIGNATURE, 20, 2), "commitment differs"),
-    "signature entry's method": (lambda db, pid: flip_entry(db, pid, tlog.SIGNATURE, 1, 4), "is malformed"),
-    "withdrawal entry": (lambda db, pid: flip_entry(db, pid, tlog.WITHDRAWAL, 1, 1), "not an earlier one"),
+    "signature entry's method": (lambda db, pid: flip_entry(db, pid, tlog.SIGNATURE, 1, 4), "by method 0x03"),
+    "withdrawal entry": (
+        lambda db, pid: flip_entry(db, pid, tlog.WITHDRAWAL, 1, 1),
+        "which does not come before it",
+    ),
     "carried-over withdrawal": (lambda db, pid: flip_entry(db, pid, tlog.WITHDRAWAL, -1, 0), "not a signature"),
-    "entry kind": (lambda db, pid: flip_entry(db, pid, tlog.CODE_BATCH, 0, 3), "is malformed"),
+    "entry kind": (lambda db, pid: flip_entry(db, pid, tlog.CODE_BATCH, 0, 3), "is a withdrawal of 5 bytes, not 9"),
     "commitment": (flip_commitment, "commitment differs"),
     "full tile": (lambda db, pid: flip_tile(db, pid, 0, 0, 100), "tile 0/0 differs"),
     "partial tile": (lambda db, pid: flip_tile(db, pid, 0, 1, -1), "tile 0/1 differs"),
@@ -320,3 +323,84 @@ async def test_a_stored_value_of_the_wrong_type_is_a_failure_line_not_a_crash(
     result = check_log(app.state.settings, tmp_path, slug)
     assert result.returncode == 1 and result.stdout.startswith(f"FAIL {slug} "), result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- The purge record --------------------------------------------------------------------------
+
+COMMIT = bytes(range(32))
+
+
+async def a_signed_log(app: Starlette, client: httpx.AsyncClient, token: str) -> tuple[str, str]:
+    """A published petition whose log is a code batch of 3 and 2 signatures: (slug, id); count 2."""
+    slug = await open_petition(client, token)
+    for code in (await make_codes(client, token, slug, 3))[:2]:
+        assert (await sign(client, slug, code)).status_code == 201
+    await count_everything(app)
+    return slug, await petition_id(app.state.db, slug)
+
+
+async def append_after_the_log(
+    app: Starlette, pid: str, entries: list[tuple[bytes, bytes | None]], *, purged: bool
+) -> None:
+    """`entries` appended and signed by the service's key; purged_at set too when `purged` (as the
+    purge sets it, in the same write)."""
+    settings = app.state.settings
+
+    async def unit(tx: Transaction) -> None:
+        if entries:
+            await tlog.append(tx, settings, pid, entries)
+        if purged:
+            await tx.execute("UPDATE petitions SET purged_at = :t WHERE id = :p", {"t": 1_780_000_000, "p": pid})
+
+    await app.state.db.write(unit)
+
+
+async def test_check_log_accepts_and_reports_a_purge_record_with_the_count_unchanged(
+    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path
+) -> None:
+    slug, pid = await a_signed_log(app, client, token)
+    assert check_log(app.state.settings, tmp_path, slug).stdout == f"ok {slug} size=3 count=2\n"
+    await append_after_the_log(app, pid, [(tlog.purge_entry(), None)], purged=True)
+    result = check_log(app.state.settings, tmp_path, slug)
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"ok {slug} size=4 count=2 purged=3\n", "")
+
+
+PURGE = (tlog.purge_entry(), None)
+BROKEN_PURGES = {
+    "a purge record of 2 bytes": ([(b"\x04\x00", None)], True, "entry 3 is a purge record of 2 bytes, not 1"),
+    "two purge records": (
+        [PURGE, PURGE],
+        True,
+        "entry 4 is a second purge record (entry 3 was the first): identifying data is destroyed once",
+    ),
+    "a signature after the purge": (
+        [PURGE, (tlog.signature_entry("email", COMMIT), COMMIT)],
+        True,
+        "entry 4 is a signature after the purge record (entry 3): ",
+    ),
+    "a withdrawal after the purge": (
+        [PURGE, (tlog.withdrawal_entry(1), None)],
+        True,
+        "entry 4 is a withdrawal after the purge record (entry 3): ",
+    ),
+    "a code batch after the purge": (
+        [PURGE, (tlog.code_batch_entry(1), None)],
+        True,
+        "entry 4 is a code batch after the purge record (entry 3): ",
+    ),
+    "purged_at without a purge record": ([], True, "purged_at is set but the log holds no purge record"),
+    "a purge record without purged_at": ([PURGE], False, "the log records a purge (entry 3) but purged_at is not set"),
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN_PURGES))
+async def test_check_log_fails_a_purge_record_that_breaks_the_logs_rules(
+    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path, broken: str
+) -> None:
+    entries, purged, what = BROKEN_PURGES[broken]
+    slug, pid = await a_signed_log(app, client, token)
+    await append_after_the_log(app, pid, entries, purged=purged)
+    result = check_log(app.state.settings, tmp_path, slug)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith(f"FAIL {slug} {what}"), result.stdout
+    assert result.stdout.count("\n") == 1 and result.stderr == ""

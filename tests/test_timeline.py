@@ -329,3 +329,67 @@ async def test_the_embed_code_keeps_a_title_with_quotes_and_markup_inside_the_im
     pasted.feed(page.text)
     url = f"{BASE_URL}/p/{slug}"
     assert pasted.tags == [("a", {"href": url}), ("img", {"src": f"{url}/badge.svg", "alt": f"Signatures on {title}"})]
+
+
+async def close_and_purge(
+    app: Starlette, client: httpx.AsyncClient, token: str, slug: str, closed: int, purged: int
+) -> None:
+    """Close the petition, then record its purge as the purge records it: purged_at on its row."""
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    pid = await petition_id(app.state.db, slug)
+
+    async def unit(tx: Transaction) -> None:
+        await tx.execute(
+            "UPDATE petitions SET closed_at = :c, purged_at = :p WHERE id = :id", {"c": closed, "p": purged, "id": pid}
+        )
+        await tx.execute("UPDATE cache_version SET version = version + 1")
+
+    await app.state.db.write(unit)
+    app.state.public_cache.clear()
+
+
+def long_day(moment: int) -> str:
+    day = datetime.fromtimestamp(moment, UTC)
+    return f"{day.day} {day:%B %Y}"
+
+
+async def test_the_purge_is_an_event_on_its_floored_day_in_the_timeline_feed_and_page(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await published(client, token)
+    await seed(app, slug, midnight(5), {midnight(5) + 3600: (7, 0)})
+    assert "purged" not in [e["kind"] for e in (await get_timeline(client, slug)).json()["events"]]
+    assert "Identifying data destroyed" not in (await client.get(f"/p/{slug}")).text
+    purged = midnight(1) + 13 * 3600 + 17 * 60 + 5
+    await close_and_purge(app, client, token, slug, midnight(3) + 9 * 3600, purged)
+    data = (await get_timeline(client, slug)).json()
+    assert [(e["kind"], e["at"]) for e in data["events"][-2:]] == [
+        ("closed", datetime.fromtimestamp(midnight(3), UTC).isoformat().replace("+00:00", "Z")),
+        ("purged", datetime.fromtimestamp(midnight(1), UTC).isoformat().replace("+00:00", "Z")),
+    ], "floored to the day, like every other event"
+    assert data["buckets"][-1]["cumulative"] == 7, "the count is as it was"
+    feed = ET.fromstring((await client.get(f"/p/{slug}/feed.atom")).content)
+    newest = feed.findall(f"{ATOM}entry")[0]
+    assert newest.findtext(f"{ATOM}title") == "Identifying data destroyed."
+    assert newest.findtext(f"{ATOM}content") == f"{long_day(purged)}: Identifying data destroyed."
+    assert newest.findtext(f"{ATOM}updated") == feed.findtext(f"{ATOM}updated") == data["events"][-1]["at"]
+    page = (await client.get(f"/p/{slug}")).text
+    assert f"Identifying data destroyed on {long_day(purged)}." in page
+    assert f"{long_day(purged)}: <bdi>Identifying data destroyed.</bdi>" in page
+
+
+async def test_the_purge_event_of_an_hourly_timeline_is_floored_to_the_hour(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await published(client, token, timeline_floor="hour")
+    await seed(app, slug, midnight(4), {midnight(4) + 3600: (3, 0)})
+    await close_and_purge(app, client, token, slug, midnight(3), midnight(1) + 13 * 3600 + 17 * 60 + 5)
+    event = (await get_timeline(client, slug)).json()["events"][-1]
+    assert event == {
+        "kind": "purged",
+        "at": datetime.fromtimestamp(midnight(1) + 13 * 3600, UTC).isoformat().replace("+00:00", "Z"),
+        "signatures": None,
+        "goal": None,
+    }
+    page = (await client.get(f"/p/{slug}")).text
+    assert f"Identifying data destroyed on {long_day(midnight(1))}, 13:00 UTC." in page

@@ -25,6 +25,7 @@ from .log_stand_in import (
     StandInLog,
     carried_over,
     code_batch,
+    purge,
     sign_note,
     signature,
     withdrawal,
@@ -316,7 +317,6 @@ def test_a_withdrawal_of_nothing_is_refused(entries: list[bytes], state: Path) -
     "entry",
     [
         b"",
-        b"\x04" + bytes(8),
         b"\x06",
         b"\x00" + bytes(33),
         signature()[:-1],
@@ -329,7 +329,6 @@ def test_a_withdrawal_of_nothing_is_refused(entries: list[bytes], state: Path) -
     ],
     ids=[
         "empty",
-        "a purge record",
         "kind 0x06",
         "kind 0x00",
         "short signature",
@@ -348,11 +347,63 @@ def test_an_unknown_kind_or_a_wrong_length_is_a_bad_entry(entry: bytes, state: P
         assert "entry 1 " in result.stderr
 
 
-def test_a_purge_record_is_refused_until_verifiers_know_it(state: Path) -> None:
-    with StandInLog([signature(), b"\x04" + (0).to_bytes(8, "big")]).publish() as log:
+def test_a_purge_record_is_accepted_reported_and_leaves_the_count_as_it_was(log: StandInLog, state: Path) -> None:
+    before = run(log.url, state)
+    assert before.returncode == 0, before.stderr
+    log.publish([*GOOD, purge()])
+    result = run(log.url, state)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"Purge: identifying data destroyed (entry {len(GOOD)}, the log's last)." in lines
+    assert [line for line in lines if not line.startswith(("Purge:", "Tree size:", "The log only grew"))] == [
+        line for line in before.stdout.splitlines() if not line.startswith(("Tree size:", "First check"))
+    ], "every other line, the count among them, is as before the purge"
+    assert f"The log only grew since the last check ({len(GOOD)} entries then, {len(GOOD) + 1} now)." in lines
+    assert lines[-1] == f"consistent, {GOOD_COUNT} signatures"
+
+
+def test_a_log_without_a_purge_record_says_nothing_of_one(log: StandInLog, state: Path) -> None:
+    result = run(log.url, state)
+    assert result.returncode == 0 and "Purge" not in result.stdout and "destroyed" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "entry", [b"\x04\x00", b"\x04" + bytes(8), b"\x04" + bytes(32)], ids=["2 bytes", "9 bytes", "33 bytes"]
+)
+def test_a_purge_record_of_another_length_is_a_bad_entry(entry: bytes, state: Path) -> None:
+    with StandInLog([signature(), entry]).publish() as log:
         result = run(log.url, state)
     assert failure(result) == "bad-entry"
-    assert "entry 1 is of kind 0x04, which no log entry is." in result.stderr
+    assert f"entry 1 is a purge record of {len(entry)} bytes, not 1." in result.stderr
+
+
+def test_a_second_purge_record_is_a_bad_entry(state: Path) -> None:
+    with StandInLog([signature(), purge(), purge()]).publish() as log:
+        result = run(log.url, state)
+    assert failure(result) == "bad-entry"
+    assert "entry 2 is a second purge record (entry 1 was the first): identifying data is destroyed once." in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "kind"),
+    [
+        (signature(EMAIL), "a signature"),
+        (signature(CODE), "a signature"),
+        (withdrawal(1), "a withdrawal"),
+        (code_batch(5), "a code batch"),
+        (carried_over(3), "a carried-over count"),
+    ],
+    ids=["work-email signature", "printed-code signature", "withdrawal", "code batch", "carried over"],
+)
+def test_any_entry_after_the_purge_record_is_a_bad_entry(entry: bytes, kind: str, state: Path) -> None:
+    # The log is well formed and signed: only the purge rule refuses it.
+    with StandInLog([code_batch(5), signature(CODE), signature(EMAIL), purge(), entry]).publish() as log:
+        result = run(log.url, state)
+    assert failure(result) == "bad-entry"
+    assert f"entry 4 is {kind} after the purge record (entry 3): " in result.stderr
+    assert not state.exists()
 
 
 def test_non_canonical_base64_entry_data_is_a_bad_entry(log: StandInLog, state: Path) -> None:

@@ -125,3 +125,53 @@ async def test_the_verifier_finds_the_real_servers_log_consistent_and_catches_ea
         server.kill()
         await db.disconnect()
         shutil.rmtree(tmp_path / "journalist", ignore_errors=True)
+
+
+async def test_the_verifier_reports_the_real_servers_purge_record_and_refuses_an_entry_after_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    server = Server(db_url, tmp_path)
+    server.run("migrate")
+    server.run("create-organizer", "verify@example.org", stdin="a passphrase for the verifier test\n")
+    server.start()
+    db = Database(db_url)
+    try:
+        slug = await signed_petition(server)
+        address = f"{server.url}/p/{slug}"
+        state = tmp_path / "journalist" / "state.json"
+        state.parent.mkdir()
+        before = run(address, state)
+        assert before.returncode == 0 and "Purge" not in before.stdout, before.stderr
+        size = int(before.stdout.split("Tree size: ")[1].split(" ")[0])
+        server.kill()
+        await db.connect()
+        pid = await db.fetch_val("SELECT id FROM petitions WHERE slug = :s", {"s": slug})
+        settings = load_settings(server.environ, env_file=tmp_path / "no.env")
+
+        async def purge(tx: Transaction) -> None:
+            await tlog.append(tx, settings, pid, [(tlog.purge_entry(), None)])
+            await tx.execute("UPDATE petitions SET purged_at = :t WHERE id = :p", {"t": int(time.time()), "p": pid})
+
+        await db.write(purge)
+        server.start()
+        after = run(address, state)
+        assert after.returncode == 0, after.stderr
+        lines = after.stdout.splitlines()
+        assert f"Purge: identifying data destroyed (entry {size}, the log's last)." in lines
+        assert f"The log only grew since the last check ({size} entries then, {size + 1} now)." in lines
+        assert lines[-1] == "consistent, 4 signatures"
+        server.kill()
+
+        # A signature after the purge, appended and signed by the service's own key, is refused.
+        async def sign_after(tx: Transaction) -> None:
+            await tlog.append(tx, settings, pid, [(tlog.signature_entry("email", bytes(32)), bytes(32))])
+
+        await db.write(sign_after)
+        server.start()
+        refused = run(address, state)
+        assert failure(refused) == "bad-entry"
+        assert f"entry {size + 1} is a signature after the purge record (entry {size}): " in refused.stderr
+    finally:
+        server.kill()
+        await db.disconnect()
+        shutil.rmtree(tmp_path / "journalist", ignore_errors=True)
