@@ -98,7 +98,8 @@ async def purge(
         if await tx.fetch_val(queries.COUNT_SIGNATURES_WAITING, key):
             # A signature still waits for its batch (accepted just before the deadline, in
             # another process): it must be counted first; the job tries again at its next round.
-            raise RuntimeError("signatures still wait for their batch")
+            # (Raised, so that the stamp above rolls back.)
+            raise PetitionError(409, "Signatures still wait for their last batch; try again in a minute.")
         for sql in queries.PURGE_STATEMENTS:
             await tx.execute(sql, key)
         if db.dialect == "postgresql":
