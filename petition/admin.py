@@ -109,6 +109,7 @@ async def invite(request: Request) -> Response:
             to=address,
             subject="An invitation to organize",
             body=body,
+            petition_id=None,  # about an organizer account, no petition
             expires_in=organizers.INVITE_LINK_SECONDS,
         )
 

@@ -32,6 +32,7 @@ from . import (
     petition_tasks,
     petitions,
     petitions_api,
+    purge,
     recovery,
     sign_pages,
     signatures,
@@ -392,6 +393,17 @@ def make_routes() -> list[BaseRoute]:
             tags=["petitions"],
         ),
         ApiRoute(
+            "/api/v1/petitions/{slug}/purge",
+            petitions_api.purge_petition,
+            methods=["POST"],
+            summary="Destroy a closed petition's identifying data now (the retention purge); "
+            "its count, timeline, log, shown names and approved reasons stay",
+            response=petitions.PetitionOrganizerView,
+            auth=True,
+            errors=[409],
+            tags=["petitions"],
+        ),
+        ApiRoute(
             "/api/v1/petitions/{slug}/codes",
             petitions_api.create_codes,
             methods=["POST"],
@@ -558,6 +570,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
             async def close_batches(db: Database) -> None:
                 if await batcher.run_once(db):
+                    app.state.public_cache.clear()
+                # After the batches: a petition's final batch is counted before its purge.
+                if await purge.purge_due(db, settings):
                     app.state.public_cache.clear()
 
             background = [

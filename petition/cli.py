@@ -1,4 +1,4 @@
-"""The command line: `python main.py [serve|migrate|generate-secrets|check-log] ...`.
+"""The command line: `python main.py [serve|migrate|generate-secrets|check-log|purge] ...`.
 
 Every failure an operator can cause (a bad setting, an unreachable database, a
 failing migration) ends with one line on stderr and a non-zero exit, never a
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from . import accounts, api_tokens, log_check, organizers
+from . import accounts, api_tokens, log_check, organizers, petitions, purge
 from .database import Database, DatabaseError, dialect_of
 from .logs import configure_logging, logging_config
 from .migrations import MigrationError, check_current, migrate
@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check_log_cmd.add_argument("slug", nargs="?", help="only this petition")
     check_log_cmd.set_defaults(run=run_check_log)
+
+    purge_cmd = commands.add_parser(
+        "purge",
+        help="destroy a closed petition's identifying data now (the retention purge); cannot be undone",
+    )
+    purge_cmd.add_argument("slug", help="the petition's slug")
+    purge_cmd.set_defaults(run=run_purge)
     return parser
 
 
@@ -237,6 +244,26 @@ def run_check_log(args: argparse.Namespace) -> int:
         return EXIT_FAILURE if failed else 0
 
     return with_database(settings, check)
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    """`purged <slug>` on stdout; an unknown slug exits 2, a petition that cannot be purged (a draft,
+    open, or purged already) 1, each with one line on stderr and nothing changed."""
+    settings = settings_or_exit()
+    prepare_database(settings)
+
+    async def destroy(db: Database) -> str:
+        row = await petitions.find(db, args.slug)
+        if row is None:
+            raise CommandError(f"no petition has the slug {args.slug!r}", EXIT_CONFIG)
+        try:
+            await purge.purge(db, settings, petition_id=row["id"], organizer_id=None, why="from the command line")
+        except petitions.PetitionError as error:
+            raise CommandError(error.message) from None
+        return str(row["slug"])
+
+    print(f"purged {with_database(settings, destroy)}: its identifying data is destroyed")
+    return 0
 
 
 def with_database(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:

@@ -89,9 +89,17 @@ async def send_code(tx: Transaction, settings: Settings, *, petition_id: str, ad
     day = now() // DAY_SECONDS
     # Counted under the canonical form, so `Bob+1@` and `bob@` share one cap.
     count_key = _mac(settings, f"sends/v2|{petition_id}|{address.canonical}|{day}")
-    row = await tx.fetch_one(queries.COUNT_CODE_EMAIL, {"count_key": count_key, "day": day})
+    row = await tx.fetch_one(queries.COUNT_CODE_EMAIL, {"count_key": count_key, "day": day, "petition_id": petition_id})
     code = codes.new_code(CODE_LENGTH)
     if row is None or int(row["sent"]) > settings.max_code_emails_per_day:
         return code_hash(settings, bound_to, secrets.token_hex(16))
-    await outbox.queue(tx, settings, to=address, subject=SUBJECT, body=BODY.format(code=code), expires_in=CODE_SECONDS)
+    await outbox.queue(
+        tx,
+        settings,
+        to=address,
+        subject=SUBJECT,
+        body=BODY.format(code=code),
+        petition_id=petition_id,
+        expires_in=CODE_SECONDS,
+    )
     return code_hash(settings, bound_to, code)

@@ -41,9 +41,14 @@ async def queue(
     to: Address,
     subject: str,
     body: str,
+    petition_id: str | None,
     expires_in: int = DEFAULT_EXPIRY_SECONDS,
 ) -> None:
-    """Queue a message to one parsed address inside a write; the sender sends it once the write commits."""
+    """Queue a message to one parsed address inside a write; the sender sends it once the write commits.
+
+    `petition_id`: the petition the message is about (a purge deletes what still waits for it),
+    or None for mail about no petition (organizer accounts).
+    """
     message_id = new_id()
     sealed = encrypt(
         settings.encryption_key,
@@ -53,7 +58,14 @@ async def queue(
     )
     moment = now()
     await tx.execute(
-        queries.INSERT_OUTBOX, {"id": message_id, "sealed": sealed, "due_at": moment, "expires_at": moment + expires_in}
+        queries.INSERT_OUTBOX,
+        {
+            "id": message_id,
+            "sealed": sealed,
+            "due_at": moment,
+            "expires_at": moment + expires_in,
+            "petition_id": petition_id,
+        },
     )
 
 

@@ -1,4 +1,4 @@
-"""A petition's organizer pages, one per task: overview, organizers, publishing, closing, deleting a draft.
+"""A petition's organizer pages, one per task: overview, organizers, publishing, closing, purging, deleting a draft.
 
 Each task has its own page under /organize/petitions/{id} with the same sub-navigation
 (signing codes: code_pages; flyers: flyer_pages; settings: petition_forms). Every action is a
@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import flyer_batches, organizers, petitions, queries
+from . import flyer_batches, organizers, petitions, purge, queries
 from .database import Database, Row, Transaction
 from .login import guard, page, redirect
 from .organizers import Organizer, audit
@@ -28,6 +28,7 @@ NOTICES = {
     "saved": "Your changes are saved.",
     "published": "The petition is published: it is open for signatures.",
     "closed": "The petition is closed: it takes no more signatures. Its page and count stay.",
+    "purged": "Its identifying data is destroyed. Its count, timeline, log, shown names and approved reasons stay.",
     "codes-made": "Codes made. Download them now: they can be downloaded once.",
     "codes-revoked": "The batch's unused codes no longer work.",
     "flyers-made": "Flyers made: preview them, then download the PDF to print.",
@@ -37,7 +38,8 @@ NOTICES = {
     "left": "You no longer organize that petition.",
     "draft-deleted": "The draft is deleted, with everything made for it.",
 }
-STATE_ACTIONS = ("publish", "close")
+STATE_ACTIONS = ("publish", "close", "purge")
+DONE_AFTER = {"publish": "published", "close": "closed", "purge": "purged"}
 NOT_FOUND = "There is no petition at this address that you organize."
 NO_ORGANIZER_ADDRESS = "Enter the organizer's login address, like name@example.org."
 NO_SUCH_ORGANIZER = "No active organizer has that login address; an admin can invite them."
@@ -116,23 +118,29 @@ async def overview(request: Request, *, errors: dict[str, str] | None = None, st
     _, row = found
     settings = request.app.state.settings
     flyer_rows = await request.app.state.db.fetch_all(queries.SELECT_FLYER_BATCHES, {"petition_id": row["id"]})
-    context = {"flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows]}
+    context = {
+        "flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows],
+        "purged_on": purge.purged_on(row) if row["purged_at"] is not None else None,
+    }
     return task_page(request, "petition_manage.html", found, context, errors=errors, status=status)
 
 
 async def confirm_page(request: Request) -> Response:
-    """GET /organize/petitions/{id}/{action} (publish or close): asks before doing it."""
+    """GET /organize/petitions/{id}/{action} (publish, close or purge): asks before doing it; a purge
+    the petition's state refuses is the overview with the reason (409)."""
     found = await organizer_and_petition(request)
     if isinstance(found, Response):
         return found
     _, row = found
     if request.path_params["action"] not in STATE_ACTIONS:
         return not_found(request)
+    if request.path_params["action"] == "purge" and (problem := purge.refusal(row)):
+        return await overview(request, errors={"form": problem}, status=409)
     return page(request, "petition_confirm.html", {"petition": row, "action": request.path_params["action"]})
 
 
 async def change_state(request: Request) -> Response:
-    """POST /organize/petitions/{id}/{action}: publish or close, then the overview says so."""
+    """POST /organize/petitions/{id}/{action}: publish, close or purge, then the overview says so."""
     found = await organizer_and_petition(request)
     if isinstance(found, Response):
         return found
@@ -144,12 +152,15 @@ async def change_state(request: Request) -> Response:
     try:
         if action == "publish":
             await petitions.publish(db, request.app.state.settings, organizer_id=organizer.id, slug=row["id"])
-        else:
+        elif action == "close":
             await petitions.close(db, organizer_id=organizer.id, slug=row["id"])
+        else:
+            settings = request.app.state.settings
+            await purge.purge(db, settings, petition_id=row["id"], organizer_id=organizer.id, why="by an organizer")
     except PetitionError as error:
         return await overview(request, errors={"form": error.message}, status=error.status)
     request.app.state.public_cache.clear()
-    return done(task_path(row), "published" if action == "publish" else "closed")
+    return done(task_path(row), DONE_AFTER[action])
 
 
 async def confirm_delete_page(request: Request) -> Response:

@@ -206,6 +206,8 @@ class PetitionPublic(BaseModel):
     opened_at: str | None
     closes_at: str | None
     closed_at: str | None
+    # When its identifying data was destroyed (the retention purge), rounded down like closed_at; null until then.
+    purged_at: str | None
     text_changed_at: str | None
     time_zone: str
     language: str
@@ -328,6 +330,7 @@ def public_view(row: Row, base_url: str) -> PetitionPublic:
         opened_at=floor_time(row["opened_at"], floor, zone),
         closes_at=iso(row["closes_at"], zone),
         closed_at=closed_at(row),
+        purged_at=floor_time(row["purged_at"], floor, zone),
         text_changed_at=floor_time(row["text_changed_at"], floor, zone),
         time_zone=zone,
         language=row["language"],

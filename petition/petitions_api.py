@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import codes, petitions, queries
+from . import codes, petitions, purge, queries
 from .api import JSON_TYPE, json_response
 from .api_tokens import bearer_organizer
 from .codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList
@@ -137,6 +137,19 @@ async def close_petition(request: Request) -> PetitionOrganizerView:
     return await _change(
         request, lambda db, organizer_id, slug: petitions.close(db, organizer_id=organizer_id, slug=slug)
     )
+
+
+async def purge_petition(request: Request) -> PetitionOrganizerView:
+    """POST /api/v1/petitions/{slug}/purge: destroy a closed petition's identifying data now (409
+    for a draft, an open petition, or one purged already, saying when)."""
+
+    async def destroy(db: Database, organizer_id: str, key: str) -> None:
+        row = await petitions.editable_by(db, key, organizer_id)
+        await purge.purge(
+            db, request.app.state.settings, petition_id=row["id"], organizer_id=organizer_id, why="by an organizer"
+        )
+
+    return await _change(request, destroy)
 
 
 async def delete_petition(request: Request) -> Response:

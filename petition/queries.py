@@ -428,7 +428,8 @@ ON CONFLICT (contact_key) DO UPDATE SET sealed = excluded.sealed
 # -- the outbox ------------------------------------------------------------------
 
 INSERT_OUTBOX = """
-INSERT INTO outbox (id, sealed, due_at, expires_at) VALUES (:id, :sealed, :due_at, :expires_at)
+INSERT INTO outbox (id, sealed, due_at, expires_at, petition_id)
+VALUES (:id, :sealed, :due_at, :expires_at, :petition_id)
 """
 # Claim due messages: moving due_at past the claim hides them from every other sender.
 # The WHERE is checked again on each row as it is updated, so two senders never both claim one.
@@ -454,7 +455,7 @@ COUNT_OUTBOX = "SELECT COUNT(*) FROM outbox"
 
 # One more code email for an address today; the count after it (over the cap: none is sent).
 COUNT_CODE_EMAIL = """
-INSERT INTO code_email_counts (count_key, day, sent) VALUES (:count_key, :day, 1)
+INSERT INTO code_email_counts (count_key, day, sent, petition_id) VALUES (:count_key, :day, 1, :petition_id)
 ON CONFLICT (count_key) DO UPDATE SET sent = code_email_counts.sent + 1
 RETURNING sent
 """
@@ -602,3 +603,42 @@ SELECT_LOG_CHECKPOINTS_FROM = """
 SELECT size, note FROM log_checkpoints WHERE petition_id = :petition_id AND size >= :start ORDER BY size LIMIT :limit
 """
 COUNT_LOG_TILES = "SELECT COUNT(*) AS n FROM log_tiles WHERE petition_id = :petition_id"
+
+# -- the retention purge (purge.py) ------------------------------------------------------------
+
+# Closed petitions not purged yet whose retention period is over at :now; an open petition past
+# its deadline counts as closed at its deadline (CLOSED_AT_NOW).
+SELECT_PETITIONS_TO_PURGE = f"""
+SELECT id, slug FROM petitions
+WHERE {CLOSED_AT_NOW} AND purged_at IS NULL
+  AND COALESCE(closed_at, closes_at) + retention_days * 86400 <= :now
+ORDER BY id
+"""
+# The purge's first statement: it locks the petition's row (so two purges take turns, and the
+# second finds it purged) and stamps it, only while it is closed and not purged yet.
+MARK_PURGED = f"""
+UPDATE petitions SET purged_at = :now, version = version + 1
+WHERE id = :id AND purged_at IS NULL AND {CLOSED_AT_NOW}
+RETURNING id
+"""
+SELECT_PURGED_AT = "SELECT purged_at FROM petitions WHERE id = :id"
+LOCK_PURGED_AT = "UPDATE petitions SET purged_at = purged_at WHERE id = :id RETURNING purged_at"
+COUNT_SIGNATURES_WAITING = """
+SELECT COUNT(*) FROM pending_signatures WHERE petition_id = :petition_id AND kind <> 3
+"""
+# What a purge destroys, each by its petition. Used printed codes go too: their keyed hashes would
+# let anyone holding PEPPER test a found tear-off tab.
+PURGE_STATEMENTS = (
+    "DELETE FROM email_dedupe WHERE petition_id = :petition_id",
+    "DELETE FROM contacts WHERE petition_id = :petition_id",
+    "DELETE FROM contact_confirmations WHERE petition_id = :petition_id",
+    "DELETE FROM sign_attempts WHERE petition_id = :petition_id",
+    "DELETE FROM pending_signatures WHERE petition_id = :petition_id",
+    "DELETE FROM outbox WHERE petition_id = :petition_id",
+    "DELETE FROM code_email_counts WHERE petition_id = :petition_id",
+    "DELETE FROM signing_codes WHERE batch_id IN (SELECT id FROM code_batches WHERE petition_id = :petition_id)",
+    "UPDATE code_batches SET plaintext = NULL WHERE petition_id = :petition_id AND plaintext IS NOT NULL",
+    "DELETE FROM signer_reasons WHERE petition_id = :petition_id AND status <> 'approved'",
+)
+# PostgreSQL only: the waiting signatures' dedupe tags (on SQLite they live in memory).
+PURGE_PENDING_DEDUPE = "DELETE FROM pending_dedupe WHERE petition_id = :petition_id"

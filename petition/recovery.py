@@ -96,6 +96,7 @@ async def send_reset_link(app: Starlette, email: str) -> None:
                 to=to,
                 subject="Reset your password",
                 body=body,
+                petition_id=None,  # about an organizer account, no petition
                 expires_in=organizers.RESET_LINK_SECONDS,
             )
 

@@ -17,9 +17,10 @@ tree's nodes at height 8L from index 256N (the rightmost tile of a level grows u
 full). A node at any height is folded from at most 128 hashes of one tile, so a proof reads a
 few tiles, never every leaf; full tiles never change and are kept in memory.
 
-Only three things append, each in the transaction that makes what it records, under a lock on
+Only four things append, each in the transaction that makes what it records, under a lock on
 the petition's row (one appender at a time, across processes): the batcher (a closed batch's
-signatures and withdrawals, shuffled), a new code batch, and the start of the log. Each append
+signatures and withdrawals, shuffled), a new code batch, the start of the log, and the retention
+purge (its 0x04 entry, see purge.py). Each append
 ends with a checkpoint signed with SIGNING_KEY, and none is signed unless the tree it signs
 holds the previous checkpoint's tree as its prefix.
 """

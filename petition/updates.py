@@ -31,6 +31,7 @@ Email = Annotated[
 ]
 NOT_ASKED = "No updates address is waiting for a code on this receipt. Give the address again to get a new code."
 NOT_SUBSCRIBED = "No updates address is kept for this receipt: it was never given, or was already removed."
+PURGED = "This petition's identifying data was destroyed: it keeps no updates addresses any more."
 
 
 def end_of_this_hour() -> int:
@@ -76,10 +77,14 @@ async def request(db: Database, settings: Settings, *, petition: Row, receipt: s
     """Give (or change) the updates address of a signature that is still in."""
     await _check_signature(db, petition, receipt)
 
-    async def unit(tx: Transaction) -> None:
+    async def unit(tx: Transaction) -> bool:
+        if await _purged(db, tx, petition["id"]):
+            return False
         await ask_to_confirm(tx, settings, petition_id=petition["id"], receipt=receipt, address=address)
+        return True
 
-    await db.write(unit)
+    if not await db.write(unit):
+        raise PetitionError(409, PURGED)
 
 
 async def confirm(db: Database, settings: Settings, *, petition: Row, receipt: str, code: str) -> None:
@@ -88,6 +93,8 @@ async def confirm(db: Database, settings: Settings, *, petition: Row, receipt: s
     keys = _keys(receipt)
 
     async def unit(tx: Transaction) -> str:
+        if await _purged(db, tx, petition["id"]):
+            return "purged"
         row = await tx.fetch_one(queries.SELECT_CONTACT_CONFIRMATION, {"confirm_key": keys["confirm_key"]})
         if row is None or row["petition_id"] != petition["id"] or row["expires_at"] <= now():
             return "unknown"
@@ -105,12 +112,22 @@ async def confirm(db: Database, settings: Settings, *, petition: Row, receipt: s
         return "confirmed"
 
     outcome = await db.write(unit)
+    if outcome == "purged":
+        raise PetitionError(409, PURGED)
     if outcome == "unknown":
         raise PetitionError(404, NOT_ASKED)
     if outcome == "exhausted":
         raise PetitionError(429, "This code was typed wrong 5 times. Give the address again to get a new code.")
     if outcome == "wrong":
         raise PetitionError(422, "That code is not right. Check the latest code email and type it again.")
+
+
+async def _purged(db: Database, tx: Transaction, petition_id: str) -> bool:
+    """Inside a write: whether the petition was purged. On PostgreSQL the petition's row is locked
+    (a purge locks it first), so an address given while a purge runs in another process is either
+    refused here or written before the purge deletes it."""
+    sql = queries.LOCK_PURGED_AT if db.dialect == "postgresql" else queries.SELECT_PURGED_AT
+    return await tx.fetch_val(sql, {"id": petition_id}) is not None
 
 
 async def unsubscribe(db: Database, *, petition: Row, receipt: str) -> None:

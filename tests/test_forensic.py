@@ -333,3 +333,20 @@ async def test_a_copy_of_the_data_folder_orders_nothing_finer_than_a_batch_and_p
         assert SENTINEL_NAME.encode() not in data, f"a withdrawn name is still in {name}"
         assert SENTINEL_REASON.encode() not in data, f"a withdrawn reason is still in {name}"
         assert HIDDEN_SENTINEL_NAME.encode() not in data, f"a hidden name is still in {name}"
+
+    # The purge: what it deletes leaves zeros behind, and once it is done the WAL is empty again.
+    kept = {
+        table: len(rows(idle.image(), schema_roots(idle.image()), table)) for table in ("signatures", "signer_names")
+    }
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    assert (await client.post(f"/api/v1/petitions/{slug}/purge", headers=bearer(token))).status_code == 200
+    purged = await copy_folder(db, settings, "purged")
+    assert purged.wal == b"", "the purge's WAL is checkpointed away"
+    check_times_and_free_space(purged)
+    image = purged.image()
+    roots = schema_roots(image)
+    for table in ("email_dedupe", "contacts", "signer_reasons", "signing_codes", "sign_attempts", "pending_signatures"):
+        assert not rows(image, roots, table), f"{table} outlived the purge"
+    assert {table: len(rows(image, roots, table)) for table in kept} == kept, "signatures and shown names stay"
+    for name, data in purged.files.items():
+        assert b"Reason number" not in data, f"an unapproved reason is still in {name}"

@@ -254,6 +254,11 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     assert await db.checkpoint()
     hidden = {what: seeded.secrets[what] for what in until_checkpoint}
     assert not leaks_in(await database_bytes(db, app.state.settings, dialect), hidden), "a hidden name is kept"
+    # Once the petition is purged, not even its reason is kept (it was never approved).
+    assert (await client.post(f"/api/v1/petitions/{seeded.slug}/close", headers=bearer(token))).status_code == 200
+    assert (await client.post(f"/api/v1/petitions/{seeded.slug}/purge", headers=bearer(token))).status_code == 200
+    stored = await database_bytes(db, app.state.settings, dialect)
+    assert not leaks_in(stored, seeded.secrets), "a sentinel outlived the purge"
 
 
 async def database_bytes(db: Database, settings: Settings, dialect: str) -> bytes:

@@ -26,7 +26,9 @@ async def queue_mail(db: Database, settings: Settings, addresses: list[str], exp
     async def unit(tx: Transaction) -> None:
         for address in addresses:
             to = parse(address)
-            await outbox.queue(tx, settings, to=to, subject="Hello", body=f"For {address}", expires_in=expires_in)
+            await outbox.queue(
+                tx, settings, to=to, subject="Hello", body=f"For {address}", petition_id=None, expires_in=expires_in
+            )
 
     await db.write(unit)
 
