@@ -112,9 +112,10 @@ def _sync(path: Path) -> None:
 
 
 def pg_dump_command(database_url: str, target: str) -> str:
-    """The `pg_dump` command line that backs up the PostgreSQL database at `database_url` into
-    `target` (custom format, for pg_restore); never with the password, which pg_dump asks for
-    or reads from PGPASSWORD or ~/.pgpass."""
+    """The shell command that backs up the PostgreSQL database at `database_url` into `target`
+    with pg_dump (custom format, for pg_restore), under umask 077 so that only its owner can
+    read the dump; never with the password, which pg_dump asks for or reads from PGPASSWORD or
+    ~/.pgpass."""
     parts = urlsplit(database_url)
     words = ["pg_dump", "--format=custom", f"--file={target}"]
     if parts.hostname:
@@ -128,4 +129,4 @@ def pg_dump_command(database_url: str, target: str) -> str:
     # pg_dump does not read ?search_path= from a URL: the service's schema becomes --schema.
     if schema := dict(parse_qsl(parts.query)).get("search_path"):
         words.append(f"--schema={schema.split(',')[0].strip()}")
-    return shlex.join(words)
+    return f"(umask 077 && {shlex.join(words)})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import sqlite3
 import stat
@@ -16,12 +17,15 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from petition.tlog import commitment
 from petition.tokens import receipt_key
 
 from .conftest import TEST_DATABASE_URL
+from .migrated import with_search_path
+from .system_services import POSTGRESQL, need
 from .test_cli import MAIN, clean_environ, one_error_line, run
 from .test_crash import Server, open_petition_with_codes
 from .test_verify_live import wait_for_count
@@ -298,10 +302,33 @@ def test_backup_on_postgresql_says_to_use_pg_dump_and_writes_nothing(tmp_path: P
         assert done.returncode == 2 and done.stdout == ""
         first, how = done.stderr.strip().splitlines()
         assert first.startswith("error: ") and "pg_dump" in first
-        assert how.strip().startswith("pg_dump --format=custom --file=copy.dump") and flags in how
+        assert how.strip().startswith("(umask 077 && pg_dump --format=custom --file=copy.dump") and flags in how
         assert "a-password-never-shown" not in done.stderr and "Traceback" not in done.stderr
         # (DATA_DIR gets its development secrets, as with any command: that is settings' doing.)
         assert listing(tmp_path).keys() - before.keys() <= {"data/secrets.env"}, "nothing written"
+
+
+async def test_the_pg_dump_command_it_gives_backs_up_the_service_schema_privately(tmp_path: Path) -> None:
+    # pg_dump and pg_restore come with PostgreSQL (Debian's postgresql package brings its client).
+    need(POSTGRESQL, there=bool(TEST_DATABASE_URL))
+    schema = f"test_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(TEST_DATABASE_URL)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        url = with_search_path(TEST_DATABASE_URL, schema)
+        assert run(tmp_path, "migrate", DATABASE_URL=url).returncode == 0
+        done = run(tmp_path, "backup", "petition.dump", DATABASE_URL=url)
+        assert done.returncode == 2
+        command = done.stderr.strip().splitlines()[-1].strip()
+        dumped = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert dumped.returncode == 0, dumped.stderr
+    finally:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await admin.close()
+    dump = tmp_path / "petition.dump"
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o600, "only the owner may read a dump"
+    listed = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True, text=True, timeout=60).stdout
+    assert f"TABLE DATA {schema} signatures" in listed and f"TABLE DATA {schema} log_entries" in listed
 
 
 def test_help_lists_backup(tmp_path: Path) -> None:
