@@ -1,4 +1,4 @@
-"""The command line: `python main.py [serve|migrate|generate-secrets|check-log|purge] ...`.
+"""The command line: `python main.py [serve|migrate|generate-secrets|check-log|purge|backup] ...`.
 
 Every failure an operator can cause (a bad setting, an unreachable database, a
 failing migration) ends with one line on stderr and a non-zero exit, never a
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from . import accounts, api_tokens, log_check, organizers, petitions, purge
+from . import accounts, api_tokens, backups, log_check, organizers, petitions, purge
 from .database import Database, DatabaseError, dialect_of
 from .logs import configure_logging, logging_config
 from .migrations import MigrationError, check_current, migrate
@@ -83,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge_cmd.add_argument("slug", help="the petition's slug")
     purge_cmd.set_defaults(run=run_purge)
+
+    backup_cmd = commands.add_parser(
+        "backup",
+        help="write a consistent copy of the SQLite database, while the service runs, to a new file (mode 0600)",
+    )
+    backup_cmd.add_argument("path", metavar="PATH", help="the new file (never overwritten)")
+    backup_cmd.set_defaults(run=run_backup)
     return parser
 
 
@@ -264,6 +271,42 @@ def run_purge(args: argparse.Namespace) -> int:
 
     print(f"purged {with_database(settings, destroy)}: its identifying data is destroyed")
     return 0
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    """Where the backup went, its size, and how long to keep it; exit 2 for a PATH refused or a
+    PostgreSQL database (with the pg_dump command to run instead), 1 when the copy fails."""
+    settings = settings_or_exit()
+    if settings.database_dialect != "sqlite":
+        raise CommandError(
+            f"{args.path!r} not written: on PostgreSQL, back up with pg_dump, which takes a consistent "
+            f"snapshot while the service runs:\n  {backups.pg_dump_command(settings.database_url, args.path)}",
+            EXIT_CONFIG,
+        )
+    try:
+        backup = backups.write_sqlite_backup(settings.database_url, args.path)
+    except backups.BackupRefused as error:
+        raise CommandError(str(error), EXIT_CONFIG) from None
+    except backups.BackupFailed as error:
+        raise CommandError(str(error)) from None
+    source = Database(settings.database_url).describe()
+    print(f"wrote a backup of {source} to {str(backup.path)!r}: {size_in_words(backup.size)}, mode 0600")
+    print(
+        "Keep it for less than the petitions' retention period (RETENTION_DAYS, or a petition's shorter "
+        "retention_days): a backup still holds what a later purge destroys. Store it apart from the secrets "
+        f"({', '.join(SECRET_LENGTHS)}): with them, it tells whether a given address signed."
+    )
+    return 0
+
+
+def size_in_words(size: int) -> str:
+    """A size in bytes -> `812 bytes`, `3.4 MB (3,407,872 bytes)` (decimal units)."""
+    if size < 1000:
+        return f"{size} bytes"
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit} ({size:,} bytes)"
+    raise AssertionError("unreachable")
 
 
 def with_database(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:

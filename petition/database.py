@@ -44,6 +44,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import random
 import re
 import sqlite3
@@ -52,7 +53,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple, Protocol, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import databases
@@ -829,6 +830,39 @@ class _PostgresWriter:
             self._released = True
             with contextlib.suppress(Exception):  # broken: the pool has let it go already
                 await self._pool.release(self.conn)
+
+
+def sqlite_vacuum_into(url: str, target: str) -> None:
+    """Write a consistent copy of the SQLite database at `url` into `target`, an empty file
+    that exists (SQLite fills an empty file; it refuses one with anything in it).
+
+    `VACUUM INTO` reads one snapshot (so the copy holds whole commits, whatever the service
+    commits meanwhile) and writes each table in the order of its key, live rows only: no
+    deleted row, free page or WAL frame of the original, and no trace of the order rows came
+    in. The connection is read-only, so it can neither create nor change the database. Raises
+    DatabaseError with a one-line reason.
+    """
+    path = _sqlite_path(url)
+    if not os.path.isfile(path):
+        raise DatabaseError(f"no SQLite database at {path!r}")
+    try:
+        # The path as a URI (mode=ro), so a name with ? or # in it is still the file's name.
+        conn = sqlite3.connect(
+            f"file:{quote(os.path.abspath(path))}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+        )
+    except sqlite3.Error as error:
+        raise DatabaseError(f"cannot open SQLite database {path!r}: {_one_line(error)}") from None
+    try:
+        # Sorting for the copy's indexes stays in memory, never in a temporary file.
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("VACUUM INTO ?", (target,))
+    except sqlite3.Error as error:
+        raise DatabaseError(f"cannot copy SQLite database {path!r}: {_one_line(error)}") from None
+    finally:
+        conn.close()
 
 
 def _sqlite_path(url: str) -> str:

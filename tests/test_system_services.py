@@ -15,6 +15,7 @@ TESTS = Path(__file__).resolve().parent
 NEEDS = {
     "conftest.py": {"POSTGRESQL"},  # the PostgreSQL half of every database test
     "test_cli.py": {"POSTGRESQL"},  # `migrate` against a PostgreSQL server
+    "test_backup.py": {"POSTGRESQL"},  # the pg_dump command `backup` gives, run against the server
     "test_browser.py": {"CHROMIUM"},  # pages in a real browser
     "test_processes.py": {"POSTGRESQL"},  # several server processes share one database
     "test_flyer_scripts.py": {"NOTO"},  # flyers in Japanese, Devanagari, emoji
