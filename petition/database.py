@@ -66,6 +66,8 @@ Row = dict[str, Any]
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
+# A WAL checkpoint waits this long for readers before giving up until the next round.
+CHECKPOINT_BUSY_TIMEOUT_MS = 200
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 10.0
 # A group commit holds at most this many writes; more wait for the next one.
 MAX_WRITES_PER_COMMIT = 512
@@ -747,7 +749,14 @@ class _SQLiteWriter:
 
     async def checkpoint(self) -> bool:
         def run() -> bool:
-            busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            # A TRUNCATE checkpoint holds the write lock while it waits for readers on older
+            # snapshots (a backup's VACUUM INTO reads for seconds): it waits only briefly, and the
+            # batcher's next round tries again, so signing never stalls behind a reader.
+            self.conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_BUSY_TIMEOUT_MS}")
+            try:
+                busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
             return not busy
 
         try:
