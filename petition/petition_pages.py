@@ -84,9 +84,12 @@ async def _render(request: Request, row: Row, *, flyer: str = "") -> Response:
     names = await request.app.state.db.fetch_all(
         queries.SELECT_SIGNER_NAMES, {"petition_id": row["id"], "limit": SHOWN_NAMES_LIMIT}
     )
+    settings = request.app.state.settings
     context = {
         "petition": view,
         "row": row,
+        "deadline_is_longest": petitions.deadline_is_longest(row, settings),
+        "destroyed_at": petitions.iso(petitions.destroyed_at(row), row["time_zone"]),
         "floor": row["timeline_floor"],
         "draft": row["state"] == "draft",
         "names": names,

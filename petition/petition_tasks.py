@@ -104,6 +104,8 @@ def task_page(
         "errors": errors or {},
         "values": values or {},
         "min_cell_size": settings.min_cell_size,
+        "deadline_is_longest": petitions.deadline_is_longest(row, settings),
+        "destroyed_at": petitions.iso(petitions.destroyed_at(row), row["time_zone"]),
     }
     return page(request, template, {**shared, **context}, status=status)
 
