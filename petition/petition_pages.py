@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import chart, codes, petitions, queries, timeline
+from . import chart, codes, periods, petitions, queries, timeline
 from .database import Database, Row, now
 from .sessions import current_session
 from .sign_pages import flyer_code, sign_form_context
@@ -88,8 +88,8 @@ async def _render(request: Request, row: Row, *, flyer: str = "") -> Response:
     context = {
         "petition": view,
         "row": row,
-        "deadline_is_longest": petitions.deadline_is_longest(row, settings),
-        "destroyed_at": petitions.iso(petitions.destroyed_at(row), row["time_zone"]),
+        "deadline_is_longest": periods.deadline_is_longest(row, settings),
+        "destroyed_at": petitions.iso(periods.destroyed_at(row), row["time_zone"]),
         "floor": row["timeline_floor"],
         "draft": row["state"] == "draft",
         "names": names,

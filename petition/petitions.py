@@ -17,8 +17,9 @@ from . import addresses, languages, queries, tlog, zones
 from .database import Database, Row, Transaction, is_unique_violation, now
 from .organizers import audit
 from .parameters import Moment
+from .periods import DAY, days, deadline_problem, longest_deadline
 from .settings import MAX_RETENTION_DAYS, Settings
-from .text import LINE, PROSE, SENTENCE, long_date
+from .text import LINE, PROSE, SENTENCE
 from .tokens import new_id
 from .zones import DEFAULT_ZONE, TimeZone
 
@@ -51,7 +52,6 @@ Body = Annotated[str, StringConstraints(max_length=20_000), PROSE]
 Target = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), LINE]
 Goal = Annotated[int, Field(strict=True, gt=0, le=1_000_000_000)]
 RetentionDays = Annotated[int, Field(strict=True, ge=0, le=MAX_RETENTION_DAYS)]
-DAY = 86400
 Method = Literal["email", "code"]
 Floor = Literal["day", "hour"]
 # A BCP 47 tag, kept in its standard form (`EN_gb` -> `en-GB`); a bad one is refused with
@@ -313,62 +313,6 @@ def as_of(row: Row, moment: int | None = None) -> Row:
     if row["state"] == "open" and not is_open(row, moment):
         return {**row, "state": "closed", "closed_at": row["closes_at"]}
     return row
-
-
-def days(count: int) -> str:
-    """A number of days in words: "1 day", "30 days", "1,000 days"."""
-    return "1 day" if count == 1 else f"{count:,} days"
-
-
-def retention_words(retention_days: int, petition: str = "this petition") -> str:
-    """A retention period -> when what could identify signers is destroyed, in words:
-    "30 days after this petition closes", "1 day after this petition closes", or (0) "when this
-    petition closes" (`petition` names it otherwise: "a petition")."""
-    if retention_days == 0:
-        return f"when {petition} closes"
-    return f"{days(retention_days)} after {petition} closes"
-
-
-def destroyed_at(row: Row) -> int | None:
-    """When what could identify a closed petition's signers is due to be destroyed (seconds since
-    the epoch): its close plus its retention period. None while it is a draft or open, and once
-    it was destroyed (purged_at)."""
-    row = as_of(row)
-    if row["state"] != "closed" or row["closed_at"] is None or row.get("purged_at") is not None:
-        return None
-    return int(row["closed_at"]) + int(row["retention_days"]) * DAY
-
-
-def longest_deadline(opened_at: int, settings: Settings) -> int:
-    """The latest deadline a petition opened at `opened_at` may have (seconds since the epoch):
-    MAX_OPEN_DAYS later; a petition without a deadline closes then."""
-    return opened_at + settings.max_open_days * DAY
-
-
-def deadline_is_longest(row: Row, settings: Settings) -> bool:
-    """Whether a published petition's deadline is the longest it may have (set by itself when it
-    had none, or chosen so), so its pages can say why it closes then."""
-    opened = row["opened_at"]
-    return opened is not None and row["closes_at"] == longest_deadline(int(opened), settings)
-
-
-def deadline_problem(row: Row | None, closes_at: int, settings: Settings, moment: int) -> str | None:
-    """None when `closes_at` is at most MAX_OPEN_DAYS after the petition opens (an open
-    petition's opened_at; a new petition's or a draft's: `moment`, as if it opened now), else why
-    not, in a sentence."""
-    longest = days(settings.max_open_days)
-    if row is not None and row["state"] != "draft" and row["opened_at"] is not None:
-        latest = longest_deadline(int(row["opened_at"]), settings)
-        if closes_at > latest:
-            by = long_date(iso(latest, row["time_zone"]), "hour", row["time_zone"])
-            return (
-                f"The deadline must be at most {longest} after the petition opened (by {by}): "
-                "that is the longest a petition may stay open."
-            )
-        return None
-    if closes_at > longest_deadline(moment, settings):
-        return f"The deadline must be at most {longest} from now: that is the longest a petition may stay open."
-    return None
 
 
 def address(row: Row) -> str:

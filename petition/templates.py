@@ -16,7 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from . import languages
 from .csrf import FORM_FIELD, csrf_token
-from .petitions import days, retention_words
+from .periods import days, retention_words
 from .settings import Settings
 from .text import isolated, long_date, paragraphs, without_forbidden
 from .zones import zone_names

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import petitions
+from petition import periods, petitions
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction, now
 from petition.settings import Settings
@@ -269,7 +269,7 @@ async def test_the_privacy_page_says_the_rule_the_default_and_that_each_petition
 
 
 def test_retention_words_say_days_after_the_close_or_the_close_itself() -> None:
-    assert petitions.retention_words(30) == "30 days after this petition closes"
-    assert petitions.retention_words(1) == "1 day after this petition closes"
-    assert petitions.retention_words(0) == "when this petition closes"
-    assert petitions.retention_words(0, "it") == "when it closes"
+    assert periods.retention_words(30) == "30 days after this petition closes"
+    assert periods.retention_words(1) == "1 day after this petition closes"
+    assert periods.retention_words(0) == "when this petition closes"
+    assert periods.retention_words(0, "it") == "when it closes"
