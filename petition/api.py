@@ -95,7 +95,8 @@ class ApiRoute(Route):
             try:
                 result = await endpoint(request, **arguments)
             except PetitionError as error:  # a refusal: the API's error shape, with its status
-                raise ApiError(error.status, error.message) from None
+                fields = [FieldError(field=error.field, message=error.message)] if error.field else None
+                raise ApiError(error.status, error.message, fields=fields) from None
             if isinstance(result, BaseModel):
                 return json_response(result, operation.status)
             return result  # a ready response (or any ASGI response, such as a cache hit)

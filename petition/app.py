@@ -554,6 +554,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # On SQLite the waiting signatures' dedupe tags live in memory: rebuilt before the first request.
             await pending.tags_of(db, settings)
             await tlog.start_missing(db, settings)
+            # Every petition ends: those published before that rule get their longest deadline.
+            await petitions.set_missing_deadlines(db, settings)
             # Everything built so far (modules, templates, connections) lives as long as the
             # process: take it out of the garbage collector's sight, so collections under
             # load only walk what requests allocate.

@@ -71,7 +71,7 @@ PETITION_WORDS = {
     "timeline_floor": FieldWords("Show times to the", "Choose to show times to the day or to the hour"),
     "time_zone": FieldWords("The time zone", f"Enter a time zone {zones.ZONE_EXAMPLE}"),
     "language": FieldWords("The language"),
-    "retention_days": FieldWords("Days to keep private data", "Enter a number of days from 1 to 3,650"),
+    "retention_days": FieldWords("Days to keep private data", "Enter a number of days from 0 to 365"),
 }
 
 
@@ -80,8 +80,9 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     return field_messages(error, PETITION_WORDS)
 
 
-def form_defaults(row: Row | None) -> dict[str, Any]:
-    """What a petition form shows: a row's values, or those of a new petition."""
+def form_defaults(row: Row | None, retention_days: int = 30) -> dict[str, Any]:
+    """What a petition form shows: a row's values, or those of a new petition (with the service's
+    `retention_days`)."""
     if row is None:
         return {
             "slug": "",
@@ -98,7 +99,7 @@ def form_defaults(row: Row | None) -> dict[str, Any]:
             "timeline_floor": "day",
             "time_zone": zones.DEFAULT_ZONE,
             "language": languages.DEFAULT,
-            "retention_days": 30,
+            "retention_days": retention_days,
         }
     return {
         "slug": row["slug"],
@@ -133,6 +134,7 @@ def shown_values(form: FormData, defaults: dict[str, Any]) -> dict[str, Any]:
         "allowed_domains",
         "time_zone",
         "language",
+        "retention_days",
     ):
         if name in form:
             shown[name] = str(form[name])
@@ -159,7 +161,8 @@ async def new_petition_page(request: Request) -> Response:
     organizer = await guard(request)
     if isinstance(organizer, Response):
         return organizer
-    return page(request, "petition_form.html", form_context(None, form_defaults(None), {}))
+    defaults = form_defaults(None, request.app.state.settings.retention_days)
+    return page(request, "petition_form.html", form_context(None, defaults, {}))
 
 
 def form_context(row: Row | None, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
@@ -180,15 +183,18 @@ async def create_petition(request: Request) -> Response:
         return organizer
     async with request.form() as form:
         values = form_values(form, frozen=False)
-        shown = shown_values(form, form_defaults(None))
+        shown = shown_values(form, form_defaults(None, request.app.state.settings.retention_days))
     try:
         data = PetitionCreate.model_validate(values)
-        petition_id = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=data)
+        petition_id = await petitions.create(
+            request.app.state.db, request.app.state.settings, organizer_id=organizer.id, data=data
+        )
         request.app.state.public_cache.clear()
     except ValidationError as error:
         return page(request, "petition_form.html", form_context(None, shown, field_errors(error)), status=422)
     except PetitionError as error:
-        return page(request, "petition_form.html", form_context(None, shown, {"slug": error.message}), status=409)
+        errors = {error.field or "form": error.message}
+        return page(request, "petition_form.html", form_context(None, shown, errors), status=error.status)
     return done(f"/organize/petitions/{petition_id}", "draft-saved")
 
 
@@ -202,7 +208,7 @@ async def edit_page(request: Request) -> Response:
 
 
 async def edit(request: Request) -> Response:
-    """POST /organize/petitions/{slug}/edit."""
+    """POST /organize/petitions/{slug}/edit (a closed petition's form holds only its retention period)."""
     found = await organizer_and_petition(request)
     if isinstance(found, Response):
         return found
@@ -211,15 +217,24 @@ async def edit(request: Request) -> Response:
     async with request.form() as form:
         values = form_values(form, frozen=frozen)
         shown = shown_values(form, form_defaults(row))
+        # A deadline sent back as the form showed it, in the same zone, is no change (the field
+        # holds no seconds: saving other fields must not move it, nor make it no longer the longest).
+        same_zone = values.get("time_zone", row["time_zone"]) == row["time_zone"]
+        if same_zone and str(form.get("closes_at") or "").strip() == form_defaults(row)["closes_at"] != "":
+            values.pop("closes_at")
     if frozen:  # a published petition's slug never changes
         values.pop("slug", None)
         values.pop("timeline_floor", None)
+    if row["state"] == "closed":  # the one change a closed petition takes
+        values = {"retention_days": values["retention_days"]}
     try:
         data = PetitionUpdate.model_validate(values)
-        await petitions.update(request.app.state.db, organizer_id=organizer.id, slug=row["id"], data=data)
+        settings = request.app.state.settings
+        await petitions.update(request.app.state.db, settings, organizer_id=organizer.id, slug=row["id"], data=data)
         request.app.state.public_cache.clear()
     except ValidationError as error:
         return page(request, "petition_form.html", form_context(row, shown, field_errors(error)), status=422)
     except PetitionError as error:
-        return page(request, "petition_form.html", form_context(row, shown, {"form": error.message}), status=409)
+        errors = {error.field or "form": error.message}
+        return page(request, "petition_form.html", form_context(row, shown, errors), status=error.status)
     return done(f"/organize/petitions/{row['id']}", "saved")

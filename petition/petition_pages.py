@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import chart, codes, petitions, queries, timeline
+from . import chart, codes, periods, petitions, queries, timeline
 from .database import Database, Row, now
 from .sessions import current_session
 from .sign_pages import flyer_code, sign_form_context
@@ -84,9 +84,12 @@ async def _render(request: Request, row: Row, *, flyer: str = "") -> Response:
     names = await request.app.state.db.fetch_all(
         queries.SELECT_SIGNER_NAMES, {"petition_id": row["id"], "limit": SHOWN_NAMES_LIMIT}
     )
+    settings = request.app.state.settings
     context = {
         "petition": view,
         "row": row,
+        "deadline_is_longest": periods.deadline_is_longest(row, settings),
+        "destroyed_at": petitions.iso(periods.destroyed_at(row), row["time_zone"]),
         "floor": row["timeline_floor"],
         "draft": row["state"] == "draft",
         "names": names,

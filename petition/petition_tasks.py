@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import flyer_batches, organizers, petitions, purge, queries
+from . import flyer_batches, organizers, periods, petitions, purge, queries
 from .database import Database, Row, Transaction
 from .login import guard, page, redirect
 from .organizers import Organizer, audit
@@ -106,6 +106,8 @@ def task_page(
         "errors": errors or {},
         "values": values or {},
         "min_cell_size": settings.min_cell_size,
+        "deadline_is_longest": periods.deadline_is_longest(row, settings),
+        "destroyed_at": petitions.iso(periods.destroyed_at(row), row["time_zone"]),
     }
     return page(request, template, {**shared, **context}, status=status)
 

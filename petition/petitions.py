@@ -17,7 +17,8 @@ from . import addresses, languages, queries, tlog, zones
 from .database import Database, Row, Transaction, is_unique_violation, now
 from .organizers import audit
 from .parameters import Moment
-from .settings import Settings
+from .periods import DAY, days, deadline_problem, longest_deadline
+from .settings import MAX_RETENTION_DAYS, Settings
 from .text import LINE, PROSE, SENTENCE
 from .tokens import new_id
 from .zones import DEFAULT_ZONE, TimeZone
@@ -50,7 +51,7 @@ Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Body = Annotated[str, StringConstraints(max_length=20_000), PROSE]
 Target = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), LINE]
 Goal = Annotated[int, Field(strict=True, gt=0, le=1_000_000_000)]
-RetentionDays = Annotated[int, Field(strict=True, ge=1, le=3650)]
+RetentionDays = Annotated[int, Field(strict=True, ge=0, le=MAX_RETENTION_DAYS)]
 Method = Literal["email", "code"]
 Floor = Literal["day", "hour"]
 # A BCP 47 tag, kept in its standard form (`EN_gb` -> `en-GB`); a bad one is refused with
@@ -63,12 +64,14 @@ Language = Annotated[
 
 
 class PetitionError(Exception):
-    """A refused change; `status` is 404, 409 or 422, `message` says why."""
+    """A refused change; `status` is 404, 409 or 422, `message` says why, `field` names the field
+    at fault (None: the request as a whole)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.field = field
 
 
 def slug_problem(slug: str) -> str | None:
@@ -156,7 +159,14 @@ class PetitionCreate(PetitionFields):
     timeline_floor: Floor = "day"
     time_zone: TimeZone = DEFAULT_ZONE
     language: Language = languages.DEFAULT
-    retention_days: RetentionDays = 30
+    # Left out: the service's RETENTION_DAYS (petitions.create reads whether it was given).
+    retention_days: Annotated[
+        RetentionDays,
+        Field(
+            description="Days after closing until what could identify signers is destroyed, 0 to 365; "
+            "left out: the service's RETENTION_DAYS (30 unless its operator changed it)."
+        ),
+    ] = 30
 
 
 class PetitionUpdate(PetitionFields):
@@ -387,10 +397,16 @@ async def editable_by(db: Database, key: str, organizer_id: str) -> Row:
     return row
 
 
-async def create(db: Database, *, organizer_id: str, data: PetitionCreate) -> str:
+async def create(db: Database, settings: Settings, *, organizer_id: str, data: PetitionCreate) -> str:
     """A new draft; its id. Its slug is reserved only when it is published, so any slug is accepted
-    now (a derived one gets a number when a published petition, or one of the organizer's own, has it)."""
+    now (a derived one gets a number when a published petition, or one of the organizer's own, has it).
+    Without `retention_days` it gets RETENTION_DAYS. PetitionError(422) for a deadline more than
+    MAX_OPEN_DAYS away."""
     base_slug = data.slug or slugify(data.title)
+    moment = now()
+    if data.closes_at and (problem := deadline_problem(None, int(data.closes_at.timestamp()), settings, moment)):
+        raise PetitionError(422, problem, "closes_at")
+    retention_days = data.retention_days if "retention_days" in data.model_fields_set else settings.retention_days
     values: dict[str, Any] = {
         "title": data.title,
         "summary": data.summary,
@@ -405,9 +421,9 @@ async def create(db: Database, *, organizer_id: str, data: PetitionCreate) -> st
         "timeline_floor": data.timeline_floor,
         "time_zone": data.time_zone,
         "language": data.language,
-        "retention_days": data.retention_days,
+        "retention_days": retention_days,
         "created_by": organizer_id,
-        "created_at": now(),
+        "created_at": moment,
     }
     petition_id = new_id()
 
@@ -427,16 +443,45 @@ async def create(db: Database, *, organizer_id: str, data: PetitionCreate) -> st
     return await db.write(insert)
 
 
-async def update(db: Database, *, organizer_id: str, slug: str, data: PetitionUpdate) -> None:
-    """Apply the fields given; keeps the earlier text of a published petition."""
+CLOSED_UNCHANGEABLE = "A closed petition cannot change, except to shorten its retention period (retention_days)."
+PURGED = "This petition's identifying data was already destroyed: its retention period can no longer change."
+
+
+def retention_problem(row: Row, retention_days: int) -> PetitionError | None:
+    """None when a petition may take `retention_days` now, else the refusal: 409 once its
+    identifying data was destroyed, 422 for a longer period once published (signers were told
+    the shorter one)."""
+    if row["purged_at"] is not None:
+        return PetitionError(409, PURGED, "retention_days")
+    current = int(row["retention_days"])
+    if row["state"] != "draft" and retention_days > current:
+        return PetitionError(
+            422,
+            f"The retention period can be shortened, never lengthened, once the petition is published: "
+            f"it is {days(current)}; enter {current} or fewer.",
+            "retention_days",
+        )
+    return None
+
+
+async def update(db: Database, settings: Settings, *, organizer_id: str, slug: str, data: PetitionUpdate) -> None:
+    """Apply the fields given; keeps the earlier text of a published petition.
+
+    A closed petition takes only a shorter `retention_days` (PetitionError 409 for any other
+    field); a published one never a longer one (422); a purged one no retention change (409). A
+    deadline more than MAX_OPEN_DAYS after opening is 422; `closes_at: null` on an open petition
+    sets the longest deadline instead (every petition ends)."""
     changes = data.model_dump(exclude_unset=True)
     row = await editable_by(db, slug, organizer_id)
-    if row["state"] == "closed":
-        raise PetitionError(409, "A closed petition cannot change.")
+    moment = now()
+    if row["state"] == "closed" and set(changes) - {"retention_days"}:
+        raise PetitionError(409, CLOSED_UNCHANGEABLE)
     if row["state"] != "draft":
         frozen = [name for name in FROZEN_AFTER_PUBLISHING if name in changes]
         if frozen:
             raise PetitionError(409, f"{', '.join(frozen)} cannot change after publishing.")
+    if "retention_days" in changes and (refusal := retention_problem(row, changes["retention_days"])):
+        raise refusal
     for name in ("allowed_domains", "verification"):
         if name in changes:
             changes[name] = json.dumps(changes[name])
@@ -445,15 +490,28 @@ async def update(db: Database, *, organizer_id: str, slug: str, data: PetitionUp
             changes[name] = int(changes[name])
     if "closes_at" in changes and changes["closes_at"] is not None:
         changes["closes_at"] = int(changes["closes_at"].timestamp())
+        if problem := deadline_problem(row, changes["closes_at"], settings, moment):
+            raise PetitionError(422, problem, "closes_at")
+    elif "closes_at" in changes and row["state"] == "open":
+        # Every petition ends: without a deadline of its own, it closes after the longest period
+        # (or now, should a lowered MAX_OPEN_DAYS have passed that already).
+        changes["closes_at"] = max(longest_deadline(int(row["opened_at"]), settings), moment)
     text_changed = row["state"] == "open" and any(
         name in changes and changes[name] != row[name] for name in TEXT_FIELDS
     )
     if not changes:
         return
+    retention = changes.pop("retention_days", None)
     assignments = ", ".join(f"{name} = :{name}" for name in changes)
-    moment = now()
 
     async def apply(tx: Transaction) -> None:
+        if retention is not None:
+            # Checked again in the write: two organizers shortening at once must not end longer.
+            shortened = {"id": row["id"], "retention_days": retention}
+            if await tx.fetch_one(queries.SET_RETENTION, shortened) is None:
+                changed = await tx.fetch_one(queries.SELECT_PETITION_BY_ID_OR_SLUG, {"key": row["id"]})
+                refusal = retention_problem(changed, retention) if changed else None
+                raise refusal or PetitionError(409, "This petition changed meanwhile; reload it and try again.")
         if text_changed:
             number = int(await tx.fetch_val(queries.COUNT_PETITION_VERSIONS, {"petition_id": row["id"]}) or 0) + 1
             await tx.execute(
@@ -462,7 +520,8 @@ async def update(db: Database, *, organizer_id: str, slug: str, data: PetitionUp
                 | {name: row[name] for name in TEXT_FIELDS},
             )
             await tx.execute(queries.MARK_TEXT_CHANGED, {"id": row["id"], "now": moment})
-        await tx.execute(queries.update_petition(assignments), {**changes, "id": row["id"]})
+        if changes:
+            await tx.execute(queries.update_petition(assignments), {**changes, "id": row["id"]})
         await tx.execute(queries.BUMP_CACHE_VERSION)
 
     await db.write(apply)
@@ -477,15 +536,26 @@ async def publish(db: Database, settings: Settings, *, organizer_id: str, slug: 
         raise PetitionError(
             409, "List the allowed work-email domains before publishing, or verify by printed code only."
         )
-    if row["closes_at"] is not None and row["closes_at"] <= now():
+    moment = now()
+    if row["closes_at"] is not None and row["closes_at"] <= moment:
         raise PetitionError(409, "The deadline has passed; set a later one before publishing.")
+    if row["closes_at"] is not None and row["closes_at"] > longest_deadline(moment, settings):
+        longest = days(settings.max_open_days)
+        raise PetitionError(
+            422,
+            f"The deadline is more than {longest} away, longer than a petition may stay open: "
+            "set an earlier one before publishing.",
+            "closes_at",
+        )
 
     async def unit(tx: Transaction) -> str | None:
         # Checked in the write, where no other publishing can come between.
         taken = {"slug": row["slug"], "id": row["id"]}
         if await tx.fetch_one(queries.SELECT_PUBLISHED_SLUG_TAKEN, taken) is not None:
             return SLUG_TAKEN
-        if await tx.fetch_one(queries.PUBLISH_PETITION, {"id": row["id"], "now": now()}) is None:
+        # Without a deadline it gets the longest: every petition ends.
+        opened = {"id": row["id"], "now": moment, "longest": longest_deadline(moment, settings)}
+        if await tx.fetch_one(queries.PUBLISH_PETITION, opened) is None:
             return "This petition is no longer draft."
         await tlog.start(tx, settings, row["id"])
         await tx.execute(queries.BUMP_CACHE_VERSION)
@@ -553,6 +623,23 @@ async def _change_state(db: Database, petition_id: str, before: str, after: str,
 
     if not await db.write(unit):
         raise PetitionError(409, f"This petition is no longer {before}.")
+
+
+async def set_missing_deadlines(db: Database, settings: Settings) -> int:
+    """Give every open petition without a deadline (published before every petition had one) the
+    longest: MAX_OPEN_DAYS after it opened, or now when that has passed already (its log holds
+    signatures taken until now, so it cannot have closed before); how many. Idempotent, and safe
+    in several processes starting at once (one UPDATE, only of rows still without a deadline)."""
+    moment = now()
+
+    async def unit(tx: Transaction) -> int:
+        params = {"now": moment, "longest_seconds": settings.max_open_days * DAY}
+        given = await tx.fetch_all(queries.SET_MISSING_DEADLINES, params)
+        if given:
+            await tx.execute(queries.BUMP_CACHE_VERSION)
+        return len(given)
+
+    return await db.write(unit)
 
 
 async def close_due(db: Database) -> int:

@@ -110,15 +110,19 @@ async def my_petitions(request: Request) -> OrganizerPetitionList:
 async def create_petition(request: Request, body: PetitionCreate) -> PetitionOrganizerView:
     """POST /api/v1/petitions: a new draft (201)."""
     organizer = await bearer_organizer(request)
-    petition_id = await petitions.create(request.app.state.db, organizer_id=organizer.id, data=body)
+    petition_id = await petitions.create(
+        request.app.state.db, request.app.state.settings, organizer_id=organizer.id, data=body
+    )
     request.app.state.public_cache.clear()
     return await _organizer_view(request, petition_id)
 
 
 async def update_petition(request: Request, body: PetitionUpdate) -> PetitionOrganizerView:
     """PATCH /api/v1/petitions/{slug}: change the fields given."""
+    settings = request.app.state.settings
     return await _change(
-        request, lambda db, organizer_id, slug: petitions.update(db, organizer_id=organizer_id, slug=slug, data=body)
+        request,
+        lambda db, organizer_id, slug: petitions.update(db, settings, organizer_id=organizer_id, slug=slug, data=body),
     )
 
 

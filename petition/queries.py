@@ -208,8 +208,22 @@ VALUES (:petition_id, :number, :title, :summary, :body, :target, :replaced_at)
 """
 MARK_TEXT_CHANGED = "UPDATE petitions SET text_changed_at = :now WHERE id = :id"
 PUBLISH_PETITION = """
-UPDATE petitions SET state = 'open', opened_at = :now, version = version + 1
+UPDATE petitions SET state = 'open', opened_at = :now, closes_at = COALESCE(closes_at, :longest), version = version + 1
 WHERE id = :id AND state = 'draft'
+RETURNING id
+"""
+# A retention period changes only while not purged, and once published only to a shorter one
+# (checked here too, so two organizers shortening at once never end with a longer one).
+SET_RETENTION = """
+UPDATE petitions SET retention_days = :retention_days, version = version + 1
+WHERE id = :id AND purged_at IS NULL AND (state = 'draft' OR retention_days >= :retention_days)
+RETURNING id
+"""
+# Open petitions published before every petition had a deadline: the longest one, not before now.
+SET_MISSING_DEADLINES = """
+UPDATE petitions SET version = version + 1, closes_at = CASE
+    WHEN opened_at + :longest_seconds > :now THEN opened_at + :longest_seconds ELSE :now END
+WHERE state = 'open' AND closes_at IS NULL
 RETURNING id
 """
 CLOSE_PETITION = """

@@ -25,6 +25,12 @@ from .text import text_problem
 ENVIRONMENTS = ("development", "production")
 SMTP_TLS_MODES = ("starttls", "tls", "none")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# What could identify signers is kept at most a year after a petition closes (migration 0016
+# caps stored periods there too).
+MAX_RETENTION_DAYS = 365
+# Dedupe tags live while a petition is open, so every petition must end: ten years is the longest
+# an operator may let one stay open (and keeps every deadline far inside what a date can hold).
+MAX_OPEN_DAYS_LIMIT = 3650
 
 # The four secrets, and the least number of random bytes each must hold.
 # ENCRYPTION_KEY is an AES-256-GCM key and SIGNING_KEY an Ed25519 seed, so
@@ -85,6 +91,10 @@ class Settings:
     access_log: bool = False
     http_header_timeout_seconds: int = 10
     http_keepalive_seconds: int = 5
+    # The retention period a new petition gets when none is given, in days after it closes.
+    retention_days: int = 30
+    # The longest a petition stays open, in days after it opened; one without a deadline closes then.
+    max_open_days: int = 365
     # Verifier keys (C2SP vkeys) of signing keys used before SIGNING_KEY, still published.
     signing_keys_retired: tuple[str, ...] = ()
 
@@ -116,12 +126,15 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
     def read(name: str, default: str) -> str:
         return config(name, default=default).strip()
 
-    def read_int(name: str, default: int, minimum: int) -> int:
+    def read_int(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
         raw = read(name, str(default))
         try:
             value = int(raw)
         except ValueError:
             problems.append(f"{name} must be a whole number, not {raw!r}")
+            return default
+        if maximum is not None and not minimum <= value <= maximum:
+            problems.append(f"{name} must be from {minimum} to {maximum}, not {value}")
             return default
         if value < minimum:
             problems.append(f"{name} must be at least {minimum}, not {value}")
@@ -211,6 +224,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         access_log=access_log in ("true", "1", "yes"),
         http_header_timeout_seconds=read_int("HTTP_HEADER_TIMEOUT_SECONDS", 10, 1),
         http_keepalive_seconds=read_int("HTTP_KEEPALIVE_SECONDS", 5, 1),
+        retention_days=read_int("RETENTION_DAYS", 30, 0, MAX_RETENTION_DAYS),
+        max_open_days=read_int("MAX_OPEN_DAYS", 365, 1, MAX_OPEN_DAYS_LIMIT),
         signing_keys_retired=retired,
     )
     if smtp_host and not values["smtp_from"]:

@@ -16,6 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from . import languages
 from .csrf import FORM_FIELD, csrf_token
+from .periods import days, retention_words
 from .settings import Settings
 from .text import isolated, long_date, paragraphs, without_forbidden
 from .zones import zone_names
@@ -73,6 +74,10 @@ def make_templates(settings: Settings) -> Jinja2Templates:
         long_date=long_date,
         time_zones=zone_names(),
         batch_min=settings.log_batch_min,
+        default_retention_days=settings.retention_days,
+        max_open_days=settings.max_open_days,
+        retention_words=retention_words,
+        days=days,
     )
     env.filters["isolated"] = isolated
     env.filters["lang"] = language_attributes

@@ -4,6 +4,8 @@ fixed notice, refused forms, the confirmation pages, deleting a draft (pages and
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -72,12 +74,14 @@ async def test_each_task_has_its_own_page_found_from_the_overview_its_own_link_m
 async def test_the_overview_shows_the_deadline_in_the_petitions_time_zone(
     client: httpx.AsyncClient, token: str
 ) -> None:
-    deadline = "2031-12-05T17:00:00-05:00"  # 22:00 UTC
-    draft = (await create(client, token, time_zone="America/New_York", closes_at=deadline)).json()["id"]
+    # 17:00 in New York, within the longest a petition may stay open.
+    day = (datetime.now(UTC) + timedelta(days=100)).date()
+    deadline = datetime(day.year, day.month, day.day, 17, tzinfo=ZoneInfo("America/New_York"))
+    draft = (await create(client, token, time_zone="America/New_York", closes_at=deadline.isoformat())).json()["id"]
     await signed_in(client)
     overview = (await client.get(f"/organize/petitions/{draft}")).text
-    assert "5 December 2031, 17:00 America/New_York time" in overview
-    assert "22:00" not in overview and "17:00 UTC" not in overview
+    assert f"{day.day} {deadline:%B %Y}, 17:00 America/New_York time" in overview
+    assert f"{deadline.astimezone(UTC):%H:%M}" not in overview and "17:00 UTC" not in overview
 
 
 async def test_a_petition_that_takes_no_printed_codes_has_no_codes_page(client: httpx.AsyncClient, token: str) -> None:

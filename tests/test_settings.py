@@ -114,6 +114,12 @@ def test_secrets_are_read_from_private_files(tmp_path: Path) -> None:
         ({"ACCESS_LOG": "sometimes"}, "ACCESS_LOG must be true or false"),
         ({"SITE_NAME": "Petitions\u202e"}, "SITE_NAME must not hold characters that change the direction"),
         ({"SITE_NAME": "Petitions\nand more"}, "SITE_NAME must be one line"),
+        ({"RETENTION_DAYS": "-1"}, "RETENTION_DAYS must be from 0 to 365, not -1"),
+        ({"RETENTION_DAYS": "366"}, "RETENTION_DAYS must be from 0 to 365, not 366"),
+        ({"RETENTION_DAYS": "30.5"}, "RETENTION_DAYS must be a whole number, not '30.5'"),
+        ({"MAX_OPEN_DAYS": "0"}, "MAX_OPEN_DAYS must be from 1 to 3650, not 0"),
+        ({"MAX_OPEN_DAYS": "3651"}, "MAX_OPEN_DAYS must be from 1 to 3650, not 3651"),
+        ({"MAX_OPEN_DAYS": "a year"}, "MAX_OPEN_DAYS must be a whole number, not 'a year'"),
     ],
 )
 def test_malformed_settings_are_refused_with_a_one_line_reason(
@@ -123,6 +129,16 @@ def test_malformed_settings_are_refused_with_a_one_line_reason(
         load(tmp_path, **environ)
     assert expected in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_retention_and_the_longest_open_period_default_to_30_and_365_days_and_take_their_bounds(
+    tmp_path: Path,
+) -> None:
+    defaults = load(tmp_path)
+    assert (defaults.retention_days, defaults.max_open_days) == (30, 365)
+    assert load(tmp_path, RETENTION_DAYS="0", MAX_OPEN_DAYS="1").retention_days == 0
+    bounds = load(tmp_path, RETENTION_DAYS="365", MAX_OPEN_DAYS="3650")
+    assert (bounds.retention_days, bounds.max_open_days) == (365, 3650)
 
 
 def test_an_unwritable_data_dir_is_refused(tmp_path: Path) -> None:

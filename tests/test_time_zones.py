@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,13 +14,24 @@ from starlette.applications import Starlette
 from petition import cache, petition_pages, petitions, zones
 from petition.csrf import FORM_FIELD
 from petition.database import Transaction
+from petition.settings import MAX_OPEN_DAYS_LIMIT, Settings
 from petition.text import long_date
 
+from .conftest import make_settings
 from .test_login import csrf_of, log_in
 from .test_petitions import bearer, create, published
 from .test_timeline import get_timeline, seed
 
 pytestmark = pytest.mark.usefixtures("organizer")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    # Some deadlines below are fixed days of 2030 (one in British Summer Time): within the longest
+    # a petition may stay open only when that is the most an operator may allow.
+    return make_settings(tmp_path, database_url=db_url, max_open_days=MAX_OPEN_DAYS_LIMIT)
+
+
 HOUR = 3600
 
 
@@ -282,17 +294,26 @@ async def test_closed_at_is_the_deadline_when_the_deadline_closed_it_not_the_sta
 async def test_a_petition_closed_by_its_organizer_shows_the_close_rounded_down_to_its_floor(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
-    slug = await published(client, token, time_zone="Asia/Tokyo", closes_at="2099-01-01T00:00:00Z")
+    deadline = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    slug = await published(client, token, time_zone="Asia/Tokyo", closes_at=deadline)
     closed = await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))
     today = zones.local_date(int(datetime.now(UTC).timestamp()), "Asia/Tokyo")
     assert closed.json()["closed_at"] == f"{today.isoformat()}T00:00:00+09:00", "never finer than the floor"
 
 
 async def test_a_deadline_at_the_last_second_we_accept_is_shown_even_where_it_is_already_the_year_10000(
-    client: httpx.AsyncClient, token: str
+    app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
     last = "9999-12-31T23:59:59Z"
-    slug = await published(client, token, time_zone="Asia/Tokyo", closes_at=last)
+    slug = await published(client, token, time_zone="Asia/Tokyo")
+
+    # Set as a petition published before every petition ended could hold it (MAX_OPEN_DAYS refuses it now).
+    async def unit(tx: Transaction) -> None:
+        await tx.execute("UPDATE petitions SET closes_at = 253402300799 WHERE slug = :slug", {"slug": slug})
+        await tx.execute("UPDATE cache_version SET version = version + 1")
+
+    await app.state.db.write(unit)
+    app.state.public_cache.clear()
     view = (await client.get(f"/api/v1/petitions/{slug}")).json()
     assert view["closes_at"] == last, "written in UTC where the zone's own time would pass the year 9999"
     page = await client.get(f"/p/{slug}")
