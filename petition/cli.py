@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from . import accounts, api_tokens, backups, log_check, organizers, petitions, purge
+from . import accounts, api_tokens, backups, log_check, organizers, pending, petitions, purge
 from .database import Database, DatabaseError, dialect_of
 from .logs import configure_logging, logging_config
 from .migrations import MigrationError, check_current, migrate
@@ -127,6 +127,8 @@ def run_serve(args: argparse.Namespace) -> int:
     applied = prepare_database(settings)
     for name in applied:
         print(f"applied migration {name}", file=sys.stderr)
+    if problem := with_database(settings, lambda db: pending.key_problem(db, settings)):
+        raise CommandError(problem, EXIT_CONFIG)
     setup_token = with_database(settings, accounts.setup_link_if_needed)
     if setup_token:
         print(f"Setup link: {settings.base_url}/setup/{setup_token}", file=sys.stderr)

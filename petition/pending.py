@@ -32,7 +32,7 @@ from typing import Any
 
 from . import queries
 from .database import Database, Row, Transaction
-from .encryption import decrypt, encrypt
+from .encryption import DecryptionError, decrypt, encrypt
 from .settings import Settings
 from .tokens import receipt_key
 
@@ -223,6 +223,22 @@ class PendingTags:
 
 
 _tags: weakref.WeakKeyDictionary[Database, PendingTags] = weakref.WeakKeyDictionary()
+
+
+async def key_problem(db: Database, settings: Settings) -> str | None:
+    """None when ENCRYPTION_KEY opens the entries waiting in `db` (or none wait), else why not, in
+    a sentence: a service started with another key could count none of them."""
+    row = await db.fetch_one(queries.SELECT_ANY_PENDING)
+    if row is None:
+        return None
+    try:
+        unseal(settings, row)
+    except DecryptionError:
+        return (
+            "ENCRYPTION_KEY does not open the signatures waiting in this database: start with the key "
+            "they were sealed with (a restored database needs the secrets it was used with)"
+        )
+    return None
 
 
 async def tags_of(db: Database, settings: Settings) -> PendingTags:

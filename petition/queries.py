@@ -345,6 +345,8 @@ VALUES (:pending_key, :petition_id, :kind, :sealed)
 ON CONFLICT (pending_key) DO UPDATE SET kind = excluded.kind, sealed = excluded.sealed
 """
 SELECT_PENDING_OF_KIND = "SELECT pending_key, petition_id, kind, sealed FROM pending_signatures WHERE kind = :kind"
+# One waiting entry, any: whether ENCRYPTION_KEY opens what waits (checked before serving).
+SELECT_ANY_PENDING = "SELECT pending_key, petition_id, kind, sealed FROM pending_signatures LIMIT 1"
 SELECT_PENDING_KIND = "SELECT kind FROM pending_signatures WHERE pending_key = :pending_key"
 DELETE_PENDING = "DELETE FROM pending_signatures WHERE pending_key = :pending_key RETURNING petition_id"
 INSERT_PENDING_DEDUPE = """

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -13,6 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from petition import pending
+from petition.encryption import encrypt
 
 from .conftest import TEST_DATABASE_URL
 from .system_services import POSTGRESQL, need
@@ -72,6 +77,22 @@ def test_serve_on_sqlite_refuses_several_workers(tmp_path: Path) -> None:
     )
     assert done.returncode != 0 and "SQLite serves one process" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_refuses_in_one_line_when_encryption_key_does_not_open_the_waiting_signatures(tmp_path: Path) -> None:
+    """A database restored beside the wrong secrets: its waiting signatures could never be counted."""
+    assert run(tmp_path, "migrate").returncode == 0
+    other_key = b"o" * 32
+    sealed = encrypt(other_key, "{}", pending._bound(pending.SIGNATURE, "k" * 64, "p" * 24))
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "petition.db")) as conn:
+        conn.execute(
+            "INSERT INTO pending_signatures (pending_key, petition_id, kind, sealed) VALUES (?, ?, 0, ?)",
+            ("k" * 64, "p" * 24, sealed),
+        )
+        conn.commit()
+    result = run(tmp_path, "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "ENCRYPTION_KEY does not open the signatures waiting" in one_error_line(result)
 
 
 def test_serve_starts_on_a_fresh_folder_with_private_secrets_and_database(tmp_path: Path) -> None:

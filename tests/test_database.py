@@ -531,25 +531,29 @@ async def test_a_checkpoint_empties_the_wal_into_the_database_file(db: Database,
     assert await db.write(insert("after", 1)) == "after", "writes go on after a checkpoint"
 
 
-async def test_a_checkpoint_held_up_by_a_reader_gives_up_quickly_and_writes_go_on(db: Database) -> None:
-    """A reader on an older snapshot (a backup's VACUUM INTO) keeps a TRUNCATE checkpoint from
-    finishing; it must not hold the write lock for the whole busy timeout meanwhile."""
-    if db.dialect != "sqlite":
-        pytest.skip("PostgreSQL has no WAL checkpoint of ours")
-    await create_items(db)
-    await db.write(insert("before", 1))
-    with contextlib.closing(sqlite3.connect(_sqlite_path(db.url), isolation_level=None)) as reader:
-        reader.execute("BEGIN")
-        assert reader.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 1  # its snapshot starts here
-        await db.write(insert("during", 2))  # a frame the reader does not see: the WAL cannot be cut
-        started = asyncio.get_running_loop().time()
-        assert await db.checkpoint() is False, "a checkpoint cannot finish under an older snapshot"
-        waited = asyncio.get_running_loop().time() - started
-        assert waited < 1.0, f"the checkpoint held the write lock for {waited:.1f} s"
-        assert await db.write(insert("after", 3)) == "after", "writes go on while the reader reads"
-        reader.execute("COMMIT")
-    assert await db.checkpoint() is True, "the next round finishes it"
-    assert Path(f"{_sqlite_path(db.url)}-wal").stat().st_size == 0
+async def test_a_checkpoint_held_up_by_a_reader_gives_up_quickly_and_writes_go_on(tmp_path: Path) -> None:
+    """SQLite: a reader on an older snapshot (a backup's VACUUM INTO) keeps a TRUNCATE checkpoint
+    from finishing; it must not hold the write lock for the whole busy timeout meanwhile."""
+    path = tmp_path / "p.db"
+    db = Database(f"sqlite:///{path}")
+    await db.connect()
+    try:
+        await create_items(db)
+        await db.write(insert("before", 1))
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as reader:
+            reader.execute("BEGIN")
+            assert reader.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 1  # its snapshot starts here
+            await db.write(insert("during", 2))  # a frame the reader does not see: the WAL cannot be cut
+            started = asyncio.get_running_loop().time()
+            assert await db.checkpoint() is False, "a checkpoint cannot finish under an older snapshot"
+            waited = asyncio.get_running_loop().time() - started
+            assert waited < 1.0, f"the checkpoint held the write lock for {waited:.1f} s"
+            assert await db.write(insert("after", 3)) == "after", "writes go on while the reader reads"
+            reader.execute("COMMIT")
+        assert await db.checkpoint() is True, "the next round finishes it"
+        assert Path(f"{path}-wal").stat().st_size == 0
+    finally:
+        await db.disconnect()
 
 
 # -- the PostgreSQL writer's statements ----------------------------------------------------------
