@@ -14,7 +14,7 @@ from . import downloads, queries, tlog
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
 from .parameters import LARGEST_NUMBER, bounded
-from .petitions import PetitionError
+from .petitions import PetitionError, is_open
 from .settings import Settings
 from .text import LINE
 from .tokens import new_id
@@ -114,7 +114,8 @@ async def make_batch(
     """
     if "code" not in json.loads(petition["verification"]):
         raise PetitionError(409, "This petition does not take printed codes; its verification is email only.")
-    if petition["state"] == "closed":
+    if petition["state"] != "draft" and not is_open(petition):
+        # Past its deadline counts as closed, as for signing; and a purged petition's log takes nothing.
         raise PetitionError(409, "This petition is closed; it takes no more signatures.")
     if count > settings.max_codes_per_batch:
         raise PetitionError(422, f"A batch holds at most {settings.max_codes_per_batch} codes.")

@@ -33,6 +33,7 @@ from typing import Any
 from . import queries
 from .database import Database, Row, Transaction
 from .encryption import DecryptionError, decrypt, encrypt
+from .petitions import PetitionError
 from .settings import Settings
 from .tokens import receipt_key
 
@@ -153,11 +154,14 @@ def unseal(settings: Settings, row: dict[str, Any]) -> dict[str, Any]:
 async def insert(
     tx: Transaction, settings: Settings, *, kind: int, key: str, petition: Row, content: dict[str, Any]
 ) -> None:
-    """Inside a write: one pending entry (replacing an entry of the same key, as a changed address does)."""
+    """Inside a write: one pending entry (replacing an entry of the same key, as a changed address does).
+    PetitionError(409) on PostgreSQL while the petition's purge runs (see queries.INSERT_PENDING_POSTGRES)."""
     sealed = seal(settings, kind=kind, key=key, petition=petition, content=content)
-    await tx.execute(
-        queries.INSERT_PENDING, {"pending_key": key, "petition_id": petition["id"], "kind": kind, "sealed": sealed}
-    )
+    values = {"pending_key": key, "petition_id": petition["id"], "kind": kind, "sealed": sealed}
+    if settings.database_dialect != "postgresql":
+        await tx.execute(queries.INSERT_PENDING, values)
+    elif await tx.fetch_one(queries.INSERT_PENDING_POSTGRES, values) is None:
+        raise PetitionError(409, "This petition has closed.")
 
 
 class PendingTags:

@@ -304,7 +304,7 @@ def is_open(row: Row, moment: int | None = None) -> bool:
     The deadline itself decides (`closes_at <= moment` is closed), not whether the housekeeping
     job has stamped the petition closed yet; queries.OPEN_AT_NOW says the same in SQL.
     """
-    if row["state"] != "open":
+    if row["state"] != "open" or row.get("purged_at") is not None:
         return False
     return row["closes_at"] is None or row["closes_at"] > (now() if moment is None else moment)
 

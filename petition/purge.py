@@ -91,7 +91,11 @@ async def purge(
     key = {"petition_id": petition_id}
 
     async def unit(tx: Transaction) -> None:
-        # First, so that the petition's row is locked: a second purge waits, then finds it purged.
+        if db.dialect == "postgresql":
+            # Writes still in flight that add pending entries (another process's) commit first,
+            # so the count of waiting signatures below sees them.
+            await tx.execute(queries.TAKE_PURGE_LOCK_POSTGRES, key)
+        # Then, so that the petition's row is locked: a second purge waits, then finds it purged.
         if await tx.fetch_one(queries.MARK_PURGED, {"id": petition_id, "now": moment}) is None:
             current = await tx.fetch_one(queries.SELECT_PETITION_BY_ID, {"id": petition_id})
             raise PetitionError(409, (current and refusal(current, moment)) or "This petition cannot be purged now.")

@@ -233,8 +233,10 @@ RETURNING id
 """
 # A petition is open at :now while it is published and before its deadline, whether or not the
 # housekeeping job has stamped it closed yet (petitions.is_open says the same in Python).
-OPEN_AT_NOW = "state = 'open' AND (closes_at IS NULL OR closes_at > :now)"
-CLOSED_AT_NOW = "(state = 'closed' OR (state = 'open' AND closes_at <= :now))"
+# A purged petition is never open, whatever `:now` a write read before it waited its turn: once its
+# dedupe tags are gone it could not refuse a second signature, and its log takes nothing more.
+OPEN_AT_NOW = "state = 'open' AND (closes_at IS NULL OR closes_at > :now) AND purged_at IS NULL"
+CLOSED_AT_NOW = "(state = 'closed' OR (state = 'open' AND closes_at <= :now) OR purged_at IS NOT NULL)"
 CLOSE_DUE_PETITIONS = """
 UPDATE petitions SET state = 'closed', closed_at = closes_at, version = version + 1
 WHERE state = 'open' AND closes_at IS NOT NULL AND closes_at <= :now
@@ -320,6 +322,8 @@ WHERE code_hash = :code_hash AND state = 0
   AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND {OPEN_AT_NOW})
 RETURNING batch_id
 """
+# PostgreSQL: the key of a petition's purge lock (see INSERT_PENDING_POSTGRES).
+PURGE_LOCK_KEY = "hashtextextended('petition-purge/' || :petition_id, 0)"
 SELECT_BATCH_OF_CODE = "SELECT batch_id FROM signing_codes WHERE code_hash = :code_hash AND state = 0"
 # PostgreSQL: spend the code and add the signature's pending entry in one statement (one round trip
 # of the writer instead of two), only when the code is still unused and of the batch read before.
@@ -332,6 +336,7 @@ WITH used AS (
         WHERE id = signing_codes.batch_id AND petition_id = :petition_id AND revoked_at IS NULL
       )
       AND EXISTS (SELECT 1 FROM petitions WHERE id = :petition_id AND {OPEN_AT_NOW})
+      AND pg_try_advisory_xact_lock_shared({PURGE_LOCK_KEY})
     RETURNING batch_id
 )
 INSERT INTO pending_signatures (pending_key, petition_id, kind, sealed)
@@ -344,6 +349,17 @@ INSERT INTO pending_signatures (pending_key, petition_id, kind, sealed)
 VALUES (:pending_key, :petition_id, :kind, :sealed)
 ON CONFLICT (pending_key) DO UPDATE SET kind = excluded.kind, sealed = excluded.sealed
 """
+# PostgreSQL: each write that adds a pending entry holds its petition's purge lock, shared, until it
+# commits; a purge takes the lock exclusively first, so it waits for such writes still in flight
+# (another process's, accepted just before the close) and then sees their entries. While a purge
+# holds it, the entry is refused (the petition is closed by then).
+INSERT_PENDING_POSTGRES = f"""
+INSERT INTO pending_signatures (pending_key, petition_id, kind, sealed)
+SELECT :pending_key, :petition_id, :kind, :sealed WHERE pg_try_advisory_xact_lock_shared({PURGE_LOCK_KEY})
+ON CONFLICT (pending_key) DO UPDATE SET kind = excluded.kind, sealed = excluded.sealed
+RETURNING pending_key
+"""
+TAKE_PURGE_LOCK_POSTGRES = f"SELECT pg_advisory_xact_lock({PURGE_LOCK_KEY})"
 SELECT_PENDING_OF_KIND = "SELECT pending_key, petition_id, kind, sealed FROM pending_signatures WHERE kind = :kind"
 # One waiting entry, any: whether ENCRYPTION_KEY opens what waits (checked before serving).
 SELECT_ANY_PENDING = "SELECT pending_key, petition_id, kind, sealed FROM pending_signatures LIMIT 1"
@@ -574,7 +590,7 @@ RETURNING id
 # Every append first locks the petition's row (a no-op update), so appends take turns.
 LOCK_LOG_HEAD = """
 UPDATE petitions SET log_size = log_size WHERE id = :id
-RETURNING log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn
+RETURNING log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, purged_at
 """
 # The head as it is now (a receipt's proof must be for a tree that holds its entry).
 SELECT_LOG_HEAD = "SELECT log_size, log_checkpoint FROM petitions WHERE id = :id"

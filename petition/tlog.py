@@ -245,13 +245,14 @@ class Head:
     origin: str
     size: int
     note: str | None
+    purged: bool = False
 
 
 async def _lock_head(tx: Transaction, petition_id: str) -> Head | None:
     row = await tx.fetch_one(queries.LOCK_LOG_HEAD, {"id": petition_id})
     if row is None or row["log_origin"] is None:
         return None
-    return Head(row["log_origin"], int(row["log_size"]), row["log_checkpoint"])
+    return Head(row["log_origin"], int(row["log_size"]), row["log_checkpoint"], row["purged_at"] is not None)
 
 
 async def start(tx: Transaction, settings: Settings, petition_id: str) -> bool:
@@ -306,6 +307,10 @@ async def append(
         head = await _lock_head(tx, petition_id)
         if head is None:
             raise LogError("a draft has no log")
+    # The purge stamps purged_at, then appends its record in the same write: after that record
+    # the log takes nothing (verifiers refuse any entry after it).
+    if head.purged and [data for data, _ in entries] != [purge_entry()]:
+        raise LogError("the petition's identifying data was destroyed: its log takes no more entries")
     await _append(tx, settings, petition_id, head, entries)
 
 

@@ -495,7 +495,7 @@ async def test_a_counted_receipts_status_carries_an_inclusion_proof_against_the_
     slug = await open_petition(client, token)
     codes = await make_codes(client, token, slug, 12)
     receipts = [(await sign(client, slug, code)).json()["receipt"] for code in codes[:6]]
-    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "pending"}
+    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "pending", "name_shown": False}
     await count_everything(app)
     later = [(await sign(client, slug, code)).json()["receipt"] for code in codes[6:]]
     await count_everything(app)  # the first receipts' proofs now lead to a later checkpoint
@@ -504,15 +504,15 @@ async def test_a_counted_receipts_status_carries_an_inclusion_proof_against_the_
         assert response.status_code == 200
         assert response.headers["cache-control"] == "no-store"
         body = response.json()
-        assert set(body) == {"status", "leaf_index", "tree_size", "proof", "checkpoint"}
+        assert set(body) == {"status", "name_shown", "leaf_index", "tree_size", "proof", "checkpoint"}
         assert body["status"] == "counted" and body["tree_size"] == 13
         assert body["checkpoint"] == (await client.get(f"{API}/{slug}/checkpoint")).text
         verify_status(body, receipt)
     # Withdrawn: the status only.
     await client.post(f"{API}/{slug}/signatures/withdraw", json={"receipt": receipts[0]})
-    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "withdrawn"}
+    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "withdrawn", "name_shown": False}
     await count_everything(app)
-    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "withdrawn"}
+    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "withdrawn", "name_shown": False}
     # A receipt of another petition: 404, as before.
     other = await open_petition(client, token)
     assert (await receipt_status(client, other, receipts[1])).status_code == 404
@@ -563,7 +563,7 @@ async def test_a_signature_counted_before_the_log_existed_is_said_to_be_carried_
     receipts = [(await sign(client, slug, code)).json()["receipt"] for code in codes]
     await count_everything(app)
     await start_log_again(app, await petition_id(app.state.db, slug))
-    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "counted", "carried_over": True}
+    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "counted", "name_shown": False, "carried_over": True}
     page = await client.post(f"/p/{slug}/receipt", data={"receipt": receipts[0]})
     assert "counted before this petition's public log began" in re.sub(r"\s+", " ", page.text)
     refused = await client.post(f"/p/{slug}/receipt/proof", data={"receipt": receipts[0]})

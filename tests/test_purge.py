@@ -21,15 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import checkpoints, merkle, purge, queries, tlog
+from petition import checkpoints, merkle, pending, purge, queries, signatures, tlog
 from petition.batcher import close_batch
 from petition.cli import main
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction, now
+from petition.petitions import PetitionError
 from petition.settings import Settings
 
 from .conftest import ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
@@ -479,3 +481,97 @@ async def test_two_processes_and_the_job_purge_a_petition_exactly_once_on_postgr
         assert await db.fetch_val("SELECT COUNT(*) FROM signing_codes") == 0
     finally:
         await db.disconnect()
+
+
+async def test_a_purged_petition_takes_nothing_more_even_from_a_write_that_read_the_time_before_its_deadline(
+    app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str
+) -> None:
+    """Purged at its deadline, before the job stamped it closed: a signature whose write read the
+    time earlier (or whose clock is behind) must still be refused, and the log takes nothing after
+    its purge record."""
+    db: Database = app.state.db
+    settings: Settings = app.state.settings
+    signed = await seed(app, client, smtp, token, close=False)
+    [spare] = (
+        await client.post(f"/api/v1/petitions/{signed.slug}/codes", json={"count": 1}, headers=bearer(token))
+    ).json()["codes"]
+    deadline = now() + 3600
+    await db.write(
+        lambda tx: tx.execute("UPDATE petitions SET closes_at = :d WHERE id = :p", {"d": deadline, "p": signed.id})
+    )
+    await purge.purge(db, settings, petition_id=signed.id, organizer_id=None, why="a test", at=deadline)
+    size = await db.fetch_val("SELECT log_size FROM petitions WHERE id = :p", {"p": signed.id})
+
+    answer = await client.post(f"/api/v1/petitions/{signed.slug}/signatures", json={"code": spare})
+    assert answer.status_code == 409, answer.text
+    assert await db.fetch_val("SELECT COUNT(*) FROM pending_signatures") == 0
+    page = await client.get(f"/p/{signed.slug}")
+    assert "Identifying data destroyed" in page.text
+
+    async def late_entry(tx: Transaction) -> None:
+        await tlog.append(tx, settings, signed.id, [(tlog.withdrawal_entry(1), None)])
+
+    with pytest.raises(tlog.LogError, match="takes no more entries"):
+        await db.write(late_entry)
+    assert await db.fetch_val("SELECT log_size FROM petitions WHERE id = :p", {"p": signed.id}) == size
+
+
+async def test_a_purge_waits_for_a_signature_still_being_accepted_and_refuses_until_it_is_counted(
+    app: Starlette,
+    client: httpx.AsyncClient,
+    smtp: SmtpSink,
+    token: str,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL another process's write may have accepted a signature just before the close
+    and not committed yet: the purge waits for it (the petition's purge lock), then sees it waiting
+    and refuses, so no accepted signature is destroyed uncounted. (On SQLite the one writer runs
+    the two in turn: the purge sees it all the same.)"""
+    db: Database = app.state.db
+    settings: Settings = app.state.settings
+    signed = await seed(app, client, smtp, token)
+    petition = await db.fetch_one(queries.SELECT_PETITION_BY_ID, {"id": signed.id})
+    assert petition is not None
+    receipt = "in-flight-receipt"
+    key = pending.signature_key(receipt)
+    content = signatures.signature_content(petition, receipt, "email", {}, None)
+    sealed = pending.seal(settings, kind=pending.SIGNATURE, key=key, petition=petition, content=content)
+    insert = "INSERT INTO pending_signatures (pending_key, petition_id, kind, sealed) VALUES ($1, $2, 0, $3)"
+
+    if db.dialect == "postgresql":
+        in_flight = await asyncpg.connect(db_url)
+        try:
+            accepting = in_flight.transaction()
+            await accepting.start()
+            await in_flight.execute(
+                "SELECT pg_advisory_xact_lock_shared(hashtextextended('petition-purge/' || $1, 0))", signed.id
+            )
+            await in_flight.execute(insert, key, signed.id, sealed)
+            purging = asyncio.create_task(
+                purge.purge(db, settings, petition_id=signed.id, organizer_id=None, why="a test")
+            )
+            await asyncio.sleep(0.5)
+            assert not purging.done(), "the purge waits for the write in flight"
+            await accepting.commit()
+            with pytest.raises(PetitionError) as refused:
+                await purging
+        finally:
+            await in_flight.close()
+    else:
+        sqlite_insert = "INSERT INTO pending_signatures (pending_key, petition_id, kind, sealed) VALUES (:k, :p, 0, :s)"
+        await db.write(lambda tx: tx.execute(sqlite_insert, {"k": key, "p": signed.id, "s": sealed}))
+
+        async def arrives_after_the_first_look(*args: object, **kwargs: object) -> None:
+            return None  # as if the entry came after the purge closed the final batch
+
+        monkeypatch.setattr(purge.batcher, "close_batch", arrives_after_the_first_look)
+        with pytest.raises(PetitionError) as refused:
+            await purge.purge(db, settings, petition_id=signed.id, organizer_id=None, why="a test")
+        monkeypatch.undo()
+    assert refused.value.status == 409 and "wait" in refused.value.message
+    assert await db.fetch_val("SELECT purged_at FROM petitions WHERE id = :p", {"p": signed.id}) is None
+    assert await db.fetch_val("SELECT COUNT(*) FROM email_dedupe") == 1, "nothing destroyed"
+    # Once it is counted, the purge goes through, and the signature is in the count and the log.
+    await purge.purge(db, settings, petition_id=signed.id, organizer_id=None, why="a test")
+    assert await db.fetch_val("SELECT signature_count FROM petitions WHERE id = :p", {"p": signed.id}) == 3
