@@ -308,6 +308,7 @@ async def one_round(url: str, data_dir: Path, count: int, tag: str) -> Round:
 
         tasks = [asyncio.create_task(signer()) for _ in range(STREAM_SIGNERS)] + [asyncio.create_task(probe())]
         await asyncio.sleep(BASELINE_SECONDS)
+        baseline_ended = time.perf_counter()
         await db.checkpoint()  # as the batcher does every LOG_BATCH_SECONDS / 2
         result.file_before, result.wal_before = await sizes(db, url)
         purging.erase_traces = timed_erase  # type: ignore[assignment]
@@ -326,7 +327,7 @@ async def one_round(url: str, data_dir: Path, count: int, tag: str) -> Round:
         result.file_after, result.wal_after = await sizes(db, url)
         result.transaction_ms = (marks["committed"] - marks["queued"]) * 1000
         result.erase_ms = (marks["erased"] - marks["erasing"]) * 1000
-        result.wait_before_ms = max((end - start for start, end in waits if end < began), default=0) * 1000
+        result.wait_before_ms = max((end - start for start, end in waits if end < baseline_ended), default=0) * 1000
         during = [end - start for start, end in waits if end >= began and start <= ended]
         result.signed_during = len(during)
         result.wait_during_ms = max(during, default=0) * 1000
