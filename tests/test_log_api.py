@@ -563,7 +563,11 @@ async def test_a_signature_counted_before_the_log_existed_is_said_to_be_carried_
     receipts = [(await sign(client, slug, code)).json()["receipt"] for code in codes]
     await count_everything(app)
     await start_log_again(app, await petition_id(app.state.db, slug))
-    assert (await receipt_status(client, slug, receipts[0])).json() == {"status": "counted", "name_shown": False, "carried_over": True}
+    assert (await receipt_status(client, slug, receipts[0])).json() == {
+        "status": "counted",
+        "name_shown": False,
+        "carried_over": True,
+    }
     page = await client.post(f"/p/{slug}/receipt", data={"receipt": receipts[0]})
     assert "counted before this petition's public log began" in re.sub(r"\s+", " ", page.text)
     refused = await client.post(f"/p/{slug}/receipt/proof", data={"receipt": receipts[0]})
