@@ -59,7 +59,7 @@ async def one_round(url: str, data_dir: Path, count: int) -> tuple[float, float,
             show_names=True,
             reasons_enabled=True,
         )
-        petition_id = await petitions.create(db, organizer_id=organizer, data=data)
+        petition_id = await petitions.create(db, settings, organizer_id=organizer, data=data)
         # A draft is addressed by its id.
         await petitions.publish(db, settings, organizer_id=organizer, slug=petition_id)
         petition = await db.fetch_one("SELECT * FROM petitions WHERE id = :id", {"id": petition_id})

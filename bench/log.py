@@ -50,7 +50,7 @@ async def build_log(db: Database, settings: Settings, entries: int, batch: int, 
     data = petitions.PetitionCreate(
         title="A long log", summary="A benchmark", target="Us", goal=1_000_000, slug=slug, verification=["code"]
     )
-    petition_id = await petitions.create(db, organizer_id=organizer, data=data)
+    petition_id = await petitions.create(db, settings, organizer_id=organizer, data=data)
     await petitions.publish(db, settings, organizer_id=organizer, slug=petition_id)
     times: list[float] = []
     for start in range(0, entries, batch):
