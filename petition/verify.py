@@ -683,6 +683,7 @@ class Verdict:
     saved_size: int | None
     page_count: object = None  # the petition page's signature_count, when it could be read
     page_codes: object = None  # the petition page's codes_issued, when it could be read
+    page_purged: object = False  # the petition page's purged_at (None: not purged), when it could be read
 
 
 def fetch_keys(client: Client, petition: Petition) -> tuple[list[str], list[str]]:
@@ -758,6 +759,7 @@ def check(client: Client, petition: Petition, saved: dict | None, stderr: TextIO
     # The petition's own page first: an address by id (…/p/<id>) is checked under its slug. Its
     # count is only compared, never trusted: the log is what is checked.
     page_count = page_codes = None
+    page_purged: object = False
     try:
         petition_json = client.get_json(petition.api(f"/petitions/{petition.slug}"))
     except CannotVerify:
@@ -765,6 +767,7 @@ def check(client: Client, petition: Petition, saved: dict | None, stderr: TextIO
     if isinstance(petition_json, dict):
         page_count = petition_json.get("signature_count")
         page_codes = petition_json.get("codes_issued")
+        page_purged = petition_json.get("purged_at", False)
         slug = petition_json.get("slug")
         if isinstance(slug, str) and slug != petition.slug and re.fullmatch(r"[a-z0-9-]{1,60}", slug):
             petition = Petition(petition.scheme, petition.host, petition.port, petition.service, petition.prefix, slug)
@@ -796,7 +799,7 @@ def check(client: Client, petition: Petition, saved: dict | None, stderr: TextIO
             "fork",
             f"The first {saved_size} entries are not the ones checked last time: the log rewrote its history.",
         )
-    return Verdict(origin, size, root, key, key in retired, tally, saved_size, page_count, page_codes)
+    return Verdict(origin, size, root, key, key in retired, tally, saved_size, page_count, page_codes, page_purged)
 
 
 # -- The state file: the checkpoint each log had when last found consistent -------------------
@@ -893,6 +896,17 @@ def report(verdict: Verdict, state_path: Path) -> list[str]:
         lines.append(
             f"WARNING: the petition page says {verdict.page_codes} printed codes were issued; its log commits "
             f"{tally.codes_committed}."
+        )
+    # The page's purged_at against the log's purge record (False: the page did not say).
+    if verdict.page_purged is None and tally.purge_index is not None:
+        lines.append(
+            "WARNING: the petition page does not say its identifying data was destroyed; its log records "
+            "that it was (a purge may have happened since the page was read)."
+        )
+    elif isinstance(verdict.page_purged, str) and tally.purge_index is None:
+        lines.append(
+            f"WARNING: the petition page says its identifying data was destroyed ({printable(verdict.page_purged)}); "
+            "its log holds no record of it."
         )
     lines.append(f"consistent, {tally.count} signatures")
     return lines

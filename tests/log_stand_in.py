@@ -78,6 +78,7 @@ class StandInLog:
         self.retired: list[str] = []
         self.signature_count = signature_count
         self.codes_issued: object = None
+        self.purged_at: object = False  # False: the page does not say (an older service)
         self.connections = 0
         self.requests: list[str] = []
         self.encoded: dict[int, str] = {}  # index -> the base64 to serve instead of the entry's own
@@ -161,6 +162,8 @@ class StandInLog:
             }
         elif path == api:
             document = {"slug": self.slug, "signature_count": self.signature_count, "codes_issued": self.codes_issued}
+            if self.purged_at is not False:
+                document["purged_at"] = self.purged_at
         else:
             document = {"error": {"code": "not_found", "message": "There is no such page."}}
             return 404, "application/json", json.dumps(document).encode()

@@ -362,6 +362,29 @@ def test_a_purge_record_is_accepted_reported_and_leaves_the_count_as_it_was(log:
     assert lines[-1] == f"consistent, {GOOD_COUNT} signatures"
 
 
+@pytest.mark.parametrize(
+    ("purge_record", "page_says", "warning"),
+    [
+        (True, None, "WARNING: the petition page does not say its identifying data was destroyed; its log records"),
+        (False, "2026-06-03T00:00:00Z", "WARNING: the petition page says its identifying data was destroyed"),
+        (True, "2026-06-03T00:00:00Z", None),
+        (False, None, None),
+    ],
+)
+def test_a_page_and_a_log_that_disagree_about_the_purge_are_warned_of(
+    log: StandInLog, state: Path, purge_record: bool, page_says: str | None, warning: str | None
+) -> None:
+    log.publish([*GOOD, purge()] if purge_record else GOOD)
+    log.purged_at = page_says
+    result = run(log.url, state)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING:")]
+    if warning is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and warnings[0].startswith(warning), warnings
+
+
 def test_a_log_without_a_purge_record_says_nothing_of_one(log: StandInLog, state: Path) -> None:
     result = run(log.url, state)
     assert result.returncode == 0 and "Purge" not in result.stdout and "destroyed" not in result.stdout
