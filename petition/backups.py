@@ -48,6 +48,10 @@ def write_sqlite_backup(database_url: str, target: str | Path) -> Backup:
     with its folder. Raises BackupRefused for a PATH that exists, is a folder, or cannot be
     created; BackupFailed when the copy fails, after removing what it wrote.
     """
+    if not str(target).strip():
+        raise BackupRefused("no PATH given; give the name of a new file for the backup")
+    if any(ord(char) < 32 or ord(char) == 127 for char in str(target)):
+        raise BackupRefused(f"{str(target)!r} holds a control character; give a plain file name")
     path = Path(os.path.abspath(target))
     if path.is_dir():
         raise BackupRefused(f"{str(path)!r} is a folder; give the name of a new file in it")

@@ -238,7 +238,7 @@ def test_backup_says_where_it_wrote_the_size_and_how_long_to_keep_it(tmp_path: P
     assert "apart from the secrets" in reminder and "PEPPER" in reminder and "ENCRYPTION_KEY" in reminder
 
 
-def test_backup_refuses_a_path_that_exists_or_is_a_folder_and_changes_nothing(tmp_path: Path) -> None:
+def test_backup_refuses_a_path_that_exists_is_a_folder_or_is_no_name_and_changes_nothing(tmp_path: Path) -> None:
     migrated_folder(tmp_path)
     (tmp_path / "earlier.db").write_bytes(b"an earlier backup")
     (tmp_path / "folder").mkdir()
@@ -249,6 +249,9 @@ def test_backup_refuses_a_path_that_exists_or_is_a_folder_and_changes_nothing(tm
         ("folder", "is a folder"),
         ("dangling", "exists"),
         ("data/petition.db", "exists"),
+        ("", "no PATH given"),
+        ("  ", "no PATH given"),
+        ("copy\n.db", "control character"),
     ):
         done = run(tmp_path, "backup", path)
         assert done.returncode == 2, (path, done.stderr)
