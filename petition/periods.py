@@ -48,6 +48,13 @@ def deadline_is_longest(row: Row, settings: Settings) -> bool:
     return opened is not None and row["closes_at"] == longest_deadline(int(opened), settings)
 
 
+def closed_by_deadline(row: Row) -> bool:
+    """Whether the petition was closed by its deadline (closed at or after it), not by hand before
+    it: only then do its pages say that the deadline closed it. `row` as it is now
+    (petitions.as_of: an open petition past its deadline is closed by it)."""
+    return row["closed_at"] is not None and row["closes_at"] is not None and row["closed_at"] >= row["closes_at"]
+
+
 def deadline_problem(row: Row | None, closes_at: int, settings: Settings, moment: int) -> str | None:
     """None when `closes_at` is at most MAX_OPEN_DAYS after the petition opens (an open
     petition's opened_at; a new petition's or a draft's: `moment`, as if it opened now), else why
