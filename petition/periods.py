@@ -35,6 +35,18 @@ def destroyed_at(row: Row) -> int | None:
     return int(row["closed_at"]) + int(row["retention_days"]) * DAY
 
 
+def shortening_destroys_now(row: Row, retention_days: int, moment: int) -> bool:
+    """Whether shortening a closed petition's retention period to `retention_days` puts its
+    destruction at or before `moment` (seconds since the epoch), so that the purge job destroys its
+    identifying data at its next round, within a minute, which cannot be undone. False for a
+    period no shorter than the current one, and for a draft, an open or a purged petition. `row` as
+    it is now (petitions.as_of)."""
+    current = destroyed_at(row)
+    if current is None or retention_days >= int(row["retention_days"]):
+        return False
+    return int(row["closed_at"]) + retention_days * DAY <= moment
+
+
 def longest_deadline(opened_at: int, settings: Settings) -> int:
     """The latest deadline a petition opened at `opened_at` may have (seconds since the epoch):
     MAX_OPEN_DAYS later; a petition without a deadline closes then."""
