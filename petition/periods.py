@@ -35,6 +35,18 @@ def destroyed_at(row: Row) -> int | None:
     return int(row["closed_at"]) + int(row["retention_days"]) * DAY
 
 
+def shortening_destroys_now(row: Row, retention_days: int, moment: int) -> bool:
+    """Whether shortening a closed petition's retention period to `retention_days` puts its
+    destruction at or before `moment` (seconds since the epoch), so that the purge job destroys its
+    identifying data at its next round, within a minute, which cannot be undone. False for a
+    period no shorter than the current one, and for a draft, an open or a purged petition. `row` as
+    it is now (petitions.as_of)."""
+    current = destroyed_at(row)
+    if current is None or retention_days >= int(row["retention_days"]):
+        return False
+    return int(row["closed_at"]) + retention_days * DAY <= moment
+
+
 def longest_deadline(opened_at: int, settings: Settings) -> int:
     """The latest deadline a petition opened at `opened_at` may have (seconds since the epoch):
     MAX_OPEN_DAYS later; a petition without a deadline closes then."""
@@ -46,6 +58,13 @@ def deadline_is_longest(row: Row, settings: Settings) -> bool:
     had none, or chosen so), so its pages can say why it closes then."""
     opened = row["opened_at"]
     return opened is not None and row["closes_at"] == longest_deadline(int(opened), settings)
+
+
+def closed_by_deadline(row: Row) -> bool:
+    """Whether the petition was closed by its deadline (closed at or after it), not by hand before
+    it: only then do its pages say that the deadline closed it. `row` as it is now
+    (petitions.as_of: an open petition past its deadline is closed by it)."""
+    return row["closed_at"] is not None and row["closes_at"] is not None and row["closed_at"] >= row["closes_at"]
 
 
 def deadline_problem(row: Row | None, closes_at: int, settings: Settings, moment: int) -> str | None:

@@ -14,8 +14,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import addresses, languages, petitions, queries, zones
-from .database import Row
+from . import addresses, languages, periods, petitions, queries, zones
+from .database import Row, now
 from .field_messages import FieldWords, field_messages
 from .login import guard, page
 from .parameters import form_number
@@ -73,6 +73,18 @@ PETITION_WORDS = {
     "language": FieldWords("The language"),
     "retention_days": FieldWords("Days to keep private data", "Enter a number of days from 0 to 365"),
 }
+# The confirmation of a retention period that destroys identifying data at once: its button sends
+# the period it confirms, so a different period typed afterwards is asked about again.
+CONFIRM_RETENTION = "confirm_retention_days"
+
+
+def frozen_retention_words(current: int) -> str:
+    """A published petition's refusal of a retention period that is no number from 0 to 365, naming
+    its current maximum too, as the field's hint does."""
+    return (
+        f"Enter a number of days from 0 to 365, and now at most {current:,}: "
+        "once published it can be shortened, never lengthened."
+    )
 
 
 def field_errors(error: ValidationError) -> dict[str, str]:
@@ -165,14 +177,26 @@ async def new_petition_page(request: Request) -> Response:
     return page(request, "petition_form.html", form_context(None, defaults, {}))
 
 
-def form_context(row: Row | None, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    """What the petition form shows: a new draft's (row None), or an existing petition's settings page."""
+def form_context(
+    row: Row | None, values: dict[str, Any], errors: dict[str, str], *, confirm_retention: int | None = None
+) -> dict[str, Any]:
+    """What the petition form shows: a new draft's (row None), or an existing petition's settings page.
+
+    `confirm_retention`: a retention period (days) that would destroy the closed petition's
+    identifying data at once, which the form warns about and asks to confirm before saving."""
+    destroyed_at = None
+    if row is not None and confirm_retention is not None:
+        closed = petitions.as_of(row)  # closed by its deadline before the closing job stamped it
+        destroyed_at = petitions.iso(int(closed["closed_at"]) + confirm_retention * periods.DAY, row["time_zone"])
     return {
         "petition": row,
         "values": values,
         "errors": errors,
         "frozen": bool(row) and row["state"] != "draft",
         "takes_codes": bool(row) and takes_codes(row),  # its sub-navigation offers the codes page
+        "confirm_retention": confirm_retention,
+        "confirm_field": CONFIRM_RETENTION,
+        "destroyed_at": destroyed_at,
     }
 
 
@@ -222,6 +246,7 @@ async def edit(request: Request) -> Response:
         same_zone = values.get("time_zone", row["time_zone"]) == row["time_zone"]
         if same_zone and str(form.get("closes_at") or "").strip() == form_defaults(row)["closes_at"] != "":
             values.pop("closes_at")
+        confirmed = str(form.get(CONFIRM_RETENTION) or "")
     if frozen:  # a published petition's slug never changes
         values.pop("slug", None)
         values.pop("timeline_floor", None)
@@ -230,10 +255,22 @@ async def edit(request: Request) -> Response:
     try:
         data = PetitionUpdate.model_validate(values)
         settings = request.app.state.settings
+        # What cannot be undone asks first: a period whose end has passed would have the purge job
+        # destroy the identifying data within a minute. (The API, for scripts, does not ask.)
+        shorter = data.retention_days
+        if (
+            shorter is not None
+            and periods.shortening_destroys_now(petitions.as_of(row), shorter, now())
+            and confirmed != str(shorter)
+        ):
+            return page(request, "petition_form.html", form_context(row, shown, {}, confirm_retention=shorter))
         await petitions.update(request.app.state.db, settings, organizer_id=organizer.id, slug=row["id"], data=data)
         request.app.state.public_cache.clear()
     except ValidationError as error:
-        return page(request, "petition_form.html", form_context(row, shown, field_errors(error)), status=422)
+        errors = field_errors(error)
+        if frozen and "retention_days" in errors:  # the hint's maximum, said again where the error is
+            errors["retention_days"] = frozen_retention_words(int(row["retention_days"]))
+        return page(request, "petition_form.html", form_context(row, shown, errors), status=422)
     except PetitionError as error:
         errors = {error.field or "form": error.message}
         return page(request, "petition_form.html", form_context(row, shown, errors), status=error.status)

@@ -89,6 +89,7 @@ async def _render(request: Request, row: Row, *, flyer: str = "") -> Response:
         "petition": view,
         "row": row,
         "deadline_is_longest": periods.deadline_is_longest(row, settings),
+        "closed_by_deadline": periods.closed_by_deadline(petitions.as_of(row)),
         "destroyed_at": petitions.iso(periods.destroyed_at(row), row["time_zone"]),
         "floor": row["timeline_floor"],
         "draft": row["state"] == "draft",

@@ -107,6 +107,7 @@ def task_page(
         "values": values or {},
         "min_cell_size": settings.min_cell_size,
         "deadline_is_longest": periods.deadline_is_longest(row, settings),
+        "closed_by_deadline": periods.closed_by_deadline(petitions.as_of(row)),
         "destroyed_at": petitions.iso(periods.destroyed_at(row), row["time_zone"]),
     }
     return page(request, template, {**shared, **context}, status=status)

@@ -17,7 +17,7 @@ from . import addresses, languages, queries, tlog, zones
 from .database import Database, Row, Transaction, is_unique_violation, now
 from .organizers import audit
 from .parameters import Moment
-from .periods import DAY, days, deadline_problem, longest_deadline
+from .periods import DAY, closed_by_deadline, days, deadline_problem, longest_deadline
 from .settings import MAX_RETENTION_DAYS, Settings
 from .text import LINE, PROSE, SENTENCE
 from .tokens import new_id
@@ -293,7 +293,7 @@ def closed_at(row: Row) -> str | None:
     the minute already, and a deadline rounded down to the start of its day would read, west of the
     petition's zone or in an hourly view, as a close before the deadline); otherwise rounded down
     to the floor like every time shown."""
-    if row["closed_at"] is not None and row["closes_at"] is not None and row["closed_at"] >= row["closes_at"]:
+    if closed_by_deadline(row):
         return iso(row["closes_at"], row["time_zone"])
     return floor_time(row["closed_at"], row["timeline_floor"], row["time_zone"])
 

@@ -195,11 +195,14 @@ def signer_page(request: Request, template: str, context: dict[str, object], sta
 
 
 async def page_petition(request: Request) -> tuple[Row, dict[str, object]] | Response:
-    """The petition of a signer's page (and its public view), or the 404 page."""
+    """The petition of a signer's page and what every such page shows (its public view; `purged`:
+    whether its identifying data was destroyed), or the 404 page."""
     row = await petitions.visible_to(request.app.state.db, request.path_params["slug"], None)
     if row is None:
         return signer_page(request, "error.html", {"title": "Not found", "message": "There is no petition here."}, 404)
-    return row, {"petition": petitions.public_view(row, request.app.state.settings.base_url)}
+    view = petitions.public_view(row, request.app.state.settings.base_url)
+    # `purged`: its identifying data was destroyed, so it keeps no updates addresses to offer.
+    return row, {"petition": view, "purged": row["purged_at"] is not None}
 
 
 async def updates_action(request: Request) -> Response:

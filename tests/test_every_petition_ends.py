@@ -16,6 +16,7 @@ from petition import petitions
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction, now
 from petition.settings import Settings
+from petition.text import long_date
 
 from .conftest import make_settings, start_app
 from .test_login import csrf_of, log_in
@@ -100,6 +101,32 @@ async def test_a_petition_without_a_deadline_closes_by_itself_max_open_days_afte
     assert view["state"] == "closed" and view["closed_at"] == view["closes_at"] == petitions.iso(opened + LONGEST)
     page = " ".join((await client.get(f"/p/{slug}")).text.split())
     assert f"{LONGEST_DAYS} days after it opened (the longest a petition may stay open); no more signatures" in page
+    await log_in(client, "alice@example.org")
+    overview = " ".join((await client.get(f"/organize/petitions/{slug}")).text.split())
+    closed = long_date(petitions.iso(opened + LONGEST), "hour")
+    assert (
+        f"<dt>Closed</dt><dd>On {closed}, by its deadline, {LONGEST_DAYS} days after it opened: "
+        "the longest a petition may stay open</dd>"
+    ) in overview
+    assert "<dt>Deadline</dt>" not in overview, "a closed petition has no deadline ahead"
+
+
+async def test_a_petition_closed_by_hand_says_when_it_closed_not_that_its_longest_deadline_closed_it(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    # Published without a deadline (so it gets the longest one), closed by hand on its first day.
+    slug = await open_petition(client, token)
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    view = (await client.get(f"/api/v1/petitions/{slug}")).json()
+    page = " ".join((await client.get(f"/p/{slug}")).text.split())
+    assert f"Closed on {long_date(view['closed_at'])}; no more signatures." in page
+    assert "after it opened (the longest a petition may stay open)" not in page
+    await log_in(client, "alice@example.org")
+    overview = " ".join((await client.get(f"/organize/petitions/{slug}")).text.split())
+    assert (
+        f"<dt>Closed</dt><dd>On {long_date(view['closed_at'])}, by an organizer, before its deadline</dd>" in overview
+    )
+    assert "<dt>Deadline</dt>" not in overview and "the longest a petition may stay open" not in overview
 
 
 async def test_a_deadline_later_than_max_open_days_is_refused_and_changes_nothing(

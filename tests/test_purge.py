@@ -266,6 +266,40 @@ async def test_after_a_purge_no_updates_address_is_taken(
     assert await app.state.db.fetch_val("SELECT COUNT(*) FROM contact_confirmations") == 0
 
 
+async def test_after_a_purge_the_receipt_pages_offer_no_updates(
+    app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str
+) -> None:
+    signed = await seed(app, client, smtp, token, close=False)
+    [code] = (
+        await client.post(f"/api/v1/petitions/{signed.slug}/codes", json={"count": 1}, headers=bearer(token))
+    ).json()["codes"]
+    # Signed on the page with an updates address: this device's receipt page offers to confirm it.
+    answer = await client.post(f"/p/{signed.slug}/sign", data={"code": code, "updates": "late.updates@elsewhere.org"})
+    assert answer.status_code == 303 and answer.headers["location"] == f"/p/{signed.slug}/signed"
+    assert "Confirm your updates address" in (await client.get(f"/p/{signed.slug}/signed")).text
+    receipt_page = f"/p/{signed.slug}/receipt"
+    before = (await client.post(receipt_page, data={"receipt": signed.receipts[0]})).text
+    assert "Stop updates" in before and "Updates by email" in before
+    assert (await client.post(f"/api/v1/petitions/{signed.slug}/close", headers=bearer(token))).status_code == 200
+    assert (await client.post(f"/api/v1/petitions/{signed.slug}/purge", headers=bearer(token))).status_code == 200
+    after_signing = (await client.get(f"/p/{signed.slug}/signed")).text
+    assert "Your receipt" in after_signing and "Confirm your updates address" not in after_signing
+    assert f'action="/p/{signed.slug}/updates"' not in after_signing
+    for receipt in signed.receipts:
+        after = await client.post(receipt_page, data={"receipt": receipt})
+        assert after.status_code == 200 and "counted" in after.text
+        assert "Stop updates" not in after.text and "Updates by email" not in after.text
+        assert f'action="/p/{signed.slug}/updates"' not in after.text
+        assert "it keeps no updates addresses, and sends no updates" in after.text
+    # The refusals stay, for a form sent from a page loaded before the purge.
+    stop = await client.post(receipt_page, data={"receipt": signed.receipts[0], "action": "unsubscribe"})
+    assert stop.status_code == 409 and "Stop updates" not in stop.text
+    give = await client.post(
+        f"/p/{signed.slug}/updates", data={"receipt": signed.receipts[0], "address": "later@elsewhere.org"}
+    )
+    assert give.status_code == 409 and "Updates by email" not in give.text
+
+
 async def test_the_job_purges_when_the_retention_period_ends_not_a_second_early(
     app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str
 ) -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import periods, petitions
+from petition import periods, petitions, purge
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction, now
 from petition.settings import Settings
@@ -181,8 +181,13 @@ async def test_the_organizer_form_of_a_closed_petition_holds_only_the_retention_
     assert longer.status_code == 422
     assert 'id="retention_days-error">The retention period can be shortened, never lengthened' in longer.text
     assert 'value="45"' in longer.text, "the value typed is shown again"
-    bad = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": "1.5"})
-    assert bad.status_code == 422 and "Enter a number of days from 0 to 365." in bad.text
+    for typed in ("1.5", "400"):
+        bad = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": typed})
+        assert bad.status_code == 422
+        assert (
+            'id="retention_days-error">Enter a number of days from 0 to 365, and now at most 30: '
+            "once published it can be shortened, never lengthened.</p>"
+        ) in bad.text, "the refusal names the current maximum, as the hint does"
     assert await retention_of(app.state.db, slug) == 30
     saved = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": "5"})
     assert saved.status_code == 303
@@ -221,6 +226,66 @@ async def test_the_organizer_form_refuses_a_longer_retention_period_on_an_open_p
     after = await petitions.find(app.state.db, slug)
     assert after is not None and after["retention_days"] == 29
     assert after["closes_at"] == row["closes_at"], "saving the form as shown leaves the deadline to the second"
+
+
+async def test_the_organizer_form_asks_before_a_shorter_retention_period_destroys_identifying_data_at_once(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token, retention_days=30)
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    closed_at = now() - 5 * 86400
+    await set_columns(app, slug, closed_at=closed_at)
+    petition_id = (await client.get(f"/api/v1/petitions/{slug}")).json()["id"]
+    await log_in(client, "alice@example.org")
+    edit = f"/organize/petitions/{petition_id}/edit"
+    csrf = await csrf_of(client, edit)
+    warning = "Identifying data will be destroyed within a minute: this cannot be undone."
+    for days, words in ((3, "destroyed 3 days after this petition closes"), (0, "destroyed when this petition closes")):
+        asked = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": str(days)})
+        page = " ".join(asked.text.split())
+        assert asked.status_code == 200 and warning in page
+        assert f"{words} (on {long_date(petitions.iso(closed_at + days * 86400))}), which has passed" in page
+        assert f'name="confirm_retention_days" value="{days}">Yes, save and destroy it now</button>' in page
+        assert f'value="{days}" required' in page, "the period typed is shown again"
+        assert await retention_of(app.state.db, slug) == 30, "nothing is saved before it is confirmed"
+    # A confirmation of another period confirms nothing: the period typed is asked about again.
+    other = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": "2", "confirm_retention_days": "3"})
+    assert other.status_code == 200 and warning in other.text
+    assert await retention_of(app.state.db, slug) == 30
+    # A shorter period whose end is still ahead is saved without asking.
+    later = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": "10"})
+    assert later.status_code == 303 and await retention_of(app.state.db, slug) == 10
+    confirmed = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": "3", "confirm_retention_days": "3"})
+    assert confirmed.status_code == 303 and await retention_of(app.state.db, slug) == 3
+
+
+async def test_the_api_shortens_a_closed_petitions_retention_period_into_the_past_without_asking(
+    app: Starlette, client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(purge, "purge_due", nothing_due)  # the purge job's round is not this test's
+    slug = await open_petition(client, token, retention_days=30)
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    shortened = await patch(client, token, slug, retention_days=0)
+    assert shortened.status_code == 200 and await retention_of(app.state.db, slug) == 0
+    row = await petitions.find(app.state.db, slug)
+    assert row is not None and periods.destroyed_at(row) is not None and periods.destroyed_at(row) <= now()
+
+
+async def nothing_due(*args: object, **kwargs: object) -> list[str]:
+    return []
+
+
+async def test_a_closed_petitions_overview_says_its_retention_period_in_words(
+    app: Starlette, client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(purge, "purge_due", nothing_due)  # so it stays unpurged while the page is read
+    slug = await open_petition(client, token, retention_days=0)
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    await log_in(client, "alice@example.org")
+    overview = " ".join((await client.get(f"/organize/petitions/{slug}")).text.split())
+    day = long_date((await client.get(f"/api/v1/petitions/{slug}")).json()["closed_at"])
+    assert f"What could identify its signers is destroyed when this petition closes, on {day}." in overview
+    assert "0 days" not in overview
 
 
 @pytest.mark.parametrize(
