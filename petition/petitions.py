@@ -216,6 +216,8 @@ class PetitionPublic(BaseModel):
     opened_at: str | None
     closes_at: str | None
     closed_at: str | None
+    # Days after the close until what could identify its signers is destroyed (its pages say it in words).
+    retention_days: int
     # When its identifying data was destroyed (the retention purge), rounded down like closed_at; null until then.
     purged_at: str | None
     text_changed_at: str | None
@@ -232,7 +234,6 @@ class PetitionOrganizerView(PetitionPublic):
     show_names: bool
     reasons_enabled: bool
     timeline_floor: str
-    retention_days: int
     created_at: str
 
 
@@ -340,6 +341,7 @@ def public_view(row: Row, base_url: str) -> PetitionPublic:
         opened_at=floor_time(row["opened_at"], floor, zone),
         closes_at=iso(row["closes_at"], zone),
         closed_at=closed_at(row),
+        retention_days=row["retention_days"],
         purged_at=floor_time(row["purged_at"], floor, zone),
         text_changed_at=floor_time(row["text_changed_at"], floor, zone),
         time_zone=zone,
@@ -356,7 +358,6 @@ def organizer_view(row: Row, base_url: str) -> PetitionOrganizerView:
         show_names=bool(row["show_names"]),
         reasons_enabled=bool(row["reasons_enabled"]),
         timeline_floor=row["timeline_floor"],
-        retention_days=row["retention_days"],
         created_at=iso(row["created_at"], row["time_zone"]) or "",
     )
 

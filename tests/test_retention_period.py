@@ -19,6 +19,7 @@ from petition.text import long_date
 from .conftest import make_settings
 from .test_login import csrf_of, log_in
 from .test_petitions import PETITION, bearer, create
+from .test_every_petition_ends import set_columns
 from .test_signing import open_petition
 
 pytestmark = pytest.mark.usefixtures("organizer")
@@ -33,18 +34,6 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 async def retention_of(db: Database, key: str) -> int:
     return int(await db.fetch_val("SELECT retention_days FROM petitions WHERE id = :key OR slug = :key", {"key": key}))
-
-
-async def set_columns(app: Starlette, slug: str, **columns: object) -> None:
-    """Change a petition's row as time or another job would (a close, a purge), and drop the caches."""
-    assignments = ", ".join(f"{name} = :{name}" for name in columns)
-
-    async def unit(tx: Transaction) -> None:
-        await tx.execute(f"UPDATE petitions SET {assignments} WHERE slug = :slug", {**columns, "slug": slug})
-        await tx.execute("UPDATE cache_version SET version = version + 1")
-
-    await app.state.db.write(unit)
-    app.state.public_cache.clear()
 
 
 async def patch(client: httpx.AsyncClient, token: str, slug: str, **fields: object) -> httpx.Response:
