@@ -12,14 +12,14 @@ from starlette.applications import Starlette
 
 from petition import periods, petitions, purge
 from petition.csrf import FORM_FIELD
-from petition.database import Database, Transaction, now
+from petition.database import Database, now
 from petition.settings import Settings
 from petition.text import long_date
 
 from .conftest import make_settings
+from .test_every_petition_ends import set_columns
 from .test_login import csrf_of, log_in
 from .test_petitions import PETITION, bearer, create
-from .test_every_petition_ends import set_columns
 from .test_signing import open_petition
 
 pytestmark = pytest.mark.usefixtures("organizer")
