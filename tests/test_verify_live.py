@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from petition import tlog
 from petition.database import Database, Transaction
@@ -162,9 +163,18 @@ async def test_the_verifier_reports_the_real_servers_purge_record_and_refuses_an
         assert lines[-1] == "consistent, 4 signatures"
         server.kill()
 
-        # A signature after the purge, appended and signed by the service's own key, is refused.
+        # The service's own append refuses any entry after the purge record.
+        entry = [(tlog.signature_entry("email", bytes(32)), bytes(32))]
+        with pytest.raises(tlog.LogError, match="takes no more entries"):
+            await db.write(lambda tx: tlog.append(tx, settings, pid, entry))
+
+        # A signature after the purge, appended and signed with the service's own key by a service
+        # without that guard (its purged_at cleared for the append), is refused by the verifier.
         async def sign_after(tx: Transaction) -> None:
-            await tlog.append(tx, settings, pid, [(tlog.signature_entry("email", bytes(32)), bytes(32))])
+            purged_at = await tx.fetch_val("SELECT purged_at FROM petitions WHERE id = :p", {"p": pid})
+            await tx.execute("UPDATE petitions SET purged_at = NULL WHERE id = :p", {"p": pid})
+            await tlog.append(tx, settings, pid, entry)
+            await tx.execute("UPDATE petitions SET purged_at = :t WHERE id = :p", {"t": purged_at, "p": pid})
 
         await db.write(sign_after)
         server.start()
