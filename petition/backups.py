@@ -48,15 +48,7 @@ def write_sqlite_backup(database_url: str, target: str | Path) -> Backup:
     with its folder. Raises BackupRefused for a PATH that exists, is a folder, or cannot be
     created; BackupFailed when the copy fails, after removing what it wrote.
     """
-    if not str(target).strip():
-        raise BackupRefused("no PATH given; give the name of a new file for the backup")
-    if any(ord(char) < 32 or ord(char) == 127 for char in str(target)):
-        raise BackupRefused(f"{str(target)!r} holds a control character; give a plain file name")
-    path = Path(os.path.abspath(target))
-    if path.is_dir():
-        raise BackupRefused(f"{str(path)!r} is a folder; give the name of a new file in it")
-    if os.path.lexists(path):
-        raise BackupRefused(f"{str(path)!r} exists; a backup never overwrites a file, give a new name")
+    path = checked_path(target)
     journal = Path(f"{path}-journal")
     journal_was_there = os.path.lexists(journal)
     _create_private(path)
@@ -80,6 +72,26 @@ def write_sqlite_backup(database_url: str, target: str | Path) -> Backup:
             raise BackupFailed(f"cannot write {str(path)!r}: {error.strerror or error}") from None
         raise
     return Backup(path=path, size=size)
+
+
+def checked_path(target: str | Path) -> Path:
+    """PATH as the absolute path of a new file, on either database; BackupRefused (one line) when
+    it is empty, holds a control character, names a folder (a trailing slash does too), exists
+    (even as a dangling link: a backup never overwrites), or its folder does not exist."""
+    text = str(target)
+    if not text.strip():
+        raise BackupRefused("no PATH given; give the name of a new file for the backup")
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise BackupRefused(f"{text!r} holds a control character; give a plain file name")
+    path = Path(os.path.abspath(text))
+    if path.is_dir() or text.endswith(os.sep):
+        raise BackupRefused(f"{text!r} names a folder; give the name of a new file in it")
+    if os.path.lexists(path):
+        raise BackupRefused(f"{str(path)!r} exists; a backup never overwrites a file, give a new name")
+    if not path.parent.is_dir():
+        what = "is not a folder" if os.path.lexists(path.parent) else "does not exist"
+        raise BackupRefused(f"cannot write {str(path)!r}: {str(path.parent)!r} {what}")
+    return path
 
 
 def _create_private(path: Path) -> None:

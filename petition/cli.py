@@ -279,13 +279,15 @@ def run_backup(args: argparse.Namespace) -> int:
     """Where the backup went, its size, and how long to keep it; exit 2 for a PATH refused or a
     PostgreSQL database (with the pg_dump command to run instead), 1 when the copy fails."""
     settings = settings_or_exit()
-    if settings.database_dialect != "sqlite":
-        raise CommandError(
-            f"{args.path!r} not written: on PostgreSQL, back up with pg_dump, which takes a consistent "
-            f"snapshot while the service runs:\n  {backups.pg_dump_command(settings.database_url, args.path)}",
-            EXIT_CONFIG,
-        )
     try:
+        if settings.database_dialect != "sqlite":
+            # pg_dump overwrites: the same PATH rules, before it is given the path.
+            path = backups.checked_path(args.path)
+            raise CommandError(
+                f"{args.path!r} not written: on PostgreSQL, back up with pg_dump, which takes a consistent "
+                f"snapshot while the service runs:\n  {backups.pg_dump_command(settings.database_url, str(path))}",
+                EXIT_CONFIG,
+            )
         backup = backups.write_sqlite_backup(settings.database_url, args.path)
     except backups.BackupRefused as error:
         raise CommandError(str(error), EXIT_CONFIG) from None
@@ -294,10 +296,14 @@ def run_backup(args: argparse.Namespace) -> int:
     source = Database(settings.database_url).describe()
     print(f"wrote a backup of {source} to {str(backup.path)!r}: {size_in_words(backup.size)}, mode 0600")
     print(
-        "Keep it for less than the petitions' retention period (RETENTION_DAYS, or a petition's shorter "
-        "retention_days): a backup still holds what a later purge destroys. Store it apart from the secrets "
+        "Keep it for less than the shortest retention period of the petitions it holds (RETENTION_DAYS, "
+        "unless a petition chose another retention_days; with 0, not past a petition's close): a backup "
+        "still holds what a later purge destroys. Store it apart from the secrets "
         f"({', '.join(SECRET_LENGTHS)}): with them, it tells whether a given address signed."
     )
+    secrets_file = settings.data_dir / "secrets.env"
+    if secrets_file.exists() and backup.path.parent.resolve() == settings.data_dir.resolve():
+        print(f"Note: {str(backup.path.parent)!r} also holds {secrets_file.name}: move the backup elsewhere.")
     return 0
 
 

@@ -35,16 +35,29 @@ def destroyed_at(row: Row) -> int | None:
     return int(row["closed_at"]) + int(row["retention_days"]) * DAY
 
 
-def shortening_destroys_now(row: Row, retention_days: int, moment: int) -> bool:
+# A shortening whose new end falls within this much of now is asked about first, as one already
+# past is: the purge job would destroy the data on the day, before anyone thinks twice.
+SOON = DAY
+# The purge job looks every few seconds: an end this close is "within a minute".
+WITHIN_A_MINUTE = 60
+
+
+def shortening_destroys_soon(row: Row, retention_days: int, moment: int) -> bool:
     """Whether shortening a closed petition's retention period to `retention_days` puts its
-    destruction at or before `moment` (seconds since the epoch), so that the purge job destroys its
-    identifying data at its next round, within a minute, which cannot be undone. False for a
-    period no shorter than the current one, and for a draft, an open or a purged petition. `row` as
-    it is now (petitions.as_of)."""
+    destruction before `moment + SOON` (seconds since the epoch): the purge job would destroy its
+    identifying data within the day (within a minute, when the end has passed), which cannot be
+    undone. False for a period no shorter than the current one, and for a draft, an open or a
+    purged petition. `row` as it is now (petitions.as_of)."""
     current = destroyed_at(row)
     if current is None or retention_days >= int(row["retention_days"]):
         return False
-    return int(row["closed_at"]) + retention_days * DAY <= moment
+    return int(row["closed_at"]) + retention_days * DAY < moment + SOON
+
+
+def how_soon(end: int, moment: int) -> str:
+    """When a destruction due at `end` happens, seen at `moment`: "within a minute" (the end has
+    passed, or is a minute away at most), else "within a day"."""
+    return "within a minute" if end <= moment + WITHIN_A_MINUTE else "within a day"
 
 
 def longest_deadline(opened_at: int, settings: Settings) -> int:

@@ -184,10 +184,12 @@ def form_context(
 
     `confirm_retention`: a retention period (days) that would destroy the closed petition's
     identifying data at once, which the form warns about and asks to confirm before saving."""
-    destroyed_at = None
+    destroyed_at = how_soon = None
     if row is not None and confirm_retention is not None:
         closed = petitions.as_of(row)  # closed by its deadline before the closing job stamped it
-        destroyed_at = petitions.iso(int(closed["closed_at"]) + confirm_retention * periods.DAY, row["time_zone"])
+        end = int(closed["closed_at"]) + confirm_retention * periods.DAY
+        destroyed_at = petitions.iso(end, row["time_zone"])
+        how_soon = periods.how_soon(end, now())
     return {
         "petition": row,
         "values": values,
@@ -197,6 +199,7 @@ def form_context(
         "confirm_retention": confirm_retention,
         "confirm_field": CONFIRM_RETENTION,
         "destroyed_at": destroyed_at,
+        "how_soon": how_soon,
     }
 
 
@@ -255,12 +258,13 @@ async def edit(request: Request) -> Response:
     try:
         data = PetitionUpdate.model_validate(values)
         settings = request.app.state.settings
-        # What cannot be undone asks first: a period whose end has passed would have the purge job
-        # destroy the identifying data within a minute. (The API, for scripts, does not ask.)
+        # What cannot be undone asks first: a period whose end has passed, or comes within the day,
+        # would have the purge job destroy the identifying data then. (The API, for scripts, does
+        # not ask.)
         shorter = data.retention_days
         if (
             shorter is not None
-            and periods.shortening_destroys_now(petitions.as_of(row), shorter, now())
+            and periods.shortening_destroys_soon(petitions.as_of(row), shorter, now())
             and confirmed != str(shorter)
         ):
             return page(request, "petition_form.html", form_context(row, shown, {}, confirm_retention=shorter))

@@ -903,10 +903,10 @@ def report(verdict: Verdict, state_path: Path) -> list[str]:
             "WARNING: the petition page does not say its identifying data was destroyed; its log records "
             "that it was (a purge may have happened since the page was read)."
         )
-    elif isinstance(verdict.page_purged, str) and tally.purge_index is None:
+    elif verdict.page_purged is not None and verdict.page_purged is not False and tally.purge_index is None:
         lines.append(
-            f"WARNING: the petition page says its identifying data was destroyed ({printable(verdict.page_purged)}); "
-            "its log holds no record of it."
+            "WARNING: the petition page says its identifying data was destroyed "
+            f"({printable(str(verdict.page_purged))}); its log holds no record of it."
         )
     lines.append(f"consistent, {tally.count} signatures")
     return lines

@@ -238,6 +238,14 @@ def test_backup_says_where_it_wrote_the_size_and_how_long_to_keep_it(tmp_path: P
     assert "apart from the secrets" in reminder and "PEPPER" in reminder and "ENCRYPTION_KEY" in reminder
 
 
+def test_a_backup_written_beside_the_development_secrets_is_told_to_move(tmp_path: Path) -> None:
+    migrated_folder(tmp_path)
+    done = run(tmp_path, "backup", "data/inside.db")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("Note: ") and "secrets.env" in done.stdout
+    assert "Note:" not in run(tmp_path, "backup", "outside.db").stdout
+
+
 def test_backup_refuses_a_path_that_exists_is_a_folder_or_is_no_name_and_changes_nothing(tmp_path: Path) -> None:
     migrated_folder(tmp_path)
     (tmp_path / "earlier.db").write_bytes(b"an earlier backup")
@@ -246,12 +254,13 @@ def test_backup_refuses_a_path_that_exists_is_a_folder_or_is_no_name_and_changes
     before = listing(tmp_path)
     for path, says in (
         ("earlier.db", "exists"),
-        ("folder", "is a folder"),
+        ("folder", "names a folder"),
         ("dangling", "exists"),
         ("data/petition.db", "exists"),
         ("", "no PATH given"),
         ("  ", "no PATH given"),
         ("copy\n.db", "control character"),
+        ("new-folder/", "names a folder"),
     ):
         done = run(tmp_path, "backup", path)
         assert done.returncode == 2, (path, done.stderr)
@@ -305,10 +314,17 @@ def test_backup_on_postgresql_says_to_use_pg_dump_and_writes_nothing(tmp_path: P
         assert done.returncode == 2 and done.stdout == ""
         first, how = done.stderr.strip().splitlines()
         assert first.startswith("error: ") and "pg_dump" in first
-        assert how.strip().startswith("(umask 077 && pg_dump --format=custom --file=copy.dump") and flags in how
+        assert how.strip().startswith(f"(umask 077 && pg_dump --format=custom --file={tmp_path / 'copy.dump'}")
+        assert flags in how
         assert "a-password-never-shown" not in done.stderr and "Traceback" not in done.stderr
         # (DATA_DIR gets its development secrets, as with any command: that is settings' doing.)
         assert listing(tmp_path).keys() - before.keys() <= {"data/secrets.env"}, "nothing written"
+    # pg_dump would overwrite: a PATH that exists, names a folder or is empty is refused first.
+    (tmp_path / "earlier.dump").write_bytes(b"an earlier dump")
+    for path, says in (("earlier.dump", "exists"), ("data", "names a folder"), ("", "no PATH given")):
+        done = run(tmp_path, "backup", path, DATABASE_URL=made_up)
+        assert done.returncode == 2 and says in one_error_line(done) and "pg_dump" not in done.stderr
+    assert (tmp_path / "earlier.dump").read_bytes() == b"an earlier dump"
 
 
 async def test_the_pg_dump_command_it_gives_backs_up_the_service_schema_privately(tmp_path: Path) -> None:

@@ -233,9 +233,11 @@ async def test_the_organizer_form_asks_before_a_shorter_retention_period_destroy
         asked = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": str(days)})
         page = " ".join(asked.text.split())
         assert asked.status_code == 200 and warning in page
-        assert f"{words} (on {long_date(petitions.iso(closed_at + days * 86400))}), which has passed" in page
+        assert f"{words} (on {long_date(petitions.iso(closed_at + days * 86400))}):" in page
         assert f'name="confirm_retention_days" value="{days}">Yes, save and destroy it now</button>' in page
-        assert f'value="{days}" required' in page, "the period typed is shown again"
+        # The period is no field to press Enter in out of habit: it is sent again as it was typed.
+        assert f'<input type="hidden" name="retention_days" value="{days}">' in page
+        assert 'id="retention_days"' not in page and "choose another period" in page
         assert await retention_of(app.state.db, slug) == 30, "nothing is saved before it is confirmed"
     # A confirmation of another period confirms nothing: the period typed is asked about again.
     other = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": "2", "confirm_retention_days": "3"})
@@ -246,6 +248,45 @@ async def test_the_organizer_form_asks_before_a_shorter_retention_period_destroy
     assert later.status_code == 303 and await retention_of(app.state.db, slug) == 10
     confirmed = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": "3", "confirm_retention_days": "3"})
     assert confirmed.status_code == 303 and await retention_of(app.state.db, slug) == 3
+
+
+@pytest.mark.parametrize(("ends_in", "how_soon"), [(20, "within a minute"), (3600, "within a day")])
+async def test_the_organizer_form_asks_when_a_shorter_period_ends_within_the_day(
+    app: Starlette, client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch, ends_in: int, how_soon: str
+) -> None:
+    monkeypatch.setattr(purge, "purge_due", nothing_due)
+    slug = await open_petition(client, token, retention_days=30)
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    await set_columns(app, slug, closed_at=now() - 3 * 86400 + ends_in)
+    pid = (await client.get(f"/api/v1/petitions/{slug}")).json()["id"]
+    await log_in(client, "alice@example.org")
+    edit = f"/organize/petitions/{pid}/edit"
+    csrf = await csrf_of(client, edit)
+    asked = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": "3"})
+    page = " ".join(asked.text.split())
+    assert asked.status_code == 200
+    assert f"Identifying data will be destroyed {how_soon}: this cannot be undone." in page
+    assert await retention_of(app.state.db, slug) == 30
+    # A day and more away: saved without asking.
+    saved = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": "4"})
+    assert saved.status_code == 303 and await retention_of(app.state.db, slug) == 4
+
+
+async def test_a_purged_petitions_settings_page_offers_no_change(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token, retention_days=30)
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    assert (await client.post(f"/api/v1/petitions/{slug}/purge", headers=bearer(token))).status_code == 200
+    pid = (await client.get(f"/api/v1/petitions/{slug}")).json()["id"]
+    await log_in(client, "alice@example.org")
+    edit = f"/organize/petitions/{pid}/edit"
+    form = " ".join((await client.get(edit)).text.split())
+    assert "its identifying data was destroyed: nothing about it can change any more" in form
+    assert 'name="retention_days"' not in form and "can be shortened" not in form
+    csrf = await csrf_of(client, "/organize/petitions/new")
+    sent = await client.post(edit, data={FORM_FIELD: csrf, "retention_days": "0"})
+    assert sent.status_code == 409 and await retention_of(app.state.db, slug) == 30
 
 
 async def test_the_api_shortens_a_closed_petitions_retention_period_into_the_past_without_asking(

@@ -369,10 +369,11 @@ def test_a_purge_record_is_accepted_reported_and_leaves_the_count_as_it_was(log:
         (False, "2026-06-03T00:00:00Z", "WARNING: the petition page says its identifying data was destroyed"),
         (True, "2026-06-03T00:00:00Z", None),
         (False, None, None),
+        (False, True, "WARNING: the petition page says its identifying data was destroyed (True)"),
     ],
 )
 def test_a_page_and_a_log_that_disagree_about_the_purge_are_warned_of(
-    log: StandInLog, state: Path, purge_record: bool, page_says: str | None, warning: str | None
+    log: StandInLog, state: Path, purge_record: bool, page_says: object, warning: str | None
 ) -> None:
     log.publish([*GOOD, purge()] if purge_record else GOOD)
     log.purged_at = page_says
