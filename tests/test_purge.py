@@ -24,7 +24,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import checkpoints, merkle, pending, purge, queries, signatures, tlog
+from petition import checkpoints, log_check, merkle, pending, purge, queries, signatures, tlog
 from petition.batcher import close_batch
 from petition.cli import main
 from petition.csrf import FORM_FIELD
@@ -211,6 +211,9 @@ async def test_a_purge_destroys_identifying_data_from_disk_and_keeps_count_timel
         "SELECT note FROM log_checkpoints WHERE petition_id = :p AND size = :s", {"p": signed.id, "s": size}
     )
     assert stored == after["head"]["log_checkpoint"]
+    # The whole log verifies, with the verifier's own rules, and records the purge.
+    [verdict] = [verdict async for verdict in log_check.check(db, app.state.settings, signed.slug)]
+    assert verdict.line == f"ok {signed.slug} size={size} count=2 purged={size - 1}"
 
     # Receipts still get their status and an inclusion proof in the tree that holds the purge.
     entries = await db.fetch_all("SELECT data FROM log_entries WHERE petition_id = :p ORDER BY idx", {"p": signed.id})
