@@ -122,13 +122,10 @@ def body_parts(body: str, shown: int = BODY_SHOWN_CHARACTERS) -> tuple[str, str]
 
 
 async def timeline_context(db: Database, row: Row, goal: int, public_url: str) -> dict[str, object]:
-    """The chart, its table, the events, the badge and its embed code, by the petition's floor; and
-    when identifying data was destroyed (the purge event's time), if it was."""
+    """The chart, its table, the events, the badge and its embed code, by the petition's floor."""
     data = await timeline.timeline(db, row, row["timeline_floor"])
-    purged = [event.at for event in data.events if event.kind == "purged"]
     return {
         "timeline": data,
-        "purged_at": purged[0] if purged else None,  # floored, as the event shows it
         "drawing": chart.chart(data, goal, row["timeline_floor"]),
         "events": described(data, goal),
         "badge": chart.badge(row["signature_count"]),
