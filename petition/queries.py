@@ -653,8 +653,11 @@ UPDATE petitions SET purged_at = :now, version = version + 1
 WHERE id = :id AND purged_at IS NULL AND {CLOSED_AT_NOW}
 RETURNING id
 """
-SELECT_PURGED_AT = "SELECT purged_at FROM petitions WHERE id = :id"
-LOCK_PURGED_AT = "UPDATE petitions SET purged_at = purged_at WHERE id = :id RETURNING purged_at"
+SELECT_PURGED_AT = "SELECT purged_at FROM petitions WHERE id = :petition_id"
+# PostgreSQL: a write that adds identifying data outside pending_signatures (an updates address
+# waiting for its code) holds the petition's purge lock, shared, as INSERT_PENDING_POSTGRES does;
+# False while a purge holds it.
+HOLD_PURGE_LOCK_POSTGRES = f"SELECT pg_try_advisory_xact_lock_shared({PURGE_LOCK_KEY}) AS held"
 COUNT_SIGNATURES_WAITING = """
 SELECT COUNT(*) FROM pending_signatures WHERE petition_id = :petition_id AND kind <> 3
 """

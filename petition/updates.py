@@ -123,11 +123,14 @@ async def confirm(db: Database, settings: Settings, *, petition: Row, receipt: s
 
 
 async def _purged(db: Database, tx: Transaction, petition_id: str) -> bool:
-    """Inside a write: whether the petition was purged. On PostgreSQL the petition's row is locked
-    (a purge locks it first), so an address given while a purge runs in another process is either
-    refused here or written before the purge deletes it."""
-    sql = queries.LOCK_PURGED_AT if db.dialect == "postgresql" else queries.SELECT_PURGED_AT
-    return await tx.fetch_val(sql, {"id": petition_id}) is not None
+    """Inside a write: whether the petition was purged (or, on PostgreSQL, is being purged). There
+    the write holds the petition's purge lock until it commits, as every write adding pending
+    entries does, so an address given while a purge runs in another process is either refused
+    here or written before the purge, which waits for it, deletes it."""
+    key = {"petition_id": petition_id}
+    if db.dialect == "postgresql" and not await tx.fetch_val(queries.HOLD_PURGE_LOCK_POSTGRES, key):
+        return True
+    return await tx.fetch_val(queries.SELECT_PURGED_AT, key) is not None
 
 
 async def unsubscribe(db: Database, *, petition: Row, receipt: str) -> None:

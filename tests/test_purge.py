@@ -256,11 +256,25 @@ async def test_every_refused_purge_changes_nothing(
 
 
 async def test_after_a_purge_no_updates_address_is_taken(
-    app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str
+    app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str, db_url: str
 ) -> None:
     signed = await seed(app, client, smtp, token)
-    assert (await client.post(f"/api/v1/petitions/{signed.slug}/purge", headers=bearer(token))).status_code == 200
     url = f"/api/v1/petitions/{signed.slug}/signatures/updates"
+    if app.state.db.dialect == "postgresql":
+        # While another process's purge holds the petition's purge lock, an address is refused too.
+        purging = await asyncpg.connect(db_url)
+        try:
+            async with purging.transaction():
+                await purging.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('petition-purge/' || $1, 0))", signed.id
+                )
+                body = {"receipt": signed.receipts[1], "address": "racing.sentinel@elsewhere.org"}
+                answer = await client.post(url, json=body)
+                assert answer.status_code == 409 and "destroyed" in answer.json()["error"]["message"]
+        finally:
+            await purging.close()
+        assert await app.state.db.fetch_val("SELECT COUNT(*) FROM contact_confirmations") == 1, "only seed's"
+    assert (await client.post(f"/api/v1/petitions/{signed.slug}/purge", headers=bearer(token))).status_code == 200
     answer = await client.post(url, json={"receipt": signed.receipts[1], "address": "late.sentinel@elsewhere.org"})
     assert answer.status_code == 409 and "destroyed" in answer.json()["error"]["message"]
     assert await app.state.db.fetch_val("SELECT COUNT(*) FROM contact_confirmations") == 0
