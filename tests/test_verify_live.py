@@ -5,8 +5,10 @@ caught with the right kind of error. (A server that lies about history is tests/
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -53,9 +55,11 @@ async def signed_petition(server: Server) -> str:
     return str(slug)
 
 
-async def test_the_verifier_finds_the_real_servers_log_consistent_and_catches_each_tampering(
-    db_url: str, tmp_path: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def journalist_and_server(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Server, Database, str, str, Path]]:
+    """A running server with signed_petition's petition, a database handle (not yet connected),
+    and a journalist's state file: (server, db, slug, its address, the state file). Stopped and
+    removed afterwards."""
     server = Server(db_url, tmp_path)
     server.run("migrate")
     server.run("create-organizer", "verify@example.org", stdin="a passphrase for the verifier test\n")
@@ -63,9 +67,19 @@ async def test_the_verifier_finds_the_real_servers_log_consistent_and_catches_ea
     db = Database(db_url)
     try:
         slug = await signed_petition(server)
-        address = f"{server.url}/p/{slug}"
         state = tmp_path / "journalist" / "state.json"
         state.parent.mkdir()
+        yield server, db, slug, f"{server.url}/p/{slug}", state
+    finally:
+        server.kill()
+        await db.disconnect()
+        shutil.rmtree(tmp_path / "journalist", ignore_errors=True)
+
+
+async def test_the_verifier_finds_the_real_servers_log_consistent_and_catches_each_tampering(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with journalist_and_server(db_url, tmp_path) as (server, db, slug, address, state):
         good = run(address, state)
         assert good.returncode == 0, good.stderr
         assert good.stdout.splitlines()[-1] == "consistent, 4 signatures"
@@ -122,25 +136,12 @@ async def test_the_verifier_finds_the_real_servers_log_consistent_and_catches_ea
         await db.write(too_many)
         server.start()
         assert failure(run(address, tmp_path / "journalist" / "fresh.json")) == "codes-exceeded"
-    finally:
-        server.kill()
-        await db.disconnect()
-        shutil.rmtree(tmp_path / "journalist", ignore_errors=True)
 
 
 async def test_the_verifier_reports_the_real_servers_purge_record_and_refuses_an_entry_after_it(
     db_url: str, tmp_path: Path
 ) -> None:
-    server = Server(db_url, tmp_path)
-    server.run("migrate")
-    server.run("create-organizer", "verify@example.org", stdin="a passphrase for the verifier test\n")
-    server.start()
-    db = Database(db_url)
-    try:
-        slug = await signed_petition(server)
-        address = f"{server.url}/p/{slug}"
-        state = tmp_path / "journalist" / "state.json"
-        state.parent.mkdir()
+    async with journalist_and_server(db_url, tmp_path) as (server, db, slug, address, state):
         before = run(address, state)
         assert before.returncode == 0 and "Purge" not in before.stdout, before.stderr
         size = int(before.stdout.split("Tree size: ")[1].split(" ")[0])
@@ -181,7 +182,3 @@ async def test_the_verifier_reports_the_real_servers_purge_record_and_refuses_an
         refused = run(address, state)
         assert failure(refused) == "bad-entry"
         assert f"entry {size + 1} is a signature after the purge record (entry {size}): " in refused.stderr
-    finally:
-        server.kill()
-        await db.disconnect()
-        shutil.rmtree(tmp_path / "journalist", ignore_errors=True)
