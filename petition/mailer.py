@@ -29,11 +29,22 @@ SMTP_TIMEOUT_SECONDS = 30
 SMTP_CONNECTIONS = 4
 
 
+# Headers a message may not set for itself: the mailer writes these from the settings and the
+# parsed recipient, so no stored message can add a recipient or pose as another sender.
+RESERVED_HEADERS = frozenset({"from", "to", "cc", "bcc", "subject", "sender", "reply-to", "content-type"})
+
+
 @dataclass(frozen=True)
 class Mail:
+    """One message: `body` is its plain-text part; `html`, when given, an alternative part;
+    `headers` extra (name, value) pairs such as Message-ID or List-Unsubscribe (never one of
+    RESERVED_HEADERS: ValueError when sent)."""
+
     to: str
     subject: str
     body: str
+    html: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class StartTlsMissing(aiosmtplib.SMTPException):
@@ -49,14 +60,14 @@ class Mailer(Protocol):
 class OneByOne:
     """A transport that sends one message at a time with `send`."""
 
-    async def send(self, *, to: str, subject: str, body: str) -> None:
+    async def send(self, mail: Mail) -> None:
         raise NotImplementedError
 
     async def send_all(self, messages: list[Mail]) -> list[Exception | None]:
         results: list[Exception | None] = []
         for mail in messages:
             try:
-                await self.send(to=mail.to, subject=mail.subject, body=mail.body)
+                await self.send(mail)
                 results.append(None)
             except Exception as error:
                 results.append(error)
@@ -69,9 +80,13 @@ class ConsoleMailer(OneByOne):
     def __init__(self, sender: str) -> None:
         self.sender = sender
 
-    async def send(self, *, to: str, subject: str, body: str) -> None:
-        header = f"From: {self.sender}\nTo: {to}\nSubject: {subject}"
-        print(f"--- mail (development: printed, not sent) ---\n{header}\n\n{body}\n---", file=sys.stderr, flush=True)
+    async def send(self, mail: Mail) -> None:
+        lines = [f"From: {self.sender}", f"To: {mail.to}", f"Subject: {mail.subject}"]
+        lines += [f"{name}: {value}" for name, value in mail.headers]
+        header = "\n".join(lines)
+        print(
+            f"--- mail (development: printed, not sent) ---\n{header}\n\n{mail.body}\n---", file=sys.stderr, flush=True
+        )
 
 
 class SmtpMailer:
@@ -156,7 +171,13 @@ class SmtpMailer:
         message["From"] = self.settings.smtp_from
         message["To"] = to  # a parsed address: no comma, quote, comment or encoded word can add another
         message["Subject"] = mail.subject
+        for name, value in mail.headers:
+            if name.lower() in RESERVED_HEADERS:
+                raise ValueError(f"a message may not set its own {name} header")
+            message[name] = value
         message.set_content(mail.body)
+        if mail.html is not None:
+            message.add_alternative(mail.html, subtype="html")
         return message, to
 
 

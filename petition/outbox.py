@@ -43,19 +43,16 @@ async def queue(
     body: str,
     petition_id: str | None,
     expires_in: int = DEFAULT_EXPIRY_SECONDS,
+    html: str | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> None:
     """Queue a message to one parsed address inside a write; the sender sends it once the write commits.
 
     `petition_id`: the petition the message is about (a purge deletes what still waits for it),
-    or None for mail about no petition (organizer accounts).
+    or None for mail about no petition (organizer accounts). `html` and `headers` as `Mail`'s.
     """
     message_id = new_id()
-    sealed = encrypt(
-        settings.encryption_key,
-        json.dumps({"to": to.mailbox, "subject": subject, "body": body}),
-        _bound(message_id),
-        pad_to=OUTBOX_PAD,
-    )
+    sealed = seal(settings, message_id, Mail(to.mailbox, subject, body, html, headers))
     moment = now()
     await tx.execute(
         queries.INSERT_OUTBOX,
@@ -67,6 +64,23 @@ async def queue(
             "petition_id": petition_id,
         },
     )
+
+
+def seal(settings: Settings, message_id: str, mail: Mail) -> str:
+    """The outbox row's `sealed` value: the message encrypted and bound to its row's id."""
+    fields: dict[str, object] = {"to": mail.to, "subject": mail.subject, "body": mail.body}
+    if mail.html is not None:
+        fields["html"] = mail.html
+    if mail.headers:
+        fields["headers"] = [list(pair) for pair in mail.headers]
+    return encrypt(settings.encryption_key, json.dumps(fields), _bound(message_id), pad_to=OUTBOX_PAD)
+
+
+def unseal(settings: Settings, message_id: str, sealed: str) -> Mail:
+    """The message `seal` stored; DecryptionError under another key."""
+    fields = json.loads(decrypt(settings.encryption_key, sealed, _bound(message_id)))
+    headers = tuple((str(name), str(value)) for name, value in fields.get("headers", ()))
+    return Mail(fields["to"], fields["subject"], fields["body"], fields.get("html"), headers)
 
 
 def _bound(message_id: str) -> str:
@@ -126,8 +140,7 @@ class Sender:
         readable: list[tuple[dict[str, object], Mail]] = []
         for row in claimed:
             try:
-                fields = json.loads(decrypt(self.settings.encryption_key, str(row["sealed"]), _bound(str(row["id"]))))
-                readable.append((row, Mail(fields["to"], fields["subject"], fields["body"])))
+                readable.append((row, unseal(self.settings, str(row["id"]), str(row["sealed"]))))
             except DecryptionError:
                 logger.error("an outbox message could not be decrypted (another ENCRYPTION_KEY?); dropped")
                 done.append(str(row["id"]))

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -24,7 +25,7 @@ from starlette.applications import Starlette
 from petition import accounts, passwords
 from petition.app import create_app
 from petition.database import Database, _sqlite_path, dialect_of
-from petition.mailer import OneByOne
+from petition.mailer import Mail, OneByOne
 from petition.migrations import migrate
 from petition.settings import Settings
 
@@ -210,9 +211,11 @@ class Mailbox(OneByOne):
 
     def __init__(self) -> None:
         self.messages: list[dict[str, str]] = []
+        self.mails: list[Mail] = []  # the same messages whole, with their HTML part and headers
 
-    async def send(self, *, to: str, subject: str, body: str) -> None:
-        self.messages.append({"to": to, "subject": subject, "body": body})
+    async def send(self, mail: Mail) -> None:
+        self.messages.append({"to": mail.to, "subject": mail.subject, "body": mail.body})
+        self.mails.append(mail)
 
 
 @pytest.fixture
@@ -233,7 +236,7 @@ class SmtpSink:
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.messages: list[dict[str, str]] = []
+        self.messages: list[dict[str, Any]] = []  # "message": the whole parsed message, headers and parts
         self.envelopes: list[list[str]] = []  # each message's envelope recipients, as the server got them
         self.refuse: set[str] = set()  # recipients answered with 550
         self.controller: Controller | None = None
@@ -256,6 +259,7 @@ class SmtpSink:
                 "to_header": str(parsed["To"]),
                 "subject": str(parsed["Subject"]),
                 "body": body.get_content() if body else "",
+                "message": parsed,
             }
             for to in envelope.rcpt_tos
         )
@@ -271,7 +275,7 @@ class SmtpSink:
             self.controller.stop()
             self.controller = None
 
-    def to(self, address: str) -> list[dict[str, str]]:
+    def to(self, address: str) -> list[dict[str, Any]]:
         return [message for message in self.messages if message["to"] == address]
 
 

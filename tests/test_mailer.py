@@ -37,3 +37,39 @@ async def test_a_server_without_starttls_is_logged_with_what_to_set(
     assert "SMTP_TLS=tls" in line and "SMTP_TLS=none" in line
     assert all("bob" not in record.getMessage() for record in logs.records), "no address in the log"
     assert smtp.envelopes == []
+
+
+async def test_a_message_carries_its_html_part_and_extra_headers(tmp_path: Path, smtp: SmtpSink) -> None:
+    mailer = SmtpMailer(make_settings(tmp_path, **smtp_settings(smtp)))
+    mail = Mail(
+        "bob@example.com",
+        "Hello",
+        "plain words",
+        html="<p>rich words</p>",
+        headers=(("Message-ID", "<abc@example.org>"), ("List-Unsubscribe", "<https://example.org/u/x>")),
+    )
+    assert await mailer.send_all([mail]) == [None]
+    [received] = smtp.messages
+    message = received["message"]
+    assert message["Message-ID"] == "<abc@example.org>"
+    assert message["List-Unsubscribe"] == "<https://example.org/u/x>"
+    assert message.get_body(("plain",)).get_content().strip() == "plain words"
+    assert message.get_body(("html",)).get_content().strip() == "<p>rich words</p>"
+
+
+@pytest.mark.parametrize("name", ["To", "bcc", "From", "Subject", "Reply-To"])
+async def test_a_message_cannot_set_its_own_recipient_or_sender_headers(
+    tmp_path: Path, smtp: SmtpSink, name: str
+) -> None:
+    mailer = SmtpMailer(make_settings(tmp_path, **smtp_settings(smtp)))
+    [result] = await mailer.send_all([Mail("bob@example.com", "Hello", "body", headers=((name, "eve@evil.org"),))])
+    assert isinstance(result, ValueError)
+    assert smtp.envelopes == []
+
+
+async def test_the_outbox_keeps_a_messages_html_and_headers_through_its_seal(tmp_path: Path) -> None:
+    from petition import outbox
+
+    settings = make_settings(tmp_path)
+    mail = Mail("bob@example.com", "Hi", "text", "<p>x</p>", (("Message-ID", "<m@example.org>"),))
+    assert outbox.unseal(settings, "id1", outbox.seal(settings, "id1", mail)) == mail
