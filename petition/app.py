@@ -33,6 +33,9 @@ from . import (
     petitions,
     petitions_api,
     purge,
+    reason_pages,
+    reasons,
+    reasons_api,
     recovery,
     sign_pages,
     signatures,
@@ -162,6 +165,16 @@ def make_routes() -> list[BaseRoute]:
             response=timeline.CountAt,
             errors=[404],
             tags=["timeline"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/reasons",
+            reasons_api.api_public_list,
+            summary=f"Approved reasons, {reasons.PUBLIC_PAGE_SIZE} a page, in an order that tells nothing of "
+            "when each was written or approved (a keyed hash of its id); follow next_cursor for more",
+            query=reasons.ReasonListQuery,
+            response=reasons.ReasonList,
+            errors=[404],
+            tags=["reasons"],
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/log/entries",
@@ -302,6 +315,45 @@ def make_routes() -> list[BaseRoute]:
             auth=True,
             errors=[409, 503],
             tags=["flyers"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/reasons/queue",
+            reasons_api.api_queue,
+            summary=f"Reasons waiting for moderation, {reasons.QUEUE_PAGE_SIZE} a page, each with its flags "
+            "(text that could identify someone)",
+            query=reasons.ReasonListQuery,
+            response=reasons.ReasonQueue,
+            auth=True,
+            tags=["reasons"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/reasons/moderate",
+            reasons_api.api_moderate,
+            methods=["POST"],
+            summary=f"Approve and hide reasons at once (at most {reasons.MAX_MODERATED} ids in all), "
+            "all or nothing: 404 when any id is not one of the petition's reasons",
+            body=reasons.ModerateRequest,
+            response=reasons.ReasonsModerated,
+            auth=True,
+            tags=["reasons"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/reasons/{reason_id}/approve",
+            reasons_api.api_approve,
+            methods=["POST"],
+            summary="Approve a reason: it appears on the petition's page and in its reasons list",
+            response=reasons.ReasonModerated,
+            auth=True,
+            tags=["reasons"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/reasons/{reason_id}/hide",
+            reasons_api.api_hide,
+            methods=["POST"],
+            summary="Hide a reason (an approved one too); after the petition's purge, hiding deletes it",
+            response=reasons.ReasonModerated,
+            auth=True,
+            tags=["reasons"],
         ),
         Route("/api/openapi.json", openapi_document, name="openapi"),
         ApiRoute(
@@ -444,6 +496,13 @@ def make_routes() -> list[BaseRoute]:
         # /organize/petitions/{slug}/{action} (the publish and close confirmations).
         Route("/organize/petitions/{slug}", petition_tasks.overview, name="manage_petition"),
         Route("/organize/petitions/{slug}/codes", code_pages.codes_page, name="codes_page"),
+        Route("/organize/petitions/{slug}/reasons", reason_pages.reasons_page, name="reasons_page"),
+        Route(
+            "/organize/petitions/{slug}/reasons",
+            reason_pages.moderate_reasons,
+            methods=["POST"],
+            name="moderate_reasons",
+        ),
         Route("/organize/petitions/{slug}/flyers", flyer_pages.flyers_page, name="flyers_page"),
         Route("/organize/petitions/{slug}/organizers", petition_tasks.organizers_page, name="organizers_page"),
         Route("/organize/petitions/{slug}/edit", petition_forms.edit_page, name="edit_petition_page"),
@@ -556,6 +615,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await tlog.start_missing(db, settings)
             # Every petition ends: those published before that rule get their longest deadline.
             await petitions.set_missing_deadlines(db, settings)
+            # Reasons written before they had public ids get theirs.
+            await reasons.fill_missing_ids(db, settings)
             # Everything built so far (modules, templates, connections) lives as long as the
             # process: take it out of the garbage collector's sight, so collections under
             # load only walk what requests allocate.

@@ -32,6 +32,7 @@ from . import pending, queries, tlog
 from .database import Database, Row, Transaction, now
 from .encryption import ADDRESS_PAD, encrypt
 from .petitions import is_open
+from .reasons import new_public_id, order_key
 from .settings import Settings
 from .signatures import hour_of
 
@@ -189,9 +190,20 @@ async def _write(tx: Transaction, settings: Settings, petition_id: str, batch: _
         [{**key, "name_key": item["key"], "name": item["name"], "role": item["role"]} for item in names],
     )
     reasons = sorted(batch.reasons, key=lambda item: item["key"])
+    # Each reason's public id is random, drawn here: nothing a receipt holder could compute.
+    public_ids = [new_public_id() for _ in reasons]
     await tx.execute_many(
         queries.INSERT_SIGNER_REASON,
-        [{**key, "reason_key": item["key"], "reason": item["reason"]} for item in reasons],
+        [
+            {
+                **key,
+                "reason_key": item["key"],
+                "reason": item["reason"],
+                "public_id": public_id,
+                "order_key": order_key(settings, public_id),
+            }
+            for item, public_id in zip(reasons, public_ids, strict=True)
+        ],
     )
     contacts = sorted(batch.contacts, key=lambda item: item["key"])
     await tx.execute_many(

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import chart, codes, periods, petitions, queries, timeline
+from . import chart, codes, periods, petitions, queries, reasons, timeline
 from .database import Database, Row, now
 from .sessions import current_session
 from .sign_pages import flyer_code, sign_form_context
@@ -46,7 +46,8 @@ async def petition_page(request: Request) -> Response:
         # Per quarter hour too: the chart's last bucket and its "as of" move with the clock, and
         # every zone's midnight falls on a quarter hour of UTC (India's on a half, Nepal's on
         # a quarter), so a local day's page never outlives its day.
-        key = ("page", f"{request.path_params['slug']}|{now() // 900}")
+        after = reasons.cursor_or_start(request.query_params.get("reasons", ""))
+        key = ("page", f"{request.path_params['slug']}|{after}|{now() // 900}")
         cache = request.app.state.public_cache
         cached = await cache.get_or_build(key, lambda: _render_public_page(request))
         if cached is None:
@@ -84,6 +85,9 @@ async def _render(request: Request, row: Row, *, flyer: str = "") -> Response:
     names = await request.app.state.db.fetch_all(
         queries.SELECT_SIGNER_NAMES, {"petition_id": row["id"], "limit": SHOWN_NAMES_LIMIT}
     )
+    # A page of approved reasons (?reasons= a cursor the page gave; any other shows the first).
+    after = reasons.cursor_or_start(request.query_params.get("reasons", ""))
+    shown_reasons = await reasons.public_page(request.app.state.db, row["id"], after)
     settings = request.app.state.settings
     context = {
         "petition": view,
@@ -94,6 +98,7 @@ async def _render(request: Request, row: Row, *, flyer: str = "") -> Response:
         "floor": row["timeline_floor"],
         "draft": row["state"] == "draft",
         "names": names,
+        "reasons": shown_reasons,
         "body_shown": shown,
         "body_folded": folded,
         "flyer": flyer,

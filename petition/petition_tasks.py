@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import flyer_batches, organizers, periods, petitions, purge, queries
+from . import flyer_batches, organizers, periods, petitions, purge, queries, reasons
 from .database import Database, Row, Transaction
 from .login import guard, page, redirect
 from .organizers import Organizer, audit
@@ -37,6 +37,9 @@ NOTICES = {
     "organizer-removed": "They no longer organize this petition.",
     "left": "You no longer organize that petition.",
     "draft-deleted": "The draft is deleted, with everything made for it.",
+    "reasons-approved": "The selected reasons are approved: they are on the petition's page.",
+    "reasons-hidden": "The selected reasons are hidden: only this petition's organizers see them.",
+    "reasons-deleted": "The selected reasons are deleted: after the purge nothing unapproved is kept.",
 }
 STATE_ACTIONS = ("publish", "close", "purge")
 DONE_AFTER = {"publish": "published", "close": "closed", "purge": "purged"}
@@ -124,6 +127,7 @@ async def overview(request: Request, *, errors: dict[str, str] | None = None, st
     context = {
         "flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows],
         "purged_on": purge.purged_on(row) if row["purged_at"] is not None else None,
+        "reason_counts": await reasons.counts(request.app.state.db, row["id"]),
     }
     return task_page(request, "petition_manage.html", found, context, errors=errors, status=status)
 

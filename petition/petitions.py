@@ -220,6 +220,8 @@ class PetitionPublic(BaseModel):
     retention_days: int
     # When its identifying data was destroyed (the retention purge), rounded down like closed_at; null until then.
     purged_at: str | None
+    # Approved reasons (GET .../reasons lists them); waiting and hidden ones are never counted here.
+    reason_count: int
     text_changed_at: str | None
     time_zone: str
     language: str
@@ -343,6 +345,7 @@ def public_view(row: Row, base_url: str) -> PetitionPublic:
         closed_at=closed_at(row),
         retention_days=row["retention_days"],
         purged_at=floor_time(row["purged_at"], floor, zone),
+        reason_count=row["reason_count"],
         text_changed_at=floor_time(row["text_changed_at"], floor, zone),
         time_zone=zone,
         language=row["language"],

@@ -155,7 +155,8 @@ PETITION_COLUMNS = (
     "id, slug, state, title, summary, body, target, goal, closes_at, allowed_domains, verification, "
     "show_names, reasons_enabled, timeline_floor, retention_days, signature_count, count_email, count_code, "
     "created_by, created_at, opened_at, closed_at, text_changed_at, version, time_zone, language, "
-    "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued, purged_at"
+    "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued, purged_at, "
+    "reason_count"
 )
 # Only a published petition has its slug: drafts may share one, and are addressed by id.
 SELECT_PETITION_BY_ID_OR_SLUG = f"""
@@ -394,7 +395,8 @@ WHERE receipt_hash = :receipt_hash AND petition_id = :petition_id AND withdrawn 
 RETURNING method
 """
 DELETE_SIGNER_NAME = "DELETE FROM signer_names WHERE name_key = :key RETURNING name_key"
-DELETE_SIGNER_REASON = "DELETE FROM signer_reasons WHERE reason_key = :key"
+# What it returns moves the petition's reason_count when the reason was approved.
+DELETE_SIGNER_REASON = "DELETE FROM signer_reasons WHERE reason_key = :key RETURNING petition_id, status"
 # Hiding a shown name. A waiting signature's entry is sealed again in place, only if it is still
 # the entry that was read: a batch that took it meanwhile wrote the name to signer_names instead.
 SELECT_WAITING_SIGNATURE = """
@@ -448,8 +450,8 @@ INSERT_SIGNER_NAME = """
 INSERT INTO signer_names (name_key, petition_id, name, role) VALUES (:name_key, :petition_id, :name, :role)
 """
 INSERT_SIGNER_REASON = """
-INSERT INTO signer_reasons (reason_key, petition_id, reason, status)
-VALUES (:reason_key, :petition_id, :reason, 'hidden')
+INSERT INTO signer_reasons (reason_key, petition_id, reason, status, public_id, order_key)
+VALUES (:reason_key, :petition_id, :reason, 'waiting', :public_id, :order_key)
 """
 # A changed address replaces the one kept.
 INSERT_CONTACT = """
@@ -677,3 +679,40 @@ PURGE_STATEMENTS = (
 )
 # PostgreSQL only: the waiting signatures' dedupe tags (on SQLite they live in memory).
 PURGE_PENDING_DEDUPE = "DELETE FROM pending_dedupe WHERE petition_id = :petition_id"
+
+# -- reasons (reasons.py): moderated, then public in the order of their keyed hash ----------------
+
+# A page of a petition's reasons of one status, by order_key after the cursor's ('' for the first).
+SELECT_REASONS = """
+SELECT public_id, reason, order_key FROM signer_reasons
+WHERE petition_id = :petition_id AND status = :status AND order_key > :after
+ORDER BY order_key LIMIT :limit
+"""
+COUNT_REASONS_BY_STATUS = """
+SELECT status, COUNT(*) AS n FROM signer_reasons WHERE petition_id = :petition_id GROUP BY status
+"""
+SELECT_REASON_STATUS = """
+SELECT status FROM signer_reasons WHERE petition_id = :petition_id AND public_id = :public_id
+"""
+# A moderation moves a row from one status (:was) to another, so what RETURNING gives says
+# exactly how the petition's reason_count moves: on PostgreSQL a row changed meanwhile by another
+# organizer is checked again against :was, so two moderations at once never count one twice.
+CHANGE_REASON_STATUS = """
+UPDATE signer_reasons SET status = :status
+WHERE petition_id = :petition_id AND public_id = :public_id AND status = :was
+RETURNING public_id
+"""
+# After a purge nothing unapproved is kept: a reason hidden then is deleted.
+DELETE_REASON = """
+DELETE FROM signer_reasons WHERE petition_id = :petition_id AND public_id = :public_id RETURNING status
+"""
+ADD_TO_REASON_COUNT = """
+UPDATE petitions SET reason_count = reason_count + :approved, version = version + 1 WHERE id = :petition_id
+"""
+# Rows written before migration 0018: each gets its ids once, whichever process starts first.
+SELECT_REASONS_WITHOUT_IDS = "SELECT reason_key FROM signer_reasons WHERE public_id IS NULL ORDER BY reason_key"
+SET_REASON_IDS = """
+UPDATE signer_reasons SET public_id = :public_id, order_key = :order_key
+WHERE reason_key = :reason_key AND public_id IS NULL
+RETURNING reason_key
+"""

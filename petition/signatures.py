@@ -374,7 +374,11 @@ async def withdraw(db: Database, settings: Settings, *, petition: Row, receipt: 
             # The name leaves the public page now, as the signer was told (the count moves with
             # the next batch): it was public, so its going says only that this person withdrew.
             await tx.execute(queries.BUMP_CACHE_VERSION)
-        await tx.execute(queries.DELETE_SIGNER_REASON, {"key": receipt_key("reason/v1", receipt)})
+        reason = await tx.fetch_one(queries.DELETE_SIGNER_REASON, {"key": receipt_key("reason/v1", receipt)})
+        if reason is not None and reason["status"] == "approved":
+            # Public: it leaves the list and the count now, as a shown name leaves the page.
+            await tx.execute(queries.ADD_TO_REASON_COUNT, {"petition_id": reason["petition_id"], "approved": -1})
+            await tx.execute(queries.BUMP_CACHE_VERSION)
         # The address's place on the petition is freed, so it may sign again.
         await tx.execute(queries.DELETE_EMAIL_DEDUPE, {"withdraw_key": receipt_key("wd/v1", receipt)})
         await updates.forget(tx, receipt)
