@@ -16,7 +16,9 @@ so batches close and caches empty as they would in real use. The timeline,
 badge and count workloads run spread over the same petitions, and on two
 petitions with 1,000 and 1,000,000 signatures over 90 days (their counters
 written straight into the database) to show their cost does not grow with the
-count. The table ends with each server's peak memory. With `--postgresql URL` (or
+count. The reasons list runs spread over the same petitions, each with 25 approved reasons
+(written straight into their table), so every answer is a full page of 20 with a cursor.
+The table ends with each server's peak memory. With `--postgresql URL` (or
 BENCH_POSTGRESQL_URL) two more rows sign with printed codes on PostgreSQL, with one worker
 process and with two, each service on a fresh schema of that database, its codes made in
 several batches and spent in mixed order (as signatures from many flyers arrive).
@@ -64,6 +66,7 @@ POSTGRESQL_SIGNING = "sign with a code on PostgreSQL, codes of 12 batches mixed"
 EMAIL = "sign with a work-email code, end to end (signatures/s)"
 EMAIL_SIGNERS = 32  # signers at once in the email workload
 API = "/api/v1/petitions"
+REASONS_PER_PETITION = 25  # approved reasons on each spread petition: a full first page and a cursor
 BACKGROUND_SIGNATURES_PER_SECOND = 50  # printed-code signatures during every other workload
 LOG_ENTRIES = 1_000_000  # the transparency log the proof and tile workloads read
 LOG_WORKLOADS = {
@@ -324,6 +327,31 @@ def seed_timeline_petition(service_port: int, data_dir: Path, signatures: int) -
     return str(slug)
 
 
+def seed_reasons(data_dir: Path, slugs: list[str], per_petition: int) -> None:
+    """`per_petition` approved reasons on each petition, written straight into their table (as the
+    batcher and a moderation would leave them: random keys and ids, order keys of 32 random bytes)."""
+    with sqlite3.connect(data_dir / "petition.db", timeout=30) as db:
+        for slug in slugs:
+            (petition_id,) = db.execute("SELECT id FROM petitions WHERE slug = ?", (slug,)).fetchone()
+            rows = [
+                (
+                    secrets.token_hex(32),
+                    petition_id,
+                    f"Reason number {number} why I signed: the program exposed our data. " * 3,
+                    secrets.token_urlsafe(16),
+                    secrets.token_hex(32),
+                )
+                for number in range(per_petition)
+            ]
+            db.executemany(
+                "INSERT INTO signer_reasons (reason_key, petition_id, reason, status, public_id, order_key) "
+                "VALUES (?, ?, ?, 'approved', ?, ?)",
+                sorted(rows),
+            )
+            db.execute("UPDATE petitions SET reason_count = ? WHERE id = ?", (per_petition, petition_id))
+        db.execute("UPDATE cache_version SET version = version + 1")
+
+
 def seed_codes(
     service_port: int, data_dir: Path, count: int, name: str = "signing", *, token: str = "", mixed: bool = False
 ) -> tuple[str, Path]:
@@ -478,6 +506,7 @@ def main() -> None:
             wait_until_up(f"http://127.0.0.1:{bare_port}/healthz", bare)
             wait_until_up(f"http://127.0.0.1:{service_port}/healthz", service)
             slugs = seed_petitions(service_port, folder_path, args.petitions)
+            seed_reasons(folder_path, slugs, REASONS_PER_PETITION)
             signing_slug, code_file = seed_codes(service_port, folder_path, args.codes)
             background_slug, background_codes = seed_codes(
                 service_port, folder_path, args.background_codes, "background"
@@ -504,6 +533,10 @@ def main() -> None:
                 "count, spread": (
                     service_url,
                     spread_script(folder_path, "count", "/api/v1/petitions/%s/count", slugs),
+                ),
+                "reasons list, spread": (
+                    service_url,
+                    spread_script(folder_path, "reasons", "/api/v1/petitions/%s/reasons", slugs),
                 ),
                 "timeline JSON, 1,000 signatures": (f"{service_url}/api/v1/petitions/{small}/timeline", None),
                 "timeline JSON, 1,000,000 signatures": (f"{service_url}/api/v1/petitions/{large}/timeline", None),

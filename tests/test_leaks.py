@@ -26,6 +26,7 @@ from petition.batcher import close_batch
 from petition.csrf import FORM_FIELD
 from petition.database import Database
 from petition.settings import Settings
+from petition.tokens import receipt_key
 
 from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
 from .test_email_signing import codes_for
@@ -42,6 +43,7 @@ HIDDEN_NAME = "Hiddenname Sentinelperson"
 # Shown, counted, then hidden by its signer with the receipt.
 HIDDEN_LATER = "Shownthen Hiddenlater"
 REASON = "Sentinel reason about the qz7 rota"
+APPROVED_REASON = "An approved reason, public by design"
 PEER = "198.51.100.77"
 FORWARDED = "203.0.113.99"
 PROXY = "10.9.8.7"
@@ -101,8 +103,8 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
     draft = (await create(client, token, **fields, reasons_enabled=True)).json()
     slug = draft["slug"]
     assert (await client.post(f"/api/v1/petitions/{draft['id']}/publish", headers=bearer(token))).status_code == 200
-    made = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 3}, headers=bearer(token))
-    used_code, unused_code, shown_code = made.json()["codes"]
+    made = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 4}, headers=bearer(token))
+    used_code, unused_code, shown_code, approved_code = made.json()["codes"]
     seeded = Seeded(slug=slug, batch_id=made.json()["batch"])
     flyer = await client.post(
         f"/api/v1/petitions/{slug}/flyers", json={"layout": "tearoff", "paper_size": "a4"}, headers=bearer(token)
@@ -126,11 +128,18 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         code_receipt = signed.json()["receipt"]
         shown = await direct.post(url, json={"code": shown_code, "name": HIDDEN_LATER, "show_name": True})
         shown_receipt = shown.json()["receipt"]
+        approved = await direct.post(url, json={"code": approved_code, "reason": APPROVED_REASON})
+        approved_receipt = approved.json()["receipt"]
         pending = (await direct.post(url, json={"email": PENDING_WORKER})).json()["attempt"]
         [pending_code] = await codes_for(app, smtp, PENDING_WORKER)
     db: Database = app.state.db
     await close_batch(db, app.state.settings, await petition_id(db, slug))
     app.state.public_cache.clear()
+    # One reason approved, so the public list and page show it: by its public id, never its storage key.
+    queue = (await client.get(f"/api/v1/petitions/{slug}/reasons/queue", headers=bearer(token))).json()["reasons"]
+    [public_id] = [item["id"] for item in queue if item["text"] == APPROVED_REASON]
+    moderated = await client.post(f"/api/v1/petitions/{slug}/reasons/{public_id}/approve", headers=bearer(token))
+    assert moderated.status_code == 200
     hidden = await client.post(f"{url}/hide-name", json={"receipt": shown_receipt})
     assert hidden.json() == {"status": "counted", "name_shown": False}
     seeded.secrets = {
@@ -143,6 +152,13 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         "client address (peer)": PEER,
         "client address (forwarded)": FORWARDED,
         "user agent": USER_AGENT,
+        # A reason's storage key, which anyone holding the receipt could compute: never shown (its public
+        # id is random), and in the database only as the key of the reason's own row.
+        "reason storage key (email)": receipt_key("reason/v1", email_receipt),
+        "reason storage key (code)": receipt_key("reason/v1", code_receipt),
+        "approved reason's storage key": receipt_key("reason/v1", approved_receipt),
+        "receipt (approved reason)": approved_receipt,
+        "printed code (approved reason)": approved_code,
         "receipt (email)": email_receipt,
         "receipt (code)": code_receipt,
         "receipt (name hidden)": shown_receipt,
@@ -215,6 +231,8 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         "batch_code": str(seeded.flyer["batch_code"]),
         "kind": "pdf",
         "method": "email",
+        # A waiting reason's real id: its approval and hiding are refused to everyone but its organizers.
+        "reason_id": await reason_id_of(db, seeded.slug),
     }
     routes_in_list = {key for route in app.routes for _, _, key in concrete_paths(route, values)}
 
@@ -244,7 +262,12 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         assert not leaks_in(f"{message['subject']}\n{message['body']}".encode(), others), message["to"]
     # Reasons are kept by design (in their own table, joined to nothing) for the organizers to
     # moderate; everything else must be absent, or only a keyed hash or ciphertext of itself.
-    kept_by_design = {"reason"}
+    kept_by_design = {
+        "reason",
+        "reason storage key (email)",
+        "reason storage key (code)",
+        "approved reason's storage key",
+    }
     # A hidden name's row is deleted (and zeroed) at once, but the WAL keeps the batch that wrote
     # it until the next checkpoint (the batcher's round makes one at least every LOG_BATCH_SECONDS).
     until_checkpoint = {"name hidden after it was shown"}
@@ -258,7 +281,15 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     assert (await client.post(f"/api/v1/petitions/{seeded.slug}/close", headers=bearer(token))).status_code == 200
     assert (await client.post(f"/api/v1/petitions/{seeded.slug}/purge", headers=bearer(token))).status_code == 200
     stored = await database_bytes(db, app.state.settings, dialect)
-    assert not leaks_in(stored, seeded.secrets), "a sentinel outlived the purge"
+    # An approved reason stays, keyed as before (the key a receipt holder computes: its own row's).
+    purged = {what: value for what, value in seeded.secrets.items() if what != "approved reason's storage key"}
+    assert not leaks_in(stored, purged), "a sentinel outlived the purge"
+
+
+async def reason_id_of(db: Database, slug: str) -> str:
+    """The public id of one of the petition's reasons."""
+    sql = "SELECT public_id FROM signer_reasons WHERE petition_id = :id ORDER BY order_key LIMIT 1"
+    return str(await db.fetch_val(sql, {"id": await petition_id(db, slug)}))
 
 
 async def database_bytes(db: Database, settings: Settings, dialect: str) -> bytes:

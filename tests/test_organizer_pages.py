@@ -28,6 +28,7 @@ TASKS = {
     "Overview": "",
     "Signing codes": "/codes",
     "Flyers": "/flyers",
+    "Reasons": "/reasons",
     "Organizers": "/organizers",
     "Settings": "/edit",
 }
