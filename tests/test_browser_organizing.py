@@ -1,9 +1,12 @@
 """An organizer in a real browser, on a desktop and on the narrowest phone: finds each task of a
 petition from its overview, publishes, copies the share links, makes codes and reloads (one
-batch), revokes them after the question, and deletes a draft after its question. Every page
-passes axe-core and fits 320 px (tests/test_browser.py's Watch)."""
+batch), revokes them after the question, and deletes a draft after its question; moderates
+signers' reasons (approves one, which then shows on the petition page, and hides it again).
+Every page passes axe-core and fits 320 px (tests/test_browser.py's Watch)."""
 
 from __future__ import annotations
+
+import asyncio
 
 import httpx
 import pytest
@@ -97,4 +100,72 @@ async def test_an_organizer_finds_each_task_makes_codes_once_revokes_them_and_de
         await watch.check(page, "draft-deleted")
         assert "A draft to throw away" not in await page.inner_text("main")  # type: ignore[attr-defined]
         assert (await api.get(f"/api/v1/petitions/{doomed['id']}")).status_code == 404
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, NARROWEST], ids=["desktop", "320px"])
+async def test_an_organizer_approves_a_reason_which_shows_on_the_petition_page_then_hides_it(
+    browser: object,  # noqa: F811
+    server: Server,  # noqa: F811
+    viewport: dict[str, int],
+) -> None:
+    server.run("create-organizer", "organizer@example.org", stdin=f"{PASSWORD}\n")
+    token = server.run("create-token", "organizer@example.org").strip().splitlines()[-1]
+    petition = {
+        "title": f"Fair rotas for the night shift {LONG_WORD}",
+        "summary": "Rotas published four weeks ahead.",
+        "target": "The operations director",
+        "goal": 500,
+        "verification": ["code"],
+        "reasons_enabled": True,
+    }
+    shown, waiting = f"Rotas decide our lives {LONG_WORD}", "Write to me at night.worker@example.com"
+    async with httpx.AsyncClient(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as api:
+        draft = (await api.post("/api/v1/petitions", json=petition)).json()
+        assert (await api.post(f"/api/v1/petitions/{draft['id']}/publish")).status_code == 200
+        codes = (await api.post(f"/api/v1/petitions/{draft['slug']}/codes", json={"count": 2})).json()["codes"]
+        for code, reason in zip(codes, (shown, waiting), strict=True):
+            signed = await api.post(
+                f"/api/v1/petitions/{draft['slug']}/signatures", json={"code": code, "reason": reason}
+            )
+            assert signed.status_code == 201
+        queue: list[dict[str, object]] = []
+        for _ in range(40):  # the batch closes after LOG_BATCH_SECONDS (1 s here)
+            queue = (await api.get(f"/api/v1/petitions/{draft['slug']}/reasons/queue")).json()["reasons"]
+            if len(queue) == 2:
+                break
+            await asyncio.sleep(0.25)
+        ids = {str(item["text"]): str(item["id"]) for item in queue}
+        assert set(ids) == {shown, waiting}
+
+        watch = Watch(f"reasons-{viewport['width']}")
+        page = await new_page(browser, viewport, watch)
+        await page.goto(f"{server.url}/login")  # type: ignore[attr-defined]
+        await page.fill("#email", "organizer@example.org")  # type: ignore[attr-defined]
+        await page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
+        await page.click("button:has-text('Log in')")  # type: ignore[attr-defined]
+        await page.wait_for_selector("h1:has-text('Your petitions')")  # type: ignore[attr-defined]
+        await page.goto(f"{server.url}/organize/petitions/{draft['id']}")  # type: ignore[attr-defined]
+        assert "Reasons waiting: 2" in await page.inner_text("main")  # type: ignore[attr-defined]
+        await page.click("nav.tasks >> text=Reasons")  # type: ignore[attr-defined]
+        await page.wait_for_selector("button:has-text('Approve selected')")  # type: ignore[attr-defined]
+        await watch.check(page, "queue")
+        await page.check(f"input[value='{ids[shown]}']")  # type: ignore[attr-defined]
+        await page.click("button:has-text('Approve selected')")  # type: ignore[attr-defined]
+        await page.wait_for_selector("text=The selected reasons are approved")  # type: ignore[attr-defined]
+        await watch.check(page, "approved")
+        assert shown not in await page.inner_text("main")  # type: ignore[attr-defined]
+
+        await page.goto(f"{server.url}/p/{draft['slug']}")  # type: ignore[attr-defined]
+        await page.wait_for_selector("h2:has-text('Why people signed')")  # type: ignore[attr-defined]
+        text = await page.inner_text("main")  # type: ignore[attr-defined]
+        assert shown in text and waiting not in text
+        await watch.check(page, "petition-with-reasons")
+
+        await page.goto(f"{server.url}/organize/petitions/{draft['id']}/reasons?status=approved")  # type: ignore[attr-defined]
+        await page.check(f"input[value='{ids[shown]}']")  # type: ignore[attr-defined]
+        await page.click("button:has-text('Hide selected')")  # type: ignore[attr-defined]
+        await page.wait_for_selector("text=The selected reasons are hidden")  # type: ignore[attr-defined]
+        await watch.check(page, "hidden")
+        assert (await api.get(f"/api/v1/petitions/{draft['slug']}/reasons")).json()["reasons"] == []
     watch.assert_clean()
