@@ -51,10 +51,16 @@ SIGNER_TREES = (
     "signer_names_by_petition",
     "signer_reasons",
     "signer_reasons_by_petition",
+    "signer_reasons_by_public_id",
+    "signer_reasons_by_order",
     "contacts",
     "contacts_by_petition",
 )
 SIGNER_TABLES = ("signatures", "email_dedupe", "signer_names", "signer_reasons", "contacts")
+# A reason's indexes by its public id and by its order key: both random, so the batch writes their
+# cells in the order of the reason's storage key (the last column of each index record), and
+# their layout may tell that random order, nothing more.
+BY_TABLE_KEY = ("signer_reasons_by_public_id", "signer_reasons_by_order")
 # Where a time about a signer could be: none of these may hold one finer than an hour.
 TIMED_TABLES = (
     *SIGNER_TABLES,
@@ -107,6 +113,8 @@ async def copy_folder(db: Database, settings: Settings, label: str) -> Copy:
 
 
 def key_of(tree: str, cell: Cell) -> object:
+    if tree in BY_TABLE_KEY:
+        return cell.record[-1]
     return cell.record[0] if tree in SIGNER_TABLES or tree == "signing_codes" else tuple(cell.record)
 
 
