@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,9 +16,12 @@ from petition import flagger, reasons
 from petition.batcher import close_batch
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction
+from petition.migrations import migrate
 
-from .conftest import ORGANIZER_PASSWORD, start_app
+from .conftest import ORGANIZER_PASSWORD, make_settings, start_app
 from .test_login import csrf_of, log_in
+from .test_migrations import empty_db as empty_db  # the fixture: a database no migration has touched
+from .test_migrations import migrate_before
 from .test_petitions import bearer, create, other_organizer_token
 from .test_signing import make_codes, open_petition, petition_id, sign
 
@@ -403,3 +407,32 @@ async def test_moderating_on_the_organizers_reasons_page_takes_the_csrf_token_an
         )
         assert refused.status_code == 404
     assert (await statuses(app.state.db))["page one qz"] == "hidden"
+
+
+async def test_reasons_written_before_moderation_existed_wait_and_approved_ones_are_counted(
+    empty_db: Database, tmp_path: Path
+) -> None:
+    # A database as 0016 left it: 'hidden' meant "not moderated yet", and no public id or count.
+    await migrate_before(empty_db, 18, tmp_path / "older")
+    async with empty_db.exclusive() as tx:
+        await tx.execute(
+            "INSERT INTO organizers (id, email, password_hash, created_at) VALUES ('o', 'o@example.org', 'x', 0)"
+        )
+        await tx.execute(
+            "INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, allowed_domains,"
+            " verification, show_names, reasons_enabled, timeline_floor, retention_days, created_by, created_at)"
+            " VALUES ('p', 'p', 'open', 'T', 'S', '', 'Board', 10, '[]', '[\"code\"]', 0, 1, 'day', 30, 'o', 0)"
+        )
+        for key, status in (("k1", "hidden"), ("k2", "approved"), ("k3", "approved")):
+            await tx.execute(
+                "INSERT INTO signer_reasons (reason_key, petition_id, reason, status) VALUES (:k, 'p', :k, :s)",
+                {"k": key, "s": status},
+            )
+    await migrate(empty_db)
+    assert await statuses(empty_db) == {"k1": "waiting", "k2": "approved", "k3": "approved"}
+    assert await empty_db.fetch_val("SELECT reason_count FROM petitions WHERE id = 'p'") == 2
+    settings = make_settings(tmp_path)
+    assert await reasons.fill_missing_ids(empty_db, settings) == 3
+    rows = await empty_db.fetch_all("SELECT reason_key, public_id, order_key FROM signer_reasons")
+    assert len({row["public_id"] for row in rows}) == 3
+    assert all(row["order_key"] == reasons.order_key(settings, row["public_id"]) for row in rows)
