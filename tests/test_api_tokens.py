@@ -128,6 +128,7 @@ VALID_BODIES = {
     "PetitionUpdate": {"title": "Fairer rotas"},
     "CodeBatchCreate": {"count": 1},
     "FlyerCreate": {"layout": "poster", "paper_size": "a4"},
+    "ModerateRequest": {"approve": ["some-reason-id"]},
 }
 
 
