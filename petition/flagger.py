@@ -1,8 +1,8 @@
 """Flags text that could identify a reason's author or others, before anyone approves it.
 
-A flag warns the moderator; it never blocks approval. The kinds (FLAG_KINDS), each found at most
-once per stretch of text, in this order of precedence (a later kind never flags text inside an
-earlier one's match: a number inside a phone number or a link is not flagged again):
+A flag warns the moderator; it never blocks approval. The kinds (FLAG_KINDS), in this order of
+precedence: a stretch of text raises at most one of the first five, the first that finds it (a
+number inside a phone number or a link is not flagged again):
 
 - `email`: an address (local@domain.tld, any letters; company domains need no public TLD);
 - `url`: an http(s) link, a www. link, or a bare domain with a real top-level domain (urlextract,
@@ -81,7 +81,6 @@ UNSPACED_SCRIPTS = (
     "Tai_Viet",
 )
 _UNSPACED = "".join(rf"\p{{Script_Extensions={name}}}" for name in UNSPACED_SCRIPTS)
-UNSPACED_CHAR = regex.compile(f"[{_UNSPACED}]")
 # A letter or digit of a script written with spaces: a listed word must not continue into one.
 _SPACED_WORD = rf"[\w--[{_UNSPACED}]]"
 SPACED_WORD_CHAR = regex.compile(_SPACED_WORD, regex.V1)
