@@ -7,6 +7,7 @@ code_pages and flyer_pages.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,7 +15,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import addresses, languages, periods, petitions, queries, zones
+from . import addresses, flagger, languages, periods, petitions, queries, zones
 from .database import Row, now
 from .field_messages import FieldWords, field_messages
 from .login import guard, page
@@ -23,6 +24,9 @@ from .petition_tasks import done, notice_of, organizer_and_petition, takes_codes
 from .petitions import PetitionCreate, PetitionError, PetitionUpdate
 
 CHECKBOXES = ("show_names", "reasons_enabled")
+# The sensitive-words box holds one entry per line; only line ends split it (str.splitlines
+# would split at control characters too, which the entries' own rule refuses by name).
+LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def form_values(form: FormData, *, frozen: bool) -> dict[str, Any]:
@@ -53,6 +57,8 @@ def form_values(form: FormData, *, frozen: bool) -> dict[str, Any]:
         domains = str(form.get("allowed_domains") or "").replace(",", "\n").split()
         values["allowed_domains"] = [domain for domain in domains if domain]
         values["verification"] = [str(method) for method in form.getlist("verification")]
+    if "sensitive_words" in form:
+        values["sensitive_words"] = LINE_END.split(str(form["sensitive_words"]))
     if isinstance(values.get("goal"), str) and not values["goal"]:
         values.pop("goal")
     return values
@@ -72,6 +78,7 @@ PETITION_WORDS = {
     "time_zone": FieldWords("The time zone", f"Enter a time zone {zones.ZONE_EXAMPLE}"),
     "language": FieldWords("The language"),
     "retention_days": FieldWords("Days to keep private data", "Enter a number of days from 0 to 365"),
+    "sensitive_words": FieldWords("Sensitive words", "Enter sensitive words as text, one per line"),
 }
 # The confirmation of a retention period that destroys identifying data at once: its button sends
 # the period it confirms, so a different period typed afterwards is asked about again.
@@ -112,6 +119,7 @@ def form_defaults(row: Row | None, retention_days: int = 30) -> dict[str, Any]:
             "time_zone": zones.DEFAULT_ZONE,
             "language": languages.DEFAULT,
             "retention_days": retention_days,
+            "sensitive_words": "",
         }
     return {
         "slug": row["slug"],
@@ -129,6 +137,7 @@ def form_defaults(row: Row | None, retention_days: int = 30) -> dict[str, Any]:
         "time_zone": row["time_zone"],
         "language": row["language"],
         "retention_days": row["retention_days"],
+        "sensitive_words": "\n".join(flagger.words_of(row)),
     }
 
 
@@ -147,6 +156,7 @@ def shown_values(form: FormData, defaults: dict[str, Any]) -> dict[str, Any]:
         "time_zone",
         "language",
         "retention_days",
+        "sensitive_words",
     ):
         if name in form:
             shown[name] = str(form[name])
@@ -200,6 +210,8 @@ def form_context(
         "confirm_field": CONFIRM_RETENTION,
         "destroyed_at": destroyed_at,
         "how_soon": how_soon,
+        "max_sensitive_words": flagger.MAX_SENSITIVE_WORDS,
+        "max_sensitive_word_length": flagger.MAX_SENSITIVE_WORD_LENGTH,
     }
 
 
@@ -235,7 +247,8 @@ async def edit_page(request: Request) -> Response:
 
 
 async def edit(request: Request) -> Response:
-    """POST /organize/petitions/{slug}/edit (a closed petition's form holds only its retention period)."""
+    """POST /organize/petitions/{slug}/edit (a closed petition's form holds only its retention period
+    and its sensitive words)."""
     found = await organizer_and_petition(request)
     if isinstance(found, Response):
         return found
@@ -253,8 +266,8 @@ async def edit(request: Request) -> Response:
     if frozen:  # a published petition's slug never changes
         values.pop("slug", None)
         values.pop("timeline_floor", None)
-    if row["state"] == "closed":  # the one change a closed petition takes
-        values = {"retention_days": values["retention_days"]}
+    if row["state"] == "closed":  # the changes a closed petition takes
+        values = {name: values[name] for name in petitions.CHANGEABLE_WHEN_CLOSED if name in values}
     try:
         data = PetitionUpdate.model_validate(values)
         settings = request.app.state.settings

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from anyascii import anyascii
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from . import addresses, languages, queries, tlog, zones
+from . import addresses, flagger, languages, queries, tlog, zones
 from .database import Database, Row, Transaction, is_unique_violation, now
 from .organizers import audit
 from .parameters import Moment
@@ -60,6 +60,17 @@ Language = Annotated[
     str,
     AfterValidator(languages.normalize),
     Field(description="A BCP 47 language tag such as en, ar, ja or pt-BR, kept in its standard form."),
+]
+# Organizer-only: the words reasons are flagged for (flagger), never shown to the public.
+SensitiveWords = Annotated[
+    list[str],
+    AfterValidator(flagger.clean_sensitive_words),
+    Field(
+        description=f"Team names, project codenames, office locations: reasons that contain one are flagged for "
+        f"the organizers before they approve them. At most {flagger.MAX_SENSITIVE_WORDS} entries of 1 to "
+        f"{flagger.MAX_SENSITIVE_WORD_LENGTH} characters, one line each; blank entries and duplicates (ignoring "
+        "case and accents) are dropped. Organizer-only: never in the public view."
+    ),
 ]
 
 
@@ -159,6 +170,7 @@ class PetitionCreate(PetitionFields):
     timeline_floor: Floor = "day"
     time_zone: TimeZone = DEFAULT_ZONE
     language: Language = languages.DEFAULT
+    sensitive_words: SensitiveWords = []
     # Left out: the service's RETENTION_DAYS (petitions.create reads whether it was given).
     retention_days: Annotated[
         RetentionDays,
@@ -185,6 +197,7 @@ class PetitionUpdate(PetitionFields):
     time_zone: TimeZone | None = None
     language: Language | None = None
     retention_days: RetentionDays | None = None
+    sensitive_words: SensitiveWords | None = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> PetitionUpdate:
@@ -237,6 +250,7 @@ class PetitionOrganizerView(PetitionPublic):
     reasons_enabled: bool
     timeline_floor: str
     created_at: str
+    sensitive_words: list[str]
 
 
 class PetitionList(BaseModel):
@@ -362,6 +376,7 @@ def organizer_view(row: Row, base_url: str) -> PetitionOrganizerView:
         reasons_enabled=bool(row["reasons_enabled"]),
         timeline_floor=row["timeline_floor"],
         created_at=iso(row["created_at"], row["time_zone"]) or "",
+        sensitive_words=flagger.words_of(row),
     )
 
 
@@ -426,6 +441,7 @@ async def create(db: Database, settings: Settings, *, organizer_id: str, data: P
         "time_zone": data.time_zone,
         "language": data.language,
         "retention_days": retention_days,
+        "sensitive_words": json.dumps(data.sensitive_words),
         "created_by": organizer_id,
         "created_at": moment,
     }
@@ -447,8 +463,15 @@ async def create(db: Database, settings: Settings, *, organizer_id: str, data: P
     return await db.write(insert)
 
 
-CLOSED_UNCHANGEABLE = "A closed petition cannot change, except to shorten its retention period (retention_days)."
+# What a closed petition still takes: a shorter retention period, and sensitive words, as its
+# reasons are still moderated after it closes.
+CHANGEABLE_WHEN_CLOSED = {"retention_days", "sensitive_words"}
+CLOSED_UNCHANGEABLE = (
+    "A closed petition cannot change, except to shorten its retention period (retention_days) "
+    "and to change its sensitive words (sensitive_words)."
+)
 PURGED = "This petition's identifying data was already destroyed: its retention period can no longer change."
+PURGED_WORDS = "This petition's identifying data was already destroyed: its sensitive words can no longer change."
 
 
 def retention_problem(row: Row, retention_days: int) -> PetitionError | None:
@@ -471,22 +494,24 @@ def retention_problem(row: Row, retention_days: int) -> PetitionError | None:
 async def update(db: Database, settings: Settings, *, organizer_id: str, slug: str, data: PetitionUpdate) -> None:
     """Apply the fields given; keeps the earlier text of a published petition.
 
-    A closed petition takes only a shorter `retention_days` (PetitionError 409 for any other
-    field); a published one never a longer one (422); a purged one no retention change (409). A
-    deadline more than MAX_OPEN_DAYS after opening is 422; `closes_at: null` on an open petition
-    sets the longest deadline instead (every petition ends)."""
+    A closed petition takes only a shorter `retention_days` and `sensitive_words` (PetitionError 409
+    for any other field); a published one never a longer retention period (422); a purged one
+    neither (409). A deadline more than MAX_OPEN_DAYS after opening is 422; `closes_at: null` on an
+    open petition sets the longest deadline instead (every petition ends)."""
     changes = data.model_dump(exclude_unset=True)
     row = await editable_by(db, slug, organizer_id)
     moment = now()
-    if row["state"] == "closed" and set(changes) - {"retention_days"}:
+    if row["state"] == "closed" and set(changes) - CHANGEABLE_WHEN_CLOSED:
         raise PetitionError(409, CLOSED_UNCHANGEABLE)
+    if "sensitive_words" in changes and row["purged_at"] is not None:
+        raise PetitionError(409, PURGED_WORDS, "sensitive_words")
     if row["state"] != "draft":
         frozen = [name for name in FROZEN_AFTER_PUBLISHING if name in changes]
         if frozen:
             raise PetitionError(409, f"{', '.join(frozen)} cannot change after publishing.")
     if "retention_days" in changes and (refusal := retention_problem(row, changes["retention_days"])):
         raise refusal
-    for name in ("allowed_domains", "verification"):
+    for name in ("allowed_domains", "verification", "sensitive_words"):
         if name in changes:
             changes[name] = json.dumps(changes[name])
     for name in ("show_names", "reasons_enabled"):
@@ -506,6 +531,7 @@ async def update(db: Database, settings: Settings, *, organizer_id: str, slug: s
     if not changes:
         return
     retention = changes.pop("retention_days", None)
+    words = changes.pop("sensitive_words", None)
     assignments = ", ".join(f"{name} = :{name}" for name in changes)
 
     async def apply(tx: Transaction) -> None:
@@ -516,6 +542,12 @@ async def update(db: Database, settings: Settings, *, organizer_id: str, slug: s
                 changed = await tx.fetch_one(queries.SELECT_PETITION_BY_ID_OR_SLUG, {"key": row["id"]})
                 refusal = retention_problem(changed, retention) if changed else None
                 raise refusal or PetitionError(409, "This petition changed meanwhile; reload it and try again.")
+        # Checked again in the write too: a purge may have come between.
+        if (
+            words is not None
+            and await tx.fetch_one(queries.SET_SENSITIVE_WORDS, {"id": row["id"], "words": words}) is None
+        ):
+            raise PetitionError(409, PURGED_WORDS, "sensitive_words")
         if text_changed:
             number = int(await tx.fetch_val(queries.COUNT_PETITION_VERSIONS, {"petition_id": row["id"]}) or 0) + 1
             await tx.execute(

@@ -156,7 +156,7 @@ PETITION_COLUMNS = (
     "show_names, reasons_enabled, timeline_floor, retention_days, signature_count, count_email, count_code, "
     "created_by, created_at, opened_at, closed_at, text_changed_at, version, time_zone, language, "
     "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued, purged_at, "
-    "reason_count"
+    "sensitive_words, reason_count"
 )
 # Only a published petition has its slug: drafts may share one, and are addressed by id.
 SELECT_PETITION_BY_ID_OR_SLUG = f"""
@@ -176,10 +176,10 @@ SELECT_PETITION_BY_ID = f"SELECT {PETITION_COLUMNS} FROM petitions WHERE id = :i
 INSERT_PETITION = """
 INSERT INTO petitions (id, slug, state, title, summary, body, target, goal, closes_at, allowed_domains,
     verification, show_names, reasons_enabled, timeline_floor, time_zone, language, retention_days, created_by,
-    created_at)
+    created_at, sensitive_words)
 VALUES (:id, :slug, 'draft', :title, :summary, :body, :target, :goal, :closes_at, :allowed_domains,
     :verification, :show_names, :reasons_enabled, :timeline_floor, :time_zone, :language, :retention_days,
-    :created_by, :created_at)
+    :created_by, :created_at, :sensitive_words)
 """
 INSERT_PETITION_ORGANIZER = """
 INSERT INTO petition_organizers (petition_id, organizer_id) VALUES (:petition_id, :organizer_id)
@@ -218,6 +218,12 @@ RETURNING id
 SET_RETENTION = """
 UPDATE petitions SET retention_days = :retention_days, version = version + 1
 WHERE id = :id AND purged_at IS NULL AND (state = 'draft' OR retention_days >= :retention_days)
+RETURNING id
+"""
+# Sensitive words (a JSON array) change at any time until the petition is purged.
+SET_SENSITIVE_WORDS = """
+UPDATE petitions SET sensitive_words = :words, version = version + 1
+WHERE id = :id AND purged_at IS NULL
 RETURNING id
 """
 # Open petitions published before every petition had a deadline: the longest one, not before now.
@@ -625,7 +631,8 @@ SELECT_PETITIONS_WITHOUT_LOG = "SELECT id FROM petitions WHERE state <> 'draft' 
 
 LOG_HEAD_COLUMNS = (
     "id, slug, signature_count, count_email, count_code, "
-    "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued, purged_at"
+    "log_origin, log_size, log_checkpoint, log_carried_over, log_carried_withdrawn, codes_issued, purged_at, "
+    "sensitive_words"
 )
 SELECT_LOGS_TO_CHECK = f"SELECT {LOG_HEAD_COLUMNS} FROM petitions WHERE state <> 'draft' ORDER BY slug"
 SELECT_LOG_TO_CHECK = f"SELECT {LOG_HEAD_COLUMNS} FROM petitions WHERE slug = :slug AND state <> 'draft'"
