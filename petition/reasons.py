@@ -16,7 +16,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Sequence
 from typing import Annotated, Literal
@@ -153,19 +152,6 @@ def cursor_or_start(cursor: str) -> str:
         return ""
 
 
-def sensitive_words(row: Row) -> list[str]:
-    """The petition's own words that flag a reason (its `sensitive_words` column), [] without any."""
-    words_of = getattr(flagger, "words_of", None)
-    if words_of is not None:
-        return list(words_of(row))
-    # Until the column exists (migration 0017), a row without it has none.
-    try:
-        words = json.loads(row.get("sensitive_words") or "[]")
-    except (TypeError, ValueError):
-        return []
-    return [word for word in words if isinstance(word, str)] if isinstance(words, list) else []
-
-
 async def page_of(
     db: Database, *, petition_id: str, status: str, after: str, limit: int
 ) -> tuple[list[Row], str | None]:
@@ -192,7 +178,7 @@ async def queue(db: Database, petition: Row, after: str = "", status: str = "wai
     """A page (QUEUE_PAGE_SIZE) of the petition's reasons of `status`, each with its flags (computed now,
     with the petition's sensitive words)."""
     rows, next_cursor = await page_of(db, petition_id=petition["id"], status=status, after=after, limit=QUEUE_PAGE_SIZE)
-    words = sensitive_words(petition)
+    words = flagger.words_of(petition)
     return ReasonQueue(
         reasons=[
             ReasonWaiting(

@@ -436,3 +436,28 @@ async def test_reasons_written_before_moderation_existed_wait_and_approved_ones_
     rows = await empty_db.fetch_all("SELECT reason_key, public_id, order_key FROM signer_reasons")
     assert len({row["public_id"] for row in rows}) == 3
     assert all(row["order_key"] == reasons.order_key(settings, row["public_id"]) for row in rows)
+
+
+async def test_the_queue_flags_what_could_identify_someone_with_the_petitions_own_sensitive_words(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    texts = ["Mail me at night.worker@example.com", "Project Éclair ruined the rota", "Fair rotas for all"]
+    slug, _ = await signed_with_reasons(app, client, token, texts)
+    words = {"sensitive_words": ["project eclair", "Night Shift Team"]}
+    changed = await client.patch(f"/api/v1/petitions/{slug}", json=words, headers=bearer(token))
+    assert changed.status_code == 200, changed.text
+    flags = {str(item["text"]): item["flags"] for item in await queue_of(client, token, slug)}
+    assert flags == {
+        texts[0]: [{"kind": "email", "match": "night.worker@example.com"}],
+        texts[1]: [{"kind": "sensitive", "match": "Project Éclair"}],
+        texts[2]: [],
+    }
+    pid = await petition_id(app.state.db, slug)
+    assert (await log_in(client, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+    page = (await client.get(f"/organize/petitions/{pid}/reasons")).text
+    assert "Could identify someone:" in page and "night.worker@example.com" in page and "Project Éclair" in page
+    # The flags warn; they never stop an approval.
+    ids = [str(item["id"]) for item in await queue_of(client, token, slug)]
+    assert (await moderate(client, token, slug, approve=ids)).status_code == 200
+    public = await client.get(f"/api/v1/petitions/{slug}/reasons")
+    assert "project eclair" not in public.text and "Night Shift Team" not in public.text, "the words are never public"
