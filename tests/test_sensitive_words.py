@@ -16,7 +16,7 @@ from petition.database import Database
 from petition.settings import Settings
 
 from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
-from .test_leaks import leaks_in, seed, visit_every_route
+from .test_leaks import leaks_in, reason_id_of, seed, visit_every_route
 from .test_login import csrf_of, log_in
 from .test_petitions import PETITION, bearer, create
 from .test_retention_period import nothing_due
@@ -147,6 +147,7 @@ async def test_sensitive_words_reach_no_public_route_nor_another_petitions_organ
         "batch_code": str(seeded.flyer["batch_code"]),
         "kind": "pdf",
         "method": "email",
+        "reason_id": await reason_id_of(db, seeded.slug),
     }
     secret = {"sensitive word": CODENAME}
     anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
