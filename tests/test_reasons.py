@@ -28,10 +28,17 @@ from .test_signing import make_codes, open_petition, petition_id, sign
 pytestmark = pytest.mark.usefixtures("organizer")
 
 ISO_TIME = re.compile(rb"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+AUTHOR = "Authorname Shownsigner"
 
 
 async def signed_with_reasons(
-    app: Starlette, client: httpx.AsyncClient, token: str, texts: Sequence[str], *, per_batch: int = 10
+    app: Starlette,
+    client: httpx.AsyncClient,
+    token: str,
+    texts: Sequence[str],
+    *,
+    per_batch: int = 10,
+    **fields: object,
 ) -> tuple[str, list[str]]:
     """An open petition signed once per text, in that order, batches of `per_batch` closed as they
     fill; (slug, receipts in the order of writing)."""
@@ -40,7 +47,7 @@ async def signed_with_reasons(
     pid = await petition_id(app.state.db, slug)
     receipts = []
     for number, (code, text) in enumerate(zip(codes, texts, strict=True), start=1):
-        response = await sign(client, slug, code, reason=text)
+        response = await sign(client, slug, code, reason=text, **fields)
         assert response.status_code == 201, response.text
         receipts.append(response.json()["receipt"])
         if number % per_batch == 0 or number == len(texts):
@@ -95,7 +102,9 @@ async def reason_count(client: httpx.AsyncClient, slug: str) -> int:
 async def test_an_approved_reason_is_public_by_an_opaque_id_with_no_time_author_or_storage_key(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
-    slug, receipts = await signed_with_reasons(app, client, token, ["First reason qz1", "Second reason qz2"])
+    slug, receipts = await signed_with_reasons(
+        app, client, token, ["First reason qz1", "Second reason qz2"], name=AUTHOR, show_name=True
+    )
     waiting = await queue_of(client, token, slug)
     assert sorted(item["text"] for item in waiting) == ["First reason qz1", "Second reason qz2"]
     assert all(set(item) == {"id", "text", "flags"} for item in waiting)
@@ -123,6 +132,8 @@ async def test_an_approved_reason_is_public_by_an_opaque_id_with_no_time_author_
     assert not ISO_TIME.search(reasons_json.content), "the list holds no time"
     section = page.text.split('id="reasons"', 1)[1].split("</section>", 1)[0]
     assert not ISO_TIME.search(section.encode()) and "<time" not in section, "nor does the page's section"
+    assert AUTHOR in page.text, "the author chose to show their name, in its own list"
+    assert AUTHOR not in section and AUTHOR not in reasons_json.text, "but nothing pairs it with a reason"
     for answer in (reasons_json.content, page.content):
         for key in keys:
             assert key.encode() not in answer
