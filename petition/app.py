@@ -30,6 +30,7 @@ from . import (
     petition_forms,
     petition_pages,
     petition_tasks,
+    petition_updates,
     petitions,
     petitions_api,
     purge,
@@ -44,7 +45,9 @@ from . import (
     timeline_pages,
     tlog,
     two_factor,
+    update_pages,
     updates,
+    updates_api,
 )
 from .api import ApiRoute
 from .batcher import Batcher
@@ -175,6 +178,16 @@ def make_routes() -> list[BaseRoute]:
             response=reasons.ReasonList,
             errors=[404],
             tags=["reasons"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/updates",
+            updates_api.api_list,
+            summary=f"The petition's updates, newest first, {petition_updates.PAGE_SIZE} a page, each dated to "
+            "the petition's timeline floor; follow next_cursor for more",
+            query=petition_updates.UpdateListQuery,
+            response=petition_updates.UpdateList,
+            errors=[404],
+            tags=["updates"],
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/log/entries",
@@ -315,6 +328,27 @@ def make_routes() -> list[BaseRoute]:
             auth=True,
             errors=[409, 503],
             tags=["flyers"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/updates",
+            updates_api.api_post,
+            methods=["POST"],
+            status=201,
+            summary="Post an update; with email_subscribers, also email it to the signers who asked for updates "
+            "(queued in the background; recipients says how many)",
+            body=petition_updates.UpdateCreate,
+            response=petition_updates.UpdatePosted,
+            auth=True,
+            errors=[409],
+            tags=["updates"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/updates/{update_id}",
+            updates_api.api_progress,
+            summary="An update and its email's progress: recipients, sent, failed (counts only, never an address)",
+            response=petition_updates.UpdateProgress,
+            auth=True,
+            tags=["updates"],
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/reasons/queue",
@@ -503,6 +537,8 @@ def make_routes() -> list[BaseRoute]:
             methods=["POST"],
             name="moderate_reasons",
         ),
+        Route("/organize/petitions/{slug}/updates", update_pages.updates_page, name="updates_page"),
+        Route("/organize/petitions/{slug}/updates", update_pages.post_update, methods=["POST"], name="post_update"),
         Route("/organize/petitions/{slug}/flyers", flyer_pages.flyers_page, name="flyers_page"),
         Route("/organize/petitions/{slug}/organizers", petition_tasks.organizers_page, name="organizers_page"),
         Route("/organize/petitions/{slug}/edit", petition_forms.edit_page, name="edit_petition_page"),
@@ -647,6 +683,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 ),
                 # Every process sends: claims keep each message to one sender.
                 asyncio.create_task(app.state.sender.run()),
+                # And queues posted updates' emails: a chunk's lock keeps each to one process.
+                asyncio.create_task(app.state.update_queuer.run()),
             ]
             try:
                 yield
@@ -675,6 +713,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.passwords = PasswordHashing(settings.password_hash_concurrency)
     app.state.rate_limiter = RateLimiter()
     app.state.sender = Sender(db, settings, make_mailer(settings))
+    app.state.update_queuer = petition_updates.Queuer(db, settings, queued=app.state.sender.wake)
     app.state.public_cache = public_cache
     app.state.log_reader = tlog.LogReader(db)  # its tiles stay in memory for every request
     app.state.flyer_counts = flyer_batches.FlyerCounts(db)

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from . import chart, codes, periods, petitions, queries, reasons, timeline
+from . import chart, codes, periods, petition_updates, petitions, queries, reasons, timeline
 from .database import Database, Row, now
 from .sessions import current_session
 from .sign_pages import flyer_code, sign_form_context
@@ -88,6 +88,8 @@ async def _render(request: Request, row: Row, *, flyer: str = "") -> Response:
     # A page of approved reasons (?reasons= a cursor the page gave; any other shows the first).
     after = reasons.cursor_or_start(request.query_params.get("reasons", ""))
     shown_reasons = await reasons.public_page(request.app.state.db, row["id"], after)
+    # The latest updates, newest first (the rest through the API's pages).
+    updates = await petition_updates.public_page(request.app.state.db, row, None)
     settings = request.app.state.settings
     context = {
         "petition": view,
@@ -99,6 +101,7 @@ async def _render(request: Request, row: Row, *, flyer: str = "") -> Response:
         "draft": row["state"] == "draft",
         "names": names,
         "reasons": shown_reasons,
+        "updates": updates,
         "body_shown": shown,
         "body_folded": folded,
         "flyer": flyer,

@@ -40,6 +40,8 @@ NOTICES = {
     "reasons-approved": "The selected reasons are approved: they are on the petition's page.",
     "reasons-hidden": "The selected reasons are hidden: only this petition's organizers see them.",
     "reasons-deleted": "The selected reasons are deleted: after the purge nothing unapproved is kept.",
+    "update-posted": "The update is posted: it is on the petition's page and in its feed.",
+    "update-emailed": "The update is posted, and its email is on its way: its progress is below.",
 }
 STATE_ACTIONS = ("publish", "close", "purge")
 DONE_AFTER = {"publish": "published", "close": "closed", "purge": "purged"}

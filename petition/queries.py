@@ -471,18 +471,22 @@ INSERT_OUTBOX = """
 INSERT INTO outbox (id, sealed, due_at, expires_at, petition_id)
 VALUES (:id, :sealed, :due_at, :expires_at, :petition_id)
 """
-# Claim due messages: moving due_at past the claim hides them from every other sender.
+# Claim due messages (update emails aside: CLAIM_UPDATE_OUTBOX): moving due_at past the claim
+# hides them from every other sender.
 # The WHERE is checked again on each row as it is updated, so two senders never both claim one.
 CLAIM_OUTBOX = """
 UPDATE outbox SET due_at = :claimed_until, attempts = attempts + 1
-WHERE due_at <= :now AND id IN (SELECT id FROM outbox WHERE due_at <= :now ORDER BY due_at LIMIT :limit)
+WHERE due_at <= :now AND id IN (
+    SELECT id FROM outbox WHERE due_at <= :now AND update_id IS NULL ORDER BY due_at LIMIT :limit
+)
 RETURNING id, sealed, attempts
 """
 # The same on PostgreSQL, where senders in other processes skip rows another is claiming.
 CLAIM_OUTBOX_POSTGRES = """
 UPDATE outbox SET due_at = :claimed_until, attempts = attempts + 1
 WHERE due_at <= :now AND id IN (
-    SELECT id FROM outbox WHERE due_at <= :now ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED
+    SELECT id FROM outbox WHERE due_at <= :now AND update_id IS NULL ORDER BY due_at LIMIT :limit
+    FOR UPDATE SKIP LOCKED
 )
 RETURNING id, sealed, attempts
 """
@@ -490,6 +494,41 @@ RETRY_OUTBOX = "UPDATE outbox SET due_at = :due_at WHERE id = :id"
 DELETE_OUTBOX = "DELETE FROM outbox WHERE id = :id"
 DELETE_EXPIRED_OUTBOX = "DELETE FROM outbox WHERE expires_at <= :now"
 COUNT_OUTBOX = "SELECT COUNT(*) FROM outbox"
+
+# -- update emails in the outbox (outbox.UpdateSender): one at a time, each recorded at once ------
+
+INSERT_UPDATE_OUTBOX = """
+INSERT INTO outbox (id, sealed, due_at, expires_at, petition_id, update_id)
+VALUES (:id, :sealed, :due_at, :expires_at, :petition_id, :update_id)
+"""
+# The one update email due first, claimed as CLAIM_OUTBOX claims.
+CLAIM_UPDATE_OUTBOX = """
+UPDATE outbox SET due_at = :claimed_until, attempts = attempts + 1
+WHERE due_at <= :now AND id IN (
+    SELECT id FROM outbox WHERE due_at <= :now AND update_id IS NOT NULL ORDER BY due_at LIMIT 1
+)
+RETURNING id, sealed, attempts, update_id, petition_id
+"""
+CLAIM_UPDATE_OUTBOX_POSTGRES = """
+UPDATE outbox SET due_at = :claimed_until, attempts = attempts + 1
+WHERE due_at <= :now AND id IN (
+    SELECT id FROM outbox WHERE due_at <= :now AND update_id IS NOT NULL ORDER BY due_at LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, sealed, attempts, update_id, petition_id
+"""
+# Gone already (a purge deleted it): nothing to count.
+DELETE_UPDATE_OUTBOX = "DELETE FROM outbox WHERE id = :id RETURNING update_id"
+RETRY_UPDATE_OUTBOX = "UPDATE outbox SET due_at = :due_at, failures = failures + 1 WHERE id = :id"
+ADD_UPDATE_SENT = "UPDATE petition_updates SET sent = sent + 1 WHERE id = :id"
+ADD_UPDATE_DROPPED = "UPDATE petition_updates SET dropped = dropped + 1 WHERE id = :id"
+# Before DELETE_EXPIRED_OUTBOX: each update counts its messages that expired unsent.
+COUNT_EXPIRED_UPDATE_EMAILS = """
+UPDATE petition_updates SET given_up = given_up + (
+    SELECT COUNT(*) FROM outbox WHERE outbox.update_id = petition_updates.id AND outbox.expires_at <= :now
+)
+WHERE id IN (SELECT update_id FROM outbox WHERE update_id IS NOT NULL AND expires_at <= :now)
+"""
 
 # -- signing with a work-email code ------------------------------------------------
 
@@ -723,3 +762,40 @@ UPDATE signer_reasons SET public_id = :public_id, order_key = :order_key
 WHERE reason_key = :reason_key AND public_id IS NULL
 RETURNING reason_key
 """
+
+# -- updates organizers post (petition_updates.py) ------------------------------------------------
+
+UPDATE_COLUMNS = (
+    "id, petition_id, title, body, posted_at, emailed, recipients, queueing, queued, sent, given_up, dropped"
+)
+INSERT_PETITION_UPDATE = """
+INSERT INTO petition_updates (id, petition_id, title, body, posted_at, emailed, recipients, queueing)
+VALUES (:id, :petition_id, :title, :body, :posted_at, :emailed, :recipients, :queueing)
+"""
+COUNT_CONTACTS = "SELECT COUNT(*) FROM contacts WHERE petition_id = :petition_id"
+# Newest first, after the cursor's (posted_at, id); the first page starts after (2**62, "~").
+SELECT_PETITION_UPDATES = f"""
+SELECT {UPDATE_COLUMNS} FROM petition_updates
+WHERE petition_id = :petition_id AND (posted_at < :before_at OR (posted_at = :before_at AND id < :before_id))
+ORDER BY posted_at DESC, id DESC LIMIT :limit
+"""
+SELECT_PETITION_UPDATE = f"SELECT {UPDATE_COLUMNS} FROM petition_updates WHERE id = :id AND petition_id = :petition_id"
+# An update's messages waiting for a retry after a mail server refused them or was away.
+COUNT_UPDATE_FAILING = "SELECT COUNT(*) FROM outbox WHERE update_id = :update_id AND failures > 0"
+SELECT_UPDATES_QUEUEING = "SELECT id FROM petition_updates WHERE queueing = 1 ORDER BY posted_at, id"
+# Every chunk of queueing locks the one pace row first (then its update's row), so chunks of any
+# process take turns: the cursor each reads is the one the chunk before it wrote.
+LOCK_UPDATE_PACE = "UPDATE update_pace SET next_at_ms = next_at_ms WHERE id = 1 RETURNING next_at_ms"
+SET_UPDATE_PACE = "UPDATE update_pace SET next_at_ms = :next_at_ms WHERE id = 1"
+SELECT_UPDATE_TO_QUEUE = f"""
+SELECT {UPDATE_COLUMNS}, queue_after FROM petition_updates WHERE id = :id AND queueing = 1
+"""
+SELECT_CONTACTS_AFTER = """
+SELECT contact_key, sealed FROM contacts WHERE petition_id = :petition_id AND contact_key > :after
+ORDER BY contact_key LIMIT :limit
+"""
+ADVANCE_UPDATE_QUEUE = """
+UPDATE petition_updates SET queue_after = :after, queued = queued + :queued WHERE id = :id AND queueing = 1
+"""
+# Done: what was queued is what it goes to (contacts gone since the post are simply not there).
+FINISH_UPDATE_QUEUE = "UPDATE petition_updates SET queueing = 0, recipients = queued WHERE id = :id"

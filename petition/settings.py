@@ -86,6 +86,11 @@ class Settings:
     rate_limit_code_emails_per_client: int = 300
     outbox_poll_seconds: float = 2.0
     outbox_retry_seconds: int = 10
+    # How long a sender's claim on a message lasts: a message claimed by a process that died is
+    # tried again after it.
+    outbox_claim_seconds: int = 120
+    # Update emails the whole service sends a minute at most, however many updates are sending.
+    update_emails_per_minute: int = 60
     password_hash_concurrency: int = 2
     log_level: str = "INFO"
     access_log: bool = False
@@ -219,6 +224,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         rate_limit_code_emails_per_client=read_int("RATE_LIMIT_CODE_EMAILS_PER_CLIENT", 300, 1),
         outbox_poll_seconds=read_int("OUTBOX_POLL_SECONDS", 2, 1),
         outbox_retry_seconds=read_int("OUTBOX_RETRY_SECONDS", 10, 1),
+        outbox_claim_seconds=read_int("OUTBOX_CLAIM_SECONDS", 120, 1, 3600),
+        update_emails_per_minute=read_int("UPDATE_EMAILS_PER_MINUTE", 60, 1, 100_000),
         password_hash_concurrency=read_int("PASSWORD_HASH_CONCURRENCY", 2, 1),
         log_level=read_choice("LOG_LEVEL", "INFO", LOG_LEVELS),
         access_log=access_log in ("true", "1", "yes"),

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
-from . import downloads, timeline, zones
+from . import downloads, petition_updates, timeline, zones
 from .chart import badge
 from .database import Database, Row, now
 from .petitions import public_view
@@ -21,6 +21,7 @@ from .signing import open_petition
 from .timeline import CountQuery, Timeline, TimelineEvent, TimelineQuery
 
 CACHE_CONTROL = "public, max-age=60"
+FEED_UPDATES = 100  # the newest updates a feed holds
 JSON_TYPE = "application/json"
 Built = tuple[bytes, str, dict[str, str]]
 
@@ -96,10 +97,14 @@ async def feed(request: Request) -> ASGIApp:
         data = await timeline.timeline(db, row, row["timeline_floor"])
         view = public_view(row, settings.base_url)
         events = described(data, view.goal)
+        # The organizers' updates too, each its own entry, dated to the floor like every event.
+        posted = (await petition_updates.public_page(db, row, None, FEED_UPDATES)).updates
+        newest = max([data.events[-1].at if data.events else data.as_of, *(update.posted_on for update in posted)])
         context = {
             "petition": view,
             "events": list(reversed(events)),  # newest first, as feed readers expect
-            "updated": data.events[-1].at if data.events else data.as_of,
+            "updates": posted,
+            "updated": newest,
             "floor": row["timeline_floor"],
         }
         body = templates.get_template("feed.atom").render(context)
