@@ -9,6 +9,7 @@ in every encoding a leak could take.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ipaddress
 import re
@@ -71,6 +72,7 @@ class Seeded:
     slug: str
     batch_id: str
     flyer: dict[str, object] = field(default_factory=dict)
+    update_id: str = ""  # an update emailed to the updates address
     secrets: dict[str, str] = field(default_factory=dict)  # what -> sentinel value
     mailboxes: dict[str, list[str]] = field(default_factory=dict)  # address -> sentinels meant for it
 
@@ -140,6 +142,17 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
     [public_id] = [item["id"] for item in queue if item["text"] == APPROVED_REASON]
     moderated = await client.post(f"/api/v1/petitions/{slug}/reasons/{public_id}/approve", headers=bearer(token))
     assert moderated.status_code == 200
+    # An update emailed to the one updates address: its organizers see counts, never the address.
+    update = {"title": "Update for the leak scan", "body": "Sent to whoever asked.", "email_subscribers": True}
+    posted = await client.post(f"/api/v1/petitions/{slug}/updates", json=update, headers=bearer(token))
+    assert posted.status_code == 201 and posted.json()["recipients"] == 1
+    seeded.update_id = posted.json()["id"]
+    await app.state.update_queuer.drain()
+    for _ in range(300):  # its turn comes within a second (rounded up to the next whole one)
+        await app.state.sender.drain()
+        if any(message["subject"].endswith(update["title"]) for message in smtp.to(UPDATES)):
+            break
+        await asyncio.sleep(0.01)
     hidden = await client.post(f"{url}/hide-name", json={"receipt": shown_receipt})
     assert hidden.json() == {"status": "counted", "name_shown": False}
     seeded.secrets = {
@@ -233,6 +246,7 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         "method": "email",
         # A waiting reason's real id: its approval and hiding are refused to everyone but its organizers.
         "reason_id": await reason_id_of(db, seeded.slug),
+        "update_id": seeded.update_id,
     }
     routes_in_list = {key for route in app.routes for _, _, key in concrete_paths(route, values)}
 
@@ -248,6 +262,26 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
             assert set(answers) == routes_in_list, "every route in the list was visited"
             for key, answer in answers.items():
                 assert not leaks_in(answer, seeded.secrets), f"{who}: {key}"
+    # The petition's own organizers see an emailed update's progress: counts, never the address.
+    alice_pages = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+    async with alice_pages:
+        assert (await log_in(alice_pages, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+        pid = await petition_id(db, seeded.slug)
+        for path in (f"/organize/petitions/{pid}/updates", f"/organize/petitions/{pid}"):
+            page = await alice_pages.get(path)
+            assert page.status_code == 200 and not leaks_in(page.content, seeded.secrets), path
+    for path in (
+        f"/api/v1/petitions/{seeded.slug}/updates/{seeded.update_id}",
+        f"/api/v1/petitions/{seeded.slug}/updates",
+    ):
+        answer = await client.get(path, headers=bearer(token))
+        assert answer.status_code == 200 and not leaks_in(answer.content, seeded.secrets), path
+    assert (
+        b'"sent":1'
+        in (
+            await client.get(f"/api/v1/petitions/{seeded.slug}/updates/{seeded.update_id}", headers=bearer(token))
+        ).content
+    )
 
     await app.state.sender.drain()
     await email_signing.purge_expired(db)

@@ -14,12 +14,14 @@ import pytest
 from starlette.applications import Starlette
 
 from petition import petition_updates
+from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction
 from petition.encryption import ADDRESS_PAD, encrypt
 from petition.settings import Settings
 
-from .conftest import SmtpSink, make_settings, smtp_settings
+from .conftest import ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
 from .test_email_signing import codes_for
+from .test_login import csrf_of, log_in
 from .test_petitions import bearer, create
 from .test_signing import count_everything, petition_id
 
@@ -375,3 +377,52 @@ def test_progress_in_words() -> None:
         words(petition_updates.UpdateProgress(**base, recipients=1200, sent=1200, failed=0, queueing=False))
         == "all 1,200 sent"
     )
+
+
+async def test_the_organizer_page_posts_an_update_emails_it_and_shows_its_progress_in_words(
+    app: Starlette, client: httpx.AsyncClient, token: str, settings: Settings, smtp: SmtpSink
+) -> None:
+    db: Database = app.state.db
+    slug, _ = await code_petition(client, token)
+    pid = await petition_id(db, slug)
+    await add_contacts(db, settings, pid, ["page.one.sentinel@elsewhere.org", "page.two.sentinel@elsewhere.org"])
+    assert (await log_in(client, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+    path = f"/organize/petitions/{pid}/updates"
+    page = await client.get(path)
+    assert page.status_code == 200
+    assert "Also email the 2 people who asked for updates" in page.text
+    csrf = await csrf_of(client, path)
+    form = {FORM_FIELD: csrf, "title": "From the page", "body": "Posted with the form.", "email_subscribers": "yes"}
+    posted = await client.post(path, data=form)
+    assert posted.status_code == 303 and posted.headers["location"].endswith("?done=update-emailed")
+    await app.state.update_queuer.drain()
+    await received(smtp, 2, "From the page")
+    shown = ""
+    for _ in range(100):
+        shown = (await client.get(path)).text
+        if "all 2 sent" in shown:
+            break
+        await asyncio.sleep(0.05)
+    assert "From the page" in shown and "all 2 sent" in shown
+    assert "sentinel" not in shown, "no address on the organizers' page"
+
+
+async def test_the_organizer_page_refuses_a_bad_update_with_an_error_summary_and_changes_nothing(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db: Database = app.state.db
+    slug, _ = await code_petition(client, token)
+    pid = await petition_id(db, slug)
+    assert (await log_in(client, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+    path = f"/organize/petitions/{pid}/updates"
+    page = await client.get(path)
+    assert "Also email" not in page.text, "no checkbox when no one asked for updates"
+    csrf = await csrf_of(client, path)
+    refused = await client.post(path, data={FORM_FIELD: csrf, "title": "", "body": "x" * 5001})
+    assert refused.status_code == 422
+    assert "There is a problem" in refused.text and 'href="#title"' in refused.text and 'href="#body"' in refused.text
+    assert "5,000 characters or fewer" in refused.text
+    assert await db.fetch_val("SELECT COUNT(*) FROM petition_updates") == 0
+    no_csrf = await client.post(path, data={"title": "Forged", "body": "No token."})
+    assert no_csrf.status_code == 403
+    assert await db.fetch_val("SELECT COUNT(*) FROM petition_updates") == 0
