@@ -1,7 +1,8 @@
 """An organizer in a real browser, on a desktop and on the narrowest phone: finds each task of a
 petition from its overview, publishes, copies the share links, makes codes and reloads (one
 batch), revokes them after the question, and deletes a draft after its question; moderates
-signers' reasons (approves one, which then shows on the petition page, and hides it again).
+signers' reasons (approves one, which then shows on the petition page, and hides it again); posts an
+update (refused empty first), emails it, follows its progress, and finds it on the petition page.
 Every page passes axe-core and fits 320 px (tests/test_browser.py's Watch)."""
 
 from __future__ import annotations
@@ -168,4 +169,72 @@ async def test_an_organizer_approves_a_reason_which_shows_on_the_petition_page_t
         await page.wait_for_selector("text=The selected reasons are hidden")  # type: ignore[attr-defined]
         await watch.check(page, "hidden")
         assert (await api.get(f"/api/v1/petitions/{draft['slug']}/reasons")).json()["reasons"] == []
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, NARROWEST], ids=["desktop", "320px"])
+async def test_an_organizer_posts_an_update_emails_it_and_sees_it_on_the_petition_page(
+    browser: object,  # noqa: F811
+    server: Server,  # noqa: F811
+    viewport: dict[str, int],
+) -> None:
+    from petition.database import Database
+    from petition.settings import load_settings
+
+    from .test_petition_updates import add_contacts
+
+    server.run("create-organizer", "organizer@example.org", stdin=f"{PASSWORD}\n")
+    token = server.run("create-token", "organizer@example.org").strip().splitlines()[-1]
+    petition = {
+        "title": f"Fair rotas for the night shift {LONG_WORD}",
+        "summary": "Rotas published four weeks ahead.",
+        "target": "The operations director",
+        "goal": 500,
+        "verification": ["code"],
+    }
+    async with httpx.AsyncClient(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as api:
+        draft = (await api.post("/api/v1/petitions", json=petition)).json()
+        assert (await api.post(f"/api/v1/petitions/{draft['id']}/publish")).status_code == 200
+    # Two signers who asked for updates (written as the batcher writes confirmed addresses).
+    settings = load_settings(server.environ, env_file=server.log.parent / "no.env")
+    db = Database(server.environ["DATABASE_URL"])
+    await db.connect()
+    try:
+        await add_contacts(db, settings, draft["id"], ["one.update@elsewhere.org", "two.update@elsewhere.org"])
+    finally:
+        await db.disconnect()
+
+    watch = Watch(f"updates-{viewport['width']}")
+    page = await new_page(browser, viewport, watch)
+    await page.goto(f"{server.url}/login")  # type: ignore[attr-defined]
+    await page.fill("#email", "organizer@example.org")  # type: ignore[attr-defined]
+    await page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
+    await page.click("button:has-text('Log in')")  # type: ignore[attr-defined]
+    await page.wait_for_selector("h1:has-text('Your petitions')")  # type: ignore[attr-defined]
+    await page.goto(f"{server.url}/organize/petitions/{draft['id']}")  # type: ignore[attr-defined]
+    await page.click("nav.tasks >> text=Updates")  # type: ignore[attr-defined]
+    await page.wait_for_selector("button:has-text('Post the update')")  # type: ignore[attr-defined]
+    await watch.check(page, "form")
+    await page.click("button:has-text('Post the update')")  # type: ignore[attr-defined]
+    await page.wait_for_selector("text=There is a problem")  # type: ignore[attr-defined]
+    watch.expect_status(422)
+    await watch.check(page, "refused")
+    await page.fill("#title", f"We met the director {LONG_WORD}")  # type: ignore[attr-defined]
+    await page.fill("#body", "They listened.\n\nThe next meeting is on Friday.")  # type: ignore[attr-defined]
+    await page.check("#email_subscribers")  # type: ignore[attr-defined]
+    await page.click("button:has-text('Post the update')")  # type: ignore[attr-defined]
+    await page.wait_for_selector("text=its email is on its way")  # type: ignore[attr-defined]
+    for _ in range(40):  # queued in the background, then sent (to the test SMTP server)
+        if "all 2 sent" in await page.inner_text("main"):  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.25)
+        await page.reload()  # type: ignore[attr-defined]
+    assert "all 2 sent" in await page.inner_text("main")  # type: ignore[attr-defined]
+    assert "elsewhere.org" not in await page.content()  # type: ignore[attr-defined]
+    await watch.check(page, "posted")
+
+    await page.goto(f"{server.url}/p/{draft['slug']}")  # type: ignore[attr-defined]
+    await page.wait_for_selector("h2:has-text('Updates')")  # type: ignore[attr-defined]
+    assert "The next meeting is on Friday." in await page.inner_text("main")  # type: ignore[attr-defined]
+    await watch.check(page, "petition-with-update")
     watch.assert_clean()
