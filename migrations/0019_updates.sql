@@ -7,7 +7,8 @@
 -- contacts the petition had when it was posted, then how many messages were queued once the
 -- job is done. queueing: 1 while the background job still walks the petition's contacts;
 -- queue_after: the last contact_key it queued a message for (contacts are walked in key order,
--- so a restart resumes there and never queues one twice); queued: how many it queued. sent:
+-- so a restart resumes there and never queues one twice; cleared when done, so no contact key
+-- outlives the purge of the contacts); queued: how many it queued. sent:
 -- messages a mail server accepted; given_up: messages that expired unsent; dropped: messages
 -- not sent because their signer withdrew or unsubscribed before their turn (recipients are
 -- shown as recipients - dropped).

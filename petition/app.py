@@ -181,7 +181,7 @@ def make_routes() -> list[BaseRoute]:
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/updates",
-            updates_api.api_list,
+            updates_api.api_public_updates,
             summary=f"The petition's updates, newest first, {petition_updates.PAGE_SIZE} a page, each dated to "
             "the petition's timeline floor; follow next_cursor for more",
             query=petition_updates.UpdateListQuery,
@@ -331,7 +331,7 @@ def make_routes() -> list[BaseRoute]:
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/updates",
-            updates_api.api_post,
+            updates_api.api_post_update,
             methods=["POST"],
             status=201,
             summary="Post an update; with email_subscribers, also email it to the signers who asked for updates "
@@ -344,7 +344,7 @@ def make_routes() -> list[BaseRoute]:
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/updates/{update_id}",
-            updates_api.api_progress,
+            updates_api.api_update_progress,
             summary="An update and its email's progress: recipients, sent, failed (counts only, never an address)",
             response=petition_updates.UpdateProgress,
             auth=True,

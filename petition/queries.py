@@ -798,4 +798,5 @@ ADVANCE_UPDATE_QUEUE = """
 UPDATE petition_updates SET queue_after = :after, queued = queued + :queued WHERE id = :id AND queueing = 1
 """
 # Done: what was queued is what it goes to (contacts gone since the post are simply not there).
-FINISH_UPDATE_QUEUE = "UPDATE petition_updates SET queueing = 0, recipients = queued WHERE id = :id"
+# The cursor is cleared: a contact key kept would outlive the purge of the contacts.
+FINISH_UPDATE_QUEUE = "UPDATE petition_updates SET queueing = 0, recipients = queued, queue_after = '' WHERE id = :id"

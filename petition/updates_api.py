@@ -15,7 +15,7 @@ from .petitions_api import CORS, PUBLIC_CACHE_CONTROL
 from .reasons_api import organized
 
 
-async def api_post(request: Request, body: UpdateCreate) -> UpdatePosted:
+async def api_post_update(request: Request, body: UpdateCreate) -> UpdatePosted:
     """POST /api/v1/petitions/{slug}/updates: the update (201) with `recipients`, how many emails are
     queued in the background (0 unless `email_subscribers`); 409 for a draft, or for emailing after
     the petition's purge; 404 for a petition the token's organizer does not organize."""
@@ -29,7 +29,7 @@ async def api_post(request: Request, body: UpdateCreate) -> UpdatePosted:
     return posted
 
 
-async def api_list(request: Request, query: UpdateListQuery) -> Response:
+async def api_public_updates(request: Request, query: UpdateListQuery) -> Response:
     """GET /api/v1/petitions/{slug}/updates?cursor=: a page of the petition's updates, newest first;
     404 for a draft or no petition, 422 for a cursor no page gave."""
     if query.cursor:
@@ -52,7 +52,7 @@ async def api_list(request: Request, query: UpdateListQuery) -> Response:
     return cached.response(request.scope)
 
 
-async def api_progress(request: Request) -> UpdateProgress:
+async def api_update_progress(request: Request) -> UpdateProgress:
     """GET /api/v1/petitions/{slug}/updates/{update_id}: the update and its email's progress
     (recipients, sent, failed: counts only) to the petition's organizers; 404 otherwise."""
     _, row = await organized(request)

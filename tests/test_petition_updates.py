@@ -151,6 +151,8 @@ async def test_an_update_is_emailed_once_to_each_confirmed_contact_and_to_no_one
     assert len(updates_to(smtp)) == 2, "exactly one each"
     assert all(message["message"]["Message-ID"] for message in messages)
     assert await progress_of(client, token, slug, answer["id"], (2, 2, 0)) == (2, 2, 0)
+    cursor = await app.state.db.fetch_val("SELECT queue_after FROM petition_updates")
+    assert cursor == "", "no contact key kept once queued"
 
 
 async def test_posting_without_email_sends_nothing_and_lists_the_update_newest_first(
