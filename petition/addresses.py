@@ -11,6 +11,8 @@ The refusal depends on the text alone, never on whether the address signed.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
 import unicodedata
@@ -133,6 +135,20 @@ def shown_domain(domain: str) -> str:
 def shown_domains(allowed_domains: str) -> str:
     """A petition's stored `allowed_domains` (JSON) -> "a.org, bücher.de", for people to read."""
     return ", ".join(shown_domain(domain) for domain in json.loads(allowed_domains))
+
+
+@functools.lru_cache(maxsize=64)
+def work_domains(allowed_domains: str) -> frozenset[str]:
+    """A petition's stored `allowed_domains` (JSON) -> their ASCII forms, as addresses' domains are compared.
+
+    Saving a petition normalises them already; this keeps rows saved before that exact too. A domain
+    saved before that the parser refuses (`corp.local`) is left out: no address it takes is there.
+    """
+    found = set()
+    for domain in json.loads(allowed_domains):
+        with contextlib.suppress(ValueError):
+            found.add(normalise_domain(domain))
+    return frozenset(found)
 
 
 def mailbox_of(text: str) -> str:

@@ -45,6 +45,7 @@ from . import (
     timeline_pages,
     tlog,
     two_factor,
+    unsubscribe,
     update_pages,
     updates,
     updates_api,
@@ -139,6 +140,10 @@ def make_routes() -> list[BaseRoute]:
         Route("/p/{slug}/receipt", signing.receipt_action, methods=["POST"], name="receipt_action"),
         Route("/p/{slug}/receipt/download", signing.download_receipt, methods=["POST"], name="download_receipt"),
         Route("/p/{slug}/receipt/proof", signing.download_proof, methods=["POST"], name="download_proof"),
+        # An update email's unsubscribe link: the page asks, its POST (or a mail client's RFC 8058
+        # one-click POST, exempt from the CSRF check) deletes the updates address.
+        Route("/u/{token}", unsubscribe.confirm_page, name="unsubscribe_page"),
+        Route("/u/{token}", unsubscribe.unsubscribe, methods=["POST"], name="unsubscribe"),
         # The public reads a newsroom polls come first: routes are matched in order.
         ApiRoute(
             "/api/v1/petitions/{slug}",

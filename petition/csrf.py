@@ -13,6 +13,12 @@ The JSON API under /api/ is exempt: it authenticates with a bearer token in a
 header, never with cookies, so a forged cross-site request carries no authority.
 Signers' forms under /p/ need no token either (only the origin check): a signer
 has no session to ride on, and their pages are cached for everyone alike.
+
+The unsubscribe links under /u/ are exempt from both checks: RFC 8058's one-click
+unsubscribe is a POST from the mail client (its server, or a webmail page on another
+origin) with no cookie and no form token. The token in the path is the authority, and
+the POST changes nothing but deleting the updates address that token names, so a forged
+cross-site request can do nothing the token's holder could not do directly.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from .settings import Settings
 
 FORM_FIELD = "csrf_token"
 SIGNER_PREFIX = "/p/"
+UNSUBSCRIBE_PREFIX = "/u/"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 COOKIE_BYTES = 16

@@ -11,15 +11,13 @@ it is deleted when used, and the housekeeping job deletes it once expired.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import secrets
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from . import addresses, email_codes, pending, queries
+from . import addresses, email_codes, pending, queries, updates
 from .database import Database, Row, Transaction, is_unique_violation, now
 from .encryption import ADDRESS_PAD, decrypt, encrypt
 from .petitions import PetitionError
@@ -72,23 +70,9 @@ def _bound(attempt_hash: str) -> str:
 
 def check_domain(petition: Row, address: addresses.Address) -> None:
     """PetitionError(422) unless the address is at one of the petition's work domains, exactly (IDNA-normalised)."""
-    if address.domain not in _normalised(petition["allowed_domains"]):
+    if address.domain not in addresses.work_domains(petition["allowed_domains"]):
         listed = addresses.shown_domains(petition["allowed_domains"])
         raise PetitionError(422, f"Use your work address: this petition takes addresses at {listed}.")
-
-
-@functools.lru_cache(maxsize=64)
-def _normalised(allowed_domains: str) -> frozenset[str]:
-    """A petition's stored `allowed_domains` (JSON) -> their ASCII forms, as addresses' domains are compared.
-
-    Saving a petition normalises them already; this keeps rows saved before that exact too. A domain
-    saved before that the parser refuses (`corp.local`) is left out: no address it takes is there.
-    """
-    found = set()
-    for domain in json.loads(allowed_domains):
-        with contextlib.suppress(ValueError):
-            found.add(addresses.normalise_domain(domain))
-    return frozenset(found)
 
 
 def _parse(text: str) -> addresses.Address:
@@ -109,6 +93,8 @@ async def ask_for_code(
     check_open(petition, "email")
     address = _parse(data.email)
     check_domain(petition, address)
+    if data.updates:
+        updates.check_personal(petition, data.updates, field="updates")
     minted = attempt is not None
     attempt = attempt or secrets.token_urlsafe(ATTEMPT_BYTES)
     attempt_hash = receipt_key("attempt/v1", attempt)

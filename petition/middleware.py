@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import sessions
 from .cache import PublicCache
-from .csrf import FORBIDDEN_MESSAGE, SIGNER_PREFIX, UNSAFE_METHODS, CSRFGuard
+from .csrf import FORBIDDEN_MESSAGE, SIGNER_PREFIX, UNSAFE_METHODS, UNSUBSCRIBE_PREFIX, CSRFGuard
 from .errors import API_PREFIX, ApiError, handle_http_exception, plain_error_response
 from .logs import AccessLog
 from .settings import Settings
@@ -140,7 +140,7 @@ class ShellMiddleware:
                     await plain_error_response(path, refusal)(scope, receive, send_with_headers)
                     return
                 receive = self._limit(receive)
-                if method in UNSAFE_METHODS and not path.startswith(API_PREFIX):
+                if method in UNSAFE_METHODS and not path.startswith((API_PREFIX, UNSUBSCRIBE_PREFIX)):
                     checked = await self.csrf.check(scope, receive, token_required=not path.startswith(SIGNER_PREFIX))
                     if checked is None:
                         await plain_error_response(path, 403, FORBIDDEN_MESSAGE)(scope, receive, send_with_headers)

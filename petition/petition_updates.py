@@ -17,21 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool, StringConstraints
 
 from . import outbox, queries, update_mail
 from .database import Database, Row, Transaction, now
 from .encryption import DecryptionError, decrypt
-from .mailer import Mail
 from .organizers import audit
 from .parameters import decode_cursor, encode_cursor
 from .petitions import PetitionError, address, floor_time
@@ -258,7 +254,6 @@ async def queue_chunk(db: Database, settings: Settings, update_id: str) -> bool:
             mail = await update_mail.message_for(
                 tx, settings, petition=petition, update=update, contact_key=key, address=mailbox
             )
-            mail = with_message_id(mail, settings, update_id, key)
             # Its turn, rounded up to the second: never before it.
             due_at = math.ceil((start_ms + queued * gap_ms) / 1000)
             await outbox.queue_update_email(
@@ -281,16 +276,6 @@ async def queue_chunk(db: Database, settings: Settings, update_id: str) -> bool:
         return True
 
     return await db.write(unit, lock_key="update-pace")
-
-
-def with_message_id(mail: Mail, settings: Settings, update_id: str, contact_key: str) -> Mail:
-    """The message with a Message-ID stable for its update and contact, unless it has one already: a
-    copy sent again after a crash carries the same one, so mail clients drop it."""
-    if any(name.lower() == "message-id" for name, _ in mail.headers):
-        return mail
-    digest = hashlib.sha256(f"update-message/v1|{update_id}|{contact_key}".encode()).hexdigest()[:32]
-    host = urlsplit(settings.base_url).hostname or "localhost"
-    return replace(mail, headers=(*mail.headers, ("Message-ID", f"<update.{digest}@{host}>")))
 
 
 class Queuer:

@@ -582,6 +582,20 @@ DELETE_CONTACT_CONFIRMATION = "DELETE FROM contact_confirmations WHERE confirm_k
 DELETE_EXPIRED_CONTACT_CONFIRMATIONS = "DELETE FROM contact_confirmations WHERE expires_at <= :now"
 SELECT_CONTACT = "SELECT petition_id FROM contacts WHERE contact_key = :contact_key"
 DELETE_CONTACT = "DELETE FROM contacts WHERE contact_key = :contact_key RETURNING petition_id"
+# The unsubscribe link's token, kept as its hash: written when an update email first needs it
+# (and again only if SECRET_KEY changed, which changes the token); each link finds one contact.
+SET_CONTACT_UNSUBSCRIBE_HASH = """
+UPDATE contacts SET unsubscribe_hash = :unsubscribe_hash
+WHERE contact_key = :contact_key AND (unsubscribe_hash IS NULL OR unsubscribe_hash <> :unsubscribe_hash)
+"""
+SELECT_UNSUBSCRIBE_PETITION = """
+SELECT p.title, p.language FROM contacts c JOIN petitions p ON p.id = c.petition_id
+WHERE c.unsubscribe_hash = :unsubscribe_hash
+"""
+DELETE_CONTACT_BY_UNSUBSCRIBE_HASH = """
+DELETE FROM contacts WHERE unsubscribe_hash = :unsubscribe_hash RETURNING petition_id
+"""
+SELECT_PETITION_TITLE = "SELECT title, language FROM petitions WHERE id = :id"
 
 # -- timelines -------------------------------------------------------------------
 

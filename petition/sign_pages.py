@@ -175,7 +175,8 @@ async def sign(request: Request) -> Response:
     except PetitionError as error:
         if not petitions.is_open(row):  # its deadline passed while this form was read
             return closed_page(request, context)
-        return again({method: error.message}, error.status)
+        # A refusal of one field (an updates address at a work domain) is shown beside it.
+        return again({error.field or method: error.message}, error.status)
     if data.updates:
         request.app.state.sender.wake()
     return to_receipt(request, row, receipt, updates=bool(data.updates))

@@ -153,9 +153,12 @@ async def sign_with_code(
     `receipt`, when the form minted one, is the receipt to sign with: if it has its signature
     already (the same form sent twice, even two requests racing), that signature stands and the
     receipt is the answer, with nothing spent or counted again.
-    PetitionError(422) for a code that is not this petition's or was used; 409 when it is not open.
+    PetitionError(422) for a code that is not this petition's or was used, or an updates address
+    at one of its work domains (field "updates"); 409 when it is not open.
     """
     check_open(petition, "code")
+    if data.updates:
+        updates.check_personal(petition, data.updates, field="updates")
     receipt, minted, signed = await own_signature(db, petition, receipt)
     if signed:
         return receipt

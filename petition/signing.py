@@ -258,6 +258,8 @@ async def updates_action(request: Request) -> Response:
     except ValidationError:
         return await address_refused(addresses.REFUSED)
     except PetitionError as error:
+        if error.field == "address":  # an address at one of the petition's work domains
+            return await address_refused(error.message)
         context["updates"] = error.status in (422, 429) and confirming
         # A wrong code is the code's fault, a receipt of nothing the receipt's; a closed petition is no input's.
         field = "updates-code" if context["updates"] else "receipt" if error.status == 404 else FORM

@@ -34,6 +34,24 @@ NOT_SUBSCRIBED = "No updates address is kept for this receipt: it was never give
 PURGED = "This petition's identifying data was destroyed: it keeps no updates addresses any more."
 
 
+def check_personal(petition: Row, address: str, *, field: str) -> None:
+    """PetitionError(422, naming `field`) when `address` is at one of the petition's work domains
+    or a subdomain of one (mail.example.com for example.com), compared in their ASCII lower-case
+    forms: update emails name the petition, and the employer's mail server would see them.
+
+    Text that is no address passes: the models that take it refuse it with their own message.
+    The answer depends only on the typed address and the petition, never on who signed.
+    """
+    parsed = addresses.parse_or_none(address)
+    if parsed is None:
+        return
+    for domain in addresses.work_domains(petition["allowed_domains"]):
+        if parsed.domain == domain or parsed.domain.endswith(f".{domain}"):
+            shown = addresses.shown_domain(domain)
+            message = f"Give a personal address: updates name the petition, and {shown}'s mail server would see them."
+            raise PetitionError(422, message, field)
+
+
 def end_of_this_hour() -> int:
     """The end of the current hour (seconds since the epoch)."""
     moment = now()
@@ -74,7 +92,10 @@ async def ask_to_confirm(tx: Transaction, settings: Settings, *, petition_id: st
 
 
 async def request(db: Database, settings: Settings, *, petition: Row, receipt: str, address: str) -> None:
-    """Give (or change) the updates address of a signature that is still in."""
+    """Give (or change) the updates address of a signature that is still in. PetitionError 422
+    for an address at one of the petition's work domains (`check_personal`), 404 for a receipt
+    of no signature here, 409 for a withdrawn signature or a purged petition."""
+    check_personal(petition, address, field="address")
     await _check_signature(db, petition, receipt)
 
     async def unit(tx: Transaction) -> bool:

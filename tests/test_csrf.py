@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from petition.csrf import FORM_FIELD
+from petition.csrf import FORM_FIELD, UNSUBSCRIBE_PREFIX
 from petition.settings import Settings
 
 from .conftest import BASE_URL, start_app
@@ -145,7 +145,7 @@ async def test_every_html_post_route_refuses_a_post_without_a_token(app: Starlet
     for route in app.routes:
         methods = getattr(route, "methods", None) or set()
         path = getattr(route, "path", "")
-        if "POST" not in methods or path.startswith(("/api/", "/p/")):
+        if "POST" not in methods or path.startswith(("/api/", "/p/", UNSUBSCRIBE_PREFIX)):
             continue
         url = re.sub(r"{[^}]+}", "anything", path)
         response = await client.post(url, data={"email": "a@example.org", "password": "x" * 20, "code": "1"})
@@ -172,3 +172,19 @@ async def test_signer_forms_need_no_token_but_refuse_a_foreign_origin(
         assert cross_site.status_code == 403, path
         own = await client.post(url, data={"code": "x"}, headers={"origin": BASE_URL})
         assert own.status_code != 403, path
+
+
+async def test_only_the_unsubscribe_links_skip_both_checks_for_rfc_8058_one_click(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """A mail client's one-click POST has no cookie, no token, maybe another origin; the token in
+    the path is the authority. (What it does is tested in test_unsubscribe.)"""
+    exempt = [
+        route.path
+        for route in app.routes
+        if "POST" in (getattr(route, "methods", None) or set()) and route.path.startswith(UNSUBSCRIBE_PREFIX)
+    ]
+    assert exempt == ["/u/{token}"]
+    cross_site = {"origin": "https://webmail.example", "sec-fetch-site": "cross-site"}
+    answer = await client.post("/u/anything", data={"List-Unsubscribe": "One-Click"}, headers=cross_site)
+    assert answer.status_code == 404, "answered by the route (a link that is not ours), not refused by the check"

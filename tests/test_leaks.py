@@ -22,10 +22,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
-from petition import accounts, email_signing, organizers
+from petition import accounts, addresses, email_signing, organizers, outbox, queries, unsubscribe, update_mail
 from petition.batcher import close_batch
 from petition.csrf import FORM_FIELD
-from petition.database import Database
+from petition.database import Database, Transaction
+from petition.mailer import Mail
 from petition.settings import Settings
 from petition.tokens import receipt_key
 
@@ -137,6 +138,9 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
     db: Database = app.state.db
     await close_batch(db, app.state.settings, await petition_id(db, slug))
     app.state.public_cache.clear()
+    # An update email to the confirmed updates address: its unsubscribe token goes to that mailbox
+    # only, and the database keeps only its hash.
+    unsubscribe_token = await send_update_email(app, slug, contact_key=receipt_key("contact/v1", email_receipt))
     # One reason approved, so the public list and page show it: by its public id, never its storage key.
     queue = (await client.get(f"/api/v1/petitions/{slug}/reasons/queue", headers=bearer(token))).json()["reasons"]
     [public_id] = [item["id"] for item in queue if item["text"] == APPROVED_REASON]
@@ -183,10 +187,41 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         "emailed code": email_code,
         "pending emailed code": pending_code,
         "updates code": updates_code,
+        "unsubscribe token": unsubscribe_token,
     }
-    seeded.mailboxes = {WORKER: [WORKER, email_code], UPDATES: [UPDATES, updates_code]}
+    seeded.mailboxes = {WORKER: [WORKER, email_code], UPDATES: [UPDATES, updates_code, unsubscribe_token]}
     seeded.mailboxes[PENDING_WORKER] = [PENDING_WORKER, pending_code]
     return seeded
+
+
+async def send_update_email(app: Starlette, slug: str, *, contact_key: str) -> str:
+    """Queue an update's email to the UPDATES contact; the token of its unsubscribe link."""
+    db: Database = app.state.db
+    settings: Settings = app.state.settings
+    petition = await db.fetch_one(queries.SELECT_PETITION_BY_ID, {"id": await petition_id(db, slug)})
+    update = {"id": "leak-update", "title": "An update", "body": "News."}
+
+    async def unit(tx: Transaction) -> Mail:
+        mail = await update_mail.message_for(
+            tx, settings, petition=petition, update=update, contact_key=contact_key, address=UPDATES
+        )
+        await outbox.queue(
+            tx,
+            settings,
+            to=addresses.parse(mail.to),
+            subject=mail.subject,
+            body=mail.body,
+            petition_id=petition["id"],
+            html=mail.html,
+            headers=mail.headers,
+        )
+        return mail
+
+    mail = await db.write(unit)
+    [link] = [value for name, value in mail.headers if name == "List-Unsubscribe"]
+    token = link.strip("<>").rsplit("/u/", 1)[1]
+    assert token == unsubscribe.token_for(settings, contact_key)
+    return token
 
 
 def concrete_paths(route: BaseRoute, values: dict[str, str]) -> list[tuple[str, str, str]]:

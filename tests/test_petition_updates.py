@@ -108,12 +108,12 @@ async def progress_of(
         await asyncio.sleep(0.05)
 
 
-async def add_contacts(db: Database, settings: Settings, petition: str, addresses: list[str]) -> None:
-    """Confirmed contacts written as the batcher writes them (for tests that need many)."""
+async def add_contacts(db: Database, settings: Settings, petition: str, addresses: list[str]) -> dict[str, str]:
+    """Confirmed contacts written as the batcher writes them (for tests that need many); address -> contact key."""
+    keys = {address: secrets.token_hex(32) for address in addresses}
 
     async def unit(tx: Transaction) -> None:
-        for address in addresses:
-            key = secrets.token_hex(32)
+        for address, key in keys.items():
             sealed = encrypt(settings.encryption_key, address, f"contact/{key}", pad_to=ADDRESS_PAD)
             await tx.execute(
                 "INSERT INTO contacts (contact_key, petition_id, sealed) VALUES (:k, :p, :s)",
@@ -121,6 +121,7 @@ async def add_contacts(db: Database, settings: Settings, petition: str, addresse
             )
 
     await db.write(unit)
+    return keys
 
 
 async def test_an_update_is_emailed_once_to_each_confirmed_contact_and_to_no_one_else(
