@@ -29,7 +29,7 @@ import logging
 from . import queries
 from .addresses import Address
 from .database import Database, Transaction, now
-from .encryption import OUTBOX_PAD, DecryptionError, decrypt, encrypt
+from .encryption import ADDRESS_PAD, OUTBOX_PAD, DecryptionError, decrypt, encrypt, pad
 from .mailer import Mail, Mailer
 from .settings import Settings
 from .tokens import new_id
@@ -106,14 +106,18 @@ async def queue_update_email(
 def seal(settings: Settings, message_id: str, mail: Mail, *, contact_key: str | None = None) -> str:
     """The outbox row's `sealed` value: the message (and an update email's contact key) encrypted
     and bound to its row's id."""
-    fields: dict[str, object] = {"to": mail.to, "subject": mail.subject, "body": mail.body}
+    # The address padded on its own: every message of one kind (one update's emails above all, a
+    # few KB each) then seals to one length whatever the address, which the padding of the whole
+    # to OUTBOX_PAD could not promise when a message's length crosses a multiple of it.
+    fields: dict[str, object] = {"to": pad(mail.to, ADDRESS_PAD), "subject": mail.subject, "body": mail.body}
     if mail.html is not None:
         fields["html"] = mail.html
     if mail.headers:
         fields["headers"] = [list(pair) for pair in mail.headers]
     if contact_key is not None:
         fields["contact_key"] = contact_key
-    return encrypt(settings.encryption_key, json.dumps(fields), _bound(message_id), pad_to=OUTBOX_PAD)
+    plaintext = json.dumps(fields, ensure_ascii=False)  # so the address's padding counts its bytes
+    return encrypt(settings.encryption_key, plaintext, _bound(message_id), pad_to=OUTBOX_PAD)
 
 
 def unseal(settings: Settings, message_id: str, sealed: str) -> Mail:
@@ -125,7 +129,7 @@ def unseal_with_contact(settings: Settings, message_id: str, sealed: str) -> tup
     """The message `seal` stored and the contact key sealed with it (None: no update email)."""
     fields = json.loads(decrypt(settings.encryption_key, sealed, _bound(message_id)))
     headers = tuple((str(name), str(value)) for name, value in fields.get("headers", ()))
-    mail = Mail(fields["to"], fields["subject"], fields["body"], fields.get("html"), headers)
+    mail = Mail(fields["to"].rstrip(" "), fields["subject"], fields["body"], fields.get("html"), headers)
     return mail, fields.get("contact_key")
 
 

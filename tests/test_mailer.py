@@ -73,3 +73,20 @@ async def test_the_outbox_keeps_a_messages_html_and_headers_through_its_seal(tmp
     settings = make_settings(tmp_path)
     mail = Mail("bob@example.com", "Hi", "text", "<p>x</p>", (("Message-ID", "<m@example.org>"),))
     assert outbox.unseal(settings, "id1", outbox.seal(settings, "id1", mail)) == mail
+
+
+def test_messages_that_differ_only_in_their_address_seal_to_one_length(tmp_path: Path) -> None:
+    from petition import outbox
+
+    settings = make_settings(tmp_path)
+    # Update emails of every length, so some sit just under a multiple of the outbox's padding.
+    for size in range(1000, 1600, 16):
+        body = "x" * size
+        lengths = {
+            len(outbox.seal(settings, "id1", Mail(to, "Update", body, "<p>" + body + "</p>"), contact_key="k" * 64))
+            for to in ("a@b.co", "a.very.long.personal.address.indeed@subdomain.example.org", "zoë@exämple.de")
+        }
+        assert len(lengths) == 1, size
+    assert outbox.unseal(settings, "id1", outbox.seal(settings, "id1", Mail("zoë@exämple.de", "s", "b"))).to == (
+        "zoë@exämple.de"
+    )
