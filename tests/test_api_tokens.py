@@ -129,6 +129,7 @@ VALID_BODIES = {
     "CodeBatchCreate": {"count": 1},
     "FlyerCreate": {"layout": "poster", "paper_size": "a4"},
     "ModerateRequest": {"approve": ["some-reason-id"]},
+    "UpdateCreate": {"title": "News", "body": "We met leadership."},
 }
 
 
