@@ -148,6 +148,7 @@ async def test_sensitive_words_reach_no_public_route_nor_another_petitions_organ
         "kind": "pdf",
         "method": "email",
         "reason_id": await reason_id_of(db, seeded.slug),
+        "update_id": seeded.update_id,
     }
     secret = {"sensitive word": CODENAME}
     anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
