@@ -14,7 +14,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import parseaddr
+from email.utils import formatdate, make_msgid, parseaddr
 from typing import Protocol
 
 import aiosmtplib
@@ -31,7 +31,7 @@ SMTP_CONNECTIONS = 4
 
 # Headers a message may not set for itself: the mailer writes these from the settings and the
 # parsed recipient, so no stored message can add a recipient or pose as another sender.
-RESERVED_HEADERS = frozenset({"from", "to", "cc", "bcc", "subject", "sender", "reply-to", "content-type"})
+RESERVED_HEADERS = frozenset({"from", "to", "cc", "bcc", "subject", "sender", "reply-to", "content-type", "date"})
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,11 @@ class SmtpMailer:
         """SMTP_FROM's bare address (it may carry a display name)."""
         return parseaddr(self.settings.smtp_from)[1] or self.settings.smtp_from
 
+    @property
+    def message_id_domain(self) -> str:
+        """The right side of the Message-IDs made here: SMTP_FROM's domain, as mail servers expect."""
+        return self.envelope_sender.rpartition("@")[2] or "localhost"
+
     def _message(self, mail: Mail) -> tuple[EmailMessage, str]:
         """The message and its one envelope recipient; AddressRefused if `mail.to` is no single plain address."""
         to = addresses.parse(mail.to).mailbox
@@ -171,10 +176,17 @@ class SmtpMailer:
         message["From"] = self.settings.smtp_from
         message["To"] = to  # a parsed address: no comma, quote, comment or encoded word can add another
         message["Subject"] = mail.subject
+        # RFC 5322 requires Date; a Message-ID lets mail clients drop a copy sent twice. Mail
+        # servers add them only for some clients, and filters mark mail without them as spam.
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        names = set()
         for name, value in mail.headers:
             if name.lower() in RESERVED_HEADERS:
                 raise ValueError(f"a message may not set its own {name} header")
+            names.add(name.lower())
             message[name] = value
+        if "message-id" not in names:
+            message["Message-ID"] = make_msgid(domain=self.message_id_domain)
         message.set_content(mail.body)
         if mail.html is not None:
             message.add_alternative(mail.html, subtype="html")

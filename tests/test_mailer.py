@@ -90,3 +90,11 @@ def test_messages_that_differ_only_in_their_address_seal_to_one_length(tmp_path:
     assert outbox.unseal(settings, "id1", outbox.seal(settings, "id1", Mail("zoë@exämple.de", "s", "b"))).to == (
         "zoë@exämple.de"
     )
+
+
+async def test_every_message_has_a_date_and_a_message_id(tmp_path: Path, smtp: SmtpSink) -> None:
+    mailer = SmtpMailer(make_settings(tmp_path, **smtp_settings(smtp)))
+    assert await mailer.send_all([Mail("bob@example.com", "Your code", "123456")]) == [None]
+    message = smtp.messages[0]["message"]
+    assert message["Date"] is not None and message["Date"].datetime is not None
+    assert message["Message-ID"].endswith("@example.net>")  # SMTP_FROM's domain
