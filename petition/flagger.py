@@ -17,8 +17,10 @@ number inside a phone number or a link is not flagged again):
   codenames, office locations), matched after NFKD, without combining marks (accents) and case
   folded, so "PROJET ÉCLAIR" matches "projet eclair". Words of scripts written with spaces match on
   word boundaries ("art" is not in "party"); where a word's edge is in a script written without
-  spaces between words (Chinese, Japanese, Thai, ...) it matches inside longer runs too. The words
-  of a phrase match across any run of whitespace. Sensitive flags may overlap the other kinds.
+  spaces between words (Chinese, Japanese, Thai, ...) it matches inside longer runs too. The parts
+  of a phrase match across any run of whitespace, dashes and underscores ("Projet Éclair" finds
+  "projet-eclair" and "PROJET_ECLAIR", and the other way round). Sensitive flags may overlap the
+  other kinds.
 """
 
 from __future__ import annotations
@@ -195,14 +197,25 @@ def _folded_with_origins(text: str) -> tuple[str, list[int]]:
     return "".join(chars), origins
 
 
+# What joins the parts of a listed phrase, in the list and in text: people write a team or a
+# codename with a space, a dash or an underscore alike.
+_SEPARATORS = regex.compile(r"[\s\p{Pd}_]+", regex.V1)
+_JOINER = r"[\s\p{Pd}_]+"
+
+
+def _phrase_key(word: str) -> str:
+    """A listed word, folded, its parts joined by one space (the form duplicates are found by)."""
+    return " ".join(part for part in _SEPARATORS.split(folded(word)) if part)
+
+
 @functools.lru_cache(maxsize=256)
 def _sensitive_pattern(words: tuple[str, ...]) -> regex.Pattern[str] | None:
     """One pattern finding every listed word in folded text; None for a list with no words.
 
     Longer words first, so a phrase wins over a word it starts with."""
     alternatives = []
-    for word in sorted({" ".join(folded(word).split()) for word in words} - {""}, key=lambda w: (-len(w), w)):
-        body = r"\s+".join(regex.escape(part) for part in word.split(" "))
+    for word in sorted({_phrase_key(word) for word in words} - {""}, key=lambda w: (-len(w), w)):
+        body = _JOINER.join(regex.escape(part) for part in word.split(" "))
         before = f"(?<!{_SPACED_WORD})" if SPACED_WORD_CHAR.match(word[0]) else ""
         after = f"(?!{_SPACED_WORD})" if SPACED_WORD_CHAR.match(word[-1]) else ""
         alternatives.append(f"{before}{body}{after}")
@@ -245,7 +258,7 @@ def clean_sensitive_words(words: Iterable[str]) -> list[str]:
             raise ValueError(f"Sensitive word {number} must be {limit} characters or fewer; it has {len(word):,}.")
         if problem := text_problem(word):
             raise ValueError(f"Sensitive word {number} {problem}.")
-        key = " ".join(folded(word).split())
+        key = _phrase_key(word)
         if key and key not in seen:
             seen.add(key)
             kept.append(word)

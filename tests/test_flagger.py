@@ -99,6 +99,13 @@ def test_a_listed_phrase_is_flagged_across_any_run_of_whitespace() -> None:
     assert kinds("We sit in the tour\n  ouest, fourth floor.", CODENAMES) == [("sensitive", "tour\n  ouest")]
 
 
+def test_a_listed_phrase_is_flagged_whether_its_parts_are_joined_by_spaces_dashes_or_underscores() -> None:
+    assert kinds("I'm in Projet-Eclair since May.", ["Projet Éclair"]) == [("sensitive", "Projet-Eclair")]
+    assert kinds("see PROJET_ÉCLAIR docs", ["Projet Éclair"]) == [("sensitive", "PROJET_ÉCLAIR")]
+    assert kinds("I'm in Projet Eclair since May.", ["projet-éclair"]) == [("sensitive", "Projet Eclair")]
+    assert kinds("Projects clearly matter.", ["Projet Éclair"]) == []
+
+
 def test_a_listed_word_is_flagged_only_on_word_boundaries_in_latin_script() -> None:
     assert kinds("The party was great, the department smart and the artist apart.", CODENAMES) == []
     assert kinds("Art, as ever, is what we do.", CODENAMES) == [("sensitive", "Art")]
