@@ -242,6 +242,8 @@ async def test_withdrawing_on_the_receipt_page_asks_once_more_and_only_the_confi
     assert question.status_code == 200 and question.headers["cache-control"] == "no-store"
     assert "<h1>Withdraw your signature?</h1>" in question.text
     assert "cannot undo" in question.text and "deleted" in question.text and "count" in question.text
+    words = " ".join(question.text.split())
+    assert "hide your name first and withdraw on another day" in words, "a shown name and a reason leave together"
     form = question.text.split(f'<form method="post" action="/p/{slug}/receipt">', 1)[1].split("</form>", 1)[0]
     assert f'<input type="hidden" name="receipt" value="{receipt}">' in form, "the receipt rides in the form"
     assert 'value="confirm_withdraw">Yes, withdraw my signature</button>' in form
