@@ -57,6 +57,8 @@ DATE = regex.compile(r"\p{Nd}{4}([\-./])\p{Nd}{1,2}\1\p{Nd}{1,2}|\p{Nd}{1,2}([\-
 AMOUNT = regex.compile(r"\p{Nd}{1,3}([.\u00a0\u202f])\p{Nd}{3}(?:\1\p{Nd}{3})*")
 NUMBER = regex.compile(rf"\p{{Nd}}{{{NUMBER_DIGITS},}}")
 DIGIT = regex.compile(r"\p{Nd}")
+# U+FF01-U+FF5E, the full-width forms of ASCII's printable characters, and the ideographic space.
+HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 # Punctuation that ends a sentence rather than a link ("see example.org/x, and ...").
 URL_TRAILING = ".,;:!?"
 
@@ -113,11 +115,14 @@ def flags(text: str, sensitive_words: Sequence[str] = ()) -> list[Flag]:
                 taken.append((start, end))
                 found.append((start, end, kind))
 
-    claim("email", (m.span() for m in EMAIL.finditer(text)))
-    claim("url", _urls(text))
-    claim("handle", (m.span() for m in HANDLE.finditer(text)))
-    claim("phone", _phones(text))
-    claim("number", (m.span() for m in NUMBER.finditer(text)))
+    # Full-width forms read as their ASCII twins ("ｊａｎｅ＠ｇｍａｉｌ．ｃｏｍ" is an address);
+    # one character for one, so every span found holds for the text as written.
+    plain = text.translate(HALF_WIDTH)
+    claim("email", (m.span() for m in EMAIL.finditer(plain)))
+    claim("url", _urls(plain))
+    claim("handle", (m.span() for m in HANDLE.finditer(plain)))
+    claim("phone", _phones(plain))
+    claim("number", (m.span() for m in NUMBER.finditer(plain)))
     found += [(start, end, "sensitive") for start, end in _sensitive(text, sensitive_words)]
     found.sort(key=lambda item: (item[0], FLAG_KINDS.index(item[2])))
     return [Flag(kind, text[start:end]) for start, end, kind in found]

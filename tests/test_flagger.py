@@ -106,6 +106,12 @@ def test_a_listed_phrase_is_flagged_whether_its_parts_are_joined_by_spaces_dashe
     assert kinds("Projects clearly matter.", ["Projet Éclair"]) == []
 
 
+def test_full_width_addresses_links_and_numbers_are_flagged_as_written() -> None:
+    assert kinds("Mail ＪＡＮＥ＠ＧＭＡＩＬ．ＣＯＭ today") == [("email", "ＪＡＮＥ＠ＧＭＡＩＬ．ＣＯＭ")]
+    assert kinds("see ｗｗｗ．ｅｘａｍｐｌｅ．ｃｏｍ please") == [("url", "ｗｗｗ．ｅｘａｍｐｌｅ．ｃｏｍ")]
+    assert kinds("badge １２３４５ here") == [("number", "１２３４５")]
+
+
 def test_a_listed_word_is_flagged_only_on_word_boundaries_in_latin_script() -> None:
     assert kinds("The party was great, the department smart and the artist apart.", CODENAMES) == []
     assert kinds("Art, as ever, is what we do.", CODENAMES) == [("sensitive", "Art")]
