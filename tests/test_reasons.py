@@ -533,3 +533,24 @@ async def test_a_reason_list_status_other_than_waiting_approved_or_hidden_is_ref
     [status] = [item for item in parameters if item["name"] == "status"]
     assert status["in"] == "query" and not status["required"]
     assert status["schema"]["enum"] == ["waiting", "approved", "hidden"] and status["schema"]["default"] == "waiting"
+
+
+async def test_selecting_no_reason_links_the_error_summary_to_the_first_checkbox(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug, _ = await signed_with_reasons(app, client, token, ["link one qz", "link two qz"])
+    pid = await petition_id(app.state.db, slug)
+    assert (await log_in(client, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+    path = f"/organize/petitions/{pid}/reasons"
+    csrf = await csrf_of(client, path)
+    empty = await client.post(path, data={FORM_FIELD: csrf, "action": "approve", "status": "waiting"})
+    assert empty.status_code == 422
+    summary = re.search(r'<div class="error-summary".*?</div>', empty.text, re.S)
+    assert summary and '<a href="#reason-1">Select at least one reason' in summary.group(0)
+    assert 'id="reason-1" name="reason" type="checkbox"' in empty.text, "the link leads to the first box"
+    assert '<fieldset aria-describedby="reason-error">' in empty.text and 'id="reason-error"' in empty.text
+    assert set((await statuses(app.state.db)).values()) == {"waiting"}
+    # A list with no box left (all moved on meanwhile): the message stands alone, linking nowhere.
+    nothing = await client.post(path, data={FORM_FIELD: csrf, "action": "hide", "status": "approved"})
+    assert nothing.status_code == 422 and "Select at least one reason" in nothing.text
+    assert 'href="#reason-1"' not in nothing.text and "No approved reasons." in nothing.text
