@@ -358,9 +358,9 @@ def make_routes() -> list[BaseRoute]:
         ApiRoute(
             "/api/v1/petitions/{slug}/reasons/queue",
             reasons_api.api_queue,
-            summary=f"Reasons waiting for moderation, {reasons.QUEUE_PAGE_SIZE} a page, each with its flags "
-            "(text that could identify someone)",
-            query=reasons.ReasonListQuery,
+            summary=f"Reasons waiting for moderation (or ?status=approved or hidden), {reasons.QUEUE_PAGE_SIZE} "
+            "a page, each with its flags (text that could identify someone)",
+            query=reasons.ReasonQueueQuery,
             response=reasons.ReasonQueue,
             auth=True,
             tags=["reasons"],

@@ -41,6 +41,8 @@ async def reasons_page(
     shown = status_of(request, shown)
     after = reasons.cursor_or_start(request.query_params.get("cursor", ""))
     listed = await reasons.queue(db, row, after, status=shown)
+    if errors and "reason" in errors and not listed.reasons:  # no box left to link the message to
+        errors = {"form": errors["reason"]}
     more = None
     if listed.next_cursor:
         more = f"{task_path(row, 'reasons')}?{urlencode({'status': shown, 'cursor': listed.next_cursor})}"
@@ -67,7 +69,7 @@ async def moderate_reasons(request: Request) -> Response:
     if action not in ACTIONS:
         return await reasons_page(request, errors={"form": NO_ACTION}, status=422, shown=came_from)
     if not selected:
-        return await reasons_page(request, errors={"form": NOTHING_SELECTED}, status=422, shown=came_from)
+        return await reasons_page(request, errors={"reason": NOTHING_SELECTED}, status=422, shown=came_from)
     try:
         await reasons.moderate(
             request.app.state.db,

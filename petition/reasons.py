@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -28,7 +28,8 @@ from .organizers import audit
 from .petitions import PetitionError, address
 from .settings import Settings
 
-STATUSES = ("waiting", "approved", "hidden")
+Status = Literal["waiting", "approved", "hidden"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 PUBLIC_PAGE_SIZE = 20
 QUEUE_PAGE_SIZE = 50
 MAX_MODERATED = 100  # reason ids in one moderation request, both lists together
@@ -57,6 +58,18 @@ class ReasonListQuery(BaseModel):
     cursor: str | None = None  # read by decode_cursor, which refuses one this list did not give
 
 
+class ReasonQueueQuery(ReasonListQuery):
+    """The organizers' list of one status (the moderation queue unless told), a page after `cursor`."""
+
+    status: Annotated[
+        Status,
+        Field(
+            description="Which reasons: waiting for moderation (the default), approved (public) or hidden. "
+            "Follow next_cursor with the same status."
+        ),
+    ] = "waiting"
+
+
 class ReasonFlag(BaseModel):
     """A warning about a reason's text (flagger.FLAG_KINDS), and the text that raised it."""
 
@@ -65,7 +78,7 @@ class ReasonFlag(BaseModel):
 
 
 class ReasonWaiting(BaseModel):
-    """A reason in the organizers' queue: its text and what in it could identify someone."""
+    """A reason in an organizers' list (waiting, approved or hidden): its text and what could identify someone."""
 
     id: str
     text: str

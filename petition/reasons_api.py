@@ -11,7 +11,14 @@ from .api_tokens import bearer_organizer
 from .database import Database, Row
 from .errors import ApiError
 from .petitions_api import CORS, PUBLIC_CACHE_CONTROL
-from .reasons import ModerateRequest, ReasonListQuery, ReasonModerated, ReasonQueue, ReasonsModerated
+from .reasons import (
+    ModerateRequest,
+    ReasonListQuery,
+    ReasonModerated,
+    ReasonQueue,
+    ReasonQueueQuery,
+    ReasonsModerated,
+)
 
 
 async def api_public_list(request: Request, query: ReasonListQuery) -> Response:
@@ -42,11 +49,13 @@ async def organized(request: Request) -> tuple[str, Row]:
     return organizer.id, await petitions.editable_by(request.app.state.db, request.path_params["slug"], organizer.id)
 
 
-async def api_queue(request: Request, query: ReasonListQuery) -> ReasonQueue:
-    """GET /api/v1/petitions/{slug}/reasons/queue: a page of waiting reasons with their flags (organizers)."""
+async def api_queue(request: Request, query: ReasonQueueQuery) -> ReasonQueue:
+    """GET /api/v1/petitions/{slug}/reasons/queue?status=&cursor=: a page of the reasons of `status`
+    (waiting, approved or hidden; waiting unless given) with their flags (organizers); 422 for another
+    status or a cursor no page gave."""
     _, row = await organized(request)
     after = reasons.decode_cursor(query.cursor) if query.cursor else ""
-    return await reasons.queue(request.app.state.db, row, after)
+    return await reasons.queue(request.app.state.db, row, after, status=query.status)
 
 
 async def api_approve(request: Request) -> ReasonModerated:

@@ -1,18 +1,20 @@
 """Text: one rule for all text the service takes; stored text and times turned into what pages show.
 
 Every text field of the API's models carries one of the rules below (`LINE`, `SENTENCE`,
-`PROSE`), and forms and the command line call `text_problem` for what no model reads.
+`PROSE`), and forms and the command line call `text_problem` for what no model reads. `PROSE`
+also turns every line end into a line feed before anything counts the text's length.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
-from pydantic import AfterValidator
-from pydantic_core import PydanticCustomError
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import PydanticCustomError, core_schema
 
 from . import zones
 
@@ -30,6 +32,8 @@ OVERRIDES = re.compile("[\u202d\u202e]")
 # Every bidirectional control: marks, embeddings, overrides, isolates. Short fields need none,
 # since pages isolate each piece of user text (dir="auto") and a name's direction is its own.
 BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A line end other than LF: CRLF, or a lone CR.
+LINE_END = re.compile(r"\r\n?")
 
 
 def text_problem(value: str, *, lines: bool = False, direction_marks: bool = False) -> str | None:
@@ -52,21 +56,41 @@ def _code_point(char: str) -> str:
     return f"U+{ord(char):04X}"
 
 
-def _rule(*, lines: bool, direction_marks: bool) -> AfterValidator:
-    def check(value: str) -> str:
-        if problem := text_problem(value, lines=lines, direction_marks=direction_marks):
+def one_line_end(value: Any) -> Any:
+    """Text with each CRLF and lone CR turned into LF; anything but a str unchanged (for the model to refuse).
+
+    Browsers send a textarea's line breaks as CRLF (HTML's form submission rules) but count each
+    as one character against its `maxlength`: turned into LF first, text a form allowed is never
+    refused as too long, and the API stores one kind of line end whatever its client sends.
+    """
+    return LINE_END.sub("\n", value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A text rule for an Annotated str: `text_problem` checked after the constraints written before
+    it; with `lines`, line ends made one LF before them (so `max_length` counts each as one)."""
+
+    lines: bool
+    direction_marks: bool
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        checked = core_schema.no_info_after_validator_function(self._check, handler(source))
+        return core_schema.no_info_before_validator_function(one_line_end, checked) if self.lines else checked
+
+    def _check(self, value: str) -> str:
+        if problem := text_problem(value, lines=self.lines, direction_marks=self.direction_marks):
             raise PydanticCustomError("text", problem)
         return value
 
-    return AfterValidator(check)
-
 
 # Short one-line text: titles, targets, names, roles, labels, token names, receipts and codes.
-LINE = _rule(lines=False, direction_marks=False)
+LINE = _Rule(lines=False, direction_marks=False)
 # A one-line sentence that may mix directions (a summary): direction marks and isolates allowed.
-SENTENCE = _rule(lines=False, direction_marks=True)
-# Paragraphs (a body, a reason): line breaks, tabs, direction marks and isolates allowed.
-PROSE = _rule(lines=True, direction_marks=True)
+SENTENCE = _Rule(lines=False, direction_marks=True)
+# Paragraphs (a body, a reason): line breaks (CRLF and CR stored as LF), tabs, direction marks
+# and isolates allowed.
+PROSE = _Rule(lines=True, direction_marks=True)
 
 
 # What no page, feed or flyer ever shows: what XML forbids, and the overrides (they would reverse

@@ -472,3 +472,85 @@ async def test_the_queue_flags_what_could_identify_someone_with_the_petitions_ow
     assert (await moderate(client, token, slug, approve=ids)).status_code == 200
     public = await client.get(f"/api/v1/petitions/{slug}/reasons")
     assert "project eclair" not in public.text and "Night Shift Team" not in public.text, "the words are never public"
+
+
+async def list_of(client: httpx.AsyncClient, token: str, slug: str, status: str) -> list[dict[str, object]]:
+    """Every reason of `status` from the organizers' list, following next_cursor with that status."""
+    found: list[dict[str, object]] = []
+    cursor = ""
+    while True:
+        query = f"?status={status}" + (f"&cursor={cursor}" if cursor else "")
+        response = await client.get(f"/api/v1/petitions/{slug}/reasons/queue{query}", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        assert len(response.json()["reasons"]) <= reasons.QUEUE_PAGE_SIZE
+        found += response.json()["reasons"]
+        cursor = response.json()["next_cursor"]
+        if not cursor:
+            return found
+
+
+async def test_the_api_lists_approved_and_hidden_reasons_by_status_a_page_at_a_time(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    written = [f"r{number:03d}" for number in range(120)]
+    slug, _ = await signed_with_reasons(app, client, token, written, per_batch=60)
+    ids = {str(item["text"]): str(item["id"]) for item in await queue_of(client, token, slug)}
+    approved, hidden = written[:55], written[55:110]
+    for chosen, action in ((approved, "approve"), (hidden, "hide")):
+        assert (await moderate(client, token, slug, **{action: [ids[text] for text in chosen]})).status_code == 200
+    waiting = written[110:]
+    settings = app.state.settings
+    for status, expected in (("approved", approved), ("hidden", hidden), ("waiting", waiting)):
+        listed = await list_of(client, token, slug, status)
+        assert sorted(str(item["text"]) for item in listed) == expected, status
+        assert [item["id"] for item in listed] == sorted(
+            (item["id"] for item in listed), key=lambda public_id: reasons.order_key(settings, public_id)
+        ), "in order-key order, as every list"
+    first = (await client.get(f"/api/v1/petitions/{slug}/reasons/queue?status=hidden", headers=bearer(token))).json()
+    assert len(first["reasons"]) == reasons.QUEUE_PAGE_SIZE and first["next_cursor"], "55 hidden: two pages"
+    assert sorted(item["text"] for item in await queue_of(client, token, slug)) == waiting, "waiting by default"
+
+
+async def test_a_reason_list_status_other_than_waiting_approved_or_hidden_is_refused_with_a_clear_message(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug, _ = await signed_with_reasons(app, client, token, ["status qz"])
+    for status in ("deleted", "Approved", "", "waiting,approved"):
+        answer = await client.get(
+            f"/api/v1/petitions/{slug}/reasons/queue", params={"status": status}, headers=bearer(token)
+        )
+        assert answer.status_code == 422, status
+        error = answer.json()["error"]
+        assert [item["field"] for item in error["fields"]] == ["status"], status
+        assert "status" in error["message"] and "'approved'" in error["message"], error["message"]
+    assert (await client.get(f"/api/v1/petitions/{slug}/reasons/queue?status=approved")).status_code == 401
+    bob = await other_organizer_token(app)
+    assert (
+        await client.get(f"/api/v1/petitions/{slug}/reasons/queue?status=approved", headers=bearer(bob))
+    ).status_code == 404
+    document = (await client.get("/api/openapi.json")).json()
+    parameters = document["paths"]["/api/v1/petitions/{slug}/reasons/queue"]["get"]["parameters"]
+    [status] = [item for item in parameters if item["name"] == "status"]
+    assert status["in"] == "query" and not status["required"]
+    assert status["schema"]["enum"] == ["waiting", "approved", "hidden"] and status["schema"]["default"] == "waiting"
+
+
+async def test_selecting_no_reason_links_the_error_summary_to_the_first_checkbox(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug, _ = await signed_with_reasons(app, client, token, ["link one qz", "link two qz"])
+    pid = await petition_id(app.state.db, slug)
+    assert (await log_in(client, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+    path = f"/organize/petitions/{pid}/reasons"
+    csrf = await csrf_of(client, path)
+    empty = await client.post(path, data={FORM_FIELD: csrf, "action": "approve", "status": "waiting"})
+    assert empty.status_code == 422
+    summary = re.search(r'<div class="error-summary".*?</div>', empty.text, re.S)
+    assert summary and '<a href="#reason-1">Select at least one reason' in summary.group(0)
+    assert 'id="reason-1" name="reason" type="checkbox"' in empty.text, "the link leads to the first box"
+    assert '<fieldset aria-describedby="reason-error">' in empty.text and 'id="reason-error"' in empty.text
+    assert set((await statuses(app.state.db)).values()) == {"waiting"}
+    # A list with no box left (all moved on meanwhile): the message stands alone, linking nowhere.
+    nothing = await client.post(path, data={FORM_FIELD: csrf, "action": "hide", "status": "approved"})
+    assert nothing.status_code == 422 and "Select at least one reason" in nothing.text
+    assert 'href="#reason-1"' not in nothing.text and "No approved reasons." in nothing.text

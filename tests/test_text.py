@@ -350,3 +350,104 @@ async def test_the_emailed_code_page_keeps_only_what_an_attempt_can_be(client: h
     for path in (f"/p/{slug}/verify", f"/p/{slug}/resend"):
         answer = await client.post(path, data={"attempt": "\u202e" + "a" * 32, "code": "1234-5678"})
         assert answer.status_code == 404 and "Start again" in answer.text and "\u202e" not in answer.text, path
+
+
+def filled_with_line_breaks(limit: int, line: int, line_break: str) -> str:
+    """Text of `limit` characters as a browser counts them (each line break one), in lines of
+    `line` letters ending in `line_break` ("\\r\\n" as browsers send it, "\\r\\n\\r\\n" between
+    paragraphs), the last line filling what is left."""
+    counted = line + len(line_break.replace("\r\n", "\n"))
+    lines = (limit - line) // counted
+    text = ("q" * line + line_break) * lines
+    return text + "q" * (limit - lines * counted)
+
+
+# Every multi-line text field: its textarea's maxlength, and the lines browsers fill it with.
+REASON = filled_with_line_breaks(500, 49, "\r\n")
+UPDATE_BODY = filled_with_line_breaks(5_000, 98, "\r\n\r\n")
+PETITION_BODY = filled_with_line_breaks(20_000, 198, "\r\n\r\n")
+
+
+async def stored_reasons(app: Starlette, slug: str) -> list[str]:
+    await close_batch(app.state.db, app.state.settings, await petition_id(app.state.db, slug))
+    return [row["reason"] for row in await app.state.db.fetch_all("SELECT reason FROM signer_reasons")]
+
+
+async def test_a_textarea_filled_to_its_maxlength_with_crlf_line_breaks_is_taken_and_stored_with_line_feeds(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db: Database = app.state.db
+    assert len(REASON.replace("\r\n", "\n")) == 500 and len(REASON) > 500
+    slug = await open_petition(client, token)
+    [code] = await make_codes(client, token, slug, 1)
+    too_long = await client.post(f"/p/{slug}/sign", data={"method": "code", "code": code, "reason": REASON + "q"})
+    assert too_long.status_code == 422 and "500 characters or fewer" in too_long.text, "the limit still holds"
+    signed = await client.post(f"/p/{slug}/sign", data={"method": "code", "code": code, "reason": REASON})
+    assert signed.status_code == 303, signed.text
+    assert await stored_reasons(app, slug) == [REASON.replace("\r\n", "\n")]
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, "/organize/petitions/new")
+    form = {
+        FORM_FIELD: csrf,
+        "title": "Fair shifts",
+        "summary": "Rotas two weeks ahead.",
+        "target": "Operations",
+        "body": PETITION_BODY,
+        "goal": "50",
+        "verification": "code",
+        "timeline_floor": "day",
+        "retention_days": "30",
+    }
+    assert (await client.post("/organize/petitions", data={**form, "body": PETITION_BODY + "q"})).status_code == 422
+    created = await client.post("/organize/petitions", data=form)
+    assert created.status_code == 303, created.text
+    draft = str(await db.fetch_val("SELECT id FROM petitions WHERE slug = 'fair-shifts'"))
+    assert await db.fetch_val("SELECT body FROM petitions WHERE id = :id", {"id": draft}) == PETITION_BODY.replace(
+        "\r\n", "\n"
+    )
+    edited_body = "Edited.\r\n" + PETITION_BODY[9:]
+    edited = await client.post(f"/organize/petitions/{draft}/edit", data={**form, "body": edited_body})
+    assert edited.status_code == 303, edited.text
+    assert await db.fetch_val("SELECT body FROM petitions WHERE id = :id", {"id": draft}) == edited_body.replace(
+        "\r\n", "\n"
+    )
+    path = f"/organize/petitions/{await petition_id(db, slug)}/updates"
+    update = {FORM_FIELD: csrf, "title": "We met the board", "body": UPDATE_BODY + "q"}
+    assert (await client.post(path, data=update)).status_code == 422
+    posted = await client.post(path, data={**update, "body": UPDATE_BODY})
+    assert posted.status_code == 303, posted.text
+    assert [row["body"] for row in await db.fetch_all("SELECT body FROM petition_updates")] == [
+        UPDATE_BODY.replace("\r\n", "\n")
+    ]
+
+
+async def test_the_api_stores_crlf_and_lone_cr_line_breaks_as_line_feeds_counting_each_as_one_character(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db: Database = app.state.db
+    slug = await open_petition(client, token)
+    [code, second] = await make_codes(client, token, slug, 2)
+    lone_cr = REASON.replace("\r\n", "\r")
+    assert refused(await sign(client, slug, code, reason=REASON + "q"), "reason"), "the limit still holds"
+    assert (await sign(client, slug, code, reason=REASON)).status_code == 201
+    assert (await sign(client, slug, second, reason=lone_cr)).status_code == 201
+    assert await stored_reasons(app, slug) == [REASON.replace("\r\n", "\n")] * 2
+    assert refused(await create(client, token, body=PETITION_BODY + "q"), "body")
+    created = await create(client, token, body=PETITION_BODY)
+    assert created.status_code == 201 and created.json()["body"] == PETITION_BODY.replace("\r\n", "\n")
+    draft = created.json()["id"]
+    changed = await client.patch(
+        f"/api/v1/petitions/{draft}", json={"body": PETITION_BODY.replace("\r\n", "\r")}, headers=bearer(token)
+    )
+    assert changed.status_code == 200 and changed.json()["body"] == PETITION_BODY.replace("\r\n", "\n")
+    assert await db.fetch_val("SELECT body FROM petitions WHERE id = :id", {"id": draft}) == changed.json()["body"]
+    updates = f"/api/v1/petitions/{slug}/updates"
+    too_long = await client.post(updates, json={"title": "Met", "body": UPDATE_BODY + "q"}, headers=bearer(token))
+    assert refused(too_long, "body")
+    posted = await client.post(updates, json={"title": "Met", "body": UPDATE_BODY}, headers=bearer(token))
+    assert posted.status_code == 201, posted.text
+    assert [row["body"] for row in await db.fetch_all("SELECT body FROM petition_updates")] == [
+        UPDATE_BODY.replace("\r\n", "\n")
+    ]
+    blank = await client.post(updates, json={"title": "Met", "body": "\r\n\r"}, headers=bearer(token))
+    assert refused(blank, "body"), "line breaks alone are still blank"
