@@ -12,6 +12,7 @@ reasons only (queries.PURGE_STATEMENTS); a withdrawal deletes its reason at once
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -192,17 +193,24 @@ async def queue(db: Database, petition: Row, after: str = "", status: str = "wai
     with the petition's sensitive words)."""
     rows, next_cursor = await page_of(db, petition_id=petition["id"], status=status, after=after, limit=QUEUE_PAGE_SIZE)
     words = flagger.words_of(petition)
+    # In a thread: a page of long reasons and a long word list take a few hundred milliseconds to
+    # flag, and the event loop must go on answering everyone else meanwhile.
+    found = await asyncio.to_thread(_flag_all, [row["reason"] for row in rows], words)
     return ReasonQueue(
         reasons=[
             ReasonWaiting(
                 id=row["public_id"],
                 text=row["reason"],
-                flags=[ReasonFlag(kind=flag.kind, match=flag.match) for flag in flagger.flags(row["reason"], words)],
+                flags=[ReasonFlag(kind=flag.kind, match=flag.match) for flag in flags],
             )
-            for row in rows
+            for row, flags in zip(rows, found, strict=True)
         ],
         next_cursor=next_cursor,
     )
+
+
+def _flag_all(texts: list[str], words: list[str]) -> list[list[flagger.Flag]]:
+    return [flagger.flags(text, words) for text in texts]
 
 
 async def counts(db: Database, petition_id: str) -> dict[str, int]:
