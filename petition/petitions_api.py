@@ -13,7 +13,7 @@ from . import codes, petitions, purge, queries
 from .api import JSON_TYPE, json_response
 from .api_tokens import bearer_organizer
 from .codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList
-from .database import Database, now
+from .database import Database, Row, now
 from .errors import ApiError
 from .organizers import Organizer
 from .parameters import decode_cursor, encode_cursor, query_number
@@ -80,19 +80,33 @@ async def get_petition(request: Request) -> Response:
 
 async def public_petition_json(request: Request) -> Response:
     """The public JSON of an open or closed petition, from the cache (304 on a matching ETag)."""
+    base_url = request.app.state.settings.base_url
+
+    async def view(row: Row) -> BaseModel:
+        return petitions.public_view(row, base_url)
+
+    return await cached_public_json(request, ("json", ""), view)
+
+
+async def cached_public_json(
+    request: Request, key: tuple[str, str], view: Callable[[Row], Awaitable[BaseModel]]
+) -> Response:
+    """Public JSON about the open or closed petition at `{slug}`: `view(row)`, kept in the public
+    cache under (key[0], "slug|key[1]") until the cache version moves (304 on a matching ETag);
+    ApiError 404 for a draft or no petition."""
     slug = request.path_params["slug"]
     db: Database = request.app.state.db
-    base_url = request.app.state.settings.base_url
 
     async def build() -> tuple[bytes, str, dict[str, str]] | None:
         row = await petitions.visible_to(db, slug, None)
         if row is None:
             return None
-        body = petitions.public_view(row, base_url).model_dump_json().encode()
+        body = (await view(row)).model_dump_json().encode()
         return body, JSON_TYPE, {**CORS, "cache-control": PUBLIC_CACHE_CONTROL}
 
     cache = request.app.state.public_cache
-    cached = await cache.get_or_build(("json", slug), build)
+    kind, rest = key
+    cached = await cache.get_or_build((kind, f"{slug}|{rest}" if rest else slug), build)
     if cached is None:
         raise ApiError(404, "There is no petition at this address.")
     cache.remember(request.scope, cached)

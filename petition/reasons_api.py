@@ -6,13 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import petitions, reasons
-from .api import JSON_TYPE
 from .api_tokens import bearer_organizer
-from .database import Database, Row
-from .errors import ApiError
-from .petitions_api import CORS, PUBLIC_CACHE_CONTROL
+from .database import Row
+from .petitions_api import cached_public_json
 from .reasons import (
     ModerateRequest,
+    ReasonList,
     ReasonListQuery,
     ReasonModerated,
     ReasonQueue,
@@ -25,22 +24,11 @@ async def api_public_list(request: Request, query: ReasonListQuery) -> Response:
     """GET /api/v1/petitions/{slug}/reasons?cursor=: a page of approved reasons ({id, text} only),
     in the order of their keyed hash; 404 for a draft or no petition, 422 for a cursor no page gave."""
     after = reasons.decode_cursor(query.cursor) if query.cursor else ""
-    slug = request.path_params["slug"]
-    db: Database = request.app.state.db
 
-    async def build() -> tuple[bytes, str, dict[str, str]] | None:
-        row = await petitions.visible_to(db, slug, None)
-        if row is None:
-            return None
-        body = (await reasons.public_page(db, row["id"], after)).model_dump_json().encode()
-        return body, JSON_TYPE, {**CORS, "cache-control": PUBLIC_CACHE_CONTROL}
+    async def view(row: Row) -> ReasonList:
+        return await reasons.public_page(request.app.state.db, row["id"], after)
 
-    cache = request.app.state.public_cache
-    cached = await cache.get_or_build(("reasons", f"{slug}|{after}"), build)
-    if cached is None:
-        raise ApiError(404, "There is no petition at this address.")
-    cache.remember(request.scope, cached)
-    return cached.response(request.scope)
+    return await cached_public_json(request, ("reasons", after), view)
 
 
 async def organized(request: Request) -> tuple[str, Row]:

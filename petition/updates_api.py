@@ -5,13 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import petition_updates, petitions
-from .api import JSON_TYPE
-from .database import Database
-from .errors import ApiError
+from . import petition_updates
+from .database import Database, Row
 from .parameters import decode_cursor
-from .petition_updates import UpdateCreate, UpdateListQuery, UpdatePosted, UpdateProgress
-from .petitions_api import CORS, PUBLIC_CACHE_CONTROL
+from .petition_updates import UpdateCreate, UpdateList, UpdateListQuery, UpdatePosted, UpdateProgress
+from .petitions_api import cached_public_json
 from .reasons_api import organized
 
 
@@ -34,22 +32,12 @@ async def api_public_updates(request: Request, query: UpdateListQuery) -> Respon
     404 for a draft or no petition, 422 for a cursor no page gave."""
     if query.cursor:
         decode_cursor(query.cursor)  # 422 before the cache is asked
-    slug = request.path_params["slug"]
     db: Database = request.app.state.db
 
-    async def build() -> tuple[bytes, str, dict[str, str]] | None:
-        row = await petitions.visible_to(db, slug, None)
-        if row is None:
-            return None
-        body = (await petition_updates.public_page(db, row, query.cursor)).model_dump_json().encode()
-        return body, JSON_TYPE, {**CORS, "cache-control": PUBLIC_CACHE_CONTROL}
+    async def view(row: Row) -> UpdateList:
+        return await petition_updates.public_page(db, row, query.cursor)
 
-    cache = request.app.state.public_cache
-    cached = await cache.get_or_build(("updates", f"{slug}|{query.cursor or ''}"), build)
-    if cached is None:
-        raise ApiError(404, "There is no petition at this address.")
-    cache.remember(request.scope, cached)
-    return cached.response(request.scope)
+    return await cached_public_json(request, ("updates", query.cursor or ""), view)
 
 
 async def api_update_progress(request: Request) -> UpdateProgress:

@@ -252,6 +252,28 @@ async def visit_every_route(app: Starlette, client: httpx.AsyncClient, values: d
     return answers
 
 
+async def route_values(db: Database, seeded: Seeded) -> dict[str, str]:
+    """A value for every path parameter of the route list, real where a real one matters (the
+    seeded petition and its batches, alice's organizer and token ids, a reason and an update)."""
+    alice = await organizers.find_by_email(db, "alice@example.org")
+    assert alice is not None
+    token_id = await db.fetch_val("SELECT id FROM api_tokens WHERE organizer_id = :id", {"id": alice.id})
+    return {
+        **PATH_VALUES,
+        "slug": seeded.slug,
+        "batch_id": seeded.batch_id,
+        "organizer_id": alice.id,
+        "token_id": str(token_id),
+        "flyer_id": str(seeded.flyer["id"]),
+        "batch_code": str(seeded.flyer["batch_code"]),
+        "kind": "pdf",
+        "method": "email",
+        # A waiting reason's real id: its approval and hiding are refused to everyone but its organizers.
+        "reason_id": await reason_id_of(db, seeded.slug),
+        "update_id": seeded.update_id,
+    }
+
+
 async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     app: Starlette,
     client: httpx.AsyncClient,
@@ -266,23 +288,7 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     assert await accounts.create_organizer(db, email="bob@example.org", password=ORGANIZER_PASSWORD, admin=False)
     bob_token = await accounts.create_token_for(db, email="bob@example.org", name="bob")
     assert bob_token
-    alice = await organizers.find_by_email(db, "alice@example.org")
-    assert alice is not None
-    token_id = await db.fetch_val("SELECT id FROM api_tokens WHERE organizer_id = :id", {"id": alice.id})
-    values = {
-        **PATH_VALUES,
-        "slug": seeded.slug,
-        "batch_id": seeded.batch_id,
-        "organizer_id": alice.id,
-        "token_id": str(token_id),
-        "flyer_id": str(seeded.flyer["id"]),
-        "batch_code": str(seeded.flyer["batch_code"]),
-        "kind": "pdf",
-        "method": "email",
-        # A waiting reason's real id: its approval and hiding are refused to everyone but its organizers.
-        "reason_id": await reason_id_of(db, seeded.slug),
-        "update_id": seeded.update_id,
-    }
+    values = await route_values(db, seeded)
     routes_in_list = {key for route in app.routes for _, _, key in concrete_paths(route, values)}
 
     anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)

@@ -10,13 +10,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import accounts, organizers, purge
+from petition import accounts, purge
 from petition.csrf import FORM_FIELD
 from petition.database import Database
 from petition.settings import Settings
 
 from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
-from .test_leaks import leaks_in, reason_id_of, seed, visit_every_route
+from .test_leaks import leaks_in, route_values, seed, visit_every_route
 from .test_login import csrf_of, log_in
 from .test_petitions import PETITION, bearer, create
 from .test_retention_period import nothing_due
@@ -132,24 +132,7 @@ async def test_sensitive_words_reach_no_public_route_nor_another_petitions_organ
     assert await accounts.create_organizer(db, email="bob@example.org", password=ORGANIZER_PASSWORD, admin=False)
     bob_token = await accounts.create_token_for(db, email="bob@example.org", name="bob")
     assert bob_token
-    alice = await organizers.find_by_email(db, "alice@example.org")
-    assert alice is not None
-    token_id = await db.fetch_val("SELECT id FROM api_tokens WHERE organizer_id = :id", {"id": alice.id})
-    values = {
-        "token": "no-such-token-value",
-        "action": "publish",
-        "path": "tile/entries/000.p/2",
-        "slug": seeded.slug,
-        "batch_id": seeded.batch_id,
-        "organizer_id": alice.id,
-        "token_id": str(token_id),
-        "flyer_id": str(seeded.flyer["id"]),
-        "batch_code": str(seeded.flyer["batch_code"]),
-        "kind": "pdf",
-        "method": "email",
-        "reason_id": await reason_id_of(db, seeded.slug),
-        "update_id": seeded.update_id,
-    }
+    values = await route_values(db, seeded)
     secret = {"sensitive word": CODENAME}
     anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
     bob = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
