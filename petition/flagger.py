@@ -86,7 +86,7 @@ UNSPACED_SCRIPTS = (
 )
 _UNSPACED = "".join(rf"\p{{Script_Extensions={name}}}" for name in UNSPACED_SCRIPTS)
 # A letter or digit of a script written with spaces: a listed word must not continue into one.
-_SPACED_WORD = rf"[\w--[{_UNSPACED}]]"
+_SPACED_WORD = rf"[\w--[{_UNSPACED}_]]"
 SPACED_WORD_CHAR = regex.compile(_SPACED_WORD, regex.V1)
 
 
@@ -178,6 +178,8 @@ def _phones(text: str) -> Iterator[tuple[int, int]]:
 def _folded_char(char: str) -> str:
     """One character as sensitive words are compared: NFKD, without combining marks, case folded
     (and once more, as folding can give characters NFKD takes apart again: "ẞ" -> "ss")."""
+    if unicodedata.category(char) == "Cf":
+        return ""  # invisible format characters (soft hyphen, zero-width space) hide nothing
     pieces = []
     for piece in unicodedata.normalize("NFKD", char):
         for folded in unicodedata.normalize("NFKD", piece.casefold()):
@@ -204,8 +206,8 @@ def _folded_with_origins(text: str) -> tuple[str, list[int]]:
 
 # What joins the parts of a listed phrase, in the list and in text: people write a team or a
 # codename with a space, a dash or an underscore alike.
-_SEPARATORS = regex.compile(r"[\s\p{Pd}_]+", regex.V1)
-_JOINER = r"[\s\p{Pd}_]+"
+_SEPARATORS = regex.compile(r"[\s\p{Pd}_./]+", regex.V1)
+_JOINER = r"[\s\p{Pd}_./]+"
 
 
 def _phrase_key(word: str) -> str:

@@ -104,6 +104,16 @@ def test_a_listed_phrase_is_flagged_whether_its_parts_are_joined_by_spaces_dashe
     assert kinds("see PROJET_ÉCLAIR docs", ["Projet Éclair"]) == [("sensitive", "PROJET_ÉCLAIR")]
     assert kinds("I'm in Projet Eclair since May.", ["projet-éclair"]) == [("sensitive", "Projet Eclair")]
     assert kinds("Projects clearly matter.", ["Projet Éclair"]) == []
+    assert kinds("see #projet_eclair_team and PROJET_ECLAIR_2024", ["Projet Éclair"]) == [
+        ("sensitive", "projet_eclair"),
+        ("sensitive", "PROJET_ECLAIR"),
+    ]
+    assert kinds("the Projet.Eclair wiki", ["Projet Éclair"]) == [("sensitive", "Projet.Eclair")]
+
+
+def test_invisible_format_characters_inside_a_listed_word_do_not_hide_it() -> None:
+    for text in ("Pro\u00adjet Éclair", "Projet É\u200bclair"):
+        assert kinds(f"I am on {text} now", ["Projet Éclair"]) == [("sensitive", text)]
 
 
 def test_full_width_addresses_links_and_numbers_are_flagged_as_written() -> None:
