@@ -30,7 +30,12 @@ def status_of(request: Request, given: str | None = None) -> str:
 
 
 async def reasons_page(
-    request: Request, *, errors: dict[str, str] | None = None, status: int = 200, shown: str | None = None
+    request: Request,
+    *,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    shown: str | None = None,
+    cursor: str | None = None,
 ) -> Response:
     """GET /organize/petitions/{id}/reasons?status=&cursor=: one list of the petition's reasons, to moderate."""
     found = await organizer_and_petition(request)
@@ -39,7 +44,8 @@ async def reasons_page(
     _, row = found
     db = request.app.state.db
     shown = status_of(request, shown)
-    after = reasons.cursor_or_start(request.query_params.get("cursor", ""))
+    cursor = cursor if cursor is not None else request.query_params.get("cursor", "")
+    after = reasons.cursor_or_start(cursor)
     listed = await reasons.queue(db, row, after, status=shown)
     if errors and "reason" in errors and not listed.reasons:  # no box left to link the message to
         errors = {"form": errors["reason"]}
@@ -48,6 +54,7 @@ async def reasons_page(
         more = f"{task_path(row, 'reasons')}?{urlencode({'status': shown, 'cursor': listed.next_cursor})}"
     context = {
         "shown": shown,
+        "cursor": cursor if after else "",
         "listed": listed.reasons,
         "more": more,
         "counts": await reasons.counts(db, row["id"]),
@@ -64,12 +71,16 @@ async def moderate_reasons(request: Request) -> Response:
     organizer, row = found
     async with request.form() as form:
         action = str(form.get("action") or "")
-        selected = [str(value) for value in form.getlist("reason")]
+        # An empty value is no reason selected (a hand-made form), not a reason gone missing.
+        selected = [str(value) for value in form.getlist("reason") if str(value)]
         came_from = status_of(request, str(form.get("status") or ""))
+        # The page the form was on, so an error answers on that page, not on the list's first.
+        cursor = str(form.get("cursor") or "")
     if action not in ACTIONS:
-        return await reasons_page(request, errors={"form": NO_ACTION}, status=422, shown=came_from)
+        return await reasons_page(request, errors={"form": NO_ACTION}, status=422, shown=came_from, cursor=cursor)
     if not selected:
-        return await reasons_page(request, errors={"reason": NOTHING_SELECTED}, status=422, shown=came_from)
+        errors = {"reason": NOTHING_SELECTED}
+        return await reasons_page(request, errors=errors, status=422, shown=came_from, cursor=cursor)
     try:
         await reasons.moderate(
             request.app.state.db,
@@ -82,7 +93,9 @@ async def moderate_reasons(request: Request) -> Response:
         message = error.message
         if error.status == 404:
             message = "One of the selected reasons is not among this petition's reasons any more: nothing was changed."
-        return await reasons_page(request, errors={"form": message}, status=error.status, shown=came_from)
+        return await reasons_page(
+            request, errors={"form": message}, status=error.status, shown=came_from, cursor=cursor
+        )
     request.app.state.public_cache.clear()
     key = "reasons-deleted" if action == "hide" and row["purged_at"] is not None else ACTIONS[action]
     return redirect(f"{task_path(row, 'reasons')}?{urlencode({'status': came_from, 'done': key})}")

@@ -554,3 +554,19 @@ async def test_selecting_no_reason_links_the_error_summary_to_the_first_checkbox
     nothing = await client.post(path, data={FORM_FIELD: csrf, "action": "hide", "status": "approved"})
     assert nothing.status_code == 422 and "Select at least one reason" in nothing.text
     assert 'href="#reason-1"' not in nothing.text and "No approved reasons." in nothing.text
+
+
+async def test_a_refused_moderation_answers_on_the_page_it_came_from_and_an_empty_id_selects_nothing(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug, _ = await signed_with_reasons(app, client, token, ["page one qz", "page two qz"])
+    pid = await petition_id(app.state.db, slug)
+    assert (await log_in(client, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+    path = f"/organize/petitions/{pid}/reasons"
+    csrf = await csrf_of(client, path)
+    cursor = reasons.encode_cursor("00" * reasons.ORDER_KEY_BYTES)  # a second page's place
+    fields = {FORM_FIELD: csrf, "action": "approve", "status": "waiting", "cursor": cursor, "reason": ""}
+    answer = await client.post(path, data=fields)
+    assert answer.status_code == 422 and "Select at least one reason" in answer.text, "an empty id is no reason"
+    assert f'<input type="hidden" name="cursor" value="{cursor}">' in answer.text, "still on the page it came from"
+    assert set((await statuses(app.state.db)).values()) == {"waiting"}
