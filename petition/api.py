@@ -98,7 +98,9 @@ class ApiRoute(Route):
                 fields = [FieldError(field=error.field, message=error.message)] if error.field else None
                 raise ApiError(error.status, error.message, fields=fields) from None
             if isinstance(result, BaseModel):
-                return json_response(result, operation.status)
+                # An organizer's answer (contacts' counts, sensitive words, codes) is theirs alone:
+                # no cache, a browser's included, keeps it.
+                return json_response(result, operation.status, headers=NO_STORE if operation.auth else None)
             return result  # a ready response (or any ASGI response, such as a cache hit)
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,6 +112,9 @@ class ApiRoute(Route):
 
         super().__init__(path, handle, methods=list(methods), name=name or endpoint.__name__)
         self.app = app
+
+
+NO_STORE = {"cache-control": "no-store"}
 
 
 def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import codes, petitions, purge, queries
-from .api import JSON_TYPE, json_response
+from .api import JSON_TYPE, NO_STORE, json_response
 from .api_tokens import bearer_organizer
 from .codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList
 from .database import Database, Row, now
@@ -74,7 +74,7 @@ async def get_petition(request: Request) -> Response:
         raise ApiError(404, "There is no petition at this address.")
     base_url = request.app.state.settings.base_url
     if organizer and await petitions.is_organizer_of(db, row["id"], organizer.id):
-        return json_response(petitions.organizer_view(row, base_url), headers=CORS)
+        return json_response(petitions.organizer_view(row, base_url), headers={**CORS, **NO_STORE})
     return json_response(petitions.public_view(row, base_url), headers=CORS)
 
 

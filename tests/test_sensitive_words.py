@@ -48,7 +48,9 @@ async def test_organizers_set_sensitive_words_trimmed_without_blanks_or_duplicat
     assert changed.status_code == 200 and changed.json()["sensitive_words"] == ["Night shift", "Building 7"]
     seen = await client.get(f"/api/v1/petitions/{slug}", headers=bearer(token))
     assert seen.json()["sensitive_words"] == ["Night shift", "Building 7"]
+    assert seen.headers["cache-control"] == "no-store", "no cache keeps an organizer's view"
     mine = await client.get("/api/v1/me/petitions", headers=bearer(token))
+    assert mine.headers["cache-control"] == "no-store"
     assert ["Night shift", "Building 7"] in [petition["sensitive_words"] for petition in mine.json()["petitions"]]
     assert (await patch(client, token, slug, sensitive_words=[])).json()["sensitive_words"] == []
 
