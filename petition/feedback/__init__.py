@@ -1,0 +1,1 @@
+"""Feedback rounds in the spirit of Pol.is: statements, votes on them, and the opinion groups they show."""
