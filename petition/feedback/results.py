@@ -132,23 +132,31 @@ def compute(votes: Sequence[tuple[int, int, int]], statements: Sequence[int], *,
     """
     if min_cell_size < 1:
         raise ValueError("min_cell_size must be at least 1")
-    column_of = {statement: column for column, statement in enumerate(statements)}
-    if len(column_of) != len(statements):
+    if len(set(statements)) != len(statements):
         raise ValueError("a statement id is listed twice")
-    participant_ids = sorted({participant for participant, _, _ in votes})
+    # Vectorised: a round of 5,000 participants x 200 statements brings a million votes.
+    table = np.asarray(votes, dtype=np.int64).reshape(-1, 3)
+    participant_ids, rows = np.unique(table[:, 0], return_inverse=True)
+    bad_votes = ~np.isin(table[:, 2], (AGREE, DISAGREE, PASS))
+    if bad_votes.any():
+        raise ValueError(f"vote {int(table[bad_votes, 2][0])} is not 1 (agree), -1 (disagree) or 0 (pass)")
+    statement_ids = np.asarray(statements, dtype=np.int64)
+    order = np.argsort(statement_ids, kind="stable")
+    found = np.searchsorted(statement_ids[order], table[:, 1]).clip(max=max(len(order) - 1, 0))
+    unknown = (statement_ids[order][found] != table[:, 1]) if len(order) else np.ones(len(table), dtype=bool)
+    if unknown.any():
+        raise ValueError(f"statement {int(table[unknown, 1][0])} is not in the round")
+    columns = order[found]
+    cells = rows * len(statements) + columns
+    _, first_index, cell_counts = np.unique(cells, return_index=True, return_counts=True)
+    if (cell_counts > 1).any():
+        twice = table[first_index[cell_counts > 1][0]]
+        raise ValueError(f"participant {int(twice[0])} voted twice on statement {int(twice[1])}")
     if len(participant_ids) < min_cell_size:
         return None
-    row_of = {participant: row for row, participant in enumerate(participant_ids)}
     matrix = np.full((len(participant_ids), len(statements)), np.nan)
-    for participant, statement, vote in votes:
-        if vote not in (AGREE, DISAGREE, PASS):
-            raise ValueError(f"vote {vote!r} is not 1 (agree), -1 (disagree) or 0 (pass)")
-        if statement not in column_of:
-            raise ValueError(f"statement {statement!r} is not in the round")
-        row, column = row_of[participant], column_of[statement]
-        if not np.isnan(matrix[row, column]):
-            raise ValueError(f"participant {participant!r} voted twice on statement {statement!r}")
-        matrix[row, column] = vote
+    matrix[rows, columns] = table[:, 2]
+    participant_ids = participant_ids.tolist()
 
     voted = ~np.isnan(matrix)
     coordinates = _project(matrix, voted)

@@ -143,6 +143,7 @@ def test_participants_who_all_vote_alike_form_no_groups() -> None:
         ([(0, 10, 1), (0, 10, -1)], STATEMENTS, 1, "participant 0 voted twice on statement 10"),
         ([(0, 10, 1)], [10, 10], 1, "listed twice"),
         ([(0, 10, 1)], STATEMENTS, 0, "min_cell_size must be at least 1"),
+        ([(0, 10, -2)], STATEMENTS, 5, "vote -2 is not"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(
