@@ -71,6 +71,7 @@ async def queue(
             "due_at": moment,
             "expires_at": moment + expires_in,
             "petition_id": petition_id,
+            "update_id": None,
         },
     )
 
@@ -100,7 +101,7 @@ async def queue_update_email(
         "petition_id": petition_id,
         "update_id": update_id,
     }
-    await tx.execute(queries.INSERT_UPDATE_OUTBOX, values)
+    await tx.execute(queries.INSERT_OUTBOX, values)
 
 
 def seal(settings: Settings, message_id: str, mail: Mail, *, contact_key: str | None = None) -> str:

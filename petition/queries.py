@@ -467,9 +467,10 @@ ON CONFLICT (contact_key) DO UPDATE SET sealed = excluded.sealed
 
 # -- the outbox ------------------------------------------------------------------
 
+# update_id: the update an update email carries (NULL for every other message).
 INSERT_OUTBOX = """
-INSERT INTO outbox (id, sealed, due_at, expires_at, petition_id)
-VALUES (:id, :sealed, :due_at, :expires_at, :petition_id)
+INSERT INTO outbox (id, sealed, due_at, expires_at, petition_id, update_id)
+VALUES (:id, :sealed, :due_at, :expires_at, :petition_id, :update_id)
 """
 # Claim due messages (update emails aside: CLAIM_UPDATE_OUTBOX): moving due_at past the claim
 # hides them from every other sender.
@@ -497,10 +498,6 @@ COUNT_OUTBOX = "SELECT COUNT(*) FROM outbox"
 
 # -- update emails in the outbox (outbox.UpdateSender): one at a time, each recorded at once ------
 
-INSERT_UPDATE_OUTBOX = """
-INSERT INTO outbox (id, sealed, due_at, expires_at, petition_id, update_id)
-VALUES (:id, :sealed, :due_at, :expires_at, :petition_id, :update_id)
-"""
 # The one update email due first, claimed as CLAIM_OUTBOX claims.
 CLAIM_UPDATE_OUTBOX = """
 UPDATE outbox SET due_at = :claimed_until, attempts = attempts + 1
@@ -595,7 +592,6 @@ WHERE c.unsubscribe_hash = :unsubscribe_hash
 DELETE_CONTACT_BY_UNSUBSCRIBE_HASH = """
 DELETE FROM contacts WHERE unsubscribe_hash = :unsubscribe_hash RETURNING petition_id
 """
-SELECT_PETITION_TITLE = "SELECT title, language FROM petitions WHERE id = :id"
 
 # -- timelines -------------------------------------------------------------------
 

@@ -118,7 +118,7 @@ async def unsubscribe(request: Request) -> Response:
         )
         if deleted is None:
             return None
-        return await tx.fetch_one(queries.SELECT_PETITION_TITLE, {"id": deleted["petition_id"]})
+        return await tx.fetch_one(queries.SELECT_PETITION_BY_ID, {"id": deleted["petition_id"]})
 
     row = await db.write(unit)
     if row is None:

@@ -124,7 +124,7 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
 def queue_unsent(pid: str) -> Any:
     async def unit(tx: Transaction) -> None:
         values = {"id": f"unsent-{pid}", "sealed": "v1.x", "due_at": now() + 10 * DAY, "expires_at": now() + 20 * DAY}
-        await tx.execute(queries.INSERT_OUTBOX, {**values, "petition_id": pid})
+        await tx.execute(queries.INSERT_OUTBOX, {**values, "petition_id": pid, "update_id": None})
 
     return unit
 
