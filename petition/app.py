@@ -54,6 +54,7 @@ from .api import ApiRoute
 from .batcher import Batcher
 from .cache import PublicCache
 from .database import Database
+from .feedback.routes import routes as feedback_routes
 from .logs import AccessLog
 from .mailer import make_mailer
 from .middleware import ShellMiddleware
@@ -587,6 +588,8 @@ def make_routes() -> list[BaseRoute]:
             methods=["POST"],
             name="download_flyers",
         ),
+        # Feedback rounds: before the catch-all of petition actions (/organize/petitions/{slug}/rounds).
+        *feedback_routes(),
         Route("/organize/petitions/{slug}/{action}", petition_tasks.confirm_page, name="confirm_petition_action"),
         Route(
             "/organize/petitions/{slug}/{action}",
