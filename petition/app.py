@@ -54,6 +54,8 @@ from .api import ApiRoute
 from .batcher import Batcher
 from .cache import PublicCache
 from .database import Database
+from .feedback import joins
+from .feedback.join_batches import JoinBatcher
 from .feedback.routes import routes as feedback_routes
 from .logs import AccessLog
 from .mailer import make_mailer
@@ -671,6 +673,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     app.state.public_cache.clear()
                 await purge_expired(db, settings)
                 await email_signing.purge_expired(db)
+                await joins.purge_expired(db)
                 await app.state.flyer_counts.flush()
 
             batcher = Batcher(settings)
@@ -682,12 +685,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if await purge.purge_due(db, settings):
                     app.state.public_cache.clear()
 
+            join_batcher = JoinBatcher(settings)
+
+            async def close_join_batches(db: Database) -> None:
+                if await join_batcher.run_once(db):
+                    app.state.public_cache.clear()
+
             background = [
                 asyncio.create_task(
                     jobs.run_every(db, name="housekeeping", seconds=jobs.HOUSEKEEPING_SECONDS, job=housekeeping)
                 ),
                 asyncio.create_task(
                     jobs.run_every(db, name="batcher", seconds=jobs.batch_check_seconds(settings), job=close_batches)
+                ),
+                asyncio.create_task(
+                    jobs.run_every(
+                        db, name="join_batcher", seconds=jobs.batch_check_seconds(settings), job=close_join_batches
+                    )
                 ),
                 # Every process sends: claims keep each message to one sender.
                 asyncio.create_task(app.state.sender.run()),

@@ -12,11 +12,14 @@ import secrets
 from starlette.requests import Request
 
 from ..database import Database
+from ..encryption import DecryptionError
 from ..errors import ApiError
+from ..settings import Settings
 from ..tokens import TOKEN_BYTES, has_token_shape
-from . import queries
+from . import pending_joins, queries
 from .rounds import Found
 
+COOKIE = "participant"  # the cookie that keeps a participant token on its round's path
 TOKEN_PREFIX = "pt_"  # noqa: S105 (a prefix, not a secret)
 # Messages, not secrets.
 NO_TOKEN = "Send your participant token: Authorization: Bearer pt_..."  # noqa: S105
@@ -41,14 +44,39 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(f"participant-token/v1|{token}".encode()).hexdigest()
 
 
-async def participant_of(db: Database, found: Found, token: str) -> str | None:
+async def participant_of(db: Database, found: Found, token: str, *, settings: Settings | None = None) -> str | None:
     """The participant key that `token` holds in the round, or None (not a token of this round,
     or replaced). A counted participant is found in round_participants; a join waiting for its
-    batch, in its sealed pending entry (see joins)."""
-    row = await db.fetch_one(queries.SELECT_PARTICIPANT_BY_TOKEN, {"token_hash": token_hash(token)})
-    if row is not None and row["round_id"] == found.round["id"]:
-        return str(row["participant_key"])
+    batch, in its sealed pending entry (pending_joins), which only `settings` open: without them
+    a waiting join is not found."""
+    values = {"token_hash": token_hash(token), "pending_key": pending_joins.pending_key(token)}
+    for row in await db.fetch_all(queries.SELECT_PARTICIPANT_OR_WAITING, values):
+        if row["round_id"] != found.round["id"]:
+            continue
+        if row["participant_key"] is not None:
+            return str(row["participant_key"])
+        if settings is not None:
+            try:
+                content = pending_joins.unseal(settings, values["pending_key"], row["sealed"])
+            except DecryptionError:
+                return None
+            if content["token_hash"] == values["token_hash"]:
+                return str(content["participant"])
     return None
+
+
+def cookie_token(request: Request) -> str | None:
+    """The participant token of the request's `participant` cookie, or None (no cookie, or not a
+    token's shape). The cookie is set for the round's path only; whose round it is, participant_of says."""
+    return token_shape(request.cookies.get(COOKIE, ""))
+
+
+async def cookie_participant(request: Request, found: Found) -> str | None:
+    """The participant key of the request's cookie in the round (waiting joins included), or None."""
+    token = cookie_token(request)
+    if token is None:
+        return None
+    return await participant_of(request.app.state.db, found, token, settings=request.app.state.settings)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -69,7 +97,7 @@ async def bearer_participant(request: Request, found: Found) -> str:
     token = bearer_token(request)
     if token is None:
         raise ApiError(401, NO_TOKEN)
-    key = await participant_of(request.app.state.db, found, token)
+    key = await participant_of(request.app.state.db, found, token, settings=request.app.state.settings)
     if key is None:
         raise ApiError(401, BAD_TOKEN)
     return key
