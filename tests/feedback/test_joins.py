@@ -221,9 +221,7 @@ async def test_another_rounds_code_and_a_revoked_code_are_refused_as_a_wrong_one
     [revoked] = await round_codes(app, round_id, 1, revoked=True)
     wrong = codes.new_code()
     answers = [await join_code(client, round_id, code) for code in (other_code, revoked, wrong)]
-    assert {(answer.status_code, answer.json()["error"]["message"]) for answer in answers} == {
-        (422, joins.NOT_A_CODE)
-    }
+    assert {(answer.status_code, answer.json()["error"]["message"]) for answer in answers} == {(422, joins.NOT_A_CODE)}
     assert await count(app.state.db, "pending_joins") == 0
     assert (await join_code(client, other, other_code)).status_code == 201
 
@@ -258,15 +256,13 @@ async def test_a_closed_rounds_final_small_batch_writes_participants_only(
     [code] = await round_codes(app, round_id, 1)
     held = (await join_code(client, round_id, code)).json()["participant_token"]
     await join_by_email(app, client, smtp, round_id, WORKER)
-    await execute(db, "UPDATE rounds SET state = 'closed', closed_at = :at WHERE id = :id", {"at": now(), "id": round_id})
+    closing = "UPDATE rounds SET state = 'closed', closed_at = :at WHERE id = :id"
+    await execute(db, closing, {"at": now(), "id": round_id})
     assert await JoinBatcher(app.state.settings).run_once(db, clock=0) == 1, "a closed round's joins need no wait"
     assert await count(db, "round_participants") == 2
     assert await count(db, "round_dedupe") == 0 and await db.fetch_val("SELECT SUM(state) FROM round_codes") == 0
-    assert (await count(db, "pending_joins"), await count(db, "join_claims"), await count(db, "join_attempts")) == (
-        0,
-        0,
-        0,
-    )
+    left = [await count(db, table) for table in ("pending_joins", "join_claims", "join_attempts")]
+    assert left == [0, 0, 0]
     assert await db.fetch_val("SELECT participant_count FROM rounds WHERE id = :id", {"id": round_id}) == 2
     assert await holder(app, round_id, held) is not None
 
