@@ -29,9 +29,12 @@ from starlette.applications import Starlette
 
 from petition.batcher import Batcher, close_batch
 from petition.database import Database
+from petition.feedback.join_batches import close_join_batch
 from petition.settings import Settings
 
 from .conftest import SmtpSink, make_settings, smtp_settings
+from .feedback.factories import make_round
+from .feedback.test_joins import round_codes
 from .sqlite_order import physical_order_follows_keys
 from .sqlite_pages import Cell, Image, images_at_each_commit, read_btree_page, record_integers, row_cells, schema_roots
 from .sqlite_space import FreeKind, free_regions, page_map
@@ -56,7 +59,18 @@ SIGNER_TREES = (
     "contacts",
     "contacts_by_petition",
 )
-SIGNER_TABLES = ("signatures", "email_dedupe", "signer_names", "signer_reasons", "contacts")
+SIGNER_TABLES = (
+    "signatures",
+    "email_dedupe",
+    "signer_names",
+    "signer_reasons",
+    "contacts",
+    # A feedback round's participants and round dedupe tags, written by join batches.
+    "round_participants",
+    "round_dedupe",
+)
+# What a join batch writes, and the indexes whose key begins with the round then the table's key.
+JOIN_TREES = ("round_participants", "round_participants_by_round", "round_dedupe", "round_dedupe_by_round")
 # A reason's indexes by its public id and by its order key: both random, so the batch writes their
 # cells in the order of the reason's storage key (the last column of each index record), and
 # their layout may tell that random order, nothing more.
@@ -115,14 +129,14 @@ async def copy_folder(db: Database, settings: Settings, label: str) -> Copy:
 def key_of(tree: str, cell: Cell) -> object:
     if tree in BY_TABLE_KEY:
         return cell.record[-1]
-    return cell.record[0] if tree in SIGNER_TABLES or tree == "signing_codes" else tuple(cell.record)
+    return cell.record[0] if tree in SIGNER_TABLES or tree in ("signing_codes", "round_codes") else tuple(cell.record)
 
 
 def rows(image: Image, roots: dict[str, int], tree: str) -> dict[object, Cell]:
     return {key_of(tree, cell): cell for cell in row_cells(image, roots[tree])}
 
 
-def check_batch_order(previous: Image, before: Image, after: Image) -> int:
+def check_batch_order(previous: Image, before: Image, after: Image, trees: tuple[str, ...] = SIGNER_TREES) -> int:
     """Assert the cells written since the `previous` batch lie, in each page, in the order of their
     keys, as the batch writing them between `before` and `after` laid them; how many pages were
     checked.
@@ -134,7 +148,7 @@ def check_batch_order(previous: Image, before: Image, after: Image) -> int:
     roots = schema_roots(after)
     checked = 0
     earlier_map, later_map = page_map(before, roots), page_map(after, roots)
-    for tree in SIGNER_TREES:
+    for tree in trees:
         old = rows(before, roots, tree)
         new = rows(after, roots, tree)
         moved = any((cell.page, cell.offset) != (new[key].page, new[key].offset) for key, cell in old.items())
@@ -358,3 +372,73 @@ async def test_a_copy_of_the_data_folder_orders_nothing_finer_than_a_batch_and_p
     assert {table: len(rows(image, roots, table)) for table in kept} == kept, "signatures and shown names stay"
     for name, data in purged.files.items():
         assert b"Reason number" not in data, f"an unapproved reason is still in {name}"
+
+
+def check_join_commits(copy: Copy) -> Counter[str]:
+    """Assert no commit in the copy's WAL writes a participant, a round dedupe tag or a spent round
+    code but a join batch of at least MIN_CELL_SIZE; what the commits added."""
+    images = images_at_each_commit(copy.main, copy.wal)
+    roots = schema_roots(images[-1])
+    added_in_all: Counter[str] = Counter()
+    for number, (earlier, later) in enumerate(itertools.pairwise(images), start=1):
+        added: Counter[str] = Counter()
+        for table in ("round_participants", "round_dedupe", "pending_joins", "join_claims"):
+            old = rows(earlier, roots, table)
+            added[table] = sum(1 for key in rows(later, roots, table) if key not in old)
+        old_codes = rows(earlier, roots, "round_codes")
+        added["spent"] = sum(
+            1
+            for key, cell in rows(later, roots, "round_codes").items()
+            if key in old_codes and old_codes[key].record != cell.record
+        )
+        where = f"{copy.label}, WAL commit {number}"
+        joined = added["round_participants"]
+        assert joined == 0 or joined >= BATCH_MIN, f"{where}: participants written below the minimum"
+        assert joined or not (added["round_dedupe"] or added["spent"]), f"{where}: a tag or code without its batch"
+        assert not (joined and (added["pending_joins"] or added["join_claims"])), f"{where}: a join beside a batch"
+        added_in_all.update(added)
+    return added_in_all
+
+
+async def test_a_copy_of_the_data_folder_orders_participants_only_by_join_batch_and_pairs_none(
+    app: Starlette, client: httpx.AsyncClient, token: str, smtp: SmtpSink, settings: Settings
+) -> None:
+    db: Database = app.state.db
+    round_id, _ = await make_round(app, client, token)
+    printed = await round_codes(app, round_id, 12)
+    url = f"/api/v1/rounds/{round_id}/participants"
+    copies: list[Copy] = []
+    checked_pages = 0
+    previous = await copy_folder(db, settings, "before joining")
+    for batch in range(3):
+        for number in range(8):
+            if number % 2:
+                answer = await client.post(url, json={"code": printed[batch * 4 + number // 2]})
+            else:
+                address = f"joiner{batch}-{number}@example.com"
+                attempt = (await client.post(url, json={"email": address})).json()["attempt"]
+                [code] = await codes_for(app, smtp, address)
+                answer = await client.post(f"{url}/verify", json={"attempt": attempt, "code": code})
+            assert answer.status_code == 201, answer.text
+        copies.append(accepted := await copy_folder(db, settings, f"before join batch {batch + 1}"))
+        assert await close_join_batch(db, settings, round_id) == 8
+        copies.append(written := await copy_folder(db, settings, f"join batch {batch + 1}"))
+        checked_pages += check_batch_order(previous.image(), accepted.image(), written.image(), JOIN_TREES)
+        assert await db.checkpoint()
+        copies.append(previous := await copy_folder(db, settings, f"after join batch {batch + 1}"))
+    assert checked_pages >= 3, "enough pages were written by join batches to judge their order"
+    added: Counter[str] = Counter()
+    for copy in copies:
+        counted = check_join_commits(copy)
+        if copy.label.startswith("join batch"):  # its WAL holds every commit since the last checkpoint
+            added.update(counted)
+        image = copy.image()
+        roots = schema_roots(image)
+        for table in ("pending_joins", "join_attempts"):  # one sealed length each, whatever the method
+            lengths = {len(cell.record[2]) for cell in row_cells(image, roots[table])}
+            assert len(lengths) <= 1, f"{copy.label}: {table} rows of different lengths"
+        joined_trees = ("round_participants", "round_dedupe", "pending_joins", "join_claims")
+        timed = {table: roots[table] for table in joined_trees}
+        assert not [found for found in record_integers(image, timed) if found.value in EPOCH_RANGE], copy.label
+    assert added["round_participants"] == 24 and added["round_dedupe"] == 12 and added["spent"] == 12
+    assert added["pending_joins"] == 24 and added["join_claims"] == 24

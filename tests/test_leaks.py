@@ -26,11 +26,14 @@ from petition import accounts, addresses, email_signing, organizers, outbox, que
 from petition.batcher import close_batch
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction
+from petition.feedback.join_batches import close_join_batch
 from petition.mailer import Mail
 from petition.settings import Settings
 from petition.tokens import receipt_key
 
 from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
+from .feedback.factories import make_round
+from .feedback.test_joins import round_codes
 from .test_email_signing import codes_for
 from .test_login import csrf_of, log_in
 from .test_petitions import bearer, create
@@ -50,6 +53,7 @@ PEER = "198.51.100.77"
 FORWARDED = "203.0.113.99"
 PROXY = "10.9.8.7"
 USER_AGENT = "SentinelBrowser/9.9 (leakcheck)"
+ROUND_WORKER = "round.worker.sentinel@example.com"
 # `path`: under a petition's log (C2SP tlog-tiles), the start of its first entry bundle.
 PATH_VALUES = {"token": "no-such-token-value", "action": "publish", "path": "tile/entries/000.p/2"}
 # Queries that make a route answer with what it holds (entries, proofs), not a refusal.
@@ -72,6 +76,7 @@ def settings(tmp_path: Path, db_url: str, smtp: SmtpSink) -> Settings:
 class Seeded:
     slug: str
     batch_id: str
+    round_id: str = ""
     flyer: dict[str, object] = field(default_factory=dict)
     update_id: str = ""  # an update emailed to the updates address
     secrets: dict[str, str] = field(default_factory=dict)  # what -> sentinel value
@@ -191,7 +196,38 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
     }
     seeded.mailboxes = {WORKER: [WORKER, email_code], UPDATES: [UPDATES, updates_code, unsubscribe_token]}
     seeded.mailboxes[PENDING_WORKER] = [PENDING_WORKER, pending_code]
+    await seed_round(app, client, smtp, token, seeded)
     return seeded
+
+
+async def seed_round(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token: str, seeded: Seeded) -> None:
+    """A feedback round on the petition, joined with printed codes and a work address (a batch of
+    them counted, one join still waiting): its codes, address, attempt and tokens are sentinels."""
+    db: Database = app.state.db
+    seeded.round_id, _ = await make_round(app, client, token, slug=seeded.slug)
+    url = f"/api/v1/rounds/{seeded.round_id}/participants"
+    printed = await round_codes(app, seeded.round_id, app.state.settings.min_cell_size + 1)
+    async with signer_client(app, PEER) as direct:
+        held = [(await direct.post(url, json={"code": code})).json()["participant_token"] for code in printed[:-1]]
+        attempt = (await direct.post(url, json={"email": ROUND_WORKER})).json()["attempt"]
+        [code] = await codes_for(app, smtp, ROUND_WORKER)
+        joined = await direct.post(f"{url}/verify", json={"attempt": attempt, "code": code})
+        assert await close_join_batch(db, app.state.settings, seeded.round_id) == len(held) + 1
+        waiting = (await direct.post(url, json={"code": printed[-1]})).json()["participant_token"]
+        replaced = (await direct.post(f"{url}/token", headers=bearer(held[1]))).json()["participant_token"]
+    seeded.secrets |= {
+        "round work address": ROUND_WORKER,
+        "round attempt id": attempt,
+        "round emailed code": code,
+        "printed round code (counted)": printed[0],
+        "printed round code (waiting)": printed[-1],
+        "participant token (code)": held[0],
+        "participant token (email)": joined.json()["participant_token"],
+        "participant token (waiting)": waiting,
+        "participant token (replaced)": held[1],
+        "participant token (replacing)": replaced,
+    }
+    seeded.mailboxes[ROUND_WORKER] = [ROUND_WORKER, code]
 
 
 async def send_update_email(app: Starlette, slug: str, *, contact_key: str) -> str:
@@ -271,6 +307,7 @@ async def route_values(db: Database, seeded: Seeded) -> dict[str, str]:
         # A waiting reason's real id: its approval and hiding are refused to everyone but its organizers.
         "reason_id": await reason_id_of(db, seeded.slug),
         "update_id": seeded.update_id,
+        "id": seeded.round_id,
     }
 
 
