@@ -332,7 +332,9 @@ async def test_close_due_closes_rounds_past_their_close_time_and_those_of_closed
     shown = (await client.get(f"/api/v1/rounds/{timed}")).json()
     assert shown["state"] == "closed" and shown["closed_at"] == shown["closes_at"] == petitions.iso(passed)
     assert (await client.post(f"/api/v1/rounds/{timed}/close", headers=bearer(token))).status_code == 409
+    version = await db.fetch_val("SELECT version FROM cache_version")
     assert await rounds.close_due(db) == 2
+    assert await db.fetch_val("SELECT version FROM cache_version") > version, "other processes' caches notice"
     states = {row["id"]: row for row in await db.fetch_all("SELECT id, state, closed_at FROM rounds")}
     assert states[timed]["state"] == "closed" and states[timed]["closed_at"] == passed
     assert states[with_petition]["state"] == "closed"
