@@ -55,6 +55,7 @@ from .batcher import Batcher
 from .cache import PublicCache
 from .database import Database
 from .feedback import joins
+from .feedback import rounds as feedback_rounds
 from .feedback.join_batches import JoinBatcher
 from .feedback.routes import routes as feedback_routes
 from .logs import AccessLog
@@ -670,6 +671,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
             async def housekeeping(db: Database) -> None:
                 if await petitions.close_due(db):
+                    app.state.public_cache.clear()
+                # After the petitions: a round closes with its petition, at the petition's close.
+                if await feedback_rounds.close_due(db):
                     app.state.public_cache.clear()
                 await purge_expired(db, settings)
                 await email_signing.purge_expired(db)

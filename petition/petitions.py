@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from . import addresses, flagger, languages, queries, tlog, zones
 from .database import Database, Row, Transaction, is_unique_violation, now
+from .feedback.purge import delete_draft_rounds
 from .organizers import audit
 from .parameters import Moment
 from .periods import DAY, closed_by_deadline, days, deadline_problem, longest_deadline
@@ -640,6 +641,7 @@ async def delete_draft(db: Database, *, organizer_id: str, key: str) -> DraftDel
         flyers = await tx.fetch_all(queries.DELETE_DRAFT_FLYER_BATCHES, petition)
         for sql in (queries.DELETE_DRAFT_CODE_BATCHES, queries.DELETE_DRAFT_VERSIONS, queries.DELETE_DRAFT_ORGANIZERS):
             await tx.execute(sql, petition)
+        await delete_draft_rounds(tx, row["id"])
         if await tx.fetch_one(queries.DELETE_DRAFT, {"id": row["id"]}) is None:
             raise PetitionError(409, NOT_A_DRAFT)  # published meanwhile: every delete above rolls back
         await tx.execute(queries.BUMP_CACHE_VERSION)

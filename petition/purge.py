@@ -5,7 +5,8 @@ or the operator asks), one transaction destroys, for that petition: the email de
 on PostgreSQL the waiting ones), updates addresses and their pending confirmations, signing
 attempts, pending entries, the mail still waiting about it, the code-email counters, every
 printed code's keyed hash (used ones too: with PEPPER they would test a found tear-off tab), the
-codes still kept encrypted for download, and every reason not approved. In the same transaction
+codes still kept encrypted for download, every reason not approved, and its feedback rounds' join
+data, round codes and statements not approved (feedback/purge.py). In the same transaction
 a 0x04 entry enters the petition's transparency log with its own signed checkpoint, the petition
 is stamped `purged_at`, and the audit trail records it. It keeps the counts, the hourly
 counters, the log, approved reasons, shown names, flyer and code batch counters, the audit trail
@@ -24,6 +25,7 @@ import logging
 
 from . import batcher, queries, tlog
 from .database import Database, DatabaseError, Row, Transaction, now
+from .feedback import purge as rounds_purge
 from .organizers import audit
 from .petitions import PetitionError, floor_time, is_open
 from .settings import Settings
@@ -44,6 +46,7 @@ PURGED_TABLES = (
     "signing_codes",
     "code_batches",
     "signer_reasons",
+    *rounds_purge.PURGED_TABLES,
 )
 AUDIT_ACTION = "identifying data destroyed"
 # A reader may hold a WAL snapshot for a moment; the batcher's next round checkpoints anyway.
@@ -88,6 +91,8 @@ async def purge(
     # Its final batch first: every accepted signature is counted and in the log before the purge.
     if await db.fetch_val(queries.COUNT_SIGNATURES_WAITING, {"petition_id": petition_id}):
         await batcher.close_batch(db, settings, petition_id, at=moment, final=True)
+    # And its rounds' last join batches: every accepted join is counted before its claim goes.
+    await rounds_purge.count_final_joins(db, settings, petition_id)
     key = {"petition_id": petition_id}
 
     async def unit(tx: Transaction) -> None:
@@ -106,6 +111,7 @@ async def purge(
             raise PetitionError(409, "Signatures still wait for their last batch; try again in a minute.")
         for sql in queries.PURGE_STATEMENTS:
             await tx.execute(sql, key)
+        await rounds_purge.purge_rounds(tx, petition_id)
         if db.dialect == "postgresql":
             await tx.execute(queries.PURGE_PENDING_DEDUPE, key)
         await tlog.append(tx, settings, petition_id, [(tlog.purge_entry(), None)])

@@ -32,7 +32,7 @@ from petition.settings import Settings
 from petition.tokens import receipt_key
 
 from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
-from .feedback.factories import make_round
+from .feedback.factories import add_statement
 from .feedback.test_joins import round_codes
 from .test_email_signing import codes_for
 from .test_login import csrf_of, log_in
@@ -49,6 +49,10 @@ HIDDEN_NAME = "Hiddenname Sentinelperson"
 HIDDEN_LATER = "Shownthen Hiddenlater"
 REASON = "Sentinel reason about the qz7 rota"
 APPROVED_REASON = "An approved reason, public by design"
+# A draft round's question (its organizers' own until it opens) and a participant's statement
+# waiting for moderation: neither is shown to anyone else.
+DRAFT_ROUND_QUESTION = "Sentinel draft round question about the qz8 plan"
+WAITING_STATEMENT = "Sentinel waiting statement about the qz9 desk"
 PEER = "198.51.100.77"
 FORWARDED = "203.0.113.99"
 PROXY = "10.9.8.7"
@@ -76,9 +80,10 @@ def settings(tmp_path: Path, db_url: str, smtp: SmtpSink) -> Settings:
 class Seeded:
     slug: str
     batch_id: str
-    round_id: str = ""
     flyer: dict[str, object] = field(default_factory=dict)
     update_id: str = ""  # an update emailed to the updates address
+    round_id: str = ""  # an open round with a waiting statement and a batch of round codes
+    round_batch_id: str = ""
     secrets: dict[str, str] = field(default_factory=dict)  # what -> sentinel value
     mailboxes: dict[str, list[str]] = field(default_factory=dict)  # address -> sentinels meant for it
 
@@ -164,6 +169,7 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         await asyncio.sleep(0.01)
     hidden = await client.post(f"{url}/hide-name", json={"receipt": shown_receipt})
     assert hidden.json() == {"status": "counted", "name_shown": False}
+    made_round_codes = await seed_rounds(app, client, token, seeded)
     seeded.secrets = {
         "work address": WORKER,
         "pending work address": PENDING_WORKER,
@@ -193,6 +199,10 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         "pending emailed code": pending_code,
         "updates code": updates_code,
         "unsubscribe token": unsubscribe_token,
+        "draft round question": DRAFT_ROUND_QUESTION,
+        "waiting statement": WAITING_STATEMENT,
+        "round code": made_round_codes[0],
+        "round code (revoked batch)": made_round_codes[1],
     }
     seeded.mailboxes = {WORKER: [WORKER, email_code], UPDATES: [UPDATES, updates_code, unsubscribe_token]}
     seeded.mailboxes[PENDING_WORKER] = [PENDING_WORKER, pending_code]
@@ -204,7 +214,7 @@ async def seed_round(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, 
     """A feedback round on the petition, joined with printed codes and a work address (a batch of
     them counted, one join still waiting): its codes, address, attempt and tokens are sentinels."""
     db: Database = app.state.db
-    seeded.round_id, _ = await make_round(app, client, token, slug=seeded.slug)
+    # The open round seed_rounds made through the API.
     url = f"/api/v1/rounds/{seeded.round_id}/participants"
     printed = await round_codes(app, seeded.round_id, app.state.settings.min_cell_size + 1)
     async with signer_client(app, PEER) as direct:
@@ -228,6 +238,24 @@ async def seed_round(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, 
         "participant token (replacing)": replaced,
     }
     seeded.mailboxes[ROUND_WORKER] = [ROUND_WORKER, code]
+
+
+async def seed_rounds(app: Starlette, client: httpx.AsyncClient, token: str, seeded: Seeded) -> list[str]:
+    """A draft round and an open one on the petition, the open one with a participant's statement
+    waiting for moderation and two batches of round codes (one revoked); a code of each batch."""
+    rounds_url = f"/api/v1/petitions/{seeded.slug}/rounds"
+    draft = await client.post(rounds_url, json={"question": DRAFT_ROUND_QUESTION}, headers=bearer(token))
+    assert draft.status_code == 201
+    made = await client.post(rounds_url, json={"question": "Open round", "statements": ["A."]}, headers=bearer(token))
+    seeded.round_id = made.json()["id"]
+    assert (await client.post(f"/api/v1/rounds/{seeded.round_id}/open", headers=bearer(token))).status_code == 200
+    await add_statement(app.state.db, seeded.round_id, WAITING_STATEMENT, status="waiting", seed=0)
+    codes_url = f"/api/v1/rounds/{seeded.round_id}/codes"
+    first = (await client.post(codes_url, json={"count": 2}, headers=bearer(token))).json()
+    revoked = (await client.post(codes_url, json={"count": 2}, headers=bearer(token))).json()
+    assert (await client.post(f"{codes_url}/{revoked['batch']}/revoke", headers=bearer(token))).status_code == 200
+    seeded.round_batch_id = first["batch"]
+    return [first["codes"][0], revoked["codes"][0]]
 
 
 async def send_update_email(app: Starlette, slug: str, *, contact_key: str) -> str:
@@ -307,7 +335,9 @@ async def route_values(db: Database, seeded: Seeded) -> dict[str, str]:
         # A waiting reason's real id: its approval and hiding are refused to everyone but its organizers.
         "reason_id": await reason_id_of(db, seeded.slug),
         "update_id": seeded.update_id,
+        # An open round (its draft sibling is listed under the petition) and its batch of round codes.
         "id": seeded.round_id,
+        "batch": seeded.round_batch_id,
     }
 
 
@@ -376,6 +406,8 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     # moderate; everything else must be absent, or only a keyed hash or ciphertext of itself.
     kept_by_design = {
         "reason",
+        "draft round question",
+        "waiting statement",
         "reason storage key (email)",
         "reason storage key (code)",
         "approved reason's storage key",
@@ -393,8 +425,10 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     assert (await client.post(f"/api/v1/petitions/{seeded.slug}/close", headers=bearer(token))).status_code == 200
     assert (await client.post(f"/api/v1/petitions/{seeded.slug}/purge", headers=bearer(token))).status_code == 200
     stored = await database_bytes(db, app.state.settings, dialect)
-    # An approved reason stays, keyed as before (the key a receipt holder computes: its own row's).
-    purged = {what: value for what, value in seeded.secrets.items() if what != "approved reason's storage key"}
+    # An approved reason stays, keyed as before (the key a receipt holder computes: its own row's), and
+    # so does a draft round's question (an organizer's text, about no one); a waiting statement goes.
+    outliving = {"approved reason's storage key", "draft round question"}
+    purged = {what: value for what, value in seeded.secrets.items() if what not in outliving}
     assert not leaks_in(stored, purged), "a sentinel outlived the purge"
 
 

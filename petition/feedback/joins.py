@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 
-from .. import addresses, codes, email_codes
+from .. import addresses, email_codes
 from ..database import Database, Transaction, now
 from ..email_signing import ATTEMPT_BYTES, TOO_MANY_TRIES, WRONG_CODE, check_domain
 from ..encryption import ADDRESS_PAD, decrypt, encrypt
@@ -27,6 +27,7 @@ from ..settings import Settings
 from ..signatures import methods_of
 from ..tokens import has_token_shape, receipt_key
 from . import participants, pending_joins, queries
+from .round_codes import round_code_hash
 from .rounds import Found, is_accepting
 
 PARTICIPANT_KEY_BYTES = 16  # 128 random bits
@@ -35,13 +36,6 @@ UNKNOWN_ATTEMPT = "This joining attempt has expired or was already used. Enter y
 ALREADY_JOINED = "You have already joined this round with this address."
 CLOSED = "This round is not open for joining."
 TOKEN_GONE = participants.BAD_TOKEN
-
-
-def round_code_hash(pepper: bytes, code: str) -> str:
-    """What the database keeps of a round's printed code: HMAC-SHA256(PEPPER, "round-code/v1" |
-    codes.normalize(code)), hex (another label than a petition's codes, so no round code signs).
-    The same as round_codes.round_code_hash (the rounds' part) must be."""
-    return hmac.digest(pepper, b"round-code/v1|" + codes.normalize(code).encode(), "sha256").hex()
 
 
 def round_dedupe_tag(settings: Settings, round_id: str, address: addresses.Address) -> str:

@@ -1,18 +1,141 @@
-"""Feedback rounds: a question on a petition, its states, and who may see or change it."""
+"""Feedback rounds: a question on a petition, its states, who may see or change it, and an organizer's
+changes (create, change a draft, open, close), each recorded in the audit trail."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, model_validator
 
 from .. import petitions
-from ..database import Database, Row, now
+from ..database import Database, Row, Transaction, now
+from ..organizers import audit
+from ..parameters import Moment
 from ..petitions import PetitionError
+from ..queries import BUMP_CACHE_VERSION
+from ..settings import Settings
+from ..text import LINE, PROSE
+from ..tokens import new_id
 from . import queries
 
 STATES = ("draft", "open", "closed")
 VISIBLE_STATES = ("open", "closed")
 NOT_FOUND = "There is no feedback round at this address."
 NOT_ORGANIZED = "There is no feedback round at this address that you organize."
+MAX_SEED_STATEMENTS = 50
+MAX_QUESTION_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 2_000
+MAX_STATEMENT_LENGTH = 280
+PETITION_CLOSED = "This petition is closed; its feedback rounds can no longer be made or changed."
+ONLY_DRAFTS_CHANGE = "This round is {state}; only a draft round can be changed."
+
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_LENGTH), LINE]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION_LENGTH), PROSE]
+# A statement's text follows a reason's rules (signatures.Reason), shorter; blank ones are refused
+# by the list's check below, which names the entry.
+StatementText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_STATEMENT_LENGTH), PROSE]
+ResultsAudience = Literal["public", "organizers"]
+
+
+def _at_most_fifty(value: Any) -> Any:
+    # Before each entry is read, so a list of thousands is refused with the limit at once.
+    if isinstance(value, list) and len(value) > MAX_SEED_STATEMENTS:
+        raise ValueError(f"at most {MAX_SEED_STATEMENTS} statements; {len(value)} were given")
+    return value
+
+
+def _no_blank_or_repeated(value: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    for number, text in enumerate(value, start=1):
+        if not text:
+            raise ValueError(f"statement {number} is blank: write it, or leave it out")
+        if text in seen:
+            raise ValueError(f"statement {number} repeats statement {seen[text]}: leave one out")
+        seen[text] = number
+    return value
+
+
+SeedStatements = Annotated[list[StatementText], BeforeValidator(_at_most_fifty), AfterValidator(_no_blank_or_repeated)]
+
+
+def _future(value: datetime | None) -> datetime | None:
+    if value is not None and value.timestamp() <= time.time():
+        raise ValueError("must be in the future")
+    return value
+
+
+CloseTime = Annotated[Moment, AfterValidator(_future)]
+
+
+class RoundCreate(BaseModel):
+    """A new round: its question, description, seed statements (at most 50), whether participants
+    may add statements (and whether those are moderated), who sees results, and an optional close time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: Question
+    description: Description = ""
+    statements: SeedStatements = []
+    allow_statements: bool = True
+    moderate_statements: bool = True
+    results: ResultsAudience = "public"
+    closes_at: CloseTime | None = None
+
+
+class RoundUpdate(BaseModel):
+    """A draft round's fields to change (those left out stay); `statements` replaces the seed list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: Question | None = None
+    description: Description | None = None
+    statements: SeedStatements | None = None
+    allow_statements: bool | None = None
+    moderate_statements: bool | None = None
+    results: ResultsAudience | None = None
+    closes_at: CloseTime | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> RoundUpdate:
+        # Only the close time can be taken away (closes_at: null); every other field needs a value.
+        nulls = [name for name in sorted(self.model_fields_set) if name != "closes_at" and getattr(self, name) is None]
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null; leave a field out to keep it")
+        return self
+
+
+class RoundPublic(BaseModel):
+    """A round as anyone who may see it sees it. Times in the petition's zone: `closes_at` exact (a
+    deadline), `opened_at` and `closed_at` rounded down to its timeline floor (a close at the close
+    time shows that time). `participants`: counted by join batches; `statements`: approved ones."""
+
+    id: str
+    petition: str
+    state: Literal["draft", "open", "closed"]
+    question: str
+    description: str
+    allow_statements: bool
+    moderate_statements: bool
+    results: ResultsAudience
+    closes_at: str | None
+    opened_at: str | None
+    closed_at: str | None
+    participants: int
+    statements: int
+    url: str
+
+
+class RoundOrganizerView(RoundPublic):
+    """What the petition's organizers see: the public view and how many statements wait for moderation."""
+
+    statements_waiting: int
+
+
+class RoundList(BaseModel):
+    rounds: list[RoundPublic | RoundOrganizerView]
 
 
 @dataclass(frozen=True)
@@ -31,6 +154,31 @@ def is_accepting(found: Found, moment: int | None = None) -> bool:
     if row["state"] != "open" or not petitions.is_open(found.petition, at):
         return False
     return row["closes_at"] is None or row["closes_at"] > at
+
+
+def ended_at(row: Row, petition: Row, moment: int) -> int | None:
+    """When an open round stopped taking anything, as of `moment`: its close time, or its petition's
+    close, whichever came first; None while it still takes joins and votes (or is not open)."""
+    if row["state"] != "open":
+        return None
+    ends = []
+    if row["closes_at"] is not None and row["closes_at"] <= moment:
+        ends.append(int(row["closes_at"]))
+    if petition["state"] == "closed" or petition.get("purged_at") is not None:
+        ends.append(int(petition["closed_at"] or petition["closes_at"] or moment))
+    elif petition["state"] == "open" and petition["closes_at"] is not None and petition["closes_at"] <= moment:
+        ends.append(int(petition["closes_at"]))
+    # Never before it opened (a petition's close stamped earlier than a round opened cannot be, but
+    # a clock step back could make it so).
+    return max(min(ends), int(row["opened_at"] or 0)) if ends else None
+
+
+def as_of(found: Found, moment: int | None = None) -> Row:
+    """The round's row as it is at `moment`: an open round whose close time passed, or whose petition
+    closed, is closed then, as close_due will stamp it (so answers agree before the job runs)."""
+    at = now() if moment is None else moment
+    ended = ended_at(found.round, found.petition, at)
+    return found.round if ended is None else {**found.round, "state": "closed", "closed_at": ended}
 
 
 async def find(db: Database, round_id: str) -> Found | None:
@@ -60,3 +208,201 @@ async def editable_by(db: Database, round_id: str, organizer_id: str) -> Found:
     if found is None or not await petitions.is_organizer_of(db, found.petition["id"], organizer_id):
         raise PetitionError(404, NOT_ORGANIZED)
     return found
+
+
+def public_view(row: Row, petition: Row, base_url: str) -> RoundPublic:
+    """A round's row (with its `approved` count) and its petition's row -> the round's public JSON, as of now."""
+    row = as_of(Found(row, petition))
+    floor, zone = petition["timeline_floor"], petition["time_zone"]
+    by_close_time = row["closed_at"] is not None and row["closed_at"] == row["closes_at"]
+    return RoundPublic(
+        id=row["id"],
+        petition=petitions.address(petition),
+        state=row["state"],
+        question=row["question"],
+        description=row["description"],
+        allow_statements=bool(row["allow_statements"]),
+        moderate_statements=bool(row["moderate_statements"]),
+        results=row["results"],
+        closes_at=petitions.iso(row["closes_at"], zone),
+        opened_at=petitions.floor_time(row["opened_at"], floor, zone),
+        # Closed by its own close time: that time, public to the minute already (as petitions.closed_at).
+        closed_at=petitions.iso(row["closed_at"], zone)
+        if by_close_time
+        else petitions.floor_time(row["closed_at"], floor, zone),
+        participants=int(row["participant_count"]),
+        statements=int(row["approved"]),
+        url=f"{base_url}/r/{row['id']}",
+    )
+
+
+def organizer_view(row: Row, petition: Row, base_url: str) -> RoundOrganizerView:
+    """The organizers' JSON of a round: the public view and `statements_waiting`."""
+    return RoundOrganizerView(**public_view(row, petition, base_url).model_dump(), statements_waiting=row["waiting"])
+
+
+async def view_row(db: Database, round_id: str) -> Row:
+    """A round's row with its statements' counts (`approved`, `waiting`)."""
+    row = await db.fetch_one(queries.SELECT_ROUND_VIEW, {"id": round_id})
+    if row is None:
+        raise PetitionError(404, NOT_FOUND)
+    return row
+
+
+async def rounds_of(db: Database, petition_id: str, *, drafts: bool) -> list[Row]:
+    """A petition's rounds with their counts, newest first; drafts only when asked."""
+    return await db.fetch_all(queries.SELECT_PETITION_ROUNDS, {"petition_id": petition_id, "drafts": int(drafts)})
+
+
+def _refuse_closed_petition(petition: Row) -> None:
+    # A draft petition may hold draft rounds (they open once it is open); a closed or purged one takes none.
+    if petition["state"] != "draft" and not petitions.is_open(petition):
+        raise PetitionError(409, PETITION_CLOSED)
+
+
+async def _insert_seeds(tx: Transaction, round_id: str, texts: list[str]) -> None:
+    for text in texts:
+        await tx.execute(queries.INSERT_SEED_STATEMENT, {"id": new_id(), "round_id": round_id, "text": text})
+
+
+def _seconds(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
+
+
+async def create(db: Database, settings: Settings, *, organizer_id: str, petition: Row, data: RoundCreate) -> str:
+    """A new draft round on `petition` (which the caller checked `organizer_id` organizes), its seed
+    statements approved; its id. PetitionError(409) when the petition is closed or purged."""
+    _refuse_closed_petition(petition)
+    round_id = new_id()
+    values = {
+        "id": round_id,
+        "petition_id": petition["id"],
+        "question": data.question,
+        "description": data.description,
+        "allow_statements": int(data.allow_statements),
+        "moderate_statements": int(data.moderate_statements),
+        "results": data.results,
+        "closes_at": _seconds(data.closes_at),
+        "created_by": organizer_id,
+        "created_at": now(),
+    }
+
+    async def unit(tx: Transaction) -> str:
+        await tx.execute(queries.INSERT_ROUND, values)
+        await _insert_seeds(tx, round_id, data.statements)
+        await tx.execute(BUMP_CACHE_VERSION)
+        await audit(tx, organizer_id, "round created", f"{round_id} ({len(data.statements)} statements)")
+        return round_id
+
+    return await db.write(unit)
+
+
+async def update(db: Database, *, organizer_id: str, round_id: str, data: RoundUpdate) -> None:
+    """Change a draft round's fields given; `statements` replaces its seed list. PetitionError(404) for
+    a round the organizer does not organize, (409) once it is open or closed, or its petition closed."""
+    found = await editable_by(db, round_id, organizer_id)
+    if found.round["state"] != "draft":
+        raise PetitionError(409, ONLY_DRAFTS_CHANGE.format(state=found.round["state"]))
+    _refuse_closed_petition(found.petition)
+    changes = data.model_dump(exclude_unset=True)
+    seeds = changes.pop("statements", None)
+    for name in ("allow_statements", "moderate_statements"):
+        if name in changes:
+            changes[name] = int(changes[name])
+    if "closes_at" in changes:
+        changes["closes_at"] = _seconds(changes["closes_at"])
+    # Names from RoundUpdate's own fields, never from the request's keys.
+    assignments = ", ".join(f"{name} = :{name}" for name in changes) or "id = id"
+
+    async def unit(tx: Transaction) -> None:
+        # Checked in the write: opened meanwhile, it keeps what its participants saw.
+        if await tx.fetch_one(queries.update_round(assignments), {**changes, "id": round_id}) is None:
+            raise PetitionError(409, "This round was opened meanwhile; only a draft round can be changed.")
+        if seeds is not None:
+            await tx.execute(queries.DELETE_SEED_STATEMENTS, {"round_id": round_id})
+            await _insert_seeds(tx, round_id, seeds)
+        await tx.execute(BUMP_CACHE_VERSION)
+        counted = f", {len(seeds)} statements" if seeds is not None else ""
+        await audit(tx, organizer_id, "round changed", f"{round_id} ({len(changes)} fields{counted})")
+
+    await db.write(unit)
+
+
+async def open_round(db: Database, *, organizer_id: str, round_id: str) -> None:
+    """Draft -> open, stamping opened_at. PetitionError(404) for a round the organizer does not
+    organize; (409) unless it is a draft, its petition is open, its close time is to come, and it
+    has an approved statement or lets participants add theirs."""
+    found = await editable_by(db, round_id, organizer_id)
+    row, moment = found.round, now()
+    if row["state"] != "draft":
+        raise PetitionError(409, f"This round is already {as_of(found, moment)['state']}; only a draft round opens.")
+    if not petitions.is_open(found.petition, moment):
+        if found.petition["state"] == "draft":
+            raise PetitionError(409, "This round's petition is a draft: publish it first, then open the round.")
+        raise PetitionError(409, "This round's petition is closed; a round opens only on an open petition.")
+    if row["closes_at"] is not None and row["closes_at"] <= moment:
+        raise PetitionError(409, "This round's close time has passed; set a later one (or none) before opening it.")
+    approved = (await view_row(db, round_id))["approved"]
+    if not approved and not row["allow_statements"]:
+        raise PetitionError(
+            409, "This round has nothing to vote on: add a statement, or let participants add theirs, before opening."
+        )
+
+    async def unit(tx: Transaction) -> bool:
+        if await tx.fetch_one(queries.OPEN_ROUND, {"id": round_id, "now": moment}) is None:
+            return False
+        await tx.execute(BUMP_CACHE_VERSION)
+        await audit(tx, organizer_id, "round opened", f"{round_id} ({approved} statements)")
+        return True
+
+    if not await db.write(unit):
+        raise PetitionError(409, "This round or its petition changed meanwhile; reload it and try again.")
+
+
+async def close_round(db: Database, *, organizer_id: str, round_id: str) -> None:
+    """Open -> closed, stamping closed_at. PetitionError(404) for a round the organizer does not
+    organize; (409) for a draft, or a round closed already (by an organizer, its close time or its
+    petition's close)."""
+    found = await editable_by(db, round_id, organizer_id)
+    moment = now()
+    state = as_of(found, moment)["state"]
+    if state == "closed":
+        raise PetitionError(409, "This round is already closed.")
+    if state == "draft":
+        raise PetitionError(409, "This round is a draft: it was never open, so it cannot be closed.")
+
+    async def unit(tx: Transaction) -> bool:
+        if await tx.fetch_one(queries.CLOSE_ROUND, {"id": round_id, "closed_at": moment}) is None:
+            return False
+        await tx.execute(BUMP_CACHE_VERSION)
+        await audit(tx, organizer_id, "round closed", round_id)
+        return True
+
+    if not await db.write(unit):
+        raise PetitionError(409, "This round is already closed.")
+
+
+async def close_due(db: Database) -> int:
+    """Stamp closed every open round whose close time passed or whose petition is no longer open
+    (closed, purged, past its deadline), at the moment it ended (see `ended_at`); how many."""
+    moment = now()
+
+    async def unit(tx: Transaction) -> int:
+        closed = 0
+        for due in await tx.fetch_all(queries.SELECT_ROUNDS_DUE, {"now": moment}):
+            petition = {
+                "state": due["petition_state"],
+                "closes_at": due["petition_closes_at"],
+                "closed_at": due["petition_closed_at"],
+                "purged_at": due["petition_purged_at"],
+            }
+            row = {"state": "open", "closes_at": due["closes_at"], "opened_at": due["opened_at"]}
+            ended = ended_at(row, petitions.as_of(petition, moment), moment) or moment
+            if await tx.fetch_one(queries.CLOSE_ROUND, {"id": due["id"], "closed_at": ended}) is not None:
+                await audit(tx, None, "round closed", f"{due['id']} (its close time, or its petition's, passed)")
+                closed += 1
+        if closed:
+            await tx.execute(BUMP_CACHE_VERSION)
+        return closed
+
+    return await db.write(unit)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from ..api import ApiRoute
+from ..codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList, CodeBatchPublic
 from ..email_signing import AttemptBody, CheckEmail, VerifyBody
-from . import join_pages, joins_api
+from . import join_pages, joins_api, rounds, rounds_api
 
 
 def routes() -> list[BaseRoute]:
@@ -14,7 +15,104 @@ def routes() -> list[BaseRoute]:
     the organizers' pages under /organize."""
     return [
         # --- rounds (organizers: create, read, change, open, close) -----------------------------
+        ApiRoute(
+            "/api/v1/petitions/{slug}/rounds",
+            rounds_api.create_round,
+            methods=["POST"],
+            status=201,
+            summary=f"Make a feedback round on a petition, as a draft: a question, a description, at most "
+            f"{rounds.MAX_SEED_STATEMENTS} seed statements, whether participants add statements (moderated or "
+            "not), who sees results (public or organizers), an optional close time",
+            body=rounds.RoundCreate,
+            response=rounds.RoundOrganizerView,
+            auth=True,
+            errors=[404, 409],
+            tags=["rounds"],
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/rounds",
+            rounds_api.list_rounds,
+            summary="A petition's open and closed feedback rounds, newest first; with a token of its "
+            "organizers, drafts too (and statements_waiting)",
+            response=rounds.RoundList,
+            errors=[401, 404],
+            tags=["rounds"],
+        ),
+        ApiRoute(
+            "/api/v1/rounds/{id}",
+            rounds_api.get_round,
+            summary="A feedback round; a draft only to its petition's organizers (with a token), who also "
+            "see statements_waiting",
+            response=rounds.RoundPublic,
+            errors=[401, 404],
+            tags=["rounds"],
+        ),
+        ApiRoute(
+            "/api/v1/rounds/{id}",
+            rounds_api.update_round,
+            methods=["PATCH"],
+            summary="Change a draft round's fields given; statements replaces its seed list (409 once open)",
+            body=rounds.RoundUpdate,
+            response=rounds.RoundOrganizerView,
+            auth=True,
+            errors=[404, 409],
+            tags=["rounds"],
+        ),
+        ApiRoute(
+            "/api/v1/rounds/{id}/open",
+            rounds_api.open_round,
+            methods=["POST"],
+            summary="Open a draft round: its petition must be open, and it must have a statement or let "
+            "participants add theirs",
+            response=rounds.RoundOrganizerView,
+            auth=True,
+            errors=[404, 409],
+            tags=["rounds"],
+        ),
+        ApiRoute(
+            "/api/v1/rounds/{id}/close",
+            rounds_api.close_round,
+            methods=["POST"],
+            summary="Close an open round (409 for a draft or a closed one)",
+            response=rounds.RoundOrganizerView,
+            auth=True,
+            errors=[404, 409],
+            tags=["rounds"],
+        ),
         # --- codes ------------------------------------------------------------------------------
+        ApiRoute(
+            "/api/v1/rounds/{id}/codes",
+            rounds_api.create_round_codes,
+            methods=["POST"],
+            status=201,
+            summary="Make a batch of printed single-use codes that join this round only (never sign its "
+            "petition); the codes are in this answer only",
+            body=CodeBatchCreate,
+            response=CodeBatchCreated,
+            auth=True,
+            errors=[404, 409],
+            tags=["rounds"],
+        ),
+        ApiRoute(
+            "/api/v1/rounds/{id}/codes",
+            rounds_api.list_round_codes,
+            summary="The round's code batches, with how many codes of each were used (never which; null "
+            "below MIN_CELL_SIZE)",
+            response=CodeBatchList,
+            auth=True,
+            errors=[404],
+            tags=["rounds"],
+        ),
+        ApiRoute(
+            "/api/v1/rounds/{id}/codes/{batch}/revoke",
+            rounds_api.revoke_round_codes,
+            methods=["POST"],
+            summary="Revoke a round's code batch: its unused codes stop working",
+            response=CodeBatchPublic,
+            auth=True,
+            errors=[404, 409],
+            tags=["rounds"],
+        ),
         # --- joins ------------------------------------------------------------------------------
         ApiRoute(
             "/api/v1/rounds/{id}/participants",

@@ -15,6 +15,7 @@ from petition import codes
 from petition.database import Database, now
 from petition.feedback import joins, participants, rounds
 from petition.feedback.join_batches import JoinBatcher, close_join_batch
+from petition.feedback.round_codes import round_code_hash
 from petition.settings import Settings
 
 from ..conftest import SmtpSink, make_settings, smtp_settings
@@ -60,7 +61,7 @@ async def round_codes(app: Starlette, round_id: str, count: int, *, revoked: boo
         },
     )
     for code in made:
-        hashed = joins.round_code_hash(app.state.settings.pepper, code)
+        hashed = round_code_hash(app.state.settings.pepper, code)
         await execute(
             db,
             "INSERT INTO round_codes (code_hash, batch_id, state) VALUES (:hash, :batch, 0)",
@@ -374,4 +375,4 @@ def test_a_round_code_hash_is_the_keyed_hash_of_its_normalised_code() -> None:
     import hmac
 
     expected = hmac.new(b"p" * 32, b"round-code/v1|7K3QM9TD2XWPH4NC", hashlib.sha256).hexdigest()
-    assert joins.round_code_hash(b"p" * 32, "7k3q-m9td-2xwp-h4nc") == expected
+    assert round_code_hash(b"p" * 32, "7k3q-m9td-2xwp-h4nc") == expected
