@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from . import flyer_batches, organizers, periods, petitions, purge, queries, reasons
 from .database import Database, Row, Transaction
+from .feedback import rounds as feedback_rounds
 from .login import guard, page, redirect
 from .organizers import Organizer, audit
 from .petitions import PetitionError
@@ -119,7 +120,8 @@ def task_page(
 
 
 async def overview(request: Request, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    """GET /organize/petitions/{id}: state, count of goal, the next step, the public page and the share box."""
+    """GET /organize/petitions/{id}: state, count of goal, the next step, its feedback rounds, the public
+    page and the share box."""
     found = await organizer_and_petition(request)
     if isinstance(found, Response):
         return found
@@ -130,6 +132,10 @@ async def overview(request: Request, *, errors: dict[str, str] | None = None, st
         "flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows],
         "purged_on": purge.purged_on(row) if row["purged_at"] is not None else None,
         "reason_counts": await reasons.counts(request.app.state.db, row["id"]),
+        "rounds": [
+            feedback_rounds.organizer_view(each, row, settings.base_url)
+            for each in await feedback_rounds.rounds_of(request.app.state.db, row["id"], drafts=True)
+        ],
     }
     return task_page(request, "petition_manage.html", found, context, errors=errors, status=status)
 

@@ -29,6 +29,7 @@ TASKS = {
     "Signing codes": "/codes",
     "Flyers": "/flyers",
     "Reasons": "/reasons",
+    "Feedback rounds": "/rounds",
     "Updates": "/updates",
     "Organizers": "/organizers",
     "Settings": "/edit",

@@ -1,6 +1,7 @@
 """The SQL of feedback rounds, in one place: `:named` parameters, SQL that SQLite and PostgreSQL both accept.
 
-Sections follow the modules that use them: rounds, codes, joins, votes and statements, results, purge.
+Sections follow the modules that use them: rounds, codes, joins, votes and statements, results, organizer
+pages, purge.
 """
 
 from __future__ import annotations
@@ -185,6 +186,14 @@ ADD_ROUND_PARTICIPANTS = "UPDATE rounds SET participant_count = participant_coun
 # --- votes and statements -----------------------------------------------------------------------
 
 # --- results ------------------------------------------------------------------------------------
+
+# --- organizer pages ----------------------------------------------------------------------------
+
+# A draft's seed statements, for its edit form. Their keys are random, so the order they were typed
+# in is not kept: the form lists them in key order, the same each time.
+SELECT_SEED_STATEMENTS = """
+SELECT text FROM round_statements WHERE round_id = :round_id AND seed = 1 AND status = 'approved' ORDER BY id
+"""
 
 # --- purge --------------------------------------------------------------------------------------
 

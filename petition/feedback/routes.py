@@ -7,7 +7,7 @@ from starlette.routing import BaseRoute, Route
 from ..api import ApiRoute
 from ..codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList, CodeBatchPublic
 from ..email_signing import AttemptBody, CheckEmail, VerifyBody
-from . import join_pages, joins_api, rounds, rounds_api
+from . import join_pages, joins_api, round_code_pages, round_pages_organizer, rounds, rounds_api
 
 
 def routes() -> list[BaseRoute]:
@@ -28,6 +28,8 @@ def routes() -> list[BaseRoute]:
             auth=True,
             errors=[404, 409],
             tags=["rounds"],
+            # The organizers' page that makes a round is "create_round" (as for petitions).
+            name="api_create_round",
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/rounds",
@@ -173,4 +175,40 @@ def routes() -> list[BaseRoute]:
         Route("/r/{id}/resend", join_pages.resend, methods=["POST"], name="round_resend"),
         Route("/r/{id}/token", join_pages.token_page, name="round_token"),
         Route("/r/{id}/token", join_pages.token_action, methods=["POST"], name="round_token_action"),
+        # The organizers' pages: a petition's rounds, a round's page, its draft's form, opening and
+        # closing after a question, and its printed codes.
+        Route("/organize/petitions/{slug}/rounds", round_pages_organizer.rounds_page, name="rounds_page"),
+        Route(
+            "/organize/petitions/{slug}/rounds",
+            round_pages_organizer.create_round,
+            methods=["POST"],
+            name="create_round",
+        ),
+        Route("/organize/rounds/{id}", round_pages_organizer.manage_round, name="manage_round"),
+        Route("/organize/rounds/{id}/edit", round_pages_organizer.edit_round, methods=["POST"], name="edit_round"),
+        Route("/organize/rounds/{id}/open", round_pages_organizer.confirm_open, name="confirm_open_round"),
+        Route("/organize/rounds/{id}/open", round_pages_organizer.open_round, methods=["POST"], name="open_round_page"),
+        Route("/organize/rounds/{id}/close", round_pages_organizer.confirm_close, name="confirm_close_round"),
+        Route(
+            "/organize/rounds/{id}/close", round_pages_organizer.close_round, methods=["POST"], name="close_round_page"
+        ),
+        Route("/organize/rounds/{id}/codes", round_code_pages.codes_page, name="round_codes_page"),
+        Route("/organize/rounds/{id}/codes", round_code_pages.create_codes, methods=["POST"], name="make_round_codes"),
+        Route(
+            "/organize/rounds/{id}/codes/{batch}/download",
+            round_code_pages.download_codes,
+            methods=["POST"],
+            name="download_round_codes",
+        ),
+        Route(
+            "/organize/rounds/{id}/codes/{batch}/revoke",
+            round_code_pages.confirm_revoke_page,
+            name="confirm_revoke_round_codes",
+        ),
+        Route(
+            "/organize/rounds/{id}/codes/{batch}/revoke",
+            round_code_pages.revoke_codes,
+            methods=["POST"],
+            name="revoke_round_codes_page",
+        ),
     ]
