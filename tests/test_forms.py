@@ -16,6 +16,7 @@ from petition.database import Transaction
 from petition.settings import Settings
 
 from .conftest import ORGANIZER_PASSWORD, make_settings
+from .feedback.factories import make_round
 from .test_login import csrf_of, log_in
 from .test_signing import make_codes, open_petition, sign, status
 from .test_two_factor import enroll
@@ -26,7 +27,7 @@ MISSING, EMPTY, TOO_LONG, WRONG_TYPE, JUNK = "missing", "empty", "too long", "wr
 KINDS = (MISSING, EMPTY, TOO_LONG, WRONG_TYPE, JUNK)
 JUNK_TEXT = "\x00\x01\uffff\u202e<b>&amp;</b>\r\n"
 # A group of boxes: the summary links to its first box; the message is the group's.
-GROUPS = {"v-email": "verification"}
+GROUPS = {"v-email": "verification", "results-public": "results"}
 SUMMARY_LINK = re.compile(r'<li><a href="#([^"]+)">([^<]+)</a></li>')
 
 
@@ -150,6 +151,42 @@ async def test_every_organizer_form_refuses_bad_input_with_a_summary_in_plain_wo
     }
     await refuses_every_kind(client, "/organize/petitions", petition, fields, wrong_type="Not-A_Number!")
     assert await app.state.db.fetch_val("SELECT COUNT(*) FROM petitions") == 0, "no refused form made a petition"
+
+
+async def test_every_feedback_round_form_refuses_bad_input_with_a_summary_in_plain_words(
+    app: Starlette, client: httpx.AsyncClient, organizer: str, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    petition = (await client.get(f"/api/v1/petitions/{slug}")).json()["id"]
+    draft, _ = await make_round(app, client, token, slug=slug, state="draft")
+    await log_in(client, organizer)
+    csrf = await csrf_of(client, "/organize")
+    form = {
+        FORM_FIELD: csrf,
+        "question": "What would fair rotas be?",
+        "description": "Vote on each.",
+        "statements": "Rotas four weeks ahead.\nSwaps between colleagues.",
+        "allow_statements": "on",
+        "results": "public",
+        "closes_at": "",
+    }
+    texts = (MISSING, EMPTY, TOO_LONG, JUNK)
+    fields = {
+        "question": texts,
+        "description": (TOO_LONG, JUNK),
+        "statements": (TOO_LONG, JUNK),
+        "results": KINDS,
+        "closes_at": (TOO_LONG, WRONG_TYPE, JUNK),
+    }
+    for path in (f"/organize/petitions/{petition}/rounds", f"/organize/rounds/{draft}/edit"):
+        await refuses_every_kind(client, path, form, fields, wrong_type="Not-A_Time!")
+    codes = {FORM_FIELD: csrf, "count": "2", "label": "Canteen"}
+    await refuses_every_kind(
+        client, f"/organize/rounds/{draft}/codes", codes, {"count": KINDS, "label": (TOO_LONG, JUNK)}
+    )
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM rounds") == 1, "no refused form made a round"
+    assert await app.state.db.fetch_val("SELECT question FROM rounds") == "What should a fair opt-out look like?"
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM round_code_batches") == 0
 
 
 async def test_the_setup_form_refuses_bad_input_with_a_summary_in_plain_words(

@@ -370,14 +370,24 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
             assert set(answers) == routes_in_list, "every route in the list was visited"
             for key, answer in answers.items():
                 assert not leaks_in(answer, seeded.secrets), f"{who}: {key}"
-    # The petition's own organizers see an emailed update's progress: counts, never the address.
+    # The petition's own organizers see an emailed update's progress: counts, never the address;
+    # and their rounds' pages: their draft round's question (their own words), a waiting statement's
+    # count and round code batches' used counts, never the statement, a code, a join or a participant.
     alice_pages = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+    theirs = {what: value for what, value in seeded.secrets.items() if what != "draft round question"}
     async with alice_pages:
         assert (await log_in(alice_pages, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
         pid = await petition_id(db, seeded.slug)
-        for path in (f"/organize/petitions/{pid}/updates", f"/organize/petitions/{pid}"):
+        for path in (
+            f"/organize/petitions/{pid}/updates",
+            f"/organize/petitions/{pid}",
+            f"/organize/petitions/{pid}/rounds",
+            f"/organize/rounds/{seeded.round_id}",
+            f"/organize/rounds/{seeded.round_id}/codes",
+            f"/organize/rounds/{seeded.round_id}/close",
+        ):
             page = await alice_pages.get(path)
-            assert page.status_code == 200 and not leaks_in(page.content, seeded.secrets), path
+            assert page.status_code == 200 and not leaks_in(page.content, theirs), path
     for path in (
         f"/api/v1/petitions/{seeded.slug}/updates/{seeded.update_id}",
         f"/api/v1/petitions/{seeded.slug}/updates",
