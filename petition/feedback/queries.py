@@ -19,6 +19,74 @@ SELECT_PARTICIPANT_BY_TOKEN = "SELECT participant_key, round_id FROM round_parti
 
 # --- votes and statements -----------------------------------------------------------------------
 
+# A round's approved statements (what is voted on and listed), by id: random, so no order of writing.
+SELECT_APPROVED_STATEMENTS = """
+SELECT id, text FROM round_statements WHERE round_id = :round_id AND status = 'approved' ORDER BY id
+"""
+# The statements of a round a participant has voted on (whether, never how).
+SELECT_VOTED_STATEMENT_IDS = "SELECT statement_id FROM round_votes WHERE participant_key = :participant_key"
+# What the round page picks the next statement from: approved statements the participant has not voted on.
+SELECT_UNVOTED_STATEMENTS = """
+SELECT id, text, votes FROM round_statements
+WHERE round_id = :round_id AND status = 'approved'
+  AND NOT EXISTS (
+    SELECT 1 FROM round_votes WHERE participant_key = :participant_key AND statement_id = round_statements.id
+  )
+"""
+SELECT_STATEMENT = "SELECT id, round_id, text, status FROM round_statements WHERE id = :id AND round_id = :round_id"
+# Inside the vote's write: the statement, only while it is approved and its round takes votes (its
+# petition's openness is checked before, from the row read for the request).
+SELECT_VOTABLE_STATEMENT = """
+SELECT round_statements.id FROM round_statements JOIN rounds ON rounds.id = round_statements.round_id
+WHERE round_statements.id = :statement_id AND round_statements.round_id = :round_id
+  AND round_statements.status = 'approved'
+  AND rounds.state = 'open' AND (rounds.closes_at IS NULL OR rounds.closes_at > :now)
+"""
+SELECT_VOTE = "SELECT vote FROM round_votes WHERE participant_key = :participant_key AND statement_id = :statement_id"
+UPSERT_VOTE = """
+INSERT INTO round_votes (participant_key, statement_id, round_id, vote)
+VALUES (:participant_key, :statement_id, :round_id, :vote)
+ON CONFLICT (participant_key, statement_id) DO UPDATE SET vote = excluded.vote
+"""
+COUNT_FIRST_VOTE = "UPDATE round_statements SET votes = votes + 1 WHERE id = :statement_id"
+ADD_FRESH_VOTER = """
+INSERT INTO round_fresh_voters (participant_key, round_id) VALUES (:participant_key, :round_id)
+ON CONFLICT (participant_key) DO NOTHING
+"""
+# PostgreSQL: the whole vote in one statement (one round trip of the writer). `xmax = 0` tells a row
+# the upsert inserted from one it updated, so only a first vote is counted, even when two processes
+# race on the same participant and statement (the second waits on the first's row, then updates).
+VOTE_POSTGRES = """
+WITH votable AS (
+    SELECT round_statements.id FROM round_statements JOIN rounds ON rounds.id = round_statements.round_id
+    WHERE round_statements.id = :statement_id AND round_statements.round_id = :round_id
+      AND round_statements.status = 'approved'
+      AND rounds.state = 'open' AND (rounds.closes_at IS NULL OR rounds.closes_at > :now)
+), voted AS (
+    INSERT INTO round_votes (participant_key, statement_id, round_id, vote)
+    SELECT :participant_key, id, :round_id, :vote FROM votable
+    ON CONFLICT (participant_key, statement_id) DO UPDATE SET vote = excluded.vote
+    RETURNING statement_id, (xmax = 0) AS first
+), counted AS (
+    UPDATE round_statements SET votes = votes + 1 WHERE id IN (SELECT statement_id FROM voted WHERE first)
+), fresh AS (
+    INSERT INTO round_fresh_voters (participant_key, round_id)
+    SELECT :participant_key, :round_id FROM voted
+    ON CONFLICT (participant_key) DO NOTHING
+)
+SELECT first FROM voted
+"""
+INSERT_STATEMENT = """
+INSERT INTO round_statements (id, round_id, text, status, seed, votes) VALUES (:id, :round_id, :text, :status, 0, 0)
+"""
+# The organizers' lists, a page of one status after the id `after` ("" from the start), by id.
+SELECT_STATEMENTS_PAGE = """
+SELECT id, text, status, seed FROM round_statements
+WHERE round_id = :round_id AND status = :status AND id > :after ORDER BY id LIMIT :limit
+"""
+SELECT_STATEMENT_STATUS = "SELECT status FROM round_statements WHERE id = :id AND round_id = :round_id"
+SET_STATEMENT_STATUS = "UPDATE round_statements SET status = :status WHERE id = :id AND round_id = :round_id"
+
 # --- results ------------------------------------------------------------------------------------
 
 # --- purge --------------------------------------------------------------------------------------

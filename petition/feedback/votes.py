@@ -1,0 +1,104 @@
+"""Votes on a round's statements: agree, disagree or pass, one per participant and statement, no time.
+
+A vote is written in one group commit with what moves with it: the statement's count of voters
+(only for a participant's first vote on it) and the participant's place among the round's fresh
+voters (the set results wait for; see migration 0021). Voting again changes the vote in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..database import Database, Row, Transaction, now
+from ..petitions import PetitionError
+from . import queries
+from .rounds import Found, is_accepting
+
+Vote = Literal["agree", "disagree", "pass"]
+# What round_votes.vote holds for each word (Pol.is' agree +1, disagree -1, pass 0).
+VOTE_VALUES: dict[str, int] = {"agree": 1, "disagree": -1, "pass": 0}
+NO_SUCH_STATEMENT = "There is no statement to vote on at this address in this round."
+NOT_ACCEPTING = "This round is not open for votes."
+
+
+class VoteCast(BaseModel):
+    """A vote: one of the three words."""
+
+    model_config = ConfigDict(extra="forbid")
+    vote: Vote
+
+
+class VoteRecorded(BaseModel):
+    """The vote as it stands now for the statement."""
+
+    id: str
+    vote: Vote
+
+
+async def cast(db: Database, *, found: Found, participant_key: str, statement_id: str, vote: str) -> None:
+    """Record the participant's `vote` ("agree", "disagree" or "pass") on the statement, durably.
+
+    PetitionError 409 when the round does not take votes (closed, past its close time, its petition
+    closed); 404 when the statement is not an approved one of this round (unknown, another round's,
+    waiting or hidden). A first vote adds one to the statement's `votes`; a later one only changes it.
+    """
+    if not is_accepting(found):
+        raise PetitionError(409, NOT_ACCEPTING)
+    values = {
+        "participant_key": participant_key,
+        "statement_id": statement_id,
+        "round_id": found.round["id"],
+        "vote": VOTE_VALUES[vote],
+        "now": now(),
+    }
+    if db.dialect == "postgresql":
+
+        async def unit(tx: Transaction) -> bool:
+            return await tx.fetch_one(queries.VOTE_POSTGRES, values) is not None
+
+    else:
+
+        async def unit(tx: Transaction) -> bool:
+            if await tx.fetch_one(queries.SELECT_VOTABLE_STATEMENT, values) is None:
+                return False
+            if await tx.fetch_one(queries.SELECT_VOTE, values) is None:
+                await tx.execute(queries.COUNT_FIRST_VOTE, values)
+            await tx.execute(queries.UPSERT_VOTE, values)
+            await tx.execute(queries.ADD_FRESH_VOTER, values)
+            return True
+
+    # The statement's row is what two processes' writes may both change: its lock is taken in key order.
+    if not await db.write(unit, lock_key=f"statement/{statement_id}"):
+        await _refuse(db, found, statement_id)
+
+
+async def _refuse(db: Database, found: Found, statement_id: str) -> None:
+    """Why a vote the write did not take was refused: the round closed meanwhile (409), or no such statement (404)."""
+    row = await db.fetch_one(queries.SELECT_ROUND, {"id": found.round["id"]})
+    if row is None or row["state"] != "open" or (row["closes_at"] is not None and row["closes_at"] <= now()):
+        raise PetitionError(409, NOT_ACCEPTING)
+    raise PetitionError(404, NO_SUCH_STATEMENT)
+
+
+def order_key(participant_key: str, statement_id: str) -> str:
+    """A statement's place for one participant among statements with as many votes: SHA-256 of both, hex.
+
+    Random across participants (so early statements do not take every first vote) and the same for
+    one participant at every reload."""
+    return hashlib.sha256(f"next-statement/v1|{participant_key}|{statement_id}".encode()).hexdigest()
+
+
+async def next_statement(db: Database, found: Found, participant_key: str) -> tuple[Row | None, int]:
+    """The statement the participant should vote on next, and how many are left to vote on (that one
+    included): approved statements not voted on yet, fewest votes first, then `order_key`; (None, 0)
+    when none remain."""
+    rows = await db.fetch_all(
+        queries.SELECT_UNVOTED_STATEMENTS, {"round_id": found.round["id"], "participant_key": participant_key}
+    )
+    if not rows:
+        return None, 0
+    first = min(rows, key=lambda row: (row["votes"], order_key(participant_key, row["id"])))
+    return first, len(rows)
