@@ -31,6 +31,7 @@ from petition.settings import Settings
 from petition.tokens import receipt_key
 
 from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
+from .feedback.factories import add_participant, make_round
 from .test_email_signing import codes_for
 from .test_login import csrf_of, log_in
 from .test_petitions import bearer, create
@@ -46,6 +47,8 @@ HIDDEN_NAME = "Hiddenname Sentinelperson"
 HIDDEN_LATER = "Shownthen Hiddenlater"
 REASON = "Sentinel reason about the qz7 rota"
 APPROVED_REASON = "An approved reason, public by design"
+# A participant's statement that waits for moderation: its organizers' queue shows it, nothing else.
+WAITING_STATEMENT = "Sentinel statement about the qz9 canteen"
 PEER = "198.51.100.77"
 FORWARDED = "203.0.113.99"
 PROXY = "10.9.8.7"
@@ -74,6 +77,9 @@ class Seeded:
     batch_id: str
     flyer: dict[str, object] = field(default_factory=dict)
     update_id: str = ""  # an update emailed to the updates address
+    round_id: str = ""  # a feedback round on the petition, with a participant who voted
+    statement_id: str = ""  # an approved statement of the round, voted on
+    participant_token: str = ""
     secrets: dict[str, str] = field(default_factory=dict)  # what -> sentinel value
     mailboxes: dict[str, list[str]] = field(default_factory=dict)  # address -> sentinels meant for it
 
@@ -159,6 +165,17 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         await asyncio.sleep(0.01)
     hidden = await client.post(f"{url}/hide-name", json={"receipt": shown_receipt})
     assert hidden.json() == {"status": "counted", "name_shown": False}
+    # A feedback round: a participant votes and adds a statement that waits for moderation.
+    seeded.round_id, [seeded.statement_id, _] = await make_round(app, client, token, slug=slug)
+    participant_key, seeded.participant_token = await add_participant(db, seeded.round_id)
+    as_participant = {"authorization": f"Bearer {seeded.participant_token}"}
+    statements_url = f"/api/v1/rounds/{seeded.round_id}/statements"
+    voted = await client.put(
+        f"{statements_url}/{seeded.statement_id}/vote", json={"vote": "disagree"}, headers=as_participant
+    )
+    assert voted.status_code == 200
+    added = await client.post(statements_url, json={"text": WAITING_STATEMENT}, headers=as_participant)
+    assert added.json()["status"] == "waiting"
     seeded.secrets = {
         "work address": WORKER,
         "pending work address": PENDING_WORKER,
@@ -188,6 +205,9 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         "pending emailed code": pending_code,
         "updates code": updates_code,
         "unsubscribe token": unsubscribe_token,
+        "participant token": seeded.participant_token,
+        "participant key": participant_key,
+        "waiting statement": WAITING_STATEMENT,
     }
     seeded.mailboxes = {WORKER: [WORKER, email_code], UPDATES: [UPDATES, updates_code, unsubscribe_token]}
     seeded.mailboxes[PENDING_WORKER] = [PENDING_WORKER, pending_code]
@@ -271,6 +291,9 @@ async def route_values(db: Database, seeded: Seeded) -> dict[str, str]:
         # A waiting reason's real id: its approval and hiding are refused to everyone but its organizers.
         "reason_id": await reason_id_of(db, seeded.slug),
         "update_id": seeded.update_id,
+        # The seeded round, and its statement the participant voted on.
+        "id": seeded.round_id,
+        "sid": seeded.statement_id,
     }
 
 
@@ -324,6 +347,19 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         ).content
     )
 
+    # A participant's own answers say whether they voted on each statement, never how, and never
+    # hold their token or key.
+    as_participant = {"authorization": f"Bearer {seeded.participant_token}"}
+    listed = await client.get(f"/api/v1/rounds/{seeded.round_id}/statements", headers=as_participant)
+    assert listed.status_code == 200 and b'"voted":true' in listed.content and b"disagree" not in listed.content
+    participant_page = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+    async with participant_page:
+        participant_page.cookies.set("participant", seeded.participant_token)
+        page = await participant_page.get(f"/r/{seeded.round_id}")
+    assert page.status_code == 200 and "statement left" in page.text
+    for answer in (listed.content, page.content):
+        assert not leaks_in(answer, seeded.secrets)
+
     await app.state.sender.drain()
     await email_signing.purge_expired(db)
     app.state.access_log.flush()
@@ -338,6 +374,9 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     # Reasons are kept by design (in their own table, joined to nothing) for the organizers to
     # moderate; everything else must be absent, or only a keyed hash or ciphertext of itself.
     kept_by_design = {
+        # A participant's key keys their votes; a waiting statement waits for its organizers.
+        "participant key",
+        "waiting statement",
         "reason",
         "reason storage key (email)",
         "reason storage key (code)",
@@ -357,7 +396,9 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     assert (await client.post(f"/api/v1/petitions/{seeded.slug}/purge", headers=bearer(token))).status_code == 200
     stored = await database_bytes(db, app.state.settings, dialect)
     # An approved reason stays, keyed as before (the key a receipt holder computes: its own row's).
-    purged = {what: value for what, value in seeded.secrets.items() if what != "approved reason's storage key"}
+    # (A round's participants, votes and statements are not part of the petition's purge.)
+    outlive = {"approved reason's storage key", "participant key", "waiting statement"}
+    purged = {what: value for what, value in seeded.secrets.items() if what not in outlive}
     assert not leaks_in(stored, purged), "a sentinel outlived the purge"
 
 

@@ -33,16 +33,24 @@ WHERE round_id = :round_id AND status = 'approved'
     SELECT 1 FROM round_votes WHERE participant_key = :participant_key AND statement_id = round_statements.id
   )
 """
-SELECT_STATEMENT = "SELECT id, round_id, text, status FROM round_statements WHERE id = :id AND round_id = :round_id"
-# Inside the vote's write: the statement, only while it is approved and its round takes votes (its
-# petition's openness is checked before, from the row read for the request).
-SELECT_VOTABLE_STATEMENT = """
-SELECT round_statements.id FROM round_statements JOIN rounds ON rounds.id = round_statements.round_id
-WHERE round_statements.id = :statement_id AND round_statements.round_id = :round_id
+# Inside the vote's write, the whole check at once: the token's participant, when it is one of this
+# round's, the round takes votes (open, before its close time, its petition open: rounds.is_accepting)
+# and the statement is an approved one of it; with the participant's vote on it so far (NULL: none).
+VOTE_CHECK = """
+SELECT round_participants.participant_key,
+    (SELECT vote FROM round_votes
+     WHERE round_votes.participant_key = round_participants.participant_key
+       AND round_votes.statement_id = :statement_id) AS previous
+FROM round_participants
+JOIN rounds ON rounds.id = round_participants.round_id
+JOIN petitions ON petitions.id = rounds.petition_id
+JOIN round_statements ON round_statements.id = :statement_id AND round_statements.round_id = rounds.id
+WHERE round_participants.token_hash = :token_hash AND round_participants.round_id = :round_id
   AND round_statements.status = 'approved'
   AND rounds.state = 'open' AND (rounds.closes_at IS NULL OR rounds.closes_at > :now)
+  AND petitions.state = 'open' AND (petitions.closes_at IS NULL OR petitions.closes_at > :now)
+  AND petitions.purged_at IS NULL
 """
-SELECT_VOTE = "SELECT vote FROM round_votes WHERE participant_key = :participant_key AND statement_id = :statement_id"
 UPSERT_VOTE = """
 INSERT INTO round_votes (participant_key, statement_id, round_id, vote)
 VALUES (:participant_key, :statement_id, :round_id, :vote)
@@ -53,25 +61,24 @@ ADD_FRESH_VOTER = """
 INSERT INTO round_fresh_voters (participant_key, round_id) VALUES (:participant_key, :round_id)
 ON CONFLICT (participant_key) DO NOTHING
 """
-# PostgreSQL: the whole vote in one statement (one round trip of the writer). `xmax = 0` tells a row
-# the upsert inserted from one it updated, so only a first vote is counted, even when two processes
-# race on the same participant and statement (the second waits on the first's row, then updates).
-VOTE_POSTGRES = """
-WITH votable AS (
-    SELECT round_statements.id FROM round_statements JOIN rounds ON rounds.id = round_statements.round_id
-    WHERE round_statements.id = :statement_id AND round_statements.round_id = :round_id
-      AND round_statements.status = 'approved'
-      AND rounds.state = 'open' AND (rounds.closes_at IS NULL OR rounds.closes_at > :now)
+# PostgreSQL: the whole vote, check included, in one statement (one round trip of the writer, and no
+# read before it). `xmax = 0` tells a row the upsert inserted from one it updated, so only a first
+# vote is counted, even when two processes race on one participant and statement (the second waits
+# on the first's row, then updates it).
+VOTE_POSTGRES = f"""
+WITH voter AS (
+    {VOTE_CHECK.strip()}
 ), voted AS (
     INSERT INTO round_votes (participant_key, statement_id, round_id, vote)
-    SELECT :participant_key, id, :round_id, :vote FROM votable
+    SELECT participant_key, :statement_id, :round_id, :vote FROM voter
     ON CONFLICT (participant_key, statement_id) DO UPDATE SET vote = excluded.vote
-    RETURNING statement_id, (xmax = 0) AS first
+    RETURNING participant_key, (xmax = 0) AS first
 ), counted AS (
-    UPDATE round_statements SET votes = votes + 1 WHERE id IN (SELECT statement_id FROM voted WHERE first)
+    UPDATE round_statements SET votes = votes + 1
+    WHERE id = :statement_id AND EXISTS (SELECT 1 FROM voted WHERE first)
 ), fresh AS (
     INSERT INTO round_fresh_voters (participant_key, round_id)
-    SELECT :participant_key, :round_id FROM voted
+    SELECT participant_key, :round_id FROM voted
     ON CONFLICT (participant_key) DO NOTHING
 )
 SELECT first FROM voted

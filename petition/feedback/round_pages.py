@@ -105,13 +105,14 @@ async def vote(request: Request) -> Response:
     async with request.form() as form:
         statement_id = str(form.get("statement") or "")
         chosen = str(form.get("vote") or "")
-    key = await participant_key(request, found)
-    if key is None:
+    token = cookie_token(request)
+    if token is None or await participant_key(request, found) is None:
         return await render(request, found, errors={"form": JOIN_FIRST}, status=401)
     if chosen not in votes.VOTE_VALUES or not statement_id:
         return await render(request, found, errors={"form": NO_VOTE}, status=422)
     try:
-        await votes.cast(request.app.state.db, found=found, participant_key=key, statement_id=statement_id, vote=chosen)
+        db = request.app.state.db
+        await votes.cast(db, round_id=found.round["id"], token=token, statement_id=statement_id, vote=chosen)
     except PetitionError as error:
         return await render(request, found, errors={"form": error.message}, status=error.status)
     return back_to_round(found)

@@ -13,7 +13,7 @@ from ..errors import ApiError
 from ..petitions import PetitionError
 from ..petitions_api import CORS, JSON_TYPE, PUBLIC_CACHE_CONTROL
 from . import rounds, statements, votes
-from .participants import TOKEN_PREFIX, bearer_participant
+from .participants import NO_TOKEN, TOKEN_PREFIX, bearer_participant, bearer_token
 from .rounds import Found
 from .statements import (
     ModerateRequest,
@@ -73,10 +73,12 @@ async def api_vote(request: Request, body: VoteCast) -> Response:
     404 for a draft round or a statement not approved in it; 401 without a valid participant token;
     409 when the round does not take votes."""
     db: Database = request.app.state.db
-    found = await rounds.visible_to(db, request.path_params["id"], None)
-    key = await bearer_participant(request, found)
-    statement_id = request.path_params["sid"]
-    await votes.cast(db, found=found, participant_key=key, statement_id=statement_id, vote=body.vote)
+    round_id, statement_id = request.path_params["id"], request.path_params["sid"]
+    token = bearer_token(request)
+    if token is None:
+        await rounds.visible_to(db, round_id, None)  # a draft's 404 first, as with a token
+        raise ApiError(401, NO_TOKEN)
+    await votes.cast(db, round_id=round_id, token=token, statement_id=statement_id, vote=body.vote)
     return json_response(VoteRecorded(id=statement_id, vote=body.vote), headers=NO_STORE)
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..database import Database, Row, Transaction, now
 from ..petitions import PetitionError
-from . import queries
+from . import participants, queries, rounds
 from .rounds import Found, is_accepting
 
 Vote = Literal["agree", "disagree", "pass"]
@@ -38,19 +38,19 @@ class VoteRecorded(BaseModel):
     vote: Vote
 
 
-async def cast(db: Database, *, found: Found, participant_key: str, statement_id: str, vote: str) -> None:
-    """Record the participant's `vote` ("agree", "disagree" or "pass") on the statement, durably.
+async def cast(db: Database, *, round_id: str, token: str, statement_id: str, vote: str) -> None:
+    """Record the `vote` ("agree", "disagree" or "pass") of the participant holding `token` on the
+    statement, durably: a first vote adds one to the statement's `votes`, a later one only changes it.
 
-    PetitionError 409 when the round does not take votes (closed, past its close time, its petition
-    closed); 404 when the statement is not an approved one of this round (unknown, another round's,
-    waiting or hidden). A first vote adds one to the statement's `votes`; a later one only changes it.
+    The write checks everything itself, so a vote costs no read before it; only a refused one is
+    looked into, to say why (`refusal`): PetitionError 404 (no such visible round, or the statement
+    is not an approved one of it), 401 (not a participant token of this round), 409 (the round does
+    not take votes).
     """
-    if not is_accepting(found):
-        raise PetitionError(409, NOT_ACCEPTING)
     values = {
-        "participant_key": participant_key,
+        "token_hash": participants.token_hash(token),
         "statement_id": statement_id,
-        "round_id": found.round["id"],
+        "round_id": round_id,
         "vote": VOTE_VALUES[vote],
         "now": now(),
     }
@@ -62,25 +62,30 @@ async def cast(db: Database, *, found: Found, participant_key: str, statement_id
     else:
 
         async def unit(tx: Transaction) -> bool:
-            if await tx.fetch_one(queries.SELECT_VOTABLE_STATEMENT, values) is None:
+            voter = await tx.fetch_one(queries.VOTE_CHECK, values)
+            if voter is None:
                 return False
-            if await tx.fetch_one(queries.SELECT_VOTE, values) is None:
-                await tx.execute(queries.COUNT_FIRST_VOTE, values)
-            await tx.execute(queries.UPSERT_VOTE, values)
-            await tx.execute(queries.ADD_FRESH_VOTER, values)
+            written = {**values, "participant_key": voter["participant_key"]}
+            if voter["previous"] is None:
+                await tx.execute(queries.COUNT_FIRST_VOTE, written)
+            await tx.execute(queries.UPSERT_VOTE, written)
+            await tx.execute(queries.ADD_FRESH_VOTER, written)
             return True
 
     # The statement's row is what two processes' writes may both change: its lock is taken in key order.
     if not await db.write(unit, lock_key=f"statement/{statement_id}"):
-        await _refuse(db, found, statement_id)
+        raise await refusal(db, round_id=round_id, token=token, statement_id=statement_id)
 
 
-async def _refuse(db: Database, found: Found, statement_id: str) -> None:
-    """Why a vote the write did not take was refused: the round closed meanwhile (409), or no such statement (404)."""
-    row = await db.fetch_one(queries.SELECT_ROUND, {"id": found.round["id"]})
-    if row is None or row["state"] != "open" or (row["closes_at"] is not None and row["closes_at"] <= now()):
-        raise PetitionError(409, NOT_ACCEPTING)
-    raise PetitionError(404, NO_SUCH_STATEMENT)
+async def refusal(db: Database, *, round_id: str, token: str, statement_id: str) -> PetitionError:
+    """Why a vote the write did not take was refused, checked as a request is: the round (404), the
+    token (401), whether the round takes votes (409), the statement (404)."""
+    found = await rounds.visible_to(db, round_id, None)
+    if await participants.participant_of(db, found, token) is None:
+        return PetitionError(401, participants.BAD_TOKEN)
+    if not is_accepting(found):
+        return PetitionError(409, NOT_ACCEPTING)
+    return PetitionError(404, NO_SUCH_STATEMENT)
 
 
 def order_key(participant_key: str, statement_id: str) -> str:

@@ -129,18 +129,18 @@ async def test_a_vote_in_a_draft_round_is_not_found_and_in_a_closed_round_is_a_c
         assert await stored_votes(db, round_id) == []
 
 
-async def test_a_round_closed_between_the_read_and_the_write_refuses_the_vote(
+async def test_a_round_whose_petition_closed_takes_no_votes(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
     db = app.state.db
     round_id, [first, _] = await make_round(app, client, token)
-    key, _ = await add_participant(db, round_id)
+    _, held = await add_participant(db, round_id)
     found = await rounds.find(db, round_id)
     assert found is not None
-    await execute(db, "UPDATE rounds SET state = 'closed' WHERE id = :id", {"id": round_id})
-    with pytest.raises(votes.PetitionError) as refused:
-        await votes.cast(db, found=found, participant_key=key, statement_id=first, vote="agree")
-    assert refused.value.status == 409
+    closed = await client.post(f"/api/v1/petitions/{found.petition['slug']}/close", headers=organizer_bearer(token))
+    assert closed.status_code == 200
+    answer = await put_vote(client, round_id, first, held)
+    assert answer.status_code == 409 and answer.json()["error"]["message"] == votes.NOT_ACCEPTING
     assert await stored_votes(db, round_id) == []
 
 
