@@ -18,7 +18,7 @@ def routes() -> list[BaseRoute]:
         # --- votes and statements ---------------------------------------------------------------
         ApiRoute(
             "/api/v1/rounds/{id}/statements",
-            statements_api.api_list,
+            statements_api.list_statements,
             summary="The round's approved statements, by id; with a participant token each says whether it "
             "was voted on (never how)",
             response=statements.StatementList,
@@ -27,7 +27,7 @@ def routes() -> list[BaseRoute]:
         ),
         ApiRoute(
             "/api/v1/rounds/{id}/statements",
-            statements_api.api_add,
+            statements_api.add_statement,
             methods=["POST"],
             status=201,
             summary=f"Add a statement with a participant token ({statements.MAX_LENGTH} characters at most): "
@@ -39,7 +39,7 @@ def routes() -> list[BaseRoute]:
         ),
         ApiRoute(
             "/api/v1/rounds/{id}/statements/queue",
-            statements_api.api_queue,
+            statements_api.statement_queue,
             summary=f"The round's statements waiting for moderation (or ?status=approved or hidden), "
             f"{statements.QUEUE_PAGE_SIZE} a page, each with its flags",
             query=statements.StatementQueueQuery,
@@ -50,7 +50,7 @@ def routes() -> list[BaseRoute]:
         ),
         ApiRoute(
             "/api/v1/rounds/{id}/statements/moderate",
-            statements_api.api_moderate,
+            statements_api.moderate_statements,
             methods=["POST"],
             summary=f"Approve and hide statements at once (at most {statements.MAX_MODERATED} ids in all), "
             "all or nothing: 404 when any id is not one of the round's statements",
@@ -62,7 +62,7 @@ def routes() -> list[BaseRoute]:
         ),
         ApiRoute(
             "/api/v1/rounds/{id}/statements/{sid}/vote",
-            statements_api.api_vote,
+            statements_api.vote_on_statement,
             methods=["PUT"],
             summary="Vote agree, disagree or pass on a statement with a participant token; voting again "
             "changes the vote. No time is kept",
@@ -73,7 +73,7 @@ def routes() -> list[BaseRoute]:
         ),
         ApiRoute(
             "/api/v1/rounds/{id}/statements/{sid}/approve",
-            statements_api.api_approve,
+            statements_api.approve_statement,
             methods=["POST"],
             summary="Approve a statement: it is listed and voted on",
             response=statements.StatementModerated,
@@ -83,7 +83,7 @@ def routes() -> list[BaseRoute]:
         ),
         ApiRoute(
             "/api/v1/rounds/{id}/statements/{sid}/hide",
-            statements_api.api_hide,
+            statements_api.hide_statement,
             methods=["POST"],
             summary="Hide a statement: it leaves the list and voting (its votes are kept but not used)",
             response=statements.StatementModerated,

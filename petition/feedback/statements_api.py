@@ -27,7 +27,7 @@ from .statements import (
 from .votes import VoteCast, VoteRecorded
 
 
-async def api_list(request: Request) -> Response:
+async def list_statements(request: Request) -> Response:
     """GET /api/v1/rounds/{id}/statements: the approved statements ({id, text}), by id. With a
     participant token each also says whether it was "voted" on; with an organizer's API token a draft
     round of their petition is listed too. 404 for a draft or no round; 401 for a token not valid here."""
@@ -68,7 +68,7 @@ async def _cached_public_list(request: Request, round_id: str) -> Response:
     return cached.response(request.scope)
 
 
-async def api_vote(request: Request, body: VoteCast) -> Response:
+async def vote_on_statement(request: Request, body: VoteCast) -> Response:
     """PUT /api/v1/rounds/{id}/statements/{sid}/vote {"vote"}: the participant's vote, durable (200).
     404 for a draft round or a statement not approved in it; 401 without a valid participant token;
     409 when the round does not take votes."""
@@ -82,7 +82,7 @@ async def api_vote(request: Request, body: VoteCast) -> Response:
     return json_response(VoteRecorded(id=statement_id, vote=body.vote), headers=NO_STORE)
 
 
-async def api_add(request: Request, body: StatementCreate) -> Response:
+async def add_statement(request: Request, body: StatementCreate) -> Response:
     """POST /api/v1/rounds/{id}/statements {"text"}: a participant's statement (201 {id, status}).
     404 for a draft round; 401 without a valid participant token; 409 when the round takes no
     statements; 429 past STATEMENTS_PER_HOUR for this participant."""
@@ -105,7 +105,7 @@ async def organized(request: Request) -> tuple[str, Found]:
     return organizer.id, await rounds.editable_by(request.app.state.db, request.path_params["id"], organizer.id)
 
 
-async def api_queue(request: Request, query: StatementQueueQuery) -> StatementQueue:
+async def statement_queue(request: Request, query: StatementQueueQuery) -> StatementQueue:
     """GET /api/v1/rounds/{id}/statements/queue?status=&cursor=: a page of the round's statements of
     `status` (waiting unless given) with their flags (organizers); 422 for a cursor no page gave."""
     _, found = await organized(request)
@@ -113,17 +113,17 @@ async def api_queue(request: Request, query: StatementQueueQuery) -> StatementQu
     return await statements.queue(request.app.state.db, found, status=query.status, after=after)
 
 
-async def api_approve(request: Request) -> StatementModerated:
+async def approve_statement(request: Request) -> StatementModerated:
     """POST /api/v1/rounds/{id}/statements/{sid}/approve: the statement is listed and voted on."""
     return await _moderate_one(request, "approve")
 
 
-async def api_hide(request: Request) -> StatementModerated:
+async def hide_statement(request: Request) -> StatementModerated:
     """POST /api/v1/rounds/{id}/statements/{sid}/hide: the statement leaves the list and voting."""
     return await _moderate_one(request, "hide")
 
 
-async def api_moderate(request: Request, body: ModerateRequest) -> StatementsModerated:
+async def moderate_statements(request: Request, body: ModerateRequest) -> StatementsModerated:
     """POST /api/v1/rounds/{id}/statements/moderate {"approve", "hide"}: many at once, all or nothing."""
     organizer_id, found = await organized(request)
     done = await statements.moderate(
