@@ -18,7 +18,9 @@ petitions with 1,000 and 1,000,000 signatures over 90 days (their counters
 written straight into the database) to show their cost does not grow with the
 count. The reasons list runs spread over the same petitions, each with 25 approved reasons
 (written straight into their table), so every answer is a full page of 20 with a cursor.
-The table ends with each server's peak memory. With `--postgresql URL` (or
+The votes workload PUTs participants' votes (random participant, statement and word) on a round
+of 200 statements and 2,000 participants written straight into the database (bench/votes.py);
+with `--postgresql`, on PostgreSQL too. The table ends with each server's peak memory. With `--postgresql URL` (or
 BENCH_POSTGRESQL_URL) two more rows sign with printed codes on PostgreSQL, with one worker
 process and with two, each service on a fresh schema of that database, its codes made in
 several batches and spent in mixed order (as signatures from many flyers arrive).
@@ -57,6 +59,7 @@ from pathlib import Path
 import email_load  # beside this script
 import httpx
 import log as log_bench  # beside this script
+import votes as votes_bench  # beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK_THREADS = 1
@@ -65,6 +68,8 @@ SIGNING = "sign with a code (durable)"
 POSTGRESQL_SIGNING = "sign with a code on PostgreSQL, codes of 12 batches mixed"
 EMAIL = "sign with a work-email code, end to end (signatures/s)"
 EMAIL_SIGNERS = 32  # signers at once in the email workload
+VOTES = "vote on a statement (durable), round of 200 statements"
+POSTGRESQL_VOTES = "vote on a statement on PostgreSQL, round of 200 statements"
 API = "/api/v1/petitions"
 REASONS_PER_PETITION = 25  # approved reasons on each spread petition: a full first page and a cursor
 BACKGROUND_SIGNATURES_PER_SECOND = 50  # printed-code signatures during every other workload
@@ -389,7 +394,7 @@ def postgresql_service(
     petition's slug, the codes file, the schema, the long log's petition's slug or "")."""
     schema = f"bench_{secrets.token_hex(4)}"
     subprocess.run(["psql", base_url, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
-    url = f"{base_url}{'&' if '?' in base_url else '?'}search_path={schema}"
+    url = postgresql_url(base_url, schema)
     data_dir = folder / f"postgresql-{workers}"
     data_dir.mkdir()
     environ = {**os.environ, "DATA_DIR": str(data_dir), "DATABASE_URL": url}
@@ -409,6 +414,11 @@ def postgresql_service(
     wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
     slug, path = seed_codes(port, data_dir, codes, f"postgresql-{workers}", token=token, mixed=True)
     return process, f"http://127.0.0.1:{port}", slug, path, schema, log_slug
+
+
+def postgresql_url(base_url: str, schema: str) -> str:
+    """The URL of `base_url`'s database with `schema` as its search path."""
+    return f"{base_url}{'&' if '?' in base_url else '?'}search_path={schema}"
 
 
 def bench_token(data_dir: Path) -> str:
@@ -518,12 +528,15 @@ def main() -> None:
             small = seed_timeline_petition(service_port, folder_path, 1_000)
             large = seed_timeline_petition(service_port, folder_path, 1_000_000)
             service_url = f"http://127.0.0.1:{service_port}"
+            sqlite_url = f"sqlite:///{folder_path / 'petition.db'}"
+            round_file = votes_bench.seed_round(sqlite_url, slugs[0], folder_path, "votes")
             workloads: dict[str, tuple[str, Path | None]] = {
                 "bare Starlette app": (f"http://127.0.0.1:{bare_port}/healthz", None),
                 "/healthz": (f"{service_url}/healthz", None),
                 "petition JSON": (service_url, spread_script(folder_path, "json", "/api/v1/petitions/%s", slugs)),
                 "petition page": (service_url, spread_script(folder_path, "page", "/p/%s", slugs)),
                 SIGNING: (service_url, signing_script(folder_path, signing_slug, code_file)),
+                VOTES: (service_url, votes_bench.vote_script(folder_path, "votes", round_file)),
                 EMAIL: (service_url, None),
                 "timeline JSON, spread": (
                     service_url,
@@ -553,7 +566,9 @@ def main() -> None:
             servers: dict[str, subprocess.Popen[bytes]] = {}  # a workload's own server, when not the service
             wanted = [part.strip() for part in args.only.split(",") if part.strip()]
             postgresql_log = wanted_any(args.only, POSTGRESQL_LOG_WORKLOADS)
-            if args.postgresql and (wanted_any(args.only, {"": POSTGRESQL_SIGNING}) or postgresql_log):
+            postgresql_votes = wanted_any(args.only, {"": POSTGRESQL_VOTES})
+            postgresql_signing = wanted_any(args.only, {"": POSTGRESQL_SIGNING})
+            if args.postgresql and (postgresql_signing or postgresql_log or postgresql_votes):
                 for workers in (1, 2):
                     process, url, slug, path, schema, log_slug = postgresql_service(
                         args.postgresql, workers, folder_path, sink.port, args.postgresql_codes, log=postgresql_log
@@ -566,6 +581,16 @@ def main() -> None:
                                 log_script(folder_path, f"postgresql-{workers}-{kind}", log_slug, kind),
                             )
                     postgresql.append((process, schema))
+                    if postgresql_votes:
+                        votes_name = f"{POSTGRESQL_VOTES}, {workers} process{'es' if workers > 1 else ''}"
+                        seeded = votes_bench.seed_round(
+                            postgresql_url(args.postgresql, schema), slug, folder_path, f"postgresql-{workers}"
+                        )
+                        servers[votes_name] = process
+                        workloads[votes_name] = (
+                            url,
+                            votes_bench.vote_script(folder_path, f"postgresql-{workers}-votes", seeded),
+                        )
                     name = f"{POSTGRESQL_SIGNING}, {workers} process{'es' if workers > 1 else ''}"
                     servers[name] = process
                     workloads[name] = (url, signing_script(folder_path, slug, path, path.stem))

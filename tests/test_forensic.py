@@ -33,7 +33,7 @@ from petition.feedback.join_batches import close_join_batch
 from petition.settings import Settings
 
 from .conftest import SmtpSink, make_settings, smtp_settings
-from .feedback.factories import make_round
+from .feedback.factories import add_participant, make_round
 from .feedback.test_joins import round_codes
 from .sqlite_order import physical_order_follows_keys
 from .sqlite_pages import Cell, Image, images_at_each_commit, read_btree_page, record_integers, row_cells, schema_roots
@@ -86,6 +86,15 @@ TIMED_TABLES = (
     "log_checkpoints",
 )
 EPOCH_RANGE = range(10**9, 4 * 10**9)
+# A round's tables about its participants: no time at all, not even an hour.
+UNTIMED_ROUND_TREES = (
+    "round_votes",
+    "round_votes_by_round",
+    "round_fresh_voters",
+    "round_fresh_voters_by_round",
+    "round_statements",
+    "round_statements_by_round",
+)
 SENTINEL_NAME = "Zygmunt Withdrawnname"
 SENTINEL_REASON = "qz-withdrawn-reason"
 HIDDEN_SENTINEL_NAME = "Xaverine Hiddenlater"
@@ -442,3 +451,26 @@ async def test_a_copy_of_the_data_folder_orders_participants_only_by_join_batch_
         assert not [found for found in record_integers(image, timed) if found.value in EPOCH_RANGE], copy.label
     assert added["round_participants"] == 24 and added["round_dedupe"] == 12 and added["spent"] == 12
     assert added["pending_joins"] == 24 and added["join_claims"] == 24
+
+
+async def test_a_copy_of_the_data_folder_holds_no_time_about_a_vote_or_a_statement(
+    app: Starlette, client: httpx.AsyncClient, token: str, settings: Settings
+) -> None:
+    db: Database = app.state.db
+    round_id, ids = await make_round(app, client, token, statements=tuple(f"Seed {n}." for n in range(6)))
+    url = f"/api/v1/rounds/{round_id}/statements"
+    for number in range(6):
+        _, held = await add_participant(db, round_id)
+        for statement_id, vote in zip(ids, itertools.cycle(("agree", "disagree", "pass")), strict=False):
+            answer = await client.put(f"{url}/{statement_id}/vote", json={"vote": vote}, headers=bearer(held))
+            assert answer.status_code == 200
+        added = await client.post(url, json={"text": f"Added by participant {number}."}, headers=bearer(held))
+        assert added.status_code == 201
+    for copy in (await copy_folder(db, settings, "votes in the WAL"), await copy_folder(db, settings, "checkpointed")):
+        for image in (copy.image(), copy.image(with_wal=False)):
+            roots = schema_roots(image)
+            for found in record_integers(image, {tree: roots[tree] for tree in UNTIMED_ROUND_TREES}):
+                assert found.value not in EPOCH_RANGE, f"{copy.label}: {found.tree} holds a time"
+        assert await db.checkpoint()
+    image = (await copy_folder(db, settings, "after")).image(with_wal=False)
+    assert len(rows(image, schema_roots(image), "round_votes")) == 36, "the votes were read from the file"

@@ -32,7 +32,7 @@ from petition.settings import Settings
 from petition.tokens import receipt_key
 
 from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
-from .feedback.factories import add_statement
+from .feedback.factories import add_participant, add_statement
 from .feedback.test_joins import round_codes
 from .test_email_signing import codes_for
 from .test_login import csrf_of, log_in
@@ -53,6 +53,8 @@ APPROVED_REASON = "An approved reason, public by design"
 # waiting for moderation: neither is shown to anyone else.
 DRAFT_ROUND_QUESTION = "Sentinel draft round question about the qz8 plan"
 WAITING_STATEMENT = "Sentinel waiting statement about the qz9 desk"
+# A participant's statement added through the API, waiting for moderation.
+ADDED_STATEMENT = "Sentinel statement about the qz9 canteen"
 PEER = "198.51.100.77"
 FORWARDED = "203.0.113.99"
 PROXY = "10.9.8.7"
@@ -84,6 +86,8 @@ class Seeded:
     update_id: str = ""  # an update emailed to the updates address
     round_id: str = ""  # an open round with a waiting statement and a batch of round codes
     round_batch_id: str = ""
+    statement_id: str = ""  # an approved statement of the round, voted on
+    participant_token: str = ""
     secrets: dict[str, str] = field(default_factory=dict)  # what -> sentinel value
     mailboxes: dict[str, list[str]] = field(default_factory=dict)  # address -> sentinels meant for it
 
@@ -170,6 +174,18 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
     hidden = await client.post(f"{url}/hide-name", json={"receipt": shown_receipt})
     assert hidden.json() == {"status": "counted", "name_shown": False}
     made_round_codes = await seed_rounds(app, client, token, seeded)
+    # A participant of that round votes and adds a statement that waits for moderation.
+    listed = await client.get(f"/api/v1/rounds/{seeded.round_id}/statements")
+    seeded.statement_id = listed.json()["statements"][0]["id"]
+    participant_key, seeded.participant_token = await add_participant(db, seeded.round_id)
+    as_participant = {"authorization": f"Bearer {seeded.participant_token}"}
+    statements_url = f"/api/v1/rounds/{seeded.round_id}/statements"
+    voted = await client.put(
+        f"{statements_url}/{seeded.statement_id}/vote", json={"vote": "disagree"}, headers=as_participant
+    )
+    assert voted.status_code == 200
+    added = await client.post(statements_url, json={"text": ADDED_STATEMENT}, headers=as_participant)
+    assert added.json()["status"] == "waiting"
     seeded.secrets = {
         "work address": WORKER,
         "pending work address": PENDING_WORKER,
@@ -203,6 +219,9 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         "waiting statement": WAITING_STATEMENT,
         "round code": made_round_codes[0],
         "round code (revoked batch)": made_round_codes[1],
+        "participant token": seeded.participant_token,
+        "participant key": participant_key,
+        "added statement": ADDED_STATEMENT,
     }
     seeded.mailboxes = {WORKER: [WORKER, email_code], UPDATES: [UPDATES, updates_code, unsubscribe_token]}
     seeded.mailboxes[PENDING_WORKER] = [PENDING_WORKER, pending_code]
@@ -246,7 +265,9 @@ async def seed_rounds(app: Starlette, client: httpx.AsyncClient, token: str, see
     rounds_url = f"/api/v1/petitions/{seeded.slug}/rounds"
     draft = await client.post(rounds_url, json={"question": DRAFT_ROUND_QUESTION}, headers=bearer(token))
     assert draft.status_code == 201
-    made = await client.post(rounds_url, json={"question": "Open round", "statements": ["A."]}, headers=bearer(token))
+    made = await client.post(
+        rounds_url, json={"question": "Open round", "statements": ["A.", "B."]}, headers=bearer(token)
+    )
     seeded.round_id = made.json()["id"]
     assert (await client.post(f"/api/v1/rounds/{seeded.round_id}/open", headers=bearer(token))).status_code == 200
     await add_statement(app.state.db, seeded.round_id, WAITING_STATEMENT, status="waiting", seed=0)
@@ -338,6 +359,7 @@ async def route_values(db: Database, seeded: Seeded) -> dict[str, str]:
         # An open round (its draft sibling is listed under the petition) and its batch of round codes.
         "id": seeded.round_id,
         "batch": seeded.round_batch_id,
+        "sid": seeded.statement_id,
     }
 
 
@@ -401,6 +423,19 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         ).content
     )
 
+    # A participant's own answers say whether they voted on each statement, never how, and never
+    # hold their token or key.
+    as_participant = {"authorization": f"Bearer {seeded.participant_token}"}
+    listed = await client.get(f"/api/v1/rounds/{seeded.round_id}/statements", headers=as_participant)
+    assert listed.status_code == 200 and b'"voted":true' in listed.content and b"disagree" not in listed.content
+    participant_page = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+    async with participant_page:
+        participant_page.cookies.set("participant", seeded.participant_token)
+        page = await participant_page.get(f"/r/{seeded.round_id}")
+    assert page.status_code == 200 and "statement left" in page.text
+    for answer in (listed.content, page.content):
+        assert not leaks_in(answer, seeded.secrets)
+
     await app.state.sender.drain()
     await email_signing.purge_expired(db)
     app.state.access_log.flush()
@@ -415,9 +450,12 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     # Reasons are kept by design (in their own table, joined to nothing) for the organizers to
     # moderate; everything else must be absent, or only a keyed hash or ciphertext of itself.
     kept_by_design = {
+        # A participant's key keys their votes; a waiting statement waits for its organizers.
+        "participant key",
+        "waiting statement",
+        "added statement",
         "reason",
         "draft round question",
-        "waiting statement",
         "reason storage key (email)",
         "reason storage key (code)",
         "approved reason's storage key",
@@ -436,8 +474,9 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     assert (await client.post(f"/api/v1/petitions/{seeded.slug}/purge", headers=bearer(token))).status_code == 200
     stored = await database_bytes(db, app.state.settings, dialect)
     # An approved reason stays, keyed as before (the key a receipt holder computes: its own row's), and
-    # so does a draft round's question (an organizer's text, about no one); a waiting statement goes.
-    outliving = {"approved reason's storage key", "draft round question"}
+    # so does a draft round's question (an organizer's text, about no one) and a participant's random key
+    # (its votes on approved statements are what results are made of); waiting statements go.
+    outliving = {"approved reason's storage key", "draft round question", "participant key"}
     purged = {what: value for what, value in seeded.secrets.items() if what not in outliving}
     assert not leaks_in(stored, purged), "a sentinel outlived the purge"
 

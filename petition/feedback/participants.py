@@ -44,24 +44,22 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(f"participant-token/v1|{token}".encode()).hexdigest()
 
 
-async def participant_of(db: Database, found: Found, token: str, *, settings: Settings | None = None) -> str | None:
+async def participant_of(db: Database, found: Found, token: str, *, settings: Settings) -> str | None:
     """The participant key that `token` holds in the round, or None (not a token of this round,
     or replaced). A counted participant is found in round_participants; a join waiting for its
-    batch, in its sealed pending entry (pending_joins), which only `settings` open: without them
-    a waiting join is not found."""
+    batch, in its sealed pending entry (pending_joins), opened with `settings`' ENCRYPTION_KEY."""
     values = {"token_hash": token_hash(token), "pending_key": pending_joins.pending_key(token)}
     for row in await db.fetch_all(queries.SELECT_PARTICIPANT_OR_WAITING, values):
         if row["round_id"] != found.round["id"]:
             continue
         if row["participant_key"] is not None:
             return str(row["participant_key"])
-        if settings is not None:
-            try:
-                content = pending_joins.unseal(settings, values["pending_key"], row["sealed"])
-            except DecryptionError:
-                return None
-            if content["token_hash"] == values["token_hash"]:
-                return str(content["participant"])
+        try:
+            content = pending_joins.unseal(settings, values["pending_key"], row["sealed"])
+        except DecryptionError:
+            return None
+        if content["token_hash"] == values["token_hash"]:
+            return str(content["participant"])
     return None
 
 

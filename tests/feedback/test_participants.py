@@ -30,8 +30,8 @@ async def test_a_participant_token_finds_its_participant_in_its_own_round_only(
     assert found is not None
     other, _ = await make_round(app, client, token, slug=found.petition["slug"])
     key, held = await add_participant(db, first)
-    assert await participants.participant_of(db, found, held) == key
+    assert await participants.participant_of(db, found, held, settings=app.state.settings) == key
     other_found = await rounds.find(db, other)
     assert other_found is not None
-    assert await participants.participant_of(db, other_found, held) is None
-    assert await participants.participant_of(db, found, participants.new_token()) is None
+    assert await participants.participant_of(db, other_found, held, settings=app.state.settings) is None
+    assert await participants.participant_of(db, found, participants.new_token(), settings=app.state.settings) is None
