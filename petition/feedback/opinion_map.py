@@ -87,6 +87,7 @@ def _placed(dots: Sequence[Sequence[Any]]) -> list[tuple[float, float, str | Non
 def _shape(css_class: str, x: float, y: float) -> str:
     """One dot of the class's shape centred on (x, y)."""
     shape = SHAPES.get(css_class.removeprefix("group-"), "circle")
+    css_class = escape(css_class)
     if shape == "square":
         side = _number(2 * DOT)
         corner = f'x="{_number(x - DOT)}" y="{_number(y - DOT)}"'
