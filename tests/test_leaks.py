@@ -26,11 +26,14 @@ from petition import accounts, addresses, email_signing, organizers, outbox, que
 from petition.batcher import close_batch
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction
+from petition.feedback import results_job
 from petition.mailer import Mail
 from petition.settings import Settings
 from petition.tokens import receipt_key
 
 from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
+from .feedback.factories import add_participant, make_round
+from .feedback.test_results_job import CAMP_A, CAMP_B, STATEMENTS, IdleWorker, InProcessWorker, vote
 from .test_email_signing import codes_for
 from .test_login import csrf_of, log_in
 from .test_petitions import bearer, create
@@ -74,6 +77,7 @@ class Seeded:
     batch_id: str
     flyer: dict[str, object] = field(default_factory=dict)
     update_id: str = ""  # an update emailed to the updates address
+    round_id: str = ""  # a feedback round with results
     secrets: dict[str, str] = field(default_factory=dict)  # what -> sentinel value
     mailboxes: dict[str, list[str]] = field(default_factory=dict)  # address -> sentinels meant for it
 
@@ -159,6 +163,7 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         await asyncio.sleep(0.01)
     hidden = await client.post(f"{url}/hide-name", json={"receipt": shown_receipt})
     assert hidden.json() == {"status": "counted", "name_shown": False}
+    round_secrets = await seed_round(app, client, token, seeded)
     seeded.secrets = {
         "work address": WORKER,
         "pending work address": PENDING_WORKER,
@@ -189,9 +194,28 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         "updates code": updates_code,
         "unsubscribe token": unsubscribe_token,
     }
+    seeded.secrets.update(round_secrets)
     seeded.mailboxes = {WORKER: [WORKER, email_code], UPDATES: [UPDATES, updates_code, unsubscribe_token]}
     seeded.mailboxes[PENDING_WORKER] = [PENDING_WORKER, pending_code]
     return seeded
+
+
+async def seed_round(app: Starlette, client: httpx.AsyncClient, token: str, seeded: Seeded) -> dict[str, str]:
+    """A feedback round on the petition whose participants voted and whose results were computed: its
+    participants' keys and tokens, which no answer may hold (results are aggregates only)."""
+    db: Database = app.state.db
+    app.state.results_worker = IdleWorker()  # the results are computed below, once every vote is in
+    seeded.round_id, statement_ids = await make_round(app, client, token, slug=seeded.slug, statements=STATEMENTS)
+    secrets = {}
+    for number, camp in enumerate([CAMP_A] * 3 + [CAMP_B] * 3):
+        key, participant_token = await add_participant(db, seeded.round_id)
+        for statement_id, value in zip(statement_ids, camp, strict=True):
+            await vote(db, seeded.round_id, key, statement_id, value)
+        secrets[f"participant key {number}"] = key
+        secrets[f"participant token {number}"] = participant_token
+    assert await results_job.run_once(db, app.state.settings, InProcessWorker())
+    app.state.public_cache.clear()
+    return secrets
 
 
 async def send_update_email(app: Starlette, slug: str, *, contact_key: str) -> str:
@@ -271,6 +295,7 @@ async def route_values(db: Database, seeded: Seeded) -> dict[str, str]:
         # A waiting reason's real id: its approval and hiding are refused to everyone but its organizers.
         "reason_id": await reason_id_of(db, seeded.slug),
         "update_id": seeded.update_id,
+        "id": seeded.round_id,
     }
 
 
@@ -308,12 +333,16 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     async with alice_pages:
         assert (await log_in(alice_pages, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
         pid = await petition_id(db, seeded.slug)
-        for path in (f"/organize/petitions/{pid}/updates", f"/organize/petitions/{pid}"):
+        results_page = f"/r/{seeded.round_id}/results"
+        for path in (f"/organize/petitions/{pid}/updates", f"/organize/petitions/{pid}", results_page):
             page = await alice_pages.get(path)
             assert page.status_code == 200 and not leaks_in(page.content, seeded.secrets), path
     for path in (
         f"/api/v1/petitions/{seeded.slug}/updates/{seeded.update_id}",
         f"/api/v1/petitions/{seeded.slug}/updates",
+        # A round's results, to its organizers too: aggregates only, never a participant.
+        f"/api/v1/rounds/{seeded.round_id}/results",
+        f"/api/v1/rounds/{seeded.round_id}/results.csv",
     ):
         answer = await client.get(path, headers=bearer(token))
         assert answer.status_code == 200 and not leaks_in(answer.content, seeded.secrets), path
@@ -337,7 +366,10 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         assert not leaks_in(f"{message['subject']}\n{message['body']}".encode(), others), message["to"]
     # Reasons are kept by design (in their own table, joined to nothing) for the organizers to
     # moderate; everything else must be absent, or only a keyed hash or ciphertext of itself.
+    # Participants' keys are the keys of their votes (random, joined to no verification and no signature).
+    participant_keys = {what for what in seeded.secrets if what.startswith("participant key")}
     kept_by_design = {
+        *participant_keys,
         "reason",
         "reason storage key (email)",
         "reason storage key (code)",
@@ -357,7 +389,11 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     assert (await client.post(f"/api/v1/petitions/{seeded.slug}/purge", headers=bearer(token))).status_code == 200
     stored = await database_bytes(db, app.state.settings, dialect)
     # An approved reason stays, keyed as before (the key a receipt holder computes: its own row's).
-    purged = {what: value for what, value in seeded.secrets.items() if what != "approved reason's storage key"}
+    purged = {
+        what: value
+        for what, value in seeded.secrets.items()
+        if what != "approved reason's storage key" and what not in participant_keys
+    }
     assert not leaks_in(stored, purged), "a sentinel outlived the purge"
 
 

@@ -52,6 +52,13 @@ class InProcessWorker(ResultsWorker):
         return compute_numbered(votes, statement_count, min_cell_size)
 
 
+class IdleWorker(ResultsWorker):
+    """Computes nothing: given to the app's own job, so only a test's run_once computes (at its `at`)."""
+
+    async def compute(self, votes: np.ndarray, statement_count: int, *, min_cell_size: int) -> Results | None:
+        return None
+
+
 async def vote(db: Database, round_id: str, key: str, statement_id: str, value: int) -> None:
     """A vote as the votes part writes one: the vote (changed in place), and the voter made fresh."""
     await execute(
@@ -79,7 +86,9 @@ async def join_and_vote(db: Database, round_id: str, statement_ids: Sequence[str
 async def camps(
     app: Starlette, client: httpx.AsyncClient, token: str, *, a: int = 6, b: int = 5, **fields: object
 ) -> tuple[str, list[str], list[str]]:
-    """A round whose participants fall in two camps of `a` and `b`; (round id, statement ids, keys)."""
+    """A round whose participants fall in two camps of `a` and `b`; (round id, statement ids, keys). The
+    app's own job is kept from computing (its worker idles), so results move only when the test says."""
+    app.state.results_worker = IdleWorker()
     round_id, statement_ids = await make_round(app, client, token, statements=STATEMENTS, **fields)
     keys = [await join_and_vote(app.state.db, round_id, statement_ids, CAMP_A) for _ in range(a)]
     keys += [await join_and_vote(app.state.db, round_id, statement_ids, CAMP_B) for _ in range(b)]
@@ -127,6 +136,18 @@ async def test_results_are_computed_once_min_cell_size_participants_voted_and_th
     assert [(group["id"], group["size"]) for group in body["groups"]] == [("A", 6), ("B", 5)]
     assert [item["id"] for item in body["statements"]] == sorted(statement_ids)
     assert await fresh_voters(db, round_id) == set()
+
+
+async def test_a_recomputation_moves_the_cache_version_so_every_process_drops_its_answers(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db: Database = app.state.db
+    await camps(app, client, token)
+    before = await db.fetch_val("SELECT version FROM cache_version WHERE id = 1")
+
+    assert await results_job.run_once(db, app.state.settings, InProcessWorker())
+
+    assert await db.fetch_val("SELECT version FROM cache_version WHERE id = 1") == before + 1
 
 
 async def test_the_stored_results_hold_no_participant_key(
@@ -312,6 +333,7 @@ async def test_the_app_recomputes_results_in_the_background_through_its_worker(d
         assert token
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
             round_id, _, _ = await camps(app, http, token)
+        app.state.results_worker = ResultsWorker()  # this test's point: the app's job and worker
         for _ in range(300):  # the job looks every second; the worker starts in a second or two
             if await stored_results(app.state.db, round_id) is not None:
                 break
