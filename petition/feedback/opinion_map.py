@@ -61,7 +61,7 @@ def render(dots: Sequence[Sequence[Any]], groups: Sequence[tuple[str, int]], par
         x = MARGIN + (index % LEGEND_COLUMNS) * (WIDTH - 2 * MARGIN) / LEGEND_COLUMNS
         y = MAP_HEIGHT + (index // LEGEND_COLUMNS) * LEGEND_ROW + LEGEND_ROW / 2 + MARGIN / 2
         parts.append(_shape(css_class, x + DOT, y))
-        parts.append(f'<text class="map-legend" x="{_number(x + 3 * DOT)}" y="{_number(y + 4)}">{escape(label)}</text>')
+        parts.append(f'<text x="{_number(x + 3 * DOT)}" y="{_number(y + 4)}">{escape(label)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 

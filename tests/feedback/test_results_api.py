@@ -23,7 +23,9 @@ from ..test_petitions import bearer
 from ..test_signing import open_petition
 from .factories import add_participant, execute, make_round
 from .factories import bearer as participant_bearer
-from .test_results_job import RESULTS_SECONDS, InProcessWorker, camps, results_job
+from .test_results_job import RESULTS_SECONDS, InProcessWorker, camps, idle_app_worker, results_job
+
+__all__ = ["idle_app_worker"]  # autouse: the app's own job computes nothing here
 
 RESULT_KEYS = {"as_of", "participants", "statements", "groups", "consensus", "divisive"}
 NOTHING = {"as_of": None, "participants": None, "statements": [], "groups": [], "consensus": [], "divisive": []}

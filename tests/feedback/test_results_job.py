@@ -18,6 +18,7 @@ import pytest
 from starlette.applications import Starlette
 
 from petition import accounts
+from petition import app as app_module
 from petition.database import Database, now
 from petition.feedback import results_job
 from petition.feedback.results import Results, compute
@@ -59,6 +60,13 @@ class IdleWorker(ResultsWorker):
         return None
 
 
+@pytest.fixture(autouse=True)
+def idle_app_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's own job gets an idle worker (from its start: its first look may come at any moment), so
+    results move only when a test runs the job itself, at the time it says."""
+    monkeypatch.setattr(app_module, "ResultsWorker", IdleWorker)
+
+
 async def vote(db: Database, round_id: str, key: str, statement_id: str, value: int) -> None:
     """A vote as the votes part writes one: the vote (changed in place), and the voter made fresh."""
     await execute(
@@ -86,9 +94,7 @@ async def join_and_vote(db: Database, round_id: str, statement_ids: Sequence[str
 async def camps(
     app: Starlette, client: httpx.AsyncClient, token: str, *, a: int = 6, b: int = 5, **fields: object
 ) -> tuple[str, list[str], list[str]]:
-    """A round whose participants fall in two camps of `a` and `b`; (round id, statement ids, keys). The
-    app's own job is kept from computing (its worker idles), so results move only when the test says."""
-    app.state.results_worker = IdleWorker()
+    """A round whose participants fall in two camps of `a` and `b`; (round id, statement ids, keys)."""
     round_id, statement_ids = await make_round(app, client, token, statements=STATEMENTS, **fields)
     keys = [await join_and_vote(app.state.db, round_id, statement_ids, CAMP_A) for _ in range(a)]
     keys += [await join_and_vote(app.state.db, round_id, statement_ids, CAMP_B) for _ in range(b)]
