@@ -54,13 +54,21 @@ def render(dots: Sequence[Sequence[Any]], groups: Sequence[tuple[str, int]], par
         'role="img" aria-labelledby="map-title map-desc">',
         '<title id="map-title">Opinion map: each dot is a participant, placed by how they voted</title>',
         f'<desc id="map-desc">{escape(describe(participants, groups))}</desc>',
+        _defs(),
         f'<rect class="map-frame" x="0.5" y="0.5" width="{WIDTH - 1}" height="{MAP_HEIGHT - 1}"/>',
     ]
-    parts += [_shape(group_class(letter), x, y) for x, y, letter in _placed(dots)]
+    # One <g> of each class, its dots <use>s of the class's shape: a round of thousands stays small.
+    by_class: dict[str, list[str]] = {}
+    for x, y, letter in _placed(dots):
+        by_class.setdefault(group_class(letter), []).append(
+            f'<use href="#{_shape_of(group_class(letter))}" x="{round(x)}" y="{round(y)}"/>'
+        )
+    parts += [f'<g class="{escape(css_class)}">{"".join(uses)}</g>' for css_class, uses in by_class.items()]
     for index, (css_class, label) in enumerate(legend):
         x = MARGIN + (index % LEGEND_COLUMNS) * (WIDTH - 2 * MARGIN) / LEGEND_COLUMNS
         y = MAP_HEIGHT + (index // LEGEND_COLUMNS) * LEGEND_ROW + LEGEND_ROW / 2 + MARGIN / 2
-        parts.append(_shape(css_class, x + DOT, y))
+        use = f'<use href="#{_shape_of(css_class)}" x="{_number(x + DOT)}" y="{_number(y)}"/>'
+        parts.append(f'<g class="{escape(css_class)}">{use}</g>')
         parts.append(f'<text x="{_number(x + 3 * DOT)}" y="{_number(y + 4)}">{escape(label)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
@@ -84,28 +92,42 @@ def _placed(dots: Sequence[Sequence[Any]]) -> list[tuple[float, float, str | Non
     ]
 
 
-def _shape(css_class: str, x: float, y: float) -> str:
-    """One dot of the class's shape centred on (x, y)."""
-    shape = SHAPES.get(css_class.removeprefix("group-"), "circle")
-    css_class = escape(css_class)
-    if shape == "square":
-        side = _number(2 * DOT)
-        corner = f'x="{_number(x - DOT)}" y="{_number(y - DOT)}"'
-        return f'<rect class="{css_class}" {corner} width="{side}" height="{side}"/>'
-    if shape == "circle":
-        return f'<circle class="{css_class}" cx="{_number(x)}" cy="{_number(y)}" r="{_number(DOT)}"/>'
-    if shape == "triangle":
-        points = [(x, y - DOT * 1.2), (x + DOT * 1.1, y + DOT * 0.8), (x - DOT * 1.1, y + DOT * 0.8)]
-    elif shape == "diamond":
-        points = [(x, y - DOT * 1.3), (x + DOT * 1.3, y), (x, y + DOT * 1.3), (x - DOT * 1.3, y)]
-    else:  # a plus-shaped cross, as a polygon so it fills like the others
-        a, b = DOT * 0.4, DOT * 1.2
-        points = [
-            (x - a, y - b), (x + a, y - b), (x + a, y - a), (x + b, y - a), (x + b, y + a), (x + a, y + a),
-            (x + a, y + b), (x - a, y + b), (x - a, y + a), (x - b, y + a), (x - b, y - a), (x - a, y - a),
-        ]  # fmt: skip
-    joined = " ".join(f"{_number(px)},{_number(py)}" for px, py in points)
-    return f'<polygon class="{css_class}" points="{joined}"/>'
+def _shape_of(css_class: str) -> str:
+    """The id of the shape a class's dots are drawn with ("map-circle", ...)."""
+    return "map-" + SHAPES.get(css_class.removeprefix("group-"), "circle")
+
+
+def _defs() -> str:
+    """Each shape once, centred on (0, 0), unfilled: a dot's <use> takes its group's colours from its <g>."""
+    a, b = DOT * 0.4, DOT * 1.2
+    polygons = {
+        "triangle": [(0, -DOT * 1.2), (DOT * 1.1, DOT * 0.8), (-DOT * 1.1, DOT * 0.8)],
+        "diamond": [(0, -DOT * 1.3), (DOT * 1.3, 0), (0, DOT * 1.3), (-DOT * 1.3, 0)],
+        # A plus-shaped cross, as a polygon so that it fills like the others.
+        "cross": [
+            (-a, -b),
+            (a, -b),
+            (a, -a),
+            (b, -a),
+            (b, a),
+            (a, a),
+            (a, b),
+            (-a, b),
+            (-a, a),
+            (-b, a),
+            (-b, -a),
+            (-a, -a),
+        ],
+    }
+    corner, side = _number(-DOT), _number(2 * DOT)
+    shapes = [
+        f'<circle id="map-circle" r="{_number(DOT)}"/>',
+        f'<rect id="map-square" x="{corner}" y="{corner}" width="{side}" height="{side}"/>',
+    ]
+    for name, points in polygons.items():
+        joined = " ".join(f"{_number(x)},{_number(y)}" for x, y in points)
+        shapes.append(f'<polygon id="map-{name}" points="{joined}"/>')
+    return f"<defs>{''.join(shapes)}</defs>"
 
 
 def _number(value: float) -> str:

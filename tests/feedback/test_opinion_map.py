@@ -15,13 +15,16 @@ DOTS = [[-1.5, 0.2, "A"], [-1.4, 0.1, "A"], [-1.2, 0.3, "A"], [2.0, -0.5, "B"], 
 GROUPS = [("A", 3), ("B", 2)]
 
 
-def shapes(svg: ET.Element) -> list[ET.Element]:
-    """The drawn marks: dots and the legend's swatches (not the frame, texts, title or desc)."""
-    return [
-        element
-        for element in svg.iter()
-        if element.tag in (f"{SVG}circle", f"{SVG}rect", f"{SVG}polygon") and element.get("class") != "map-frame"
-    ]
+def marks(svg: ET.Element) -> list[ET.Element]:
+    """The drawn marks, dots then the legend's swatches: each a <use> of a shape, inside a <g> of its
+    class (its class copied onto it here, for the tests)."""
+    found = []
+    for group in svg.iter(f"{SVG}g"):
+        for use in group:
+            assert use.tag == f"{SVG}use"
+            use.set("class", group.get("class", ""))
+            found.append(use)
+    return found
 
 
 def test_the_map_is_well_formed_svg_with_a_title_a_description_and_no_style_or_script() -> None:
@@ -42,7 +45,7 @@ def test_the_map_is_well_formed_svg_with_a_title_a_description_and_no_style_or_s
 def test_each_dot_is_drawn_in_its_groups_class_and_a_participant_in_no_group_is_ungrouped() -> None:
     svg = ET.fromstring(render(DOTS, GROUPS, 6))
 
-    classes = [element.get("class") for element in shapes(svg)]
+    classes = [element.get("class") for element in marks(svg)]
 
     # Each dot, then one swatch per legend entry.
     assert classes == ["group-a"] * 3 + ["group-b"] * 2 + ["ungrouped"] + ["group-a", "group-b", "ungrouped"]
@@ -54,11 +57,12 @@ def test_groups_differ_in_shape_as_well_as_colour() -> None:
     dots = [[float(n), float(n), letter] for n, letter in enumerate("ABCDE")]
     svg = ET.fromstring(render(dots, [(letter, 5) for letter in "ABCDE"], 25))
 
-    marks = {element.get("class"): element for element in shapes(svg)[:5]}
+    by_class = {element.get("class"): element.get("href") for element in marks(svg)[:5]}
 
-    assert [group_class(letter) for letter in "ABCDE"] == list(marks)
-    drawn = {(element.tag, len(element.get("points", "").split())) for element in marks.values()}
-    assert len(drawn) == 5, "five different shapes"
+    assert [group_class(letter) for letter in "ABCDE"] == list(by_class)
+    assert len(set(by_class.values())) == 5, "five different shapes"
+    defined = {element.get("id") for element in svg.iter() if element.get("id")}
+    assert {href.removeprefix("#") for href in by_class.values()} <= defined
 
 
 def test_every_dot_stays_inside_the_map_whatever_the_coordinates() -> None:
@@ -66,21 +70,17 @@ def test_every_dot_stays_inside_the_map_whatever_the_coordinates() -> None:
     svg = ET.fromstring(render(dots, [("A", 11)], 11))
     width, height = (float(number) for number in svg.get("viewBox", "").split()[2:])
 
-    for element in shapes(svg)[:11]:
-        if element.tag == f"{SVG}circle":
-            points = [(float(element.get("cx", "")), float(element.get("cy", "")))]
-        else:
-            points = [tuple(map(float, pair.split(","))) for pair in element.get("points", "").split()]
-        for x, y in points:
-            assert 0 <= x <= width and 0 <= y <= height
+    for element in marks(svg)[:11]:
+        x, y = float(element.get("x", "")), float(element.get("y", ""))
+        assert 4 <= x <= width - 4 and 4 <= y <= height - 4
 
 
 def test_participants_who_all_voted_alike_sit_in_the_middle() -> None:
     svg = ET.fromstring(render([[0.0, 0.0, None]] * 5, [], 5))
 
-    dots = shapes(svg)[:5]
+    dots = marks(svg)[:5]
 
-    assert {(dot.get("cx"), dot.get("cy")) for dot in dots} == {("240", "160")}
+    assert {(dot.get("x"), dot.get("y")) for dot in dots} == {("240", "160")}
     assert "in no opinion group yet" in (svg.find(f"{SVG}desc").text or "")  # type: ignore[union-attr]
 
 

@@ -117,7 +117,7 @@ async def test_groups_below_min_cell_size_never_appear_and_their_dots_are_ungrou
     page = await client.get(f"/r/{round_id}/results")
     assert "Group B" not in page.text
     svg = ET.fromstring(svg_of(page.text))
-    dots = [element.get("class") for element in svg.iter() if element.tag != f"{SVG}text"]
+    dots = [group.get("class") for group in svg.iter(f"{SVG}g") for _ in group]
     assert dots.count("group-a") == 6 + 1, "six dots and the legend's"
     assert dots.count("ungrouped") == 3 + 1
     assert "group-b" not in dots
