@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import re
@@ -83,6 +84,10 @@ POSTGRESQL_LOG_WORKLOADS = {
     "inclusion": "inclusion proof on PostgreSQL, log of 1,000,000",
     "tile": "tile on PostgreSQL, log of 1,000,000",
 }
+# A feedback round's results, served from the cache: a round of this many participants and statements.
+ROUND_PARTICIPANTS, ROUND_STATEMENTS = 1000, 50
+ROUND_RESULTS_JSON = f"round results JSON, {ROUND_PARTICIPANTS:,} participants x {ROUND_STATEMENTS} statements"
+ROUND_RESULTS_PAGE = f"round results page with its map, {ROUND_PARTICIPANTS:,} participants"
 # With two or more cores and taskset, servers run on one core and wrk on another.
 PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 SERVER_CPU, WRK_CPU = "1", "0"
@@ -332,6 +337,51 @@ def seed_timeline_petition(service_port: int, data_dir: Path, signatures: int) -
     return str(slug)
 
 
+def seed_round_results(data_dir: Path, slug: str, participants: int, statements: int) -> str:
+    """An open feedback round on `slug` with public results, computed (as the service's job would) from
+    planted votes of `participants` on `statements` and written straight into round_results; its id."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np  # the server's own dependencies and modules, only where needed
+
+    from petition.feedback.results import compute
+    from petition.feedback.results_job import results_body
+
+    rng = np.random.default_rng(3)
+    leanings = rng.choice([-1, 0, 1], size=(3, statements))
+    votes = [
+        (participant, statement, int(leanings[participant % 3, statement]) if rng.random() > 0.1 else 0)
+        for participant in range(participants)
+        for statement in range(statements)
+        if rng.random() < 0.7
+    ]
+    results = compute(votes, range(statements), min_cell_size=5)
+    assert results is not None
+    round_id = secrets.token_hex(12)
+    statement_ids = sorted(secrets.token_hex(12) for _ in range(statements))
+    body = json.dumps(results_body(results, statement_ids), separators=(",", ":"))
+    moment = int(time.time())
+    with sqlite3.connect(data_dir / "petition.db", timeout=30) as db:
+        (petition_id,) = db.execute("SELECT id FROM petitions WHERE slug = ?", (slug,)).fetchone()
+        (organizer_id,) = db.execute("SELECT id FROM organizers LIMIT 1").fetchone()
+        db.execute(
+            "INSERT INTO rounds (id, petition_id, question, description, state, allow_statements, "
+            "moderate_statements, results, created_by, created_at, opened_at, participant_count) "
+            "VALUES (?, ?, 'What should a fair opt-out look like?', 'Vote on each statement.', 'open', 1, 1, "
+            "'public', ?, ?, ?, ?)",
+            (round_id, petition_id, organizer_id, moment, moment, participants),
+        )
+        db.executemany(
+            "INSERT INTO round_statements (id, round_id, text, status, seed, votes) VALUES (?, ?, ?, 'approved', 1, 0)",
+            [(sid, round_id, f"Statement {n}: opting out should be simple.") for n, sid in enumerate(statement_ids)],
+        )
+        db.execute(
+            "INSERT INTO round_results (round_id, computed_at, participants, body) VALUES (?, ?, ?, ?)",
+            (round_id, moment, len(results.participants), body),
+        )
+        db.execute("UPDATE cache_version SET version = version + 1")
+    return round_id
+
+
 def seed_reasons(data_dir: Path, slugs: list[str], per_petition: int) -> None:
     """`per_petition` approved reasons on each petition, written straight into their table (as the
     batcher and a moderation would leave them: random keys and ids, order keys of 32 random bytes)."""
@@ -527,6 +577,7 @@ def main() -> None:
             email_slug = seed_email_petition(service_port, folder_path)
             small = seed_timeline_petition(service_port, folder_path, 1_000)
             large = seed_timeline_petition(service_port, folder_path, 1_000_000)
+            round_id = seed_round_results(folder_path, slugs[0], ROUND_PARTICIPANTS, ROUND_STATEMENTS)
             service_url = f"http://127.0.0.1:{service_port}"
             sqlite_url = f"sqlite:///{folder_path / 'petition.db'}"
             round_file = votes_bench.seed_round(sqlite_url, slugs[0], folder_path, "votes")
@@ -558,6 +609,8 @@ def main() -> None:
                 "count, 1,000,000 signatures": (f"{service_url}/api/v1/petitions/{large}/count", None),
                 "chart page, 1,000 signatures": (f"{service_url}/p/{small}", None),
                 "chart page, 1,000,000 signatures": (f"{service_url}/p/{large}", None),
+                ROUND_RESULTS_JSON: (f"{service_url}/api/v1/rounds/{round_id}/results", None),
+                ROUND_RESULTS_PAGE: (f"{service_url}/r/{round_id}/results", None),
             }
             if log_slug:
                 for kind, name in LOG_WORKLOADS.items():

@@ -54,9 +54,10 @@ from .api import ApiRoute
 from .batcher import Batcher
 from .cache import PublicCache
 from .database import Database
-from .feedback import joins
+from .feedback import joins, results_job
 from .feedback import rounds as feedback_rounds
 from .feedback.join_batches import JoinBatcher
+from .feedback.results_worker import ResultsWorker
 from .feedback.routes import routes as feedback_routes
 from .logs import AccessLog
 from .mailer import make_mailer
@@ -695,6 +696,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if await join_batcher.run_once(db):
                     app.state.public_cache.clear()
 
+            async def round_results(db: Database) -> None:
+                if await results_job.run_once(db, settings, app.state.results_worker):
+                    app.state.public_cache.clear()
+
             background = [
                 asyncio.create_task(
                     jobs.run_every(db, name="housekeeping", seconds=jobs.HOUSEKEEPING_SECONDS, job=housekeeping)
@@ -705,6 +710,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 asyncio.create_task(
                     jobs.run_every(
                         db, name="join_batcher", seconds=jobs.batch_check_seconds(settings), job=close_join_batches
+                    )
+                ),
+                asyncio.create_task(
+                    jobs.run_every(
+                        db, name="round_results", seconds=results_job.look_seconds(settings), job=round_results
                     )
                 ),
                 # Every process sends: claims keep each message to one sender.
@@ -718,6 +728,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 for task in [*background, *app.state.flyer_drawings.tasks]:
                     task.cancel()
                 await shut_down("the background jobs", asyncio.gather(*background, return_exceptions=True))
+                await shut_down("the results worker", app.state.results_worker.close())
         finally:
             gc.unfreeze()
             with contextlib.suppress(Exception):  # what was counted since the last daily write
@@ -744,4 +755,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.log_reader = tlog.LogReader(db)  # its tiles stay in memory for every request
     app.state.flyer_counts = flyer_batches.FlyerCounts(db)
     app.state.flyer_drawings = flyer_batches.Drawings()
+    app.state.results_worker = ResultsWorker()  # its process starts at the first computation
     return app

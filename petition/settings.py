@@ -76,6 +76,9 @@ class Settings:
     log_batch_seconds: int = 60
     log_batch_min: int = 5
     min_cell_size: int = 5
+    # A feedback round's results are recomputed at most this often (seconds), and only once
+    # MIN_CELL_SIZE participants voted since the last computation.
+    round_results_seconds: int = 300
     max_codes_per_batch: int = 5000
     session_idle_minutes: int = 60
     session_max_hours: int = 12
@@ -214,6 +217,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         log_batch_seconds=read_int("LOG_BATCH_SECONDS", 60, 1),
         log_batch_min=read_int("LOG_BATCH_MIN", 5, 1),
         min_cell_size=read_int("MIN_CELL_SIZE", 5, 1),
+        round_results_seconds=read_int("ROUND_RESULTS_SECONDS", 300, 1),
         max_codes_per_batch=read_int("MAX_CODES_PER_BATCH", 5000, 1),
         session_idle_minutes=read_int("SESSION_IDLE_MINUTES", 60, 1),
         session_max_hours=read_int("SESSION_MAX_HOURS", 12, 1),

@@ -26,6 +26,7 @@ from petition import accounts, addresses, email_signing, organizers, outbox, que
 from petition.batcher import close_batch
 from petition.csrf import FORM_FIELD
 from petition.database import Database, Transaction
+from petition.feedback import results_job
 from petition.feedback.join_batches import close_join_batch
 from petition.mailer import Mail
 from petition.settings import Settings
@@ -34,6 +35,7 @@ from petition.tokens import receipt_key
 from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smtp_settings
 from .feedback.factories import add_participant, add_statement
 from .feedback.test_joins import round_codes
+from .feedback.test_results_job import CAMP_A, CAMP_B, STATEMENTS, IdleWorker, InProcessWorker, vote
 from .test_email_signing import codes_for
 from .test_login import csrf_of, log_in
 from .test_petitions import bearer, create
@@ -223,6 +225,7 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
         "participant key": participant_key,
         "added statement": ADDED_STATEMENT,
     }
+    seeded.secrets.update(await seed_results(app, seeded))
     seeded.mailboxes = {WORKER: [WORKER, email_code], UPDATES: [UPDATES, updates_code, unsubscribe_token]}
     seeded.mailboxes[PENDING_WORKER] = [PENDING_WORKER, pending_code]
     await seed_round(app, client, smtp, token, seeded)
@@ -266,7 +269,7 @@ async def seed_rounds(app: Starlette, client: httpx.AsyncClient, token: str, see
     draft = await client.post(rounds_url, json={"question": DRAFT_ROUND_QUESTION}, headers=bearer(token))
     assert draft.status_code == 201
     made = await client.post(
-        rounds_url, json={"question": "Open round", "statements": ["A.", "B."]}, headers=bearer(token)
+        rounds_url, json={"question": "Open round", "statements": list(STATEMENTS)}, headers=bearer(token)
     )
     seeded.round_id = made.json()["id"]
     assert (await client.post(f"/api/v1/rounds/{seeded.round_id}/open", headers=bearer(token))).status_code == 200
@@ -277,6 +280,28 @@ async def seed_rounds(app: Starlette, client: httpx.AsyncClient, token: str, see
     assert (await client.post(f"{codes_url}/{revoked['batch']}/revoke", headers=bearer(token))).status_code == 200
     seeded.round_batch_id = first["batch"]
     return [first["codes"][0], revoked["codes"][0]]
+
+
+async def seed_results(app: Starlette, seeded: Seeded) -> dict[str, str]:
+    """Participants of the open round who voted, and its results computed: their keys and tokens,
+    which no answer may hold (results are aggregates only)."""
+    db: Database = app.state.db
+    app.state.results_worker = IdleWorker()  # the results are computed below, once every vote is in
+    listed = await db.fetch_all(
+        "SELECT id, text FROM round_statements WHERE round_id = :id AND status = 'approved'", {"id": seeded.round_id}
+    )
+    by_text = {row["text"]: row["id"] for row in listed}
+    statement_ids = [by_text[text] for text in STATEMENTS]
+    secrets = {}
+    for number, camp in enumerate([CAMP_A] * 3 + [CAMP_B] * 3):
+        key, participant_token = await add_participant(db, seeded.round_id)
+        for statement_id, value in zip(statement_ids, camp, strict=True):
+            await vote(db, seeded.round_id, key, statement_id, value)
+        secrets[f"participant key {number}"] = key
+        secrets[f"participant token {number}"] = participant_token
+    assert await results_job.run_once(db, app.state.settings, InProcessWorker())
+    app.state.public_cache.clear()
+    return secrets
 
 
 async def send_update_email(app: Starlette, slug: str, *, contact_key: str) -> str:
@@ -407,12 +432,16 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
             f"/organize/rounds/{seeded.round_id}",
             f"/organize/rounds/{seeded.round_id}/codes",
             f"/organize/rounds/{seeded.round_id}/close",
+            f"/r/{seeded.round_id}/results",
         ):
             page = await alice_pages.get(path)
             assert page.status_code == 200 and not leaks_in(page.content, theirs), path
     for path in (
         f"/api/v1/petitions/{seeded.slug}/updates/{seeded.update_id}",
         f"/api/v1/petitions/{seeded.slug}/updates",
+        # A round's results, to its organizers too: aggregates only, never a participant.
+        f"/api/v1/rounds/{seeded.round_id}/results",
+        f"/api/v1/rounds/{seeded.round_id}/results.csv",
     ):
         answer = await client.get(path, headers=bearer(token))
         assert answer.status_code == 200 and not leaks_in(answer.content, seeded.secrets), path
@@ -432,7 +461,7 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     async with participant_page:
         participant_page.cookies.set("participant", seeded.participant_token)
         page = await participant_page.get(f"/r/{seeded.round_id}")
-    assert page.status_code == 200 and "statement left" in page.text
+    assert page.status_code == 200 and re.search(r"statements? left", page.text)
     for answer in (listed.content, page.content):
         assert not leaks_in(answer, seeded.secrets)
 
@@ -449,11 +478,14 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         assert not leaks_in(f"{message['subject']}\n{message['body']}".encode(), others), message["to"]
     # Reasons are kept by design (in their own table, joined to nothing) for the organizers to
     # moderate; everything else must be absent, or only a keyed hash or ciphertext of itself.
+    # Participants' keys are the keys of their votes (random, joined to no verification and no signature).
+    participant_keys = {what for what in seeded.secrets if what.startswith("participant key")}
     kept_by_design = {
         # A participant's key keys their votes; a waiting statement waits for its organizers.
         "participant key",
         "waiting statement",
         "added statement",
+        *participant_keys,
         "reason",
         "draft round question",
         "reason storage key (email)",
@@ -474,9 +506,9 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     assert (await client.post(f"/api/v1/petitions/{seeded.slug}/purge", headers=bearer(token))).status_code == 200
     stored = await database_bytes(db, app.state.settings, dialect)
     # An approved reason stays, keyed as before (the key a receipt holder computes: its own row's), and
-    # so does a draft round's question (an organizer's text, about no one) and a participant's random key
-    # (its votes on approved statements are what results are made of); waiting statements go.
-    outliving = {"approved reason's storage key", "draft round question", "participant key"}
+    # so does a draft round's question (an organizer's text, about no one) and participants' random keys
+    # (their votes on approved statements are what results are made of); waiting statements go.
+    outliving = {"approved reason's storage key", "draft round question", *participant_keys}
     purged = {what: value for what, value in seeded.secrets.items() if what not in outliving}
     assert not leaks_in(stored, purged), "a sentinel outlived the purge"
 

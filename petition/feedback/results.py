@@ -32,6 +32,8 @@ MIN_VOTES_TO_GROUP = 7
 GROUP_COUNTS = range(2, 6)
 # A fixed seed: the same votes always give the same groups.
 SEED = 0
+# Coordinates are clustered rounded to this many decimals (far below any real difference between votes).
+COORDINATE_DECIMALS = 9
 # Pol.is' one-tailed 90 % confidence: scipy.stats.norm.ppf(0.90).
 Z_90 = 1.2815515655446004
 # How many representative statements a group shows, and how many consensus / divisive statements.
@@ -241,6 +243,10 @@ def _project(matrix: np.ndarray, voted: np.ndarray) -> np.ndarray:
 
 def _cluster(points: np.ndarray) -> np.ndarray | None:
     """k-means labels for the points, k from GROUP_COUNTS by silhouette; None when they cannot be split."""
+    # Participants who voted alike land on one point up to floating-point noise (1e-17 apart): as distinct
+    # points they would let k-means split a group along the noise, with a silhouette that ties, so which k
+    # wins would depend on the noise (and the BLAS threads that made it). Rounded, they are one point.
+    points = np.round(points, COORDINATE_DECIMALS)
     distinct = len(np.unique(points, axis=0)) if len(points) else 0
     best_labels, best_score = None, -math.inf
     for k in GROUP_COUNTS:

@@ -10,6 +10,8 @@ from ..email_signing import AttemptBody, CheckEmail, VerifyBody
 from . import (
     join_pages,
     joins_api,
+    results_api,
+    results_pages,
     round_code_pages,
     round_pages,
     round_pages_organizer,
@@ -19,6 +21,8 @@ from . import (
     statements_api,
     votes,
 )
+
+CSV_TEXT = {"text/csv": {"schema": {"type": "string"}}}
 
 
 def routes() -> list[BaseRoute]:
@@ -253,6 +257,29 @@ def routes() -> list[BaseRoute]:
             tags=["rounds"],
         ),
         # --- results ----------------------------------------------------------------------------
+        ApiRoute(
+            "/api/v1/rounds/{id}/results",
+            results_api.api_results,
+            summary="A round's latest results (aggregates only: counts, opinion groups of at least MIN_CELL_SIZE, "
+            "consensus and divisive statements), as of their computation; nulls and empty lists until "
+            "MIN_CELL_SIZE participants voted. An organizers-only round's only to its organizers (a token)",
+            response=results_api.RoundResults,
+            errors=[401, 404],
+            tags=["rounds"],
+            name="round_results_api",
+        ),
+        ApiRoute(
+            "/api/v1/rounds/{id}/results.csv",
+            results_api.api_results_csv,
+            summary="For the petition's organizers: the results' per-statement counts and group summaries as CSV "
+            "(never a vote)",
+            response=None,
+            media_types=CSV_TEXT,
+            auth=True,
+            tags=["rounds"],
+            name="round_results_csv",
+        ),
+        Route("/r/{id}/results", results_pages.results_page, name="round_results"),
         # --- pages ------------------------------------------------------------------------------
         Route("/r/{id}/join", join_pages.join_page, name="round_join"),
         Route("/r/{id}/join", join_pages.join, methods=["POST"], name="round_join_action"),
