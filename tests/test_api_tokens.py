@@ -130,6 +130,17 @@ VALID_BODIES = {
     "FlyerCreate": {"layout": "poster", "paper_size": "a4"},
     "ModerateRequest": {"approve": ["some-reason-id"]},
     "UpdateCreate": {"title": "News", "body": "We met leadership."},
+    "RoundCreate": {"question": "What should a fair opt-out look like?", "statements": ["One click."]},
+    "RoundUpdate": {"question": "What would a fair opt-out be?"},
+    "StatementModerate": {"approve": ["some-statement-id"]},
+}
+
+
+# Routes whose 401 is about a feedback round's participant token, which an organizer's token never is.
+PARTICIPANT_ROUTES = {
+    ("POST", "/api/v1/rounds/{id}/participants/token"),
+    ("PUT", "/api/v1/rounds/{id}/statements/{sid}/vote"),
+    ("POST", "/api/v1/rounds/{id}/statements"),
 }
 
 
@@ -140,6 +151,8 @@ async def test_while_two_factor_is_required_a_token_without_it_is_refused_for_ev
     made = await client.post("/api/v1/petitions", json=VALID_BODIES["PetitionCreate"], headers=bearer)
     assert made.status_code == 201
     slug = made.json()["id"]
+    made_round = await client.post(f"/api/v1/petitions/{slug}/rounds", json=VALID_BODIES["RoundCreate"], headers=bearer)
+    assert made_round.status_code == 201
     db: Database = app.state.db
     await db.write(lambda tx: tx.execute(queries.UPSERT_INSTANCE_SETTING, {"name": "require_two_factor", "value": "1"}))
     tried = 0
@@ -147,8 +160,11 @@ async def test_while_two_factor_is_required_a_token_without_it_is_refused_for_ev
         # Every route that takes a token: those that need one, and those that read one when sent.
         if not isinstance(route, ApiRoute) or not (route.operation.auth or 401 in route.operation.errors):
             continue
+        if {(method, route.path) for method in route.methods or ()} & PARTICIPANT_ROUTES:
+            continue  # they take a participant's token (pt_...), never an organizer's
         operation = route.operation
         path = route.path.replace("{slug}", slug).replace("{flyer_id}", "f" * 24).replace("{kind}", "pdf")
+        path = path.replace("{id}", made_round.json()["id"]).replace("{sid}", "s" * 24).replace("{batch}", "b" * 24)
         body = VALID_BODIES[operation.body.__name__] if operation.body else None
         for method in sorted((route.methods or set()) - {"HEAD"}):
             response = await client.request(method, path, json=body, headers=bearer)
