@@ -277,6 +277,10 @@ SET_STATEMENT_STATUS = "UPDATE round_statements SET status = :status WHERE id = 
 SELECT_SEED_STATEMENTS = """
 SELECT text FROM round_statements WHERE round_id = :round_id AND seed = 1 AND status = 'approved' ORDER BY id
 """
+# The statements moderation page's tabs: how many of the round's statements have each status.
+COUNT_STATEMENTS_BY_STATUS = """
+SELECT status, COUNT(*) AS n FROM round_statements WHERE round_id = :round_id GROUP BY status
+"""
 
 # --- purge --------------------------------------------------------------------------------------
 
