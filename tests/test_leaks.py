@@ -436,6 +436,15 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         ):
             page = await alice_pages.get(path)
             assert page.status_code == 200 and not leaks_in(page.content, theirs), path
+        # Their round's statements page shows the statements waiting for them (that is its job), and
+        # nothing else: no code, join, participant or vote.
+        waiting = {"waiting statement", "added statement"}
+        statement_pages = f"/organize/rounds/{seeded.round_id}/statements"
+        for status in ("waiting", "approved", "hidden"):
+            page = await alice_pages.get(f"{statement_pages}?status={status}")
+            shown = {what: value for what, value in theirs.items() if what not in waiting}
+            assert page.status_code == 200 and not leaks_in(page.content, shown), status
+            assert (WAITING_STATEMENT in page.text) == (status == "waiting"), status
     for path in (
         f"/api/v1/petitions/{seeded.slug}/updates/{seeded.update_id}",
         f"/api/v1/petitions/{seeded.slug}/updates",

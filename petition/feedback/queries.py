@@ -321,6 +321,10 @@ SELECT_ROUND_RESULTS = "SELECT computed_at, participants, body FROM round_result
 SELECT_APPROVED_STATEMENT_TEXTS = (
     "SELECT id, text FROM round_statements WHERE round_id = :round_id AND status = 'approved'"
 )
+# The statements moderation page's tabs: how many of the round's statements have each status.
+COUNT_STATEMENTS_BY_STATUS = """
+SELECT status, COUNT(*) AS n FROM round_statements WHERE round_id = :round_id GROUP BY status
+"""
 
 # --- purge --------------------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ NOTICES = {
     "round-closed": "The round is closed: it takes no more participants, votes or statements. Its results stay.",
     "round-codes-made": "Codes made. Download them now: they can be downloaded once.",
     "round-codes-revoked": "The batch's unused codes no longer work.",
+    "statements-approved": "The selected statements are approved: participants can vote on them.",
+    "statements-hidden": "The selected statements are hidden: they leave voting and only organizers see them.",
 }
 CHECKBOXES = ("allow_statements", "moderate_statements")
 # The form's fields in the order the page shows them (the error summary lists them so).

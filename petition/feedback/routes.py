@@ -17,6 +17,7 @@ from . import (
     round_pages_organizer,
     rounds,
     rounds_api,
+    statement_pages,
     statements,
     statements_api,
     votes,
@@ -323,6 +324,14 @@ def routes() -> list[BaseRoute]:
             round_code_pages.revoke_codes,
             methods=["POST"],
             name="revoke_round_codes_page",
+        ),
+        # A round's statements, to moderate: the queue and the approved and hidden lists.
+        Route("/organize/rounds/{id}/statements", statement_pages.statements_page, name="round_statements_page"),
+        Route(
+            "/organize/rounds/{id}/statements",
+            statement_pages.moderate_statements,
+            methods=["POST"],
+            name="moderate_round_statements",
         ),
         Route("/r/{id}", round_pages.round_page, name="round_page"),
         Route("/r/{id}/vote", round_pages.vote, methods=["POST"], name="round_vote"),
