@@ -266,6 +266,9 @@ SELECT id, text, status, seed FROM round_statements
 WHERE round_id = :round_id AND status = :status AND id > :after ORDER BY id LIMIT :limit
 """
 SELECT_STATEMENT_STATUS = "SELECT status FROM round_statements WHERE id = :id AND round_id = :round_id"
+# A statement hidden after its petition's purge is deleted, its votes first (a purge keeps nothing not approved).
+DELETE_STATEMENT_VOTES = "DELETE FROM round_votes WHERE statement_id = :id AND round_id = :round_id"
+DELETE_STATEMENT = "DELETE FROM round_statements WHERE id = :id AND round_id = :round_id"
 SET_STATEMENT_STATUS = "UPDATE round_statements SET status = :status WHERE id = :id AND round_id = :round_id"
 
 # --- results ------------------------------------------------------------------------------------

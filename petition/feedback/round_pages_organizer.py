@@ -37,6 +37,8 @@ NOTICES = {
     "round-codes-revoked": "The batch's unused codes no longer work.",
     "statements-approved": "The selected statements are approved: participants can vote on them.",
     "statements-hidden": "The selected statements are hidden: they leave voting and only organizers see them.",
+    "statements-deleted": "The selected statements are deleted: this petition's identifying data was destroyed, "
+    "so nothing that is not approved is kept.",
 }
 CHECKBOXES = ("allow_statements", "moderate_statements")
 # The form's fields in the order the page shows them (the error summary lists them so).

@@ -129,7 +129,7 @@ async def moderate_statements(request: Request) -> Response:
     if not selected:
         return await refused({FIELD: NOTHING_SELECTED}, 422)
     try:
-        await statements.moderate(
+        done = await statements.moderate(
             request.app.state.db,
             found=round_found,
             organizer_id=organizer.id,
@@ -140,4 +140,6 @@ async def moderate_statements(request: Request) -> Response:
         return await refused({FORM: GONE if error.status == 404 else error.message}, error.status)
     request.app.state.public_cache.clear()
     path = round_path(round_found.round["id"], "statements")
-    return redirect(f"{path}?{urlencode({'status': came_from, 'done': ACTIONS[action]})}")
+    deleted = any(item.status == "deleted" for item in done)
+    notice = "statements-deleted" if deleted else ACTIONS[action]
+    return redirect(f"{path}?{urlencode({'status': came_from, 'done': notice})}")

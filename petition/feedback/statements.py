@@ -106,8 +106,11 @@ class StatementQueue(BaseModel):
 
 
 class StatementModerated(BaseModel):
+    """What became of a statement: approved, hidden, or deleted (hidden after the petition's purge,
+    when nothing not approved is kept)."""
+
     id: str
-    status: Literal["approved", "hidden"]
+    status: Literal["approved", "hidden", "deleted"]
 
 
 class StatementsModerated(BaseModel):
@@ -229,13 +232,16 @@ async def moderate(
     """Approve and hide statements of the round, all or nothing, in one write: each one's new status.
 
     Hiding an approved statement takes it out of voting and the public list (its votes stay stored,
-    unused). The audit trail records counts only. PetitionError(422) for a request moderation_problem
-    refuses; (404) when any id is not a statement of this round (naming none, and nothing changes).
+    unused); after the petition's purge it deletes the statement and its votes instead (a purge keeps
+    nothing that is not approved, as for reasons). The audit trail records counts only.
+    PetitionError(422) for a request moderation_problem refuses; (404) when any id is not a statement
+    of this round (naming none, and nothing changes).
     """
     approve, hide = list(dict.fromkeys(approve)), list(dict.fromkeys(hide))
     if problem := moderation_problem(approve, hide):
         raise PetitionError(422, problem)
     round_id = found.round["id"]
+    purged = found.petition["purged_at"] is not None
 
     async def unit(tx: Transaction) -> list[StatementModerated]:
         for statement_id in [*approve, *hide]:
@@ -245,10 +251,16 @@ async def moderate(
         for status, ids in (("approved", approve), ("hidden", hide)):
             for statement_id in ids:
                 values = {"id": statement_id, "round_id": round_id, "status": status}
+                if status == "hidden" and purged:
+                    await tx.execute(queries.DELETE_STATEMENT_VOTES, values)
+                    await tx.execute(queries.DELETE_STATEMENT, values)
+                    done.append(StatementModerated(id=statement_id, status="deleted"))
+                    continue
                 await tx.execute(queries.SET_STATEMENT_STATUS, values)
                 done.append(StatementModerated(id=statement_id, status=status))  # type: ignore[arg-type]
         await tx.execute(BUMP_CACHE_VERSION)
-        detail = f"{len(approve)} approved, {len(hide)} hidden in round {round_id}"
+        hidden = "deleted" if purged else "hidden"
+        detail = f"{len(approve)} approved, {len(hide)} {hidden} in round {round_id}"
         await audit(tx, organizer_id, "statements moderated", detail)
         return done
 

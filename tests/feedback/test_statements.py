@@ -278,3 +278,25 @@ async def test_moderating_many_is_all_or_nothing(app: Starlette, client: httpx.A
     }
     other = await other_organizer_token(app)
     assert (await client.post(url, json={"hide": [first]}, headers=organizer_bearer(other))).status_code == 404
+
+
+async def test_a_statement_hidden_after_the_petitions_purge_is_deleted_with_its_votes(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db: Database = app.state.db
+    round_id, [kept, hidden] = await make_round(app, client, token)
+    _, held = await add_participant(db, round_id)
+    for statement_id in (kept, hidden):
+        url = f"/api/v1/rounds/{round_id}/statements/{statement_id}/vote"
+        assert (await client.put(url, json={"vote": "agree"}, headers=bearer(held))).status_code == 200
+    slug = await db.fetch_val(
+        "SELECT p.slug FROM petitions p JOIN rounds r ON r.petition_id = p.id WHERE r.id = :id", {"id": round_id}
+    )
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=organizer_bearer(token))).status_code == 200
+    assert (await client.post(f"/api/v1/petitions/{slug}/purge", headers=organizer_bearer(token))).status_code == 200
+    answer = await client.post(f"/api/v1/rounds/{round_id}/statements/{hidden}/hide", headers=organizer_bearer(token))
+    assert answer.status_code == 200 and answer.json() == {"id": hidden, "status": "deleted"}
+    left = await db.fetch_all("SELECT id FROM round_statements WHERE round_id = :id", {"id": round_id})
+    assert [row["id"] for row in left] == [kept]
+    votes = await db.fetch_all("SELECT statement_id FROM round_votes WHERE round_id = :id", {"id": round_id})
+    assert [row["statement_id"] for row in votes] == [kept]
