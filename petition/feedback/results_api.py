@@ -160,7 +160,12 @@ async def api_results_csv(request: Request) -> Response:
     groups' summaries as CSV (two tables, a blank line between); 401 without a token, 404 for others."""
     organizer = await bearer_organizer(request)
     db: Database = request.app.state.db
-    found = await rounds.editable_by(db, request.path_params["id"], organizer.id)
+    return await csv_download(db, await rounds.editable_by(db, request.path_params["id"], organizer.id))
+
+
+async def csv_download(db: Database, found: Found) -> Response:
+    """The round's results as a CSV download (never cached): what api_results_csv and the organizers'
+    page answer."""
     results, _ = await stored(db, found)
     return Response(
         as_csv(results),

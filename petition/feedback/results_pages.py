@@ -15,7 +15,8 @@ from starlette.responses import Response
 from ..petitions import PetitionError
 from ..sessions import current_session
 from . import opinion_map, rounds
-from .results_api import RoundResults, readable, stored
+from .results_api import RoundResults, csv_download, readable, stored
+from .round_pages_organizer import organizer_and_round
 from .rounds import Found
 
 PUBLIC_PAGE_CACHE_CONTROL = "public, max-age=5"
@@ -85,3 +86,12 @@ def _sides(results: RoundResults) -> dict[str, dict[str, list[str]]]:
 def _not_found(request: Request) -> Response:
     context: dict[str, Any] = {"title": "Not found", "message": rounds.NOT_FOUND}
     return request.app.state.templates.TemplateResponse(request, "error.html", context, status_code=404)
+
+
+async def results_csv(request: Request) -> Response:
+    """GET /organize/rounds/{id}/results.csv: the results' CSV for a signed-in organizer of the round's
+    petition (as the API gives it to their token); the login redirect, or 404 for anyone else."""
+    found = await organizer_and_round(request)
+    if isinstance(found, Response):
+        return found
+    return await csv_download(request.app.state.db, found[1])

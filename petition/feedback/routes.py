@@ -281,6 +281,7 @@ def routes() -> list[BaseRoute]:
             name="round_results_csv",
         ),
         Route("/r/{id}/results", results_pages.results_page, name="round_results"),
+        Route("/organize/rounds/{id}/results.csv", results_pages.results_csv, name="round_results_csv_page"),
         # --- pages ------------------------------------------------------------------------------
         Route("/r/{id}/join", join_pages.join_page, name="round_join"),
         Route("/r/{id}/join", join_pages.join, methods=["POST"], name="round_join_action"),

@@ -286,3 +286,23 @@ async def test_the_results_page_shows_consensus_groups_divisive_statements_table
     assert '<td class="num">55%</td>' in text, "6 of 11 agreed with the first statement"
     assert 'role="img"' in text and "11 participants in 2 opinion groups: Group A, 6 people; Group B, 5 people" in text
     assert "style=" not in text and "<script" not in text
+
+
+async def test_the_organizers_page_downloads_the_results_csv_and_nobody_else_does(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    round_id, _, _ = await camps(app, client, token)
+    await computed(app)
+    path = f"/organize/rounds/{round_id}/results.csv"
+    assert (await client.get(path)).status_code == 303, "logged out: to the login page"
+    _, bob = await other_organizer(app)
+    assert (await bob.get(path)).status_code == 404
+    await bob.aclose()
+    assert (await log_in(client, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+    answer = await client.get(path)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert answer.headers["cache-control"] == "no-store"
+    api = await client.get(f"/api/v1/rounds/{round_id}/results.csv", headers=bearer(token))
+    assert answer.content == api.content
+    manage = await client.get(f"/organize/rounds/{round_id}")
+    assert f'href="{path}"' in manage.text
