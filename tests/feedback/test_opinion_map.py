@@ -10,7 +10,7 @@ from pathlib import Path
 from petition.feedback.opinion_map import describe, group_class, render
 
 SVG = "{http://www.w3.org/2000/svg}"
-STYLESHEET = Path(__file__).resolve().parents[2] / "static" / "style.css"
+STYLESHEET = Path(__file__).resolve().parents[2] / "static" / "results.css"
 DOTS = [[-1.5, 0.2, "A"], [-1.4, 0.1, "A"], [-1.2, 0.3, "A"], [2.0, -0.5, "B"], [2.1, -0.4, "B"], [0.1, 3.0, None]]
 GROUPS = [("A", 3), ("B", 2)]
 
@@ -98,4 +98,4 @@ def test_text_in_the_map_is_escaped() -> None:
 def test_the_stylesheet_styles_every_class_the_map_draws() -> None:
     css = STYLESHEET.read_text()
     for css_class in [*(group_class(letter) for letter in "ABCDE"), "ungrouped", "map-frame", "opinion-map"]:
-        assert re.search(rf"\.{css_class}[{{,]", css), css_class
+        assert re.search(rf"\.{css_class}\s*[{{,]", css), css_class

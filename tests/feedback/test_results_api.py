@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -306,3 +307,16 @@ async def test_the_organizers_page_downloads_the_results_csv_and_nobody_else_doe
     assert answer.content == api.content
     manage = await client.get(f"/organize/rounds/{round_id}")
     assert f'href="{path}"' in manage.text
+
+
+async def test_the_results_page_brings_the_maps_stylesheet_and_other_pages_do_not(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    round_id, _, _ = await camps(app, client, token)
+    await computed(app)
+    page = (await client.get(f"/r/{round_id}/results")).text
+    href = re.search(r'href="(/static/results.css\?v=[^"]+)"', page)
+    assert href, "the results page links its stylesheet, versioned"
+    sheet = await client.get(href.group(1))
+    assert sheet.status_code == 200 and ".group-a" in sheet.text and "immutable" in sheet.headers["cache-control"]
+    assert "results.css" not in (await client.get("/")).text
