@@ -65,23 +65,33 @@ async def codes_page(
     return task_page(request, "petition_codes.html", found, context, errors=errors, values=values, status=status)
 
 
+async def read_batch_form(request: Request) -> tuple[dict[str, str], CodeBatchCreate | None, dict[str, str]]:
+    """A code batch form (a petition's or a round's) -> (its fields as typed, the batch it asks for, or
+    None when refused, and the messages by field)."""
+    async with request.form() as form:
+        typed = {"count": str(form.get("count") or ""), "label": str(form.get("label") or "")}
+    most = request.app.state.settings.max_codes_per_batch
+    count_refused = f"Enter a number of codes from 1 to {most:,}"
+    words = {**CODE_WORDS, "count": FieldWords("The number of codes", count_refused)}
+    try:
+        data = CodeBatchCreate.model_validate({"count": form_number(typed["count"]), "label": typed["label"]})
+    except ValidationError as error:
+        return typed, None, field_messages(error, words)
+    if data.count > most:
+        return typed, None, {"count": count_refused + "."}
+    return typed, data, {}
+
+
 async def create_codes(request: Request) -> Response:
     """POST /organize/petitions/{id}/codes: a batch of codes, kept encrypted until its one download."""
     found = await codes_found(request)
     if isinstance(found, Response):
         return found
     organizer, row = found
-    async with request.form() as form:
-        typed = {"count": str(form.get("count") or ""), "label": str(form.get("label") or "")}
+    typed, data, errors = await read_batch_form(request)
+    if data is None:
+        return await codes_page(request, errors=errors, values=typed, status=422)
     settings = request.app.state.settings
-    count_refused = f"Enter a number of codes from 1 to {settings.max_codes_per_batch:,}"
-    words = {**CODE_WORDS, "count": FieldWords("The number of codes", count_refused)}
-    try:
-        data = CodeBatchCreate.model_validate({"count": form_number(typed["count"]), "label": typed["label"]})
-    except ValidationError as error:
-        return await codes_page(request, errors=field_messages(error, words), values=typed, status=422)
-    if data.count > settings.max_codes_per_batch:
-        return await codes_page(request, errors={"count": count_refused + "."}, values=typed, status=422)
     try:
         await codes.make_batch(
             request.app.state.db,

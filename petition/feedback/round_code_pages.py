@@ -13,24 +13,21 @@ import asyncio
 from typing import Any
 
 from markupsafe import Markup
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import downloads
-from ..codes import CodeBatchCreate
-from ..field_messages import FORM, FieldWords, field_messages
+from ..code_pages import read_batch_form
+from ..field_messages import FORM
 from ..flyers import qr
 from ..login import page
 from ..organizers import Organizer
-from ..parameters import form_number
 from ..petition_tasks import not_found, takes_codes
 from ..petitions import PetitionError
 from . import round_codes
 from .round_pages_organizer import done, organizer_and_round, round_path, round_task_page
 from .rounds import Found
 
-CODE_WORDS = {"label": FieldWords("The label")}  # count: its message names the setting's limit
 # A page of QR codes to print, drawn in one answer: a larger batch is downloaded as CSV and merged.
 MAX_SHEET_CODES = 500
 NO_CODES = "This round's petition takes no printed codes: its settings choose how colleagues verify."
@@ -76,17 +73,10 @@ async def create_codes(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     organizer, round_found = found
-    async with request.form() as form:
-        typed = {"count": str(form.get("count") or ""), "label": str(form.get("label") or "")}
+    typed, data, errors = await read_batch_form(request)
+    if data is None:
+        return await codes_page(request, errors=errors, values=typed, status=422)
     settings = request.app.state.settings
-    count_refused = f"Enter a number of codes from 1 to {settings.max_codes_per_batch:,}"
-    words = {**CODE_WORDS, "count": FieldWords("The number of codes", count_refused)}
-    try:
-        data = CodeBatchCreate.model_validate({"count": form_number(typed["count"]), "label": typed["label"]})
-    except ValidationError as error:
-        return await codes_page(request, errors=field_messages(error, words), values=typed, status=422)
-    if data.count > settings.max_codes_per_batch:
-        return await codes_page(request, errors={"count": count_refused + "."}, values=typed, status=422)
     try:
         await round_codes.make_batch(
             request.app.state.db,
