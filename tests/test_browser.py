@@ -41,7 +41,7 @@ WIDEST = """[...document.querySelectorAll('body *')]
   .filter(e => !e.closest('.table-scroll, .visually-hidden'))
   .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
     && ![...e.children].some(c => c.getBoundingClientRect().right > document.documentElement.clientWidth + 1))
-  .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')
+  .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.getAttribute('class') ? '.' + e.getAttribute('class') : '')
     + ' ' + Math.round(e.getBoundingClientRect().right) + ' px')"""
 CODE = re.compile(r"\b([0-9A-Z]{4}-[0-9A-Z]{4})\b")
 # What a reader may unfold (the chart's numbers as a table) must fit too, and pass axe-core.
