@@ -16,8 +16,8 @@ from typing import Any
 WIDTH = 480
 MAP_HEIGHT = 320
 MARGIN = 12
-LEGEND_ROW = 24  # the legend's rows under the map, each this high
-LEGEND_COLUMNS = 3
+LEGEND_ROW = 32  # the legend's rows under the map, each this high (its text is large: the map shrinks on a phone)
+LEGEND_COLUMNS = 2
 DOT = 4.0  # a dot's half width: a circle's radius, a square's half side
 # Each group's shape, so that groups differ without colour too (a printout, colour blindness).
 SHAPES = {"a": "circle", "b": "square", "c": "triangle", "d": "diamond", "e": "cross"}
@@ -69,7 +69,7 @@ def render(dots: Sequence[Sequence[Any]], groups: Sequence[tuple[str, int]], par
         y = MAP_HEIGHT + (index // LEGEND_COLUMNS) * LEGEND_ROW + LEGEND_ROW / 2 + MARGIN / 2
         use = f'<use href="#{_shape_of(css_class)}" x="{_number(x + DOT)}" y="{_number(y)}"/>'
         parts.append(f'<g class="{escape(css_class)}">{use}</g>')
-        parts.append(f'<text x="{_number(x + 3 * DOT)}" y="{_number(y + 4)}">{escape(label)}</text>')
+        parts.append(f'<text x="{_number(x + 3 * DOT)}" y="{_number(y + 7)}">{escape(label)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
