@@ -330,3 +330,16 @@ async def test_the_first_organizer_sets_up_and_publishes_a_petition_on_a_desktop
         await visitor.goto(f"{server.url}{path}")  # type: ignore[attr-defined]
         await watch.check(visitor, path.strip("/"))
     watch.assert_clean()
+
+
+# The summary takes the focus from a deferred script: under load it runs a moment after the page shows.
+SUMMARY_FOCUSED = "document.activeElement && String(document.activeElement.className).includes('error-summary')"
+
+
+async def summary_takes_focus(page: object) -> bool:
+    """Whether the error summary takes the focus within a few seconds."""
+    try:
+        await page.wait_for_function(SUMMARY_FOCUSED, timeout=5000)  # type: ignore[attr-defined]
+    except Exception:  # playwright's TimeoutError: the focus went elsewhere
+        return False
+    return True

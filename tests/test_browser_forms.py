@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import httpx
 
-from .test_browser import DESKTOP, NARROWEST, PHONE, Watch, browser, code_for, dialect, new_page, server  # noqa: F401
+from .test_browser import (  # noqa: F401
+    DESKTOP,
+    NARROWEST,
+    PHONE,
+    Watch,
+    browser,
+    code_for,
+    dialect,
+    new_page,
+    server,
+    summary_takes_focus,
+)
 from .test_crash import Server
 
 ORGANIZER = "forms@example.org"
 PASSPHRASE = "a passphrase for the forms test"
-FOCUSED_CLASS = "document.activeElement.className"
+
+
 FOCUSED_ID = "document.activeElement.id"
 
 
@@ -32,7 +44,7 @@ async def test_a_refused_form_focuses_its_error_summary_whose_links_lead_to_the_
     await page.fill("#password", "not the passphrase")  # type: ignore[attr-defined]
     await page.click("button:has-text('Log in')")  # type: ignore[attr-defined]
     await page.wait_for_selector(".error-summary")  # type: ignore[attr-defined]
-    assert "error-summary" in await page.evaluate(FOCUSED_CLASS), "focus is on the summary"  # type: ignore[attr-defined]
+    assert await summary_takes_focus(page), "focus is on the summary"
     assert await page.input_value("#email") == ORGANIZER and await page.input_value("#password") == ""  # type: ignore[attr-defined]
     await watch.check(page, "login-refused")
     await page.click(".error-summary a")  # type: ignore[attr-defined]
@@ -50,7 +62,7 @@ async def test_a_refused_form_focuses_its_error_summary_whose_links_lead_to_the_
     await page.check("#v-code")  # type: ignore[attr-defined]
     await page.click("button[type=submit]:has-text('Save draft')")  # type: ignore[attr-defined]
     await page.wait_for_selector(".error-summary")  # type: ignore[attr-defined]
-    assert "error-summary" in await page.evaluate(FOCUSED_CLASS), "focus is on the summary"  # type: ignore[attr-defined]
+    assert await summary_takes_focus(page), "focus is on the summary"
     assert await page.input_value("#title") == "Fair rotas for the night shift", "what was typed survives"  # type: ignore[attr-defined]
     assert await page.is_checked("#v-code"), "a ticked box survives"  # type: ignore[attr-defined]
     await watch.check(page, "new-petition-refused")
@@ -89,7 +101,7 @@ async def test_withdrawing_a_signature_asks_once_more_on_a_phone(
     await page.goto(f"{server.url}/p/{slug}/receipt")  # type: ignore[attr-defined]
     await page.click("button[value=status]")  # type: ignore[attr-defined]
     await page.wait_for_selector(".error-summary")  # type: ignore[attr-defined]
-    assert "error-summary" in await page.evaluate(FOCUSED_CLASS)  # type: ignore[attr-defined]
+    assert await summary_takes_focus(page), "focus is on the summary"
     await watch.check(page, "receipt-refused")
     await page.fill("#receipt", receipt)  # type: ignore[attr-defined]
     await page.click("button[value=withdraw]")  # type: ignore[attr-defined]
