@@ -144,8 +144,7 @@ async def read_json(request: Request, model: type[BaseModel]) -> Any:
     # field's text, for the text rule to refuse naming the field.
     data = strict_json(raw)
     if fields := [FieldError(field=path, message=problem) for path, problem in text_problems(data)]:
-        summary = "; ".join(f"{item.field}: {item.message}" for item in fields[:3])
-        raise ApiError(422, f"Some fields are not valid ({summary}).", fields=fields)
+        raise ApiError(422, invalid_fields(fields), fields=fields)
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -184,7 +183,7 @@ def read_query(request: Request, model: type[BaseModel]) -> Any:
     for name, value in parameters.items():
         if name in model.model_fields and (problem := text_problem(value)):
             fields = [FieldError(field=name, message=problem)]
-            raise ApiError(422, f"Some fields are not valid ({name}: {problem}).", fields=fields)
+            raise ApiError(422, invalid_fields(fields), fields=fields)
     try:
         return model.model_validate(parameters)
     except ValidationError as error:
@@ -212,5 +211,11 @@ def validation_error(error: ValidationError) -> ApiError:
         message = "is not a field of this request" if item["type"] == "extra_forbidden" else item["msg"]
         message = message.removeprefix("Value error, ")
         fields.append(FieldError(field=location, message=message))
-    summary = "; ".join(f"{item.field}: {item.message}" for item in fields[:3])
-    return ApiError(422, f"Some fields are not valid ({summary}).", fields=fields)
+    return ApiError(422, invalid_fields(fields), fields=fields)
+
+
+def invalid_fields(fields: list[FieldError]) -> str:
+    """The 422 message naming the first three fields' problems: "Some fields are not valid (title: ...;
+    body: ...)." A problem that is a sentence of its own loses its full stop inside the parentheses."""
+    summary = "; ".join(f"{item.field}: {item.message.rstrip('.')}" for item in fields[:3])
+    return f"Some fields are not valid ({summary})."

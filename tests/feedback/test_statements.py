@@ -280,6 +280,19 @@ async def test_moderating_many_is_all_or_nothing(app: Starlette, client: httpx.A
     assert (await client.post(url, json={"hide": [first]}, headers=organizer_bearer(other))).status_code == 404
 
 
+async def test_a_statement_both_to_approve_and_to_hide_is_refused_in_one_well_punctuated_sentence(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    round_id, _ = await make_round(app, client, token)
+    waiting = await add_statement(app.state.db, round_id, "W.", status="waiting", seed=0)
+    url = f"/api/v1/rounds/{round_id}/statements/moderate"
+    answer = await client.post(url, json={"approve": [waiting], "hide": [waiting]}, headers=organizer_bearer(token))
+    assert answer.status_code == 422
+    assert answer.json()["error"]["message"] == (
+        "Some fields are not valid (body: 1 statement id(s) are both to approve and to hide: choose one for each)."
+    )
+
+
 async def test_a_statement_hidden_after_the_petitions_purge_is_deleted_with_its_votes(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
