@@ -26,6 +26,8 @@ CODE_WORDS = {"label": FieldWords("The label")}  # count: its message names the 
 CODE_INPUTS = {"count": "count", "label": "label"}
 NO_SUCH_BATCH = "There is no such batch of codes for this petition."
 REVOKED_ALREADY = "There is no such batch, or it was revoked already."
+DOWNLOAD_FORMATS = ("csv", "txt")
+UNKNOWN_FORMAT = "Choose a download: CSV or text."
 
 
 async def batches_of(request: Request, row: Row) -> list[CodeBatchPublic]:
@@ -114,7 +116,10 @@ async def download_codes(request: Request) -> Response:
         return found
     _, row = found
     async with request.form() as form:
-        text_format = "txt" if form.get("format") == "txt" else "csv"
+        text_format = str(form.get("format") or "")
+    if text_format not in DOWNLOAD_FORMATS:
+        # Refused before the one download is spent.
+        return await codes_page(request, errors={"form": UNKNOWN_FORMAT}, status=422)
     try:
         label, made = await codes.take_download(
             request.app.state.db,

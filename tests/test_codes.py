@@ -127,6 +127,24 @@ async def test_codes_made_on_the_page_download_once_then_are_gone(
     assert await app.state.db.fetch_val("SELECT plaintext FROM code_batches") is None
 
 
+async def test_an_unknown_download_format_is_refused_before_the_one_download_is_spent(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await code_petition(client, token)
+    await log_in(client, "alice@example.org")
+    page = f"/organize/petitions/{slug}"
+    csrf = await csrf_of(client, page)
+    made = await client.post(f"{page}/codes", data={FORM_FIELD: csrf, "count": "2"}, follow_redirects=True)
+    batch_id = re.search(r"/codes/([0-9a-f]+)/download", made.text).group(1)  # type: ignore[union-attr]
+    for bogus in ("bogus", "", "CSV"):
+        refused = await client.post(f"{page}/codes/{batch_id}/download", data={FORM_FIELD: csrf, "format": bogus})
+        assert refused.status_code == 422 and "Choose a download: CSV or text." in refused.text, bogus
+        assert 'class="error-summary"' in refused.text
+    assert await app.state.db.fetch_val("SELECT plaintext FROM code_batches") is not None, "nothing spent"
+    taken = await client.post(f"{page}/codes/{batch_id}/download", data={FORM_FIELD: csrf, "format": "txt"})
+    assert taken.status_code == 200 and len(taken.text.split()) == 2
+
+
 async def test_a_batch_tells_how_many_of_its_codes_were_used_only_from_min_cell_size_up_and_only_when_counted(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:

@@ -32,6 +32,7 @@ from .rounds import Found
 MAX_SHEET_CODES = 500
 NO_CODES = "This round's petition takes no printed codes: its settings choose how colleagues verify."
 FORMATS = ("csv", "txt", "sheet")
+UNKNOWN_FORMAT = "Choose a download: CSV, text or a page to print."
 
 
 async def codes_found(request: Request) -> tuple[Organizer, Found] | Response:
@@ -114,8 +115,10 @@ async def download_codes(request: Request) -> Response:
         return found
     _, round_found = found
     async with request.form() as form:
-        chosen = str(form.get("format") or "")
-    kind = chosen if chosen in FORMATS else "csv"
+        kind = str(form.get("format") or "")
+    if kind not in FORMATS:
+        # Refused before the one download is spent, as every refusal here is.
+        return await codes_page(request, errors={FORM: UNKNOWN_FORMAT}, status=422)
     settings, round_id = request.app.state.settings, round_found.round["id"]
     batch_id = request.path_params["batch"]
     if kind == "sheet":

@@ -8,13 +8,15 @@ import pytest
 from starlette.applications import Starlette
 
 from petition.codes import code_hash
+from petition.csrf import FORM_FIELD
 from petition.database import Database
-from petition.feedback import round_codes, rounds
+from petition.feedback import round_code_pages, round_codes, rounds
 from petition.feedback.round_codes import round_code_hash
 
 from ..test_petitions import bearer
 from ..test_signing import make_codes, open_petition, sign
 from .factories import execute
+from .test_round_organizer_pages import signed_in, summary_of
 from .test_rounds import bob_token, new_round, open_round_on_new_petition
 
 pytestmark = pytest.mark.usefixtures("organizer")
@@ -141,3 +143,21 @@ async def test_codes_kept_for_download_are_handed_out_once(
     with pytest.raises(round_codes.PetitionError) as gone:
         await round_codes.take_download(db, settings, round_id=round_id, batch_id=batch_id)
     assert gone.value.status == 409
+
+
+async def test_an_unknown_download_format_on_the_codes_page_is_refused_before_the_one_download_is_spent(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    _, round_id = await open_round_on_new_petition(client, token)
+    csrf = await signed_in(client)
+    await client.post(f"/organize/rounds/{round_id}/codes", data={FORM_FIELD: csrf, "count": "2"})
+    db: Database = app.state.db
+    batch = str(await db.fetch_val("SELECT id FROM round_code_batches WHERE round_id = :id", {"id": round_id}))
+    download = f"/organize/rounds/{round_id}/codes/{batch}/download"
+    for bogus in ("bogus", "", "pdf"):
+        refused = await client.post(download, data={FORM_FIELD: csrf, "format": bogus})
+        assert refused.status_code == 422 and round_code_pages.UNKNOWN_FORMAT in summary_of(refused.text), bogus
+    kept = await db.fetch_val("SELECT plaintext FROM round_code_batches WHERE id = :id", {"id": batch})
+    assert kept is not None, "nothing spent"
+    taken = await client.post(download, data={FORM_FIELD: csrf, "format": "txt"})
+    assert taken.status_code == 200 and taken.headers["content-type"].startswith("text/plain")
