@@ -133,7 +133,7 @@ async def overview(request: Request, *, errors: dict[str, str] | None = None, st
         "purged_on": purge.purged_on(row) if row["purged_at"] is not None else None,
         "reason_counts": await reasons.counts(request.app.state.db, row["id"]),
         "rounds": [
-            feedback_rounds.organizer_view(each, row, settings.base_url)
+            feedback_rounds.organizer_view(each, row, settings)
             for each in await feedback_rounds.rounds_of(request.app.state.db, row["id"], drafts=True)
         ],
     }

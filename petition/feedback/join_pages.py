@@ -18,7 +18,7 @@ from ..field_messages import FORM
 from ..petitions import PetitionError
 from ..signatures import methods_of
 from ..signing import NO_STORE, limit, signer_page
-from . import joins, participants, rounds
+from . import joins, participants, round_pages, rounds
 from .rounds import Found
 
 ATTEMPT_COOKIE = "join_attempt"
@@ -82,9 +82,20 @@ def forget_cookie(response: Response, request: Request, found: Found, name: str)
     response.delete_cookie(name, path=round_path(found), httponly=True, samesite="lax", secure=secure)
 
 
-def closed_page(request: Request, found: Found) -> Response:
-    """A round that takes no joins (closed, past its close time, or its petition closed): 409."""
-    return signer_page(request, "round_closed.html", context_of(request, found), 409)
+def closed_page(request: Request, found: Found, *, sent: bool = True) -> Response:
+    """A round that takes no joins (closed, past its close time, or its petition closed): it says so,
+    that nothing was taken when a form was `sent`, and links to public results (409, as a petition's)."""
+    return signer_page(request, "round_closed.html", context_of(request, found, sent=sent), 409)
+
+
+async def joined_already(request: Request, found: Found) -> Response | None:
+    """A join refused as a repeat (already joined, code used, its emailed attempt gone) from a device
+    whose cookie holds a token of this round, as a double tap leaves it once the first answer set
+    the cookie: the round page saying so (303); None for any other device."""
+    if await participants.cookie_participant(request, found) is None:
+        return None
+    url = f"{round_path(found)}?joined={round_pages.JOINED_ALREADY}"
+    return RedirectResponse(url, status_code=303, headers=NO_STORE)
 
 
 def joined_page(request: Request, found: Found, token: str) -> Response:
@@ -106,7 +117,7 @@ async def join_page(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     if not rounds.is_accepting(found):
-        return closed_page(request, found)
+        return closed_page(request, found, sent=False)
     typed = codes.printed_code(request.query_params.get("code", ""))
     return join_form(request, found, values={"code": typed, "email": ""})
 
@@ -139,6 +150,8 @@ async def join(request: Request) -> Response:
     except PetitionError as error:
         if not rounds.is_accepting(found) or error.message == joins.CLOSED:
             return closed_page(request, found)
+        if error.message == joins.NOT_A_CODE and (joined := await joined_already(request, found)):
+            return joined
         where = field if error.field or error.status == 422 else FORM
         return join_form(request, found, status=error.status, values=values, errors={where: error.message})
     request.app.state.sender.wake()
@@ -179,7 +192,7 @@ async def check_email(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     if not rounds.is_accepting(found):
-        return closed_page(request, found)
+        return closed_page(request, found, sent=False)
     attempt = attempt_cookie(request)
     if not attempt or not await joins.attempt_is_live(request.app.state.db, found=found, attempt=attempt):
         return expired_page(request, found)
@@ -196,7 +209,8 @@ async def verify(request: Request) -> Response:
         code = str(form.get("code") or "").strip()[:40]
     attempt = attempt_cookie(request)
     if not attempt:
-        return expired_page(request, found)
+        # The joined page forgets the attempt: a second tap after it set the token finds none.
+        return await joined_already(request, found) or expired_page(request, found)
     if not rounds.is_accepting(found):
         return closed_page(request, found)
     if message := limit(request):
@@ -210,8 +224,10 @@ async def verify(request: Request) -> Response:
         if error.message == joins.CLOSED:
             return closed_page(request, found)
         if error.status == 404:
-            return expired_page(request, found)
+            return await joined_already(request, found) or expired_page(request, found)
         if error.message == joins.ALREADY_JOINED:
+            if joined := await joined_already(request, found):
+                return joined
             return signer_page(request, "round_already_joined.html", context_of(request, found), 409)
         return check_email_page(request, found, error=error.message, status=error.status)
     return joined_page(request, found, token)
@@ -238,13 +254,21 @@ async def resend(request: Request) -> Response:
     return RedirectResponse(url, status_code=303, headers=NO_STORE)
 
 
+async def held_token(request: Request, found: Found) -> dict[str, bool]:
+    """What the token page says of this device: whether its participant cookie is there (`held`: it
+    is offered to forget it) and whether its token is valid in the round (`valid`)."""
+    if participants.COOKIE not in request.cookies:
+        return {"held": False, "valid": False}
+    return {"held": True, "valid": await participants.cookie_participant(request, found) is not None}
+
+
 async def token_page(request: Request) -> Response:
-    """GET /r/{id}/token: paste a token kept from another device, or make this device forget its own."""
+    """GET /r/{id}/token: paste a token kept from another device, or make this device forget its own
+    (offered only when its cookie is there)."""
     found = await page_round(request)
     if isinstance(found, Response):
         return found
-    held = await participants.cookie_participant(request, found) is not None
-    return signer_page(request, "round_token.html", context_of(request, found, held=held))
+    return signer_page(request, "round_token.html", context_of(request, found, **await held_token(request, found)))
 
 
 async def token_action(request: Request) -> Response:
@@ -257,12 +281,13 @@ async def token_action(request: Request) -> Response:
         action = str(form.get("action") or "")
         typed = str(form.get("token") or "")[:MAX_TYPED]
     if action == "forget":
-        response = signer_page(request, "round_token.html", context_of(request, found, held=False, notice=FORGOTTEN))
+        page = context_of(request, found, held=False, valid=False, notice=FORGOTTEN)
+        response = signer_page(request, "round_token.html", page)
         forget_cookie(response, request, found, participants.COOKIE)
         return response
-    held = await participants.cookie_participant(request, found) is not None
+    held = await held_token(request, found)
     if message := limit(request):
-        page = context_of(request, found, held=held, errors={"round-token": message})
+        page = context_of(request, found, **held, errors={"round-token": message})
         return signer_page(request, "round_token.html", page, 429)
     token = participants.token_shape(typed)
     key = None
@@ -270,7 +295,7 @@ async def token_action(request: Request) -> Response:
         key = await participants.participant_of(request.app.state.db, found, token, settings=request.app.state.settings)
     if key is None or token is None:
         error = ENTER_TOKEN if not typed.strip() else NOT_A_TOKEN
-        page = context_of(request, found, held=held, errors={"round-token": error})
+        page = context_of(request, found, **held, errors={"round-token": error})
         return signer_page(request, "round_token.html", page, 422)
     response = RedirectResponse(round_path(found), status_code=303, headers=NO_STORE)
     set_participant(response, request, found, token)

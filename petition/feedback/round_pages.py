@@ -11,9 +11,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from .. import petitions
 from ..database import Database
 from ..errors import ApiError
 from ..petitions import PetitionError
+from ..sessions import current_session
 from ..text import one_line_end, text_problem
 from . import participants, rounds, statements, votes
 from .rounds import Found
@@ -25,6 +27,9 @@ ADDED = {
     "waiting": "Thank you: your statement was added. It will appear once an organizer approves it.",
     "approved": "Thank you: your statement was added, and others can now vote on it.",
 }
+# Where a join refused as a repeat (a double tap) sends a device that holds a token of the round.
+JOINED_ALREADY = "already"
+JOINED_NOTICE = "This device has joined this round already."
 
 
 async def find_visible(request: Request) -> Found:
@@ -33,6 +38,17 @@ async def find_visible(request: Request) -> Found:
         return await rounds.visible_to(request.app.state.db, request.path_params["id"], None)
     except PetitionError as error:
         raise ApiError(error.status, error.message) from None
+
+
+async def results_shown(request: Request, found: Found) -> bool:
+    """Whether the round's results page answers this visitor, so the round's pages link to it: public
+    results to everyone; organizers-only results to the petition's signed-in organizers only."""
+    if found.round["results"] == "public":
+        return True
+    session = await current_session(request)
+    if session is None or session.needs_second_factor:
+        return False
+    return await petitions.is_organizer_of(request.app.state.db, found.petition["id"], session.organizer.id)
 
 
 async def round_page(
@@ -62,6 +78,8 @@ async def render(
     if key is not None and accepting:
         statement, remaining = await votes.next_statement(db, found, key)
     added = request.query_params.get("added", "")
+    joined = request.query_params.get("joined") == JOINED_ALREADY and key is not None
+    settings = request.app.state.settings
     context: dict[str, Any] = {
         "round": found.round,
         "petition": found.petition,
@@ -70,11 +88,13 @@ async def render(
         "statement": statement,
         "remaining": remaining,
         "can_add": key is not None and accepting and bool(found.round["allow_statements"]),
-        "notice": None if errors else ADDED.get(added),
+        "notice": None if errors else ADDED.get(added, JOINED_NOTICE if joined else None),
         "errors": errors or {},
         "values": values or {},
         "max_length": statements.MAX_LENGTH,
-        "min_cell_size": request.app.state.settings.min_cell_size,
+        "min_cell_size": settings.min_cell_size,
+        "participants": rounds.shown_participants(found.round, settings.min_cell_size),
+        "results_shown": await results_shown(request, found),
     }
     return request.app.state.templates.TemplateResponse(
         request, "round.html", context, status_code=status, headers=NO_STORE

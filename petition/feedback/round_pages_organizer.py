@@ -24,7 +24,7 @@ from ..organizers import Organizer
 from ..petition_forms import LINE_END
 from ..petition_tasks import not_found, organizer_and_petition, task_page
 from ..petitions import PetitionError
-from . import queries, rounds
+from . import queries, round_fields, rounds
 from .rounds import Found, RoundCreate, RoundUpdate
 
 # What a round's page says after a redirect, by the key in its `?done=`; an unknown key says nothing.
@@ -104,7 +104,7 @@ async def organizer_and_round(request: Request) -> tuple[Organizer, Found] | Res
 
 def seed_statements(typed: str) -> tuple[list[str], str | None]:
     """The seed statements box, one per line -> (its statements, blank lines left out; None, or the
-    first problem as a sentence naming its line)."""
+    first problem as a sentence naming its line: a repeat as people read it, as the API refuses it)."""
     lines = [(number, line) for number, line in enumerate(LINE_END.split(typed), start=1) if line.strip()]
     if len(lines) > rounds.MAX_SEED_STATEMENTS:
         return [], f"Enter at most {rounds.MAX_SEED_STATEMENTS} statements, one per line: there are {len(lines)}."
@@ -115,9 +115,12 @@ def seed_statements(typed: str) -> tuple[list[str], str | None]:
             text = _Statement(text=line).text
         except ValidationError as error:
             return [], field_messages(error, {"text": FieldWords(f"The statement on line {number}")})["text"]
-        if text in seen:
-            return [], f"The statement on line {number} repeats the one on line {seen[text]}: leave one out."
-        seen[text] = number
+        if round_fields.LINE_BREAK.search(text):
+            return [], f"The statement on line {number} holds a line break: write each statement on one line."
+        key = round_fields.statement_key(text)
+        if key in seen:
+            return [], f"The statement on line {number} repeats the one on line {seen[key]}: leave one out."
+        seen[key] = number
         texts.append(text)
     return texts, None
 
@@ -183,7 +186,7 @@ async def round_task_page(
     """One of a round's pages: `context` with what each shows (its petition's sub-navigation, the
     round as its organizers see it, the round's own links, the notice, errors and typed values)."""
     row = await rounds.view_row(request.app.state.db, found.round["id"])
-    view = rounds.organizer_view(row, found.petition, request.app.state.settings.base_url)
+    view = rounds.organizer_view(row, found.petition, request.app.state.settings)
     shared = {
         "round": view,
         "notice": None if errors else notice_of(request),
@@ -212,10 +215,10 @@ async def rounds_page(
     if isinstance(found, Response):
         return found
     _, row = found
-    base_url = request.app.state.settings.base_url
+    settings = request.app.state.settings
     rows = await rounds.rounds_of(request.app.state.db, row["id"], drafts=True)
     context = {
-        "rounds": [rounds.organizer_view(each, row, base_url) for each in rows],
+        "rounds": [rounds.organizer_view(each, row, settings) for each in rows],
         "takes_rounds": takes_rounds(row),
         "notice": None,
         "input_ids": INPUT_IDS,
@@ -292,7 +295,8 @@ async def edit_round(request: Request) -> Response:
         return await show_round(request, organizer, round_found, errors=errors, values=typed, status=422)
     try:
         round_id = round_found.round["id"]
-        await rounds.update(request.app.state.db, organizer_id=organizer.id, round_id=round_id, data=data)
+        db, settings = request.app.state.db, request.app.state.settings
+        await rounds.update(db, settings, organizer_id=organizer.id, round_id=round_id, data=data)
     except PetitionError as error:
         errors = {error.field or FORM: error.message}
         return await show_round(request, organizer, round_found, errors=errors, values=typed, status=error.status)

@@ -3,114 +3,46 @@ changes (create, change a draft, open, close), each recorded in the audit trail.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel
 
 from .. import petitions
 from ..database import Database, Row, Transaction, now
 from ..organizers import audit
-from ..parameters import Moment
 from ..petitions import PetitionError
 from ..queries import BUMP_CACHE_VERSION
 from ..settings import Settings
-from ..text import LINE, PROSE
 from ..tokens import new_id
 from . import queries
+
+# The fields an organizer sends, and their limits, as the rest of the feature has always named them.
+from .round_fields import (  # noqa: F401
+    MAX_SEED_STATEMENTS,
+    MAX_STATEMENT_LENGTH,
+    ResultsAudience,
+    RoundCreate,
+    RoundUpdate,
+    StatementText,
+    close_time_problem,
+)
 
 STATES = ("draft", "open", "closed")
 VISIBLE_STATES = ("open", "closed")
 NOT_FOUND = "There is no feedback round at this address."
 NOT_ORGANIZED = "There is no feedback round at this address that you organize."
-MAX_SEED_STATEMENTS = 50
-MAX_QUESTION_LENGTH = 200
-MAX_DESCRIPTION_LENGTH = 2_000
-MAX_STATEMENT_LENGTH = 280
 PETITION_CLOSED = "This petition is closed; its feedback rounds can no longer be made or changed."
 ONLY_DRAFTS_CHANGE = "This round is {state}; only a draft round can be changed."
-
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_LENGTH), LINE]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_DESCRIPTION_LENGTH), PROSE]
-# A statement's text follows a reason's rules (signatures.Reason), shorter; blank ones are refused
-# by the list's check below, which names the entry.
-StatementText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_STATEMENT_LENGTH), PROSE]
-ResultsAudience = Literal["public", "organizers"]
-
-
-def _at_most_fifty(value: Any) -> Any:
-    # Before each entry is read, so a list of thousands is refused with the limit at once.
-    if isinstance(value, list) and len(value) > MAX_SEED_STATEMENTS:
-        raise ValueError(f"at most {MAX_SEED_STATEMENTS} statements; {len(value)} were given")
-    return value
-
-
-def _no_blank_or_repeated(value: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    for number, text in enumerate(value, start=1):
-        if not text:
-            raise ValueError(f"statement {number} is blank: write it, or leave it out")
-        if text in seen:
-            raise ValueError(f"statement {number} repeats statement {seen[text]}: leave one out")
-        seen[text] = number
-    return value
-
-
-SeedStatements = Annotated[list[StatementText], BeforeValidator(_at_most_fifty), AfterValidator(_no_blank_or_repeated)]
-
-
-def _future(value: datetime | None) -> datetime | None:
-    if value is not None and value.timestamp() <= time.time():
-        raise ValueError("must be in the future")
-    return value
-
-
-CloseTime = Annotated[Moment, AfterValidator(_future)]
-
-
-class RoundCreate(BaseModel):
-    """A new round: its question, description, seed statements (at most 50), whether participants
-    may add statements (and whether those are moderated), who sees results, and an optional close time."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    question: Question
-    description: Description = ""
-    statements: SeedStatements = []
-    allow_statements: bool = True
-    moderate_statements: bool = True
-    results: ResultsAudience = "public"
-    closes_at: CloseTime | None = None
-
-
-class RoundUpdate(BaseModel):
-    """A draft round's fields to change (those left out stay); `statements` replaces the seed list."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    question: Question | None = None
-    description: Description | None = None
-    statements: SeedStatements | None = None
-    allow_statements: bool | None = None
-    moderate_statements: bool | None = None
-    results: ResultsAudience | None = None
-    closes_at: CloseTime | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> RoundUpdate:
-        # Only the close time can be taken away (closes_at: null); every other field needs a value.
-        nulls = [name for name in sorted(self.model_fields_set) if name != "closes_at" and getattr(self, name) is None]
-        if nulls:
-            raise ValueError(f"{', '.join(nulls)} cannot be null; leave a field out to keep it")
-        return self
 
 
 class RoundPublic(BaseModel):
     """A round as anyone who may see it sees it. Times in the petition's zone: `closes_at` exact (a
     deadline), `opened_at` and `closed_at` rounded down to its timeline floor (a close at the close
-    time shows that time). `participants`: counted by join batches; `statements`: approved ones."""
+    time shows that time). `participants`: counted by join batches, null below MIN_CELL_SIZE ("fewer
+    than", to everyone: a closed round's last small batch would say how few joined); `statements`:
+    approved ones."""
 
     id: str
     petition: str
@@ -123,7 +55,7 @@ class RoundPublic(BaseModel):
     closes_at: str | None
     opened_at: str | None
     closed_at: str | None
-    participants: int
+    participants: int | None
     statements: int
     url: str
 
@@ -210,7 +142,13 @@ async def editable_by(db: Database, round_id: str, organizer_id: str) -> Found:
     return found
 
 
-def public_view(row: Row, petition: Row, base_url: str) -> RoundPublic:
+def shown_participants(row: Row, min_cell_size: int) -> int | None:
+    """A round's participant count as anyone sees it: None below `min_cell_size` (DESIGN rule 8)."""
+    count = int(row["participant_count"])
+    return count if count >= min_cell_size else None
+
+
+def public_view(row: Row, petition: Row, settings: Settings) -> RoundPublic:
     """A round's row (with its `approved` count) and its petition's row -> the round's public JSON, as of now."""
     row = as_of(Found(row, petition))
     floor, zone = petition["timeline_floor"], petition["time_zone"]
@@ -230,15 +168,15 @@ def public_view(row: Row, petition: Row, base_url: str) -> RoundPublic:
         closed_at=petitions.iso(row["closed_at"], zone)
         if by_close_time
         else petitions.floor_time(row["closed_at"], floor, zone),
-        participants=int(row["participant_count"]),
+        participants=shown_participants(row, settings.min_cell_size),
         statements=int(row["approved"]),
-        url=f"{base_url}/r/{row['id']}",
+        url=f"{settings.base_url}/r/{row['id']}",
     )
 
 
-def organizer_view(row: Row, petition: Row, base_url: str) -> RoundOrganizerView:
+def organizer_view(row: Row, petition: Row, settings: Settings) -> RoundOrganizerView:
     """The organizers' JSON of a round: the public view and `statements_waiting`."""
-    return RoundOrganizerView(**public_view(row, petition, base_url).model_dump(), statements_waiting=row["waiting"])
+    return RoundOrganizerView(**public_view(row, petition, settings).model_dump(), statements_waiting=row["waiting"])
 
 
 async def view_row(db: Database, round_id: str) -> Row:
@@ -269,10 +207,17 @@ def _seconds(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
 
 
+def _refuse_late_close(petition: Row, closes_at: int | None, settings: Settings) -> None:
+    if closes_at is not None and (problem := close_time_problem(petition, closes_at, settings, now())):
+        raise PetitionError(422, problem, "closes_at")
+
+
 async def create(db: Database, settings: Settings, *, organizer_id: str, petition: Row, data: RoundCreate) -> str:
     """A new draft round on `petition` (which the caller checked `organizer_id` organizes), its seed
-    statements approved; its id. PetitionError(409) when the petition is closed or purged."""
+    statements approved; its id. PetitionError(409) when the petition is closed or purged, (422) for a
+    close time after the petition's deadline (a draft's without one: MAX_OPEN_DAYS from now)."""
     _refuse_closed_petition(petition)
+    _refuse_late_close(petition, _seconds(data.closes_at), settings)
     round_id = new_id()
     values = {
         "id": round_id,
@@ -297,9 +242,10 @@ async def create(db: Database, settings: Settings, *, organizer_id: str, petitio
     return await db.write(unit)
 
 
-async def update(db: Database, *, organizer_id: str, round_id: str, data: RoundUpdate) -> None:
+async def update(db: Database, settings: Settings, *, organizer_id: str, round_id: str, data: RoundUpdate) -> None:
     """Change a draft round's fields given; `statements` replaces its seed list. PetitionError(404) for
-    a round the organizer does not organize, (409) once it is open or closed, or its petition closed."""
+    a round the organizer does not organize, (409) once it is open or closed, or its petition closed,
+    (422) for a close time after the petition's deadline (as `create`)."""
     found = await editable_by(db, round_id, organizer_id)
     if found.round["state"] != "draft":
         raise PetitionError(409, ONLY_DRAFTS_CHANGE.format(state=found.round["state"]))
@@ -311,6 +257,7 @@ async def update(db: Database, *, organizer_id: str, round_id: str, data: RoundU
             changes[name] = int(changes[name])
     if "closes_at" in changes:
         changes["closes_at"] = _seconds(changes["closes_at"])
+        _refuse_late_close(found.petition, changes["closes_at"], settings)
     # Names from RoundUpdate's own fields, never from the request's keys.
     assignments = ", ".join(f"{name} = :{name}" for name in changes) or "id = id"
 

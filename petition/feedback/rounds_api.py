@@ -49,17 +49,17 @@ async def list_rounds(request: Request) -> Response:
     organizers' token also lists drafts, with the organizers' view."""
     organizer_id = await organizer_id_of(request)
     db: Database = request.app.state.db
-    base_url = request.app.state.settings.base_url
+    settings = request.app.state.settings
     if organizer_id is not None:
         petition = await petitions.visible_to(db, request.path_params["slug"], organizer_id)
         if petition is not None and await petitions.is_organizer_of(db, petition["id"], organizer_id):
             rows = await rounds.rounds_of(db, petition["id"], drafts=True)
-            views = RoundList(rounds=[rounds.organizer_view(row, petition, base_url) for row in rows])
+            views = RoundList(rounds=[rounds.organizer_view(row, petition, settings) for row in rows])
             return json_response(views, headers={**CORS, **NO_STORE})
 
     async def view(petition: dict[str, object]) -> BaseModel:
         rows = await rounds.rounds_of(db, str(petition["id"]), drafts=False)
-        return RoundList(rounds=[rounds.public_view(row, petition, base_url) for row in rows])
+        return RoundList(rounds=[rounds.public_view(row, petition, settings) for row in rows])
 
     return await cached_public_json(request, ("rounds", ""), view)
 
@@ -70,11 +70,11 @@ async def get_round(request: Request) -> Response:
     organizer_id = await organizer_id_of(request)
     db: Database = request.app.state.db
     round_id = request.path_params["id"]
-    base_url = request.app.state.settings.base_url
+    settings = request.app.state.settings
     if organizer_id is not None:
         found = await rounds.visible_to(db, round_id, organizer_id)
         if await petitions.is_organizer_of(db, found.petition["id"], organizer_id):
-            view = rounds.organizer_view(await rounds.view_row(db, round_id), found.petition, base_url)
+            view = rounds.organizer_view(await rounds.view_row(db, round_id), found.petition, settings)
             return json_response(view, headers={**CORS, **NO_STORE})
 
     async def build() -> tuple[bytes, str, dict[str, str]] | None:
@@ -82,7 +82,7 @@ async def get_round(request: Request) -> Response:
             found = await rounds.visible_to(db, round_id, None)
         except petitions.PetitionError:
             return None
-        body = rounds.public_view(await rounds.view_row(db, round_id), found.petition, base_url)
+        body = rounds.public_view(await rounds.view_row(db, round_id), found.petition, settings)
         return body.model_dump_json().encode(), JSON_TYPE, {**CORS, "cache-control": PUBLIC_CACHE_CONTROL}
 
     cache = request.app.state.public_cache
@@ -96,7 +96,8 @@ async def get_round(request: Request) -> Response:
 async def update_round(request: Request, body: RoundUpdate) -> RoundOrganizerView:
     """PATCH /api/v1/rounds/{id}: change a draft round's fields given."""
     organizer = await bearer_organizer(request)
-    await rounds.update(request.app.state.db, organizer_id=organizer.id, round_id=request.path_params["id"], data=body)
+    db, settings = request.app.state.db, request.app.state.settings
+    await rounds.update(db, settings, organizer_id=organizer.id, round_id=request.path_params["id"], data=body)
     request.app.state.public_cache.clear()
     return await _organizer_view(request, request.path_params["id"])
 
@@ -121,7 +122,7 @@ async def _organizer_view(request: Request, round_id: str) -> RoundOrganizerView
     found = await rounds.find(request.app.state.db, round_id)
     assert found is not None
     row = await rounds.view_row(request.app.state.db, round_id)
-    return rounds.organizer_view(row, found.petition, request.app.state.settings.base_url)
+    return rounds.organizer_view(row, found.petition, request.app.state.settings)
 
 
 async def create_round_codes(request: Request, body: CodeBatchCreate) -> CodeBatchCreated:

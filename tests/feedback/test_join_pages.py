@@ -16,7 +16,7 @@ from starlette.responses import Response
 from petition import codes
 from petition.csrf import FORM_FIELD
 from petition.database import now
-from petition.feedback import join_pages, joins, participants, rounds
+from petition.feedback import join_pages, joins, participants, round_pages, rounds
 from petition.settings import Settings
 
 from ..conftest import SmtpSink, make_settings, smtp_settings
@@ -151,8 +151,10 @@ async def test_joining_by_email_goes_through_the_code_page_and_a_second_join_is_
     )
     client.cookies.delete(join_pages.ATTEMPT_COOKIE)
     assert (await client.get(f"/r/{round_id}/check-email")).status_code == 404, "no attempt: start again"
-    assert (await post(client, round_id, "verify", code=newest)).status_code == 404
+    repeated = await post(client, round_id, "verify", code=newest)
+    assert repeated.status_code == 303, "this device holds the token: it is told it joined, not to start again"
     assert (await post(client, round_id, "resend")).status_code == 404
+    client.cookies.delete(participants.COOKIE)  # another device, or this one after its browser closed
     await post(client, round_id, "join", method="email", email=WORKER)
     again = (await codes_for(app, smtp, WORKER))[-1]
     already = await post(client, round_id, "verify", code=again)
@@ -197,3 +199,66 @@ async def test_join_pages_of_draft_unknown_and_closed_rounds_are_refused(
         assert (await client.get(f"/r/{round_id}/join")).status_code == 409
         sent = await post(client, closed, "join", method="code", code=codes.new_code())
         assert sent.status_code == 409 and "not open for joining" in sent.text
+
+
+async def test_a_repeated_join_from_a_device_that_joined_goes_to_the_round_saying_so(
+    app: Starlette, client: httpx.AsyncClient, token: str, smtp: SmtpSink
+) -> None:
+    round_id, _ = await make_round(app, client, token)
+    [code] = await round_codes(app, round_id, 1)
+    assert (await post(client, round_id, "join", method="code", code=code)).status_code == 201
+    # A double tap whose second post carries the cookie the first answer set: the code is spent.
+    again = await post(client, round_id, "join", method="code", code=code)
+    assert again.status_code == 303 and again.headers["location"] == f"/r/{round_id}?joined=already"
+    assert participants.COOKIE not in again.headers.get("set-cookie", ""), "the token this device holds stays"
+    page = await client.get(again.headers["location"])
+    assert round_pages.JOINED_NOTICE in page.text and 'name="vote"' in page.text
+    client.cookies.clear()
+    refused = await post(client, round_id, "join", method="code", code=code)
+    assert refused.status_code == 422 and joins.NOT_A_CODE in refused.text, "a device without its token is told"
+    await post(client, round_id, "join", method="email", email=WORKER)
+    [emailed] = await codes_for(app, smtp, WORKER)
+    attempt = client.cookies[join_pages.ATTEMPT_COOKIE]
+    assert (await post(client, round_id, "verify", code=emailed)).status_code == 201
+    twice = await post(client, round_id, "verify", code=emailed)  # the joined page forgot the attempt
+    assert twice.status_code == 303 and twice.headers["location"] == f"/r/{round_id}?joined=already"
+    client.cookies.set(join_pages.ATTEMPT_COOKIE, attempt)  # a second post sent with the attempt still held
+    raced = await post(client, round_id, "verify", code=emailed)
+    assert raced.status_code == 303 and raced.headers["location"] == f"/r/{round_id}?joined=already"
+    assert round_pages.JOINED_NOTICE not in (await client.get(f"/r/{round_id}")).text
+    assert await app.state.db.fetch_val("SELECT COUNT(*) FROM pending_joins") == 2
+
+
+async def test_the_join_page_of_a_closed_round_says_it_is_closed_and_links_its_public_results(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    public, _ = await make_round(app, client, token, state="closed")
+    private, _ = await make_round(app, client, token, state="closed", results="organizers")
+    for round_id, results in ((public, True), (private, False)):
+        for path in ("join", "check-email"):
+            page = await client.get(f"/r/{round_id}/{path}")
+            assert page.status_code == 409 and "This round is closed" in page.text, path
+            assert "nothing you sent" not in page.text and 'role="alert"' not in page.text, "a GET sent nothing"
+            assert (f'href="/r/{round_id}/results"' in page.text) == results
+            assert ("Only the organizers see the results of this round." in page.text) == (not results)
+    sent = await post(client, public, "join", method="code", code=codes.new_code())
+    assert sent.status_code == 409 and "so nothing you sent was taken" in sent.text
+
+
+async def test_the_token_page_offers_to_forget_only_a_token_this_device_holds(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    round_id, _ = await make_round(app, client, token)
+    assert "Forget this device" not in (await client.get(f"/r/{round_id}/token")).text
+    [code] = await round_codes(app, round_id, 1)
+    held = token_on(await post(client, round_id, "join", method="code", code=code))
+    assert "Forget this device" in (await client.get(f"/r/{round_id}/token")).text
+    replaced = await client.post(
+        f"/api/v1/rounds/{round_id}/participants/token", headers={"authorization": f"Bearer {held}"}
+    )
+    assert replaced.status_code == 201
+    stale = (await client.get(f"/r/{round_id}/token")).text
+    assert "Forget this device" in stale and "no longer valid in this round" in stale, "a replaced token can go"
+    forgotten = await post(client, round_id, "token", action="forget")
+    assert join_pages.FORGOTTEN in forgotten.text and "Forget this device" not in forgotten.text
+    assert participants.COOKIE not in client.cookies

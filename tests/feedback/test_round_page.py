@@ -15,6 +15,7 @@ from petition.feedback import participants, round_pages, statements
 
 from ..test_login import csrf_of
 from .factories import add_participant, make_round
+from .test_round_organizer_pages import signed_in
 
 pytestmark = pytest.mark.usefixtures("organizer")
 
@@ -148,3 +149,27 @@ async def test_the_rounds_forms_need_their_csrf_token(app: Starlette, client: ht
     assert (await client.post(f"/r/{round_id}/vote", data={"statement": first, "vote": "agree"})).status_code == 403
     assert (await client.post(f"/r/{round_id}/statements", data={"text": "Fine."})).status_code == 403
     assert await app.state.db.fetch_val("SELECT COUNT(*) FROM round_votes") == 0
+
+
+async def test_an_organizers_only_round_links_its_results_only_for_its_organizers(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    closed, _ = await make_round(app, client, token, statements=TEXTS, state="closed", results="organizers")
+    link = f'href="/r/{closed}/results"'
+    page = await client.get(f"/r/{closed}")
+    assert link not in page.text and "Only the organizers see the results of this round." in page.text
+    assert (await client.get(f"/r/{closed}/results")).status_code == 404, "the link would have led nowhere"
+    open_round, ids = await make_round(app, client, token, statements=TEXTS, results="organizers")
+    await joined(app, client, open_round)
+    for statement_id in ids:
+        assert (await post_vote(client, open_round, statement_id, "agree")).status_code == 303
+    done = await client.get(f"/r/{open_round}")
+    assert "You have voted on every statement" in done.text and f'href="/r/{open_round}/results"' not in done.text
+    assert "Only the organizers see the results of this round." in done.text
+    await signed_in(client)
+    assert (await client.get(f"/r/{closed}/results")).status_code == 200
+    shown = await client.get(f"/r/{closed}")
+    assert link in shown.text and "Only the organizers see" not in shown.text
+    public, _ = await make_round(app, client, token, statements=TEXTS, state="closed")
+    client.cookies.clear()
+    assert f'href="/r/{public}/results"' in (await client.get(f"/r/{public}")).text, "public results: to everyone"

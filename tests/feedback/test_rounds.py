@@ -95,7 +95,7 @@ async def test_an_organizer_makes_a_draft_round_whose_seed_statements_are_approv
         "closes_at": None,
         "opened_at": None,
         "closed_at": None,
-        "participants": 0,
+        "participants": None,
         "statements": 2,
         "statements_waiting": 0,
         "url": f"{BASE_URL}/r/{body['id']}",
