@@ -5,7 +5,8 @@ to Python (`reddwarf/implementations/base.py` and `reddwarf/utils/`): a particip
 (agree +1, disagree -1, pass 0, missing filled with the statement's mean vote), PCA to two dimensions,
 coordinates stretched by sqrt(statements voted on in the round / the participant's votes), k-means on
 the participants with enough votes for k from 2 to 5 chosen by silhouette, then per group Pol.is'
-representativeness and its significance tests, and group-informed consensus.
+representativeness and its significance tests, and group-informed consensus (over the groups shown when
+there are two or more; over everyone grouped, as one group, when there are fewer).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class Group:
 
 @dataclass(frozen=True)
 class Consensus:
-    """A statement the groups agree with: the product over groups of (agree + 1) / (votes + 2), above 0.5 ** groups."""
+    """A statement the groups agree with: the product over groups of (agree + 1) / (votes + 2), above 0.5 ** groups
+    (with fewer than two groups shown, everyone grouped is the one group)."""
 
     statement: int
     group_informed_consensus: float
@@ -128,9 +130,10 @@ def compute(votes: Sequence[tuple[int, int, int]], statements: Sequence[int], *,
     `votes` are (participant id, statement id, vote) with vote 1 agree, -1 disagree, 0 pass, at most one
     per participant and statement; `statements` are the round's statement ids, each once (a statement
     nobody voted on is counted with zeros). A group smaller than `min_cell_size` is never reported: its
-    members get no group. Raises ValueError for a vote outside {1, -1, 0}, a statement not in
-    `statements`, a second vote by a participant on a statement, a repeated statement id, or
-    `min_cell_size` below 1.
+    members get no group. Consensus is over the reported groups when there are two or more, otherwise over
+    every participant who may be grouped, taken as one group (and nothing is divisive). Raises ValueError
+    for a vote outside {1, -1, 0}, a statement not in `statements`, a second vote by a participant on a
+    statement, a repeated statement id, or `min_cell_size` below 1.
     """
     if min_cell_size < 1:
         raise ValueError("min_cell_size must be at least 1")
@@ -188,9 +191,12 @@ def compute(votes: Sequence[tuple[int, int, int]], statements: Sequence[int], *,
             )
         )
         group_of.update(dict.fromkeys(rows, group_id))
-    if not agree_shares and len(to_group):
-        # Without groups, everyone who may be grouped is one group, as in Pol.is before it clusters.
-        agree_shares.append(_GroupStats(matrix[grouped], matrix[~grouped]).agree_share)
+    if len(agree_shares) < 2:
+        # Consensus across groups needs two groups to compare. With one shown group (the others too small
+        # to show) its share alone would call a statement that only it agrees with "where most agree", and
+        # ignore everyone else: so, as with none, everyone who may be grouped counts as one group (as in
+        # Pol.is before it clusters), and nothing is divisive.
+        agree_shares = [_GroupStats(matrix[grouped], matrix[~grouped]).agree_share] if len(to_group) else []
 
     return Results(
         statements=_counts(matrix, statements),

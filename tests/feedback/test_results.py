@@ -120,6 +120,27 @@ def test_a_group_smaller_than_the_cell_size_is_not_reported_and_its_members_get_
     assert results.divisive == ()
 
 
+def test_with_one_group_shown_consensus_is_over_everyone_grouped_and_nothing_is_divisive() -> None:
+    # Camp A (0-4) agrees with all four statements; camps B (5-8) and C (9-12), four each, are too small
+    # to show with min_cell_size 5. Three distinct points: k = 3 has silhouette 1 and wins.
+    # Over the one shown group, every statement would be "most agree" ((5 + 1) / (5 + 2) = 6/7 each).
+    # Over everyone grouped (13): 10 and 13 have 5 agrees, (5 + 1) / (13 + 2) = 0.4, below one half;
+    # 11 and 12 have 9, 10/15 = 0.667: the only consensus.
+    votes = []
+    camps = {range(0, 5): (1, 1, 1, 1), range(5, 9): (-1, 1, -1, 0), range(9, 13): (-1, -1, 1, -1)}
+    for members, leaning in camps.items():
+        votes += [(participant, s, v) for participant in members for s, v in zip(STATEMENTS, leaning, strict=True)]
+    results = compute(votes, STATEMENTS, min_cell_size=5)
+
+    assert results is not None
+    assert [(group.id, group.members) for group in results.groups] == [(0, (0, 1, 2, 3, 4))]
+    assert [(c.statement, c.group_informed_consensus) for c in results.consensus] == [
+        (11, pytest.approx(10 / 15)),
+        (12, pytest.approx(10 / 15)),
+    ]
+    assert results.divisive == ()
+
+
 def test_fewer_participants_than_the_cell_size_give_no_results() -> None:
     assert compute(two_camps(), STATEMENTS, min_cell_size=11) is None
     assert compute([], STATEMENTS, min_cell_size=1) is None
