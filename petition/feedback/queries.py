@@ -230,32 +230,30 @@ INSERT INTO round_votes (participant_key, statement_id, round_id, vote)
 VALUES (:participant_key, :statement_id, :round_id, :vote)
 ON CONFLICT (participant_key, statement_id) DO UPDATE SET vote = excluded.vote
 """
-COUNT_FIRST_VOTE = "UPDATE round_statements SET votes = votes + 1 WHERE id = :statement_id"
 ADD_FRESH_VOTER = """
 INSERT INTO round_fresh_voters (participant_key, round_id) VALUES (:participant_key, :round_id)
 ON CONFLICT (participant_key) DO NOTHING
 """
 # PostgreSQL: the whole vote, check included, in one statement (one round trip of the writer, and no
-# read before it). `xmax = 0` tells a row the upsert inserted from one it updated, so only a first
-# vote is counted, even when two processes race on one participant and statement (the second waits
-# on the first's row, then updates it).
+# read before it); a row when the check passed. A vote the same as the one stored writes nothing and
+# does not make its participant fresh (re-sending votes must not count as new voters for results): it is
+# left out before the insert, and, should another process change the vote meanwhile, the upsert's WHERE
+# (which sees the latest committed vote) leaves it alone. Only a vote written makes its participant fresh.
 VOTE_POSTGRES = f"""
 WITH voter AS (
     {VOTE_CHECK.strip()}
 ), voted AS (
     INSERT INTO round_votes (participant_key, statement_id, round_id, vote)
-    SELECT participant_key, :statement_id, :round_id, :vote FROM voter
+    SELECT participant_key, :statement_id, :round_id, :vote FROM voter WHERE previous IS DISTINCT FROM :vote
     ON CONFLICT (participant_key, statement_id) DO UPDATE SET vote = excluded.vote
-    RETURNING participant_key, (xmax = 0) AS first
-), counted AS (
-    UPDATE round_statements SET votes = votes + 1
-    WHERE id = :statement_id AND EXISTS (SELECT 1 FROM voted WHERE first)
+    WHERE round_votes.vote <> excluded.vote
+    RETURNING participant_key
 ), fresh AS (
     INSERT INTO round_fresh_voters (participant_key, round_id)
     SELECT participant_key, :round_id FROM voted
     ON CONFLICT (participant_key) DO NOTHING
 )
-SELECT first FROM voted
+SELECT participant_key FROM voter
 """
 INSERT_STATEMENT = """
 INSERT INTO round_statements (id, round_id, text, status, seed, votes) VALUES (:id, :round_id, :text, :status, 0, 0)
@@ -319,6 +317,9 @@ VALUES (:round_id, :computed_at, :participants, :body)
 ON CONFLICT (round_id) DO UPDATE
 SET computed_at = excluded.computed_at, participants = excluded.participants, body = excluded.body
 """
+# The round page's order (fewest votes first) counts votes as of the last results, set by the write that
+# stores them, never by a vote: a live count would show a participant reloading that someone just voted.
+SET_STATEMENT_VOTES = "UPDATE round_statements SET votes = :votes WHERE id = :id AND round_id = :round_id"
 DELETE_FRESH_VOTER = "DELETE FROM round_fresh_voters WHERE participant_key = :participant_key AND round_id = :round_id"
 SELECT_ROUND_RESULTS = "SELECT computed_at, participants, body FROM round_results WHERE round_id = :round_id"
 SELECT_APPROVED_STATEMENT_TEXTS = (

@@ -107,9 +107,9 @@ def results_body(results: Results, statement_ids: list[str]) -> dict[str, Any]:
 
 async def recompute(db: Database, settings: Settings, worker: ResultsWorker, round_id: str, *, at: int) -> bool:
     """Recompute one round's results, if its fresh voters still number MIN_CELL_SIZE: read them, then the
-    votes, compute in the worker, then in one write store the results and delete exactly the fresh voters
-    read (one who voted meanwhile stays fresh). True when results were written. Raises what the worker
-    raised."""
+    votes, compute in the worker, then in one write store the results, set each statement's `votes` to its
+    votes in them (the round page's order), and delete exactly the fresh voters read (one who voted
+    meanwhile stays fresh). True when results were written. Raises what the worker raised."""
     fresh = [row["participant_key"] for row in await db.fetch_all(queries.SELECT_FRESH_VOTERS, {"round_id": round_id})]
     if len(fresh) < settings.min_cell_size:
         return False
@@ -118,10 +118,20 @@ async def recompute(db: Database, settings: Settings, worker: ResultsWorker, rou
     if results is None:  # their votes were on statements hidden since: they stay fresh
         return False
     body = json.dumps(results_body(results, votes.statement_ids), separators=(",", ":"))
+    statement_votes = [
+        {
+            "id": votes.statement_ids[counts.statement],
+            "round_id": round_id,
+            "votes": counts.agree + counts.disagree + counts.passed,
+        }
+        for counts in results.statements
+    ]
 
     async def store(tx: Transaction) -> None:
         values = {"round_id": round_id, "computed_at": at, "participants": len(results.participants), "body": body}
         await tx.execute(queries.UPSERT_ROUND_RESULTS, values)
+        # The round page's order moves with the results, never with one vote (statements in id order).
+        await tx.execute_many(queries.SET_STATEMENT_VOTES, statement_votes)
         await tx.execute_many(
             queries.DELETE_FRESH_VOTER, [{"participant_key": key, "round_id": round_id} for key in fresh]
         )

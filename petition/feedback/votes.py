@@ -1,8 +1,10 @@
 """Votes on a round's statements: agree, disagree or pass, one per participant and statement, no time.
 
-A vote is written in one group commit with what moves with it: the statement's count of voters
-(only for a participant's first vote on it) and the participant's place among the round's fresh
-voters (the set results wait for; see migration 0021). Voting again changes the vote in place.
+A vote is written in one group commit with the participant's place among the round's fresh voters (the
+set results wait for; see migration 0021). Voting again changes the vote in place; sending the vote
+already stored writes nothing and leaves the fresh voters as they are, so re-sending votes cannot make
+MIN_CELL_SIZE "new" voters out of a few. A vote never touches its statement's row: the round page's
+order counts votes as of the last results (results_job sets them).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class VoteRecorded(BaseModel):
 
 async def cast(db: Database, settings: Settings, *, round_id: str, token: str, statement_id: str, vote: str) -> None:
     """Record the `vote` ("agree", "disagree" or "pass") of the participant holding `token` on the
-    statement, durably: a first vote adds one to the statement's `votes`, a later one only changes it.
+    statement, durably, and make the participant one of the round's fresh voters; a vote the same as the
+    one stored is accepted and writes nothing (the participant does not become fresh).
 
     The write checks everything itself, so a counted participant's vote costs no read before it. A
     refused one is looked into: a join still waiting for its batch votes too (its participant key
@@ -69,15 +72,16 @@ async def cast(db: Database, settings: Settings, *, round_id: str, token: str, s
             voter = await tx.fetch_one(queries.VOTE_CHECK, values)
             if voter is None:
                 return False
+            if voter["previous"] == values["vote"]:
+                return True  # the vote stored already: nothing written, the participant not made fresh
             written = {**values, "participant_key": voter["participant_key"]}
-            if voter["previous"] is None:
-                await tx.execute(queries.COUNT_FIRST_VOTE, written)
             await tx.execute(queries.UPSERT_VOTE, written)
             await tx.execute(queries.ADD_FRESH_VOTER, written)
             return True
 
-    # The statement's row is what two processes' writes may both change: its lock is taken in key order.
-    lock = f"statement/{statement_id}"
+    # The rows a vote changes (its own, the participant's fresh-voter row) are the participant's: two
+    # processes' groups lock them in one order when they take their units in the order of the token's hash.
+    lock = f"participant/{values['token_hash']}"
     if await db.write(unit, lock_key=lock):
         return
     found = await rounds.find(db, round_id)
@@ -110,8 +114,8 @@ def order_key(participant_key: str, statement_id: str) -> str:
 
 async def next_statement(db: Database, found: Found, participant_key: str) -> tuple[Row | None, int]:
     """The statement the participant should vote on next, and how many are left to vote on (that one
-    included): approved statements not voted on yet, fewest votes first, then `order_key`; (None, 0)
-    when none remain."""
+    included): approved statements not voted on yet, fewest votes as of the last results first (0 for
+    all before any), then `order_key`; (None, 0) when none remain."""
     rows = await db.fetch_all(
         queries.SELECT_UNVOTED_STATEMENTS, {"round_id": found.round["id"], "participant_key": participant_key}
     )

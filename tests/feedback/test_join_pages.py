@@ -262,3 +262,14 @@ async def test_the_token_page_offers_to_forget_only_a_token_this_device_holds(
     forgotten = await post(client, round_id, "token", action="forget")
     assert join_pages.FORGOTTEN in forgotten.text and "Forget this device" not in forgotten.text
     assert participants.COOKIE not in client.cookies
+
+
+async def test_the_join_page_promises_results_only_for_groups_of_min_cell_size_peoples_votes(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    # No more than the results keep: someone holding MIN_CELL - 1 participants could still work out
+    # one colleague's votes (README, "What this does not stop"), so no "never one person's votes".
+    round_id, _ = await make_round(app, client, token)
+    text = re.sub(r"\s+", " ", (await client.get(f"/r/{round_id}/join")).text)
+    assert f"Results are only ever shown for groups of at least {MIN_CELL} people's votes." in text
+    assert "never one person" not in text

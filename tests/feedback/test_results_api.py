@@ -105,6 +105,26 @@ async def test_before_any_computation_the_results_show_nothing_not_even_a_count(
     assert "<svg" not in page.text
 
 
+async def test_a_closed_rounds_results_page_says_they_are_final_and_promises_no_other_computation(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    closed, _, _ = await camps(app, client, token, state="closed")
+    too_few, _, _ = await camps(app, client, token, a=4, b=0, state="closed")
+    still_open, _, _ = await camps(app, client, token)
+    await computed(app)
+
+    page = re.sub(r"\s+", " ", (await client.get(f"/r/{closed}/results")).text)
+    assert "This round is closed: these are its final results." in page
+    assert "Any last votes of fewer than 5 people are not shown, so no one can be singled out." in page
+    assert "worked out again" not in page
+    empty = re.sub(r"\s+", " ", (await client.get(f"/r/{too_few}/results")).text)
+    assert "This round is closed. Its results appear here only if at least 5 people voted in it." in empty
+    assert "Results appear once" not in empty and "worked out" not in empty
+    open_page = re.sub(r"\s+", " ", (await client.get(f"/r/{still_open}/results")).text)
+    assert "Results are worked out again once at least 5 more people have voted" in open_page
+    assert "final results" not in open_page
+
+
 async def test_groups_below_min_cell_size_never_appear_and_their_dots_are_ungrouped(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:

@@ -144,6 +144,35 @@ async def test_results_are_computed_once_min_cell_size_participants_voted_and_th
     assert await fresh_voters(db, round_id) == set()
 
 
+async def statement_votes(db: Database, round_id: str) -> dict[str, int]:
+    rows = await db.fetch_all("SELECT id, votes FROM round_statements WHERE round_id = :id", {"id": round_id})
+    return {row["id"]: row["votes"] for row in rows}
+
+
+async def test_a_computation_sets_each_statements_votes_to_its_count_in_the_results(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db: Database = app.state.db
+    settings: Settings = app.state.settings
+    round_id, statement_ids, _ = await camps(app, client, token)
+    # One more participant passes on the first statement only: 12 votes on it, 11 on the others.
+    await join_and_vote(db, round_id, statement_ids[:1], (0,))
+    moment = now()
+    assert await statement_votes(db, round_id) == dict.fromkeys(statement_ids, 0)
+
+    assert await results_job.run_once(db, settings, InProcessWorker(), at=moment)
+
+    expected = {statement_ids[0]: 12} | dict.fromkeys(statement_ids[1:], 11)
+    assert await statement_votes(db, round_id) == expected
+    for _ in range(settings.min_cell_size - 1):
+        await join_and_vote(db, round_id, statement_ids, CAMP_A)
+    assert not await results_job.run_once(db, settings, InProcessWorker(), at=moment + RESULTS_SECONDS)
+    assert await statement_votes(db, round_id) == expected, "votes since the last results do not count yet"
+    await join_and_vote(db, round_id, statement_ids, CAMP_B)
+    assert await results_job.run_once(db, settings, InProcessWorker(), at=moment + RESULTS_SECONDS)
+    assert await statement_votes(db, round_id) == {sid: votes + 5 for sid, votes in expected.items()}
+
+
 async def test_a_recomputation_moves_the_cache_version_so_every_process_drops_its_answers(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:

@@ -1,4 +1,5 @@
-"""Votes: one per participant and statement, changed in place, counted once, no time; every bad vote refused."""
+"""Votes: one per participant and statement, changed in place, no time; re-sending one changes nothing; every
+bad vote refused."""
 
 from __future__ import annotations
 
@@ -6,15 +7,23 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition.database import Database
-from petition.feedback import participants, rounds, votes
+from petition import app as app_module
+from petition.database import Database, now
+from petition.feedback import participants, results_job, rounds, votes
 from petition.feedback.join_batches import close_join_batch
 
 from ..test_petitions import bearer as organizer_bearer
 from .factories import add_participant, add_statement, bearer, execute, make_round
 from .test_joins import round_codes
+from .test_results_job import IdleWorker, InProcessWorker
 
 pytestmark = pytest.mark.usefixtures("organizer")
+
+
+@pytest.fixture
+def idle_app_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's own results job computes nothing: results move only when a test runs the job itself."""
+    monkeypatch.setattr(app_module, "ResultsWorker", IdleWorker)
 
 
 async def put_vote(
@@ -38,11 +47,11 @@ async def vote_counts(db: Database, round_id: str) -> dict[str, int]:
     return {row["id"]: row["votes"] for row in rows}
 
 
-async def test_a_vote_is_stored_and_voting_again_changes_it_without_counting_it_twice(
+async def test_a_vote_is_stored_and_voting_again_changes_it_in_place(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
     db = app.state.db
-    round_id, [first, second] = await make_round(app, client, token)
+    round_id, [first, _] = await make_round(app, client, token)
     key, held = await add_participant(db, round_id)
     answer = await put_vote(client, round_id, first, held, "agree")
     assert answer.status_code == 200 and answer.json() == {"id": first, "vote": "agree"}
@@ -51,10 +60,68 @@ async def test_a_vote_is_stored_and_voting_again_changes_it_without_counting_it_
     for word, value in (("disagree", -1), ("pass", 0), ("agree", 1)):
         assert (await put_vote(client, round_id, first, held, word)).json()["vote"] == word
         assert await stored_votes(db, round_id) == [(key, first, value)]
-    assert await vote_counts(db, round_id) == {first: 1, second: 0}, "voting again does not count again"
-    _, other = await add_participant(db, round_id)
-    assert (await put_vote(client, round_id, first, other, "pass")).status_code == 200
-    assert (await vote_counts(db, round_id))[first] == 2
+
+
+async def test_a_vote_never_moves_its_statements_count_which_only_results_set(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db = app.state.db
+    round_id, [first, second] = await make_round(app, client, token)
+    for word in ("agree", "disagree"):
+        _, held = await add_participant(db, round_id)
+        assert (await put_vote(client, round_id, first, held, word)).status_code == 200
+        assert (await put_vote(client, round_id, first, held, "pass")).status_code == 200
+    assert await vote_counts(db, round_id) == {first: 0, second: 0}, "a live count would time a vote"
+
+
+async def test_re_sending_the_stored_vote_writes_nothing_and_does_not_make_the_participant_fresh(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db = app.state.db
+    round_id, [first, _] = await make_round(app, client, token)
+    key, held = await add_participant(db, round_id)
+    assert (await put_vote(client, round_id, first, held, "disagree")).status_code == 200
+    # As the results job does once it has computed: the participant's freshness is spent.
+    await execute(db, "DELETE FROM round_fresh_voters WHERE participant_key = :key", {"key": key})
+    version = "SELECT xmin::text FROM round_votes WHERE participant_key = :key"  # PostgreSQL: the row's writer
+    written = await db.fetch_val(version, {"key": key}) if db.dialect == "postgresql" else None
+
+    answer = await put_vote(client, round_id, first, held, "disagree")
+
+    assert answer.status_code == 200 and answer.json() == {"id": first, "vote": "disagree"}
+    assert await stored_votes(db, round_id) == [(key, first, -1)]
+    assert await db.fetch_val("SELECT COUNT(*) FROM round_fresh_voters") == 0
+    if db.dialect == "postgresql":
+        assert await db.fetch_val(version, {"key": key}) == written, "the row was not written again"
+    assert (await put_vote(client, round_id, first, held, "agree")).status_code == 200
+    assert await db.fetch_val("SELECT participant_key FROM round_fresh_voters") == key, "a change is fresh"
+
+
+@pytest.mark.usefixtures("idle_app_worker")
+async def test_re_sent_unchanged_votes_do_not_make_results_due_after_one_new_vote(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    # The attack: MIN_CELL_SIZE - 1 puppets re-send their votes right after a target votes, so that
+    # the next results would differ from the last by the target's votes alone.
+    db, settings = app.state.db, app.state.settings
+    round_id, statement_ids = await make_round(app, client, token)
+    puppets = [(await add_participant(db, round_id))[1] for _ in range(settings.min_cell_size - 1)]
+    _, honest = await add_participant(db, round_id)
+    for held in [*puppets, honest]:
+        for statement_id in statement_ids:
+            assert (await put_vote(client, round_id, statement_id, held, "agree")).status_code == 200
+    moment = now()
+    assert await results_job.run_once(db, settings, InProcessWorker(), at=moment)
+    _, target = await add_participant(db, round_id)
+    assert (await put_vote(client, round_id, statement_ids[0], target, "disagree")).status_code == 200
+
+    for held in puppets:
+        for statement_id in statement_ids:
+            assert (await put_vote(client, round_id, statement_id, held, "agree")).status_code == 200
+
+    later = moment + settings.round_results_seconds
+    assert await db.fetch_val("SELECT COUNT(*) FROM round_fresh_voters WHERE round_id = :id", {"id": round_id}) == 1
+    assert not await results_job.run_once(db, settings, InProcessWorker(), at=later)
 
 
 async def test_a_vote_puts_its_participant_among_the_fresh_voters_once(
@@ -168,7 +235,7 @@ async def test_a_vote_without_a_participant_token_or_with_another_rounds_or_a_re
     assert await stored_votes(db, round_id) == []
 
 
-async def test_the_next_statement_has_the_fewest_votes_then_a_stable_order_of_its_own_for_each_participant(
+async def test_the_next_statement_has_the_fewest_votes_as_of_the_last_results_then_a_stable_order_of_its_own(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
     db = app.state.db
@@ -177,10 +244,9 @@ async def test_the_next_statement_has_the_fewest_votes_then_a_stable_order_of_it
     found = await rounds.find(db, round_id)
     assert found is not None
     key, held = await add_participant(db, round_id)
-    # Every statement but two has a vote from someone else: those two come first.
-    _, other = await add_participant(db, round_id)
+    # As the last results counted them: every statement but two has a vote, so those two come first.
     for statement_id in ids[2:]:
-        assert (await put_vote(client, round_id, statement_id, other)).status_code == 200
+        await execute(db, "UPDATE round_statements SET votes = 1 WHERE id = :id", {"id": statement_id})
     statement, remaining = await votes.next_statement(db, found, key)
     assert statement is not None and remaining == 8
     first_two = sorted(ids[:2], key=lambda sid: votes.order_key(key, sid))
@@ -198,6 +264,24 @@ async def test_the_next_statement_has_the_fewest_votes_then_a_stable_order_of_it
     assert remaining == 0
     orders = {tuple(sorted(ids, key=lambda sid: votes.order_key(f"participant-{n}", sid))) for n in range(5)}
     assert len(orders) > 1, "participants get different orders among statements with as many votes"
+
+
+async def test_a_vote_since_the_last_results_does_not_change_the_next_statement(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db = app.state.db
+    texts = tuple(f"Statement number {number}." for number in range(4))
+    round_id, ids = await make_round(app, client, token, statements=texts)
+    found = await rounds.find(db, round_id)
+    assert found is not None
+    key, _ = await add_participant(db, round_id)
+    before = (await votes.next_statement(db, found, key))[0]
+    assert before is not None and before["id"] == min(ids, key=lambda sid: votes.order_key(key, sid))
+    _, other = await add_participant(db, round_id)
+    assert (await put_vote(client, round_id, before["id"], other)).status_code == 200
+
+    after = (await votes.next_statement(db, found, key))[0]
+    assert after is not None and after["id"] == before["id"], "a reload does not tell that someone just voted"
 
 
 async def test_a_vote_holds_no_time(app: Starlette, client: httpx.AsyncClient, token: str) -> None:
