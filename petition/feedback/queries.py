@@ -271,13 +271,6 @@ SET_STATEMENT_STATUS = "UPDATE round_statements SET status = :status WHERE id = 
 
 # --- results ------------------------------------------------------------------------------------
 
-# --- organizer pages ----------------------------------------------------------------------------
-
-# A draft's seed statements, for its edit form. Their keys are random, so the order they were typed
-# in is not kept: the form lists them in key order, the same each time.
-SELECT_SEED_STATEMENTS = """
-SELECT text FROM round_statements WHERE round_id = :round_id AND seed = 1 AND status = 'approved' ORDER BY id
-"""
 # Rounds whose results are due: open or closed, with at least :min_voters participants who voted since the
 # last computation, and no results yet or results computed at :due or before.
 SELECT_ROUNDS_WITH_RESULTS_DUE = """
@@ -325,6 +318,13 @@ SELECT_ROUND_RESULTS = "SELECT computed_at, participants, body FROM round_result
 SELECT_APPROVED_STATEMENT_TEXTS = (
     "SELECT id, text FROM round_statements WHERE round_id = :round_id AND status = 'approved'"
 )
+# --- organizer pages ----------------------------------------------------------------------------
+
+# A draft's seed statements, for its edit form. Their keys are random, so the order they were typed
+# in is not kept: the form lists them in key order, the same each time.
+SELECT_SEED_STATEMENTS = """
+SELECT text FROM round_statements WHERE round_id = :round_id AND seed = 1 AND status = 'approved' ORDER BY id
+"""
 # The statements moderation page's tabs: how many of the round's statements have each status.
 COUNT_STATEMENTS_BY_STATUS = """
 SELECT status, COUNT(*) AS n FROM round_statements WHERE round_id = :round_id GROUP BY status
