@@ -215,7 +215,8 @@ def validation_error(error: ValidationError) -> ApiError:
 
 
 def invalid_fields(fields: list[FieldError]) -> str:
-    """The 422 message naming the first three fields' problems: "Some fields are not valid (title: ...;
-    body: ...)." A problem that is a sentence of its own loses its full stop inside the parentheses."""
-    summary = "; ".join(f"{item.field}: {item.message.rstrip('.')}" for item in fields[:3])
-    return f"Some fields are not valid ({summary})."
+    """The 422 message naming the first three fields' problems, each word for word (clients search it for
+    them): "Some fields are not valid (title: ...; body: ...)." When the last problem is a sentence that
+    ends with its own full stop, the message ends at the parenthesis, never ".)."."""
+    summary = "; ".join(f"{item.field}: {item.message}" for item in fields[:3])
+    return f"Some fields are not valid ({summary})" + ("" if summary.endswith(".") else ".")

@@ -289,7 +289,7 @@ async def test_a_statement_both_to_approve_and_to_hide_is_refused_in_one_well_pu
     answer = await client.post(url, json={"approve": [waiting], "hide": [waiting]}, headers=organizer_bearer(token))
     assert answer.status_code == 422
     assert answer.json()["error"]["message"] == (
-        "Some fields are not valid (body: 1 statement id(s) are both to approve and to hide: choose one for each)."
+        "Some fields are not valid (body: 1 statement id(s) are both to approve and to hide: choose one for each.)"
     )
 
 
