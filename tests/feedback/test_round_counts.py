@@ -44,7 +44,7 @@ async def test_a_closed_rounds_few_participants_show_as_fewer_than_min_cell_size
         assert await counts_in_json(client, token, round_id, slug) == {None}, count
     fewer = f"ewer than {app.state.settings.min_cell_size}"
     page = await client.get(f"/r/{round_id}")
-    assert f"F{fewer} participants so far" in page.text and f"{few} participant" not in page.text
+    assert f"F{fewer} participants took part" in page.text and f"{few} participant" not in page.text
     await signed_in(client)
     for path in (
         f"/organize/rounds/{round_id}",
@@ -56,5 +56,5 @@ async def test_a_closed_rounds_few_participants_show_as_fewer_than_min_cell_size
     crowd = app.state.settings.min_cell_size
     await set_count(app, round_id, crowd)
     assert await counts_in_json(client, token, round_id, slug) == {crowd}
-    assert f"{crowd} participants so far" in (await client.get(f"/r/{round_id}")).text
+    assert f"{crowd} participants took part" in (await client.get(f"/r/{round_id}")).text
     assert f'<td class="num">{crowd}</td>' in (await client.get(f"/organize/petitions/{petition_id}/rounds")).text

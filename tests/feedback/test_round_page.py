@@ -173,3 +173,14 @@ async def test_an_organizers_only_round_links_its_results_only_for_its_organizer
     public, _ = await make_round(app, client, token, statements=TEXTS, state="closed")
     client.cookies.clear()
     assert f'href="/r/{public}/results"' in (await client.get(f"/r/{public}")).text, "public results: to everyone"
+
+
+async def test_the_round_pages_sentences_are_apart_and_a_closed_round_says_who_took_part(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    round_id, _ = await make_round(app, client, token)
+    page = (await client.get(f"/r/{round_id}")).text
+    assert re.search(r"own\.\s+Fewer than 5 participants so far\.", page), "two sentences, a space apart"
+    closed, _ = await make_round(app, client, token, state="closed")
+    page = (await client.get(f"/r/{closed}")).text
+    assert re.search(r"statements\.\s+Fewer than 5 participants took part\.", page)
