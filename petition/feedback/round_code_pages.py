@@ -122,8 +122,8 @@ async def download_codes(request: Request) -> Response:
     settings, round_id = request.app.state.settings, round_found.round["id"]
     batch_id = request.path_params["batch"]
     if kind == "sheet":
-        batches = await round_codes.list_batches(request.app.state.db, settings, round_id)
-        if any(batch.id == batch_id and batch.size > MAX_SHEET_CODES for batch in batches):
+        size = await round_codes.batch_size(request.app.state.db, round_id=round_id, batch_id=batch_id)
+        if size is not None and size > MAX_SHEET_CODES:
             # Refused before the one download is spent: the CSV is still there to take.
             message = f"A page to print holds at most {MAX_SHEET_CODES} codes: download this batch as CSV."
             return await codes_page(request, errors={FORM: message}, status=409)

@@ -88,6 +88,12 @@ async def list_batches(db: Database, settings: Settings, round_id: str) -> list[
     return [batch_view(row, settings.min_cell_size) for row in rows]
 
 
+async def batch_size(db: Database, *, round_id: str, batch_id: str) -> int | None:
+    """How many codes the round's batch holds, or None for no such batch of the round."""
+    row = await db.fetch_one(queries.SELECT_ROUND_CODE_BATCH, {"id": batch_id, "round_id": round_id})
+    return None if row is None else int(row["size"])
+
+
 async def take_download(db: Database, settings: Settings, *, round_id: str, batch_id: str) -> tuple[str, list[str]]:
     """The batch's (label, codes), once; PetitionError(409) when already downloaded, revoked or never kept."""
     key = {"id": batch_id, "round_id": round_id}
