@@ -100,11 +100,31 @@ async def insert_organizer(tx: Transaction, *, email: str, password_hash: str, i
     return row["id"] if row else None
 
 
-async def audit(tx: Transaction, organizer_id: str | None, action: str, detail: str = "") -> None:
-    """Inside a write: record what an organizer did (never from where)."""
+async def audit(
+    tx: Transaction,
+    organizer_id: str | None,
+    action: str,
+    detail: str = "",
+    *,
+    petition_id: str | None = None,
+    public_event: str | None = None,
+    public_ref: str | None = None,
+) -> None:
+    """Inside a write: record what an organizer (None: the service itself) did, never from where.
+    `petition_id` files it under a petition (its organizers' dashboard); `public_event` (a timeline
+    event kind) and `public_ref` also make it a public event on that petition's timeline and feed."""
     await tx.execute(
         queries.INSERT_AUDIT,
-        {"id": new_id(), "organizer_id": organizer_id, "action": action, "detail": detail, "at_micros": micros()},
+        {
+            "id": new_id(),
+            "organizer_id": organizer_id,
+            "action": action,
+            "detail": detail,
+            "at_micros": micros(),
+            "petition_id": petition_id,
+            "public_event": public_event,
+            "public_ref": public_ref,
+        },
     )
 
 
@@ -119,6 +139,11 @@ async def record(db: Database, organizer_id: str | None, action: str, detail: st
 
 async def audit_trail(db: Database, limit: int = 200) -> list[Row]:
     return await db.fetch_all(queries.SELECT_AUDIT, {"limit": limit})
+
+
+async def petition_audit_trail(db: Database, petition_id: str, *, limit: int = 200) -> list[Row]:
+    """A petition's audit entries, newest first: rows of (action, detail, at_micros, email)."""
+    return await db.fetch_all(queries.SELECT_PETITION_AUDIT, {"petition_id": petition_id, "limit": limit})
 
 
 async def create_link(

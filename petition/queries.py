@@ -133,12 +133,22 @@ COUNT_RECOVERY_CODES = "SELECT COUNT(*) AS n FROM recovery_codes WHERE organizer
 # -- audit trail ---------------------------------------------------------------
 
 INSERT_AUDIT = """
-INSERT INTO audit_log (id, organizer_id, action, detail, at_micros)
-VALUES (:id, :organizer_id, :action, :detail, :at_micros)
+INSERT INTO audit_log (id, organizer_id, action, detail, at_micros, petition_id, public_event, public_ref)
+VALUES (:id, :organizer_id, :action, :detail, :at_micros, :petition_id, :public_event, :public_ref)
 """
 SELECT_AUDIT = """
 SELECT a.action, a.detail, a.at_micros, o.email FROM audit_log a LEFT JOIN organizers o ON o.id = a.organizer_id
 ORDER BY a.at_micros DESC, a.id LIMIT :limit
+"""
+SELECT_PETITION_AUDIT = """
+SELECT a.action, a.detail, a.at_micros, o.email FROM audit_log a LEFT JOIN organizers o ON o.id = a.organizer_id
+WHERE a.petition_id = :petition_id
+ORDER BY a.at_micros DESC, a.id LIMIT :limit
+"""
+SELECT_PUBLIC_AUDIT_EVENTS = """
+SELECT public_event, public_ref, at_micros FROM audit_log
+WHERE petition_id = :petition_id AND public_event IS NOT NULL
+ORDER BY at_micros, id
 """
 
 # -- instance settings ---------------------------------------------------------
