@@ -54,6 +54,7 @@ from .api import ApiRoute
 from .batcher import Batcher
 from .cache import PublicCache
 from .database import Database
+from .delivery.routes import routes as delivery_routes
 from .feedback import joins, results_job
 from .feedback import rounds as feedback_rounds
 from .feedback.join_batches import JoinBatcher
@@ -592,8 +593,10 @@ def make_routes() -> list[BaseRoute]:
             methods=["POST"],
             name="download_flyers",
         ),
-        # Feedback rounds: before the catch-all of petition actions (/organize/petitions/{slug}/rounds).
+        # Feedback rounds and the certificate: before the catch-all of petition actions
+        # (/organize/petitions/{slug}/rounds, /organize/petitions/{slug}/certificate.pdf).
         *feedback_routes(),
+        *delivery_routes(),
         Route("/organize/petitions/{slug}/{action}", petition_tasks.confirm_page, name="confirm_petition_action"),
         Route(
             "/organize/petitions/{slug}/{action}",
