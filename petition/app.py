@@ -18,6 +18,8 @@ from . import (
     admin,
     code_pages,
     codes,
+    dashboard,
+    dashboard_api,
     email_signing,
     flyer_batches,
     flyer_pages,
@@ -512,6 +514,16 @@ def make_routes() -> list[BaseRoute]:
             errors=[409],
             tags=["codes"],
             name="api_create_codes",
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/dashboard",
+            dashboard_api.api_dashboard,
+            summary="A petition's dashboard for its organizers (drafts too): the count by method, the timeline at "
+            "its floor, milestones, reasons waiting, code and flyer batches (null below MIN_CELL_SIZE), updates "
+            "and their progress, feedback rounds, retention, alerts and the newest audit entries",
+            response=dashboard.Dashboard,
+            auth=True,
+            tags=["petitions"],
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/codes",

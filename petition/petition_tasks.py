@@ -1,4 +1,4 @@
-"""A petition's organizer pages, one per task: overview, organizers, publishing, closing, purging, deleting a draft.
+"""A petition's organizer pages, one per task: dashboard, organizers, publishing, closing, purging, deleting a draft.
 
 Each task has its own page under /organize/petitions/{id} with the same sub-navigation
 (signing codes: code_pages; flyers: flyer_pages; settings: petition_forms). Every action is a
@@ -16,9 +16,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import flyer_batches, organizers, periods, petitions, purge, queries, reasons
+from . import chart, dashboard, organizers, periods, petition_updates, petitions, purge, queries
 from .database import Database, Row, Transaction
-from .feedback import rounds as feedback_rounds
 from .login import guard, page, redirect
 from .organizers import Organizer, audit
 from .petitions import PetitionError
@@ -120,23 +119,24 @@ def task_page(
 
 
 async def overview(request: Request, *, errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    """GET /organize/petitions/{id}: state, count of goal, the next step, its feedback rounds, the public
-    page and the share box."""
+    """GET /organize/petitions/{id}: the petition's dashboard (dashboard.py: the same data as its JSON),
+    with the next step, the chart at the petition's floor, the certificate's downloads and the share box."""
     found = await organizer_and_petition(request)
     if isinstance(found, Response):
         return found
     _, row = found
-    settings = request.app.state.settings
-    flyer_rows = await request.app.state.db.fetch_all(queries.SELECT_FLYER_BATCHES, {"petition_id": row["id"]})
-    context = {
-        "flyers": [flyer_batches.view(flyer, settings) for flyer in flyer_rows],
+    db, settings = request.app.state.db, request.app.state.settings
+    data = await dashboard.dashboard(db=db, row=row, settings=settings)
+    context: dict[str, Any] = {
+        "dash": data,
         "purged_on": purge.purged_on(row) if row["purged_at"] is not None else None,
-        "reason_counts": await reasons.counts(request.app.state.db, row["id"]),
-        "rounds": [
-            feedback_rounds.organizer_view(each, row, settings)
-            for each in await feedback_rounds.rounds_of(request.app.state.db, row["id"], drafts=True)
-        ],
+        "update_words": {
+            update.id: petition_updates.progress_words(update, purged=row["purged_at"] is not None)
+            for update in data.updates
+        },
     }
+    if data.timeline is not None:
+        context["drawing"] = chart.chart(data.timeline, data.goal, row["timeline_floor"])
     return task_page(request, "petition_manage.html", found, context, errors=errors, status=status)
 
 

@@ -184,11 +184,11 @@ async def progress(db: Database, petition: Row, update_id: str) -> UpdateProgres
     return await _progress_of(db, row, petition)
 
 
-async def all_progress(db: Database, petition: Row) -> list[UpdateProgress]:
-    """Every update of the petition with its progress, newest first (the organizers' page)."""
+async def all_progress(db: Database, petition: Row, limit: int = 1000) -> list[UpdateProgress]:
+    """The petition's newest `limit` updates with their progress, newest first (the organizers' pages)."""
     rows = await db.fetch_all(
         queries.SELECT_PETITION_UPDATES,
-        {"petition_id": petition["id"], "before_at": FIRST_PAGE[0], "before_id": FIRST_PAGE[1], "limit": 1000},
+        {"petition_id": petition["id"], "before_at": FIRST_PAGE[0], "before_id": FIRST_PAGE[1], "limit": limit},
     )
     return [await _progress_of(db, row, petition) for row in rows]
 

@@ -501,7 +501,9 @@ WHERE due_at <= :now AND id IN (
 )
 RETURNING id, sealed, attempts
 """
-RETRY_OUTBOX = "UPDATE outbox SET due_at = :due_at WHERE id = :id"
+# failures: how many times a mail server refused the message or could not be reached (the
+# dashboard's "mail failing" alert counts messages past their second retry by it).
+RETRY_OUTBOX = "UPDATE outbox SET due_at = :due_at, failures = failures + 1 WHERE id = :id"
 DELETE_OUTBOX = "DELETE FROM outbox WHERE id = :id"
 DELETE_EXPIRED_OUTBOX = "DELETE FROM outbox WHERE expires_at <= :now"
 COUNT_OUTBOX = "SELECT COUNT(*) FROM outbox"
@@ -820,3 +822,13 @@ UPDATE petition_updates SET queue_after = :after, queued = queued + :queued WHER
 # Done: what was queued is what it goes to (contacts gone since the post are simply not there).
 # The cursor is cleared: a contact key kept would outlive the purge of the contacts.
 FINISH_UPDATE_QUEUE = "UPDATE petition_updates SET queueing = 0, recipients = queued, queue_after = '' WHERE id = :id"
+
+# -- the organizers' dashboard (dashboard.py) ------------------------------------------------------
+
+# The hourly counters from :since on (the burst alert's last two hours and the 7 days before them).
+SELECT_HOURLY_SIGNED_SINCE = """
+SELECT hour, signed FROM hourly_counts WHERE petition_id = :petition_id AND hour >= :since
+"""
+# Messages of the whole service not sent yet that failed more than :failures times (any petition's
+# and organizers' own mail: a mail server that fails, fails for all).
+COUNT_OUTBOX_FAILING = "SELECT COUNT(*) FROM outbox WHERE failures > :failures"

@@ -16,7 +16,7 @@ from .test_browser import DESKTOP, LONG_WORD, NARROWEST, Watch, browser, dialect
 from .test_crash import Server
 
 PASSWORD = "a passphrase for the organizing test"
-TASKS = ("Signing codes", "Flyers", "Organizers", "Settings", "Overview")
+TASKS = ("Signing codes", "Flyers", "Organizers", "Settings", "Dashboard")
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, NARROWEST], ids=["desktop", "320px"])

@@ -25,7 +25,7 @@ from .test_signing import make_codes, open_petition, sign
 
 pytestmark = pytest.mark.usefixtures("organizer")
 TASKS = {
-    "Overview": "",
+    "Dashboard": "",
     "Signing codes": "/codes",
     "Flyers": "/flyers",
     "Reasons": "/reasons",
