@@ -27,7 +27,9 @@ several batches and spent in mixed order (as signatures from many flyers arrive)
 The transparency log's workloads ask random inclusion proofs, consistency proofs and full
 tiles of one petition's log of 1,000,000 entries, appended before the service starts exactly
 as the batcher appends (bench/log.py); with `--postgresql`, proofs and tiles of such a log are
-also read from the PostgreSQL services.
+also read from the PostgreSQL services. The dashboard workload asks, with an organizer's token, for the
+dashboard JSON of a petition with code and flyer batches, a feedback round, an update and 90 days of
+hourly counters (written straight into the database).
 
 This machine is noisy (the same server measures 6,000 to 11,000 requests/s a
 minute apart), so: servers run pinned to one core and wrk to the other; the
@@ -88,6 +90,7 @@ POSTGRESQL_LOG_WORKLOADS = {
 ROUND_PARTICIPANTS, ROUND_STATEMENTS = 1000, 50
 ROUND_RESULTS_JSON = f"round results JSON, {ROUND_PARTICIPANTS:,} participants x {ROUND_STATEMENTS} statements"
 ROUND_RESULTS_PAGE = f"round results page with its map, {ROUND_PARTICIPANTS:,} participants"
+DASHBOARD = "dashboard JSON (an organizer's token), 3 code batches, 2 flyer batches, a round, 90 days"
 # With two or more cores and taskset, servers run on one core and wrk on another.
 PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
 SERVER_CPU, WRK_CPU = "1", "0"
@@ -337,6 +340,50 @@ def seed_timeline_petition(service_port: int, data_dir: Path, signatures: int) -
     return str(slug)
 
 
+def seed_dashboard(service_port: int, data_dir: Path) -> tuple[str, str]:
+    """An open petition with 3 code batches, 2 flyer batches, a feedback round, an update and 90 days of
+    hourly counters (written straight into the database), as its organizers' dashboard reads it; (its
+    slug, a wrk Lua script asking for its dashboard with a token)."""
+    token = bench_token(data_dir)
+    headers = {"authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{service_port}/api/v1/petitions"
+    petition = {
+        "title": "Benchmark dashboard petition",
+        "summary": "Its organizers watch it.",
+        "target": "The board",
+        "goal": 5000,
+        "verification": ["email", "code"],
+        "allowed_domains": ["example.org"],
+    }
+    with httpx.Client(timeout=60) as client:
+        slug = publish(client, base, headers, petition)
+        for label in ("Canteen", "Loading bay", "Third floor"):
+            client.post(f"{base}/{slug}/codes", json={"count": 200, "label": label}, headers=headers).raise_for_status()
+        for label in ("Canteen wall", "Lifts"):
+            flyer = {"label": label, "layout": "poster", "paper_size": "a4"}
+            client.post(f"{base}/{slug}/flyers", json=flyer, headers=headers).raise_for_status()
+        made = {"question": "What should a fair opt-out look like?", "statements": ["Opting out takes one click."]}
+        client.post(f"{base}/{slug}/rounds", json=made, headers=headers).raise_for_status()
+        update = {"title": "We met the board", "body": "They listened."}
+        client.post(f"{base}/{slug}/updates", json=update, headers=headers).raise_for_status()
+    hours = 90 * 24
+    opened = int(time.time()) // 3600 * 3600 - hours * 3600
+    with sqlite3.connect(data_dir / "petition.db", timeout=30) as db:
+        (petition_id,) = db.execute("SELECT id FROM petitions WHERE slug = ?", (slug,)).fetchone()
+        db.execute("UPDATE petitions SET opened_at = ?, signature_count = ?, count_code = ? WHERE id = ?",
+                   (opened, hours * 2, hours * 2, petition_id))  # fmt: skip
+        db.executemany(
+            "INSERT INTO hourly_counts (petition_id, hour, signed, withdrawn, invalidated) VALUES (?, ?, 2, 0, 0)",
+            [(petition_id, opened + hour * 3600) for hour in range(hours)],
+        )
+        db.execute("UPDATE code_batches SET used = 60 WHERE petition_id = ?", (petition_id,))
+    script = data_dir / "dashboard.lua"
+    script.write_text(
+        f'wrk.path = "/api/v1/petitions/{slug}/dashboard"\nwrk.headers["Authorization"] = "Bearer {token}"\n'
+    )
+    return slug, script
+
+
 def seed_round_results(data_dir: Path, slug: str, participants: int, statements: int) -> str:
     """An open feedback round on `slug` with public results, computed (as the service's job would) from
     planted votes of `participants` on `statements` and written straight into round_results; its id."""
@@ -578,6 +625,7 @@ def main() -> None:
             small = seed_timeline_petition(service_port, folder_path, 1_000)
             large = seed_timeline_petition(service_port, folder_path, 1_000_000)
             round_id = seed_round_results(folder_path, slugs[0], ROUND_PARTICIPANTS, ROUND_STATEMENTS)
+            _, dashboard_script = seed_dashboard(service_port, folder_path)
             service_url = f"http://127.0.0.1:{service_port}"
             sqlite_url = f"sqlite:///{folder_path / 'petition.db'}"
             round_file = votes_bench.seed_round(sqlite_url, slugs[0], folder_path, "votes")
@@ -611,6 +659,7 @@ def main() -> None:
                 "chart page, 1,000,000 signatures": (f"{service_url}/p/{large}", None),
                 ROUND_RESULTS_JSON: (f"{service_url}/api/v1/rounds/{round_id}/results", None),
                 ROUND_RESULTS_PAGE: (f"{service_url}/r/{round_id}/results", None),
+                DASHBOARD: (service_url, dashboard_script),
             }
             if log_slug:
                 for kind, name in LOG_WORKLOADS.items():
