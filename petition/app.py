@@ -771,4 +771,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.flyer_counts = flyer_batches.FlyerCounts(db)
     app.state.flyer_drawings = flyer_batches.Drawings()
     app.state.results_worker = ResultsWorker()  # its process starts at the first computation
+    app.state.dashboards = dashboard_api.DashboardMemo()  # organizers' dashboards' JSON, for seconds
     return app

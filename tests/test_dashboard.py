@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from petition import dashboard, organizers, outbox
+from petition import dashboard, dashboard_api, organizers, outbox
 from petition.database import Database, Transaction, now
 from petition.mailer import Mail, OneByOne
 
@@ -27,6 +27,13 @@ from .test_timeline import midnight
 pytestmark = pytest.mark.usefixtures("organizer")
 HOUR = 3600
 DAY = 86400
+
+
+@pytest.fixture(autouse=True)
+def fresh_json(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Each JSON answer built anew (its memo is tested on its own, below)."""
+    if "memo" not in request.node.name:
+        monkeypatch.setattr(dashboard_api, "MEMO_SECONDS", 1e-9)
 
 
 async def get_dashboard(client: httpx.AsyncClient, token: str, slug: str) -> httpx.Response:
@@ -332,3 +339,35 @@ async def test_the_dashboard_is_in_the_openapi_document_for_organizers_only(clie
     assert operation["security"] == [{"bearer": []}] and {"401", "404"} <= set(operation["responses"])
     schema = document["components"]["schemas"]["Dashboard"]
     assert {"alerts", "timeline", "code_batches", "flyer_batches", "audit"} <= set(schema["properties"])
+
+
+async def test_the_json_memo_lasts_seconds_and_ends_at_once_when_a_petition_changes_but_never_skips_the_checks(
+    app: Starlette, client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(dashboard_api.time, "monotonic", lambda: clock[0])
+    slug = await open_petition(client, token)
+    await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 10, "label": "Lifts"}, headers=bearer(token))
+    assert [b["revoked"] for b in (await get_dashboard(client, token, slug)).json()["code_batches"]] == [False]
+    # A revoked batch changes no petition: the JSON built a moment ago stands, for MEMO_SECONDS at most.
+    await execute(app.state.db, "UPDATE code_batches SET revoked_at = 1", {})
+    assert [b["revoked"] for b in (await get_dashboard(client, token, slug)).json()["code_batches"]] == [False]
+    clock[0] += dashboard_api.MEMO_SECONDS
+    assert [b["revoked"] for b in (await get_dashboard(client, token, slug)).json()["code_batches"]] == [True]
+    # A change to the petition (the cache emptied, as a closed batch does) shows at once.
+    await write_counts(app, slug, {midnight(1): 7}, opened_at=midnight(2))
+    app.state.public_cache.clear()
+    assert (await get_dashboard(client, token, slug)).json()["signature_count"] == 7
+    # Whoever no longer organizes it is refused at once, memo or not.
+    bob = await other_organizer_token(app)
+    assert (await get_dashboard(client, bob, slug)).status_code == 404
+    pid = await petition_id(app.state.db, slug)
+    bob_id = await organizer_id_of(app.state.db, "bob@example.org")
+    await execute(
+        app.state.db,
+        "INSERT INTO petition_organizers (petition_id, organizer_id) VALUES (:p, :o)",
+        {"p": pid, "o": bob_id},
+    )
+    assert (await get_dashboard(client, bob, slug)).status_code == 200
+    await execute(app.state.db, "DELETE FROM petition_organizers WHERE organizer_id = :o", {"o": bob_id})
+    assert (await get_dashboard(client, bob, slug)).status_code == 404
