@@ -448,15 +448,17 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     for path in (
         f"/api/v1/petitions/{seeded.slug}/updates/{seeded.update_id}",
         f"/api/v1/petitions/{seeded.slug}/updates",
-        # The dashboard (its page is among alice's pages above): counts, the floor's timeline, their
-        # own audit trail; never a signer, a code, an address or a time finer than the floor.
-        f"/api/v1/petitions/{seeded.slug}/dashboard",
         # A round's results, to its organizers too: aggregates only, never a participant.
         f"/api/v1/rounds/{seeded.round_id}/results",
         f"/api/v1/rounds/{seeded.round_id}/results.csv",
     ):
         answer = await client.get(path, headers=bearer(token))
         assert answer.status_code == 200 and not leaks_in(answer.content, seeded.secrets), path
+    # The dashboard's JSON (its page is among alice's pages above): counts, the floor's timeline, their
+    # own draft round's question and audit trail; never a signer, a code, an address or a participant.
+    answer = await client.get(f"/api/v1/petitions/{seeded.slug}/dashboard", headers=bearer(token))
+    assert answer.status_code == 200 and not leaks_in(answer.content, theirs)
+    assert DRAFT_ROUND_QUESTION.encode() in answer.content, "their rounds, drafts included"
     assert (
         b'"sent":1'
         in (
