@@ -68,7 +68,7 @@ async def versions(db: Database, row: Row) -> VersionList:
     floor, zone = row["timeline_floor"], row["time_zone"]
     earlier = await db.fetch_all(queries.SELECT_PETITION_VERSIONS, {"petition_id": row["id"]})
     # Each text took effect when the one before it was replaced; the first at the opening.
-    starts = [int(version["replaced_at"]) for version in earlier[1:]] + [row["opened_at"]]
+    starts = [int(version["replaced_at"]) for version in earlier[1:]] + ([row["opened_at"]] if earlier else [])
     texts = [
         VersionPublic(
             number=len(earlier) + 1,
