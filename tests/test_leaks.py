@@ -122,6 +122,10 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
     draft = (await create(client, token, **fields, reasons_enabled=True)).json()
     slug = draft["slug"]
     assert (await client.post(f"/api/v1/petitions/{draft['id']}/publish", headers=bearer(token))).status_code == 200
+    # An edit after publishing: the versions page and its JSON have an earlier text to show.
+    clearer = {"summary": "A clearer summary."}
+    edited = await client.patch(f"/api/v1/petitions/{slug}", json=clearer, headers=bearer(token))
+    assert edited.status_code == 200
     made = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 4}, headers=bearer(token))
     used_code, unused_code, shown_code, approved_code = made.json()["codes"]
     seeded = Seeded(slug=slug, batch_id=made.json()["batch"])
@@ -415,6 +419,9 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         for who, visitor in (("anonymous", anonymous), ("another petition's organizer", bob)):
             answers = await visit_every_route(app, visitor, values)
             assert set(answers) == routes_in_list, "every route in the list was visited"
+            # The public record of the petition's text and of its organizers' public actions.
+            for key in ("GET /p/{slug}/versions", "GET /api/v1/petitions/{slug}/versions"):
+                assert b"A clearer summary." in answers[key], (who, key)
             for key, answer in answers.items():
                 assert not leaks_in(answer, seeded.secrets), f"{who}: {key}"
     # The petition's own organizers see an emailed update's progress: counts, never the address;

@@ -76,7 +76,7 @@ async def make_batch(
             chunk = hashes[start : start + INSERT_CHUNK]
             values = {f"h{i}": value for i, value in enumerate(chunk)} | {"batch_id": batch_id}
             await tx.execute(queries.insert_round_codes(len(chunk)), values)
-        detail = f"{round_id}: batch {batch_id} of {count:,} codes" + (f" ({label})" if label else "")
+        detail = f"{round_id} ({count} codes)"
         await audit(tx, organizer_id, "round codes made", detail, petition_id=found.petition["id"])
 
     await db.write(insert)
@@ -123,8 +123,7 @@ async def revoke(
             return False
         # Not a public event: a round's codes join the round, they never sign the petition.
         petition_id = await tx.fetch_val(queries.SELECT_ROUND_PETITION, {"id": round_id})
-        detail = f"{round_id}: batch {batch_id}"
-        await audit(tx, organizer_id, "round code batch revoked", detail, petition_id=petition_id)
+        await audit(tx, organizer_id, "round code batch revoked", round_id, petition_id=petition_id)
         return True
 
     if not await db.write(unit):
