@@ -329,3 +329,11 @@ async def test_a_checkpoint_signed_by_a_retired_key_is_signed_again_with_the_cur
     checkpoint = certificate.data["log"]["checkpoint"]
     assert checkpoint != stored and checkpoint.split("\n\n")[0] == stored.split("\n\n")[0]
     open_note(checkpoint, [new_key])
+
+
+async def test_the_openapi_document_describes_the_certificate_download(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/api/openapi.json")).json()
+    operation = document["paths"]["/api/v1/petitions/{slug}/certificate.note"]["get"]
+    assert operation["security"] == [{"bearer": []}]
+    assert set(operation["responses"]["200"]["content"]) == {"text/plain"}
+    assert {"401", "404", "409"} <= set(operation["responses"])
