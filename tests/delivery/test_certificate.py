@@ -124,6 +124,7 @@ async def test_the_certificate_holds_exactly_its_fields_and_the_count_its_checkp
     assert document["log"]["origin"] == f"127.0.0.1:8000/p/{slug}"
     assert document["log"]["vkey"] == signer.vkey
     assert document["log"]["fingerprint"].count(" ") == 15 and len(document["log"]["fingerprint"]) == 79
+    assert document["log"]["fingerprint"] == (await client.get("/api/v1/log/key")).json()["fingerprint"]
     assert sorted(item["name"] for item in document["names"]) == ["Signer 0", "Signer 1"]
     assert {item["role"] for item in document["names"]} == {"Picker"}
     assert document["reasons"] == {"approved": 0, "quoted": []}
