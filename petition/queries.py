@@ -830,3 +830,14 @@ UPDATE petition_updates SET queue_after = :after, queued = queued + :queued WHER
 # Done: what was queued is what it goes to (contacts gone since the post are simply not there).
 # The cursor is cleared: a contact key kept would outlive the purge of the contacts.
 FINISH_UPDATE_QUEUE = "UPDATE petition_updates SET queueing = 0, recipients = queued, queue_after = '' WHERE id = :id"
+
+# -- the delivery certificate (delivery/certificate.py), read in one snapshot ----------------------
+
+# Shown names in the public page's order (by their random keys: nothing about when each was given),
+# a page after the key :after ('' for the first).
+SELECT_SIGNER_NAMES_AFTER = """
+SELECT name_key, name, role FROM signer_names WHERE petition_id = :petition_id AND name_key > :after
+ORDER BY name_key LIMIT :limit
+"""
+# Each batch of printed codes is one code batch entry of the log (a draft's, once it was published).
+COUNT_CODE_BATCHES = "SELECT COUNT(*) FROM code_batches WHERE petition_id = :petition_id"
