@@ -177,3 +177,18 @@ def test_a_right_to_left_name_is_set_right_to_left_and_overrides_are_dropped() -
     assert certificate_pdf.said("\u202eשרה כהן") == {"text": "שרה כהן", "dir": "rtl"}
     assert certificate_pdf.said("123 محمد") == {"text": "123 محمد", "dir": "rtl"}
     assert certificate_pdf.said("Ada") == {"text": "Ada", "dir": "ltr"}
+
+
+def test_approved_reasons_and_the_rounds_consensus_statements_print() -> None:
+    printed = words_of(drawn())
+    assert "Patients deserve it." in printed and "We are exhausted." in printed
+    assert "What should night shifts change first?" in printed
+    assert "Two nurses per ward at night." in printed and "Breaks that are really taken." in printed
+    assert "42 took part" in printed
+
+
+def test_a_round_of_too_few_participants_says_so_without_a_number() -> None:
+    base = certificate()
+    quiet = base.rounds[0].model_copy(update={"participants": None})
+    printed = " ".join(words_of(certificate_pdf.render(certificate(rounds=[quiet], names=[]))).split())
+    assert "Too few took part to say how many" in printed
