@@ -14,7 +14,7 @@ from petition import fonts
 from petition.delivery import certificate_pdf
 from petition.delivery.certificate import Rules, ShownName, TimelineDay
 
-from ..printed import decode
+from ..printed import decode, glyphs
 from ..printed import fonts as fonts_of
 from ..printed import text as pdfium_text
 from ..system_services import NOTO, need
@@ -192,3 +192,14 @@ def test_a_round_of_too_few_participants_says_so_without_a_number() -> None:
     quiet = base.rounds[0].model_copy(update={"participants": None})
     printed = " ".join(words_of(certificate_pdf.render(certificate(rounds=[quiet], names=[]))).split())
     assert "Too few took part to say how many" in printed
+
+
+def test_a_hebrew_paragraph_of_the_body_starts_from_the_right_and_reads_right_to_left() -> None:
+    body = "שכר הוגן\n\nEnglish words after it."
+    pdf = certificate_pdf.render(certificate(petition={"body": body}, names=[]))
+    found, (width, _) = glyphs(pdf, page=1)
+    hebrew = [glyph for glyph in found if "\u0590" <= glyph.char <= "\u05ff"]
+    assert width - max(glyph.right for glyph in hebrew) < width * 0.1, "from the right margin"
+    where = {glyph.char: glyph.left for glyph in hebrew}
+    across = [where[char] for char in "שכר"]
+    assert across == sorted(across, reverse=True)
