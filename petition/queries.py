@@ -820,3 +820,10 @@ UPDATE petition_updates SET queue_after = :after, queued = queued + :queued WHER
 # Done: what was queued is what it goes to (contacts gone since the post are simply not there).
 # The cursor is cleared: a contact key kept would outlive the purge of the contacts.
 FINISH_UPDATE_QUEUE = "UPDATE petition_updates SET queueing = 0, recipients = queued, queue_after = '' WHERE id = :id"
+
+# -- the delivery certificate (delivery/certificate.py), read in one snapshot ----------------------
+
+# Every shown name, in the public page's order (by its random key: nothing about when it was given).
+SELECT_ALL_SIGNER_NAMES = "SELECT name, role FROM signer_names WHERE petition_id = :petition_id ORDER BY name_key"
+# Each batch of printed codes is one code batch entry of the log (a draft's, once it was published).
+COUNT_CODE_BATCHES = "SELECT COUNT(*) FROM code_batches WHERE petition_id = :petition_id"

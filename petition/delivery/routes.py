@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
+
+from ..api import ApiRoute
+from . import certificate_api
+
+NOTE_TEXT = {"text/plain": {"schema": {"type": "string"}}}
 
 
 def routes() -> list[BaseRoute]:
     """The certificate's routes: the JSON API's `.note` and `.pdf` under /api/v1/petitions/{slug}/ (a
     token of the petition's organizers) and the same downloads under /organize/petitions/{id}/ (their
     session)."""
-    return []
+    return [
+        ApiRoute(
+            "/api/v1/petitions/{slug}/certificate.note",
+            certificate_api.api_certificate_note,
+            summary="For the petition's organizers: the delivery certificate as a C2SP signed note (its JSON, "
+            "compact, keys sorted, on one line; a blank line; the signature by the log's key), `text/plain`, "
+            "to save as `<slug>-certificate.note`; 409 for a draft",
+            response=None,
+            media_types=NOTE_TEXT,
+            auth=True,
+            errors=[409],
+            tags=["certificate"],
+            name="api_certificate_note",
+        ),
+        Route(
+            "/organize/petitions/{slug}/certificate.note",
+            certificate_api.certificate_note_page,
+            name="certificate_note",
+        ),
+    ]
