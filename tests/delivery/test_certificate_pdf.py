@@ -7,17 +7,23 @@ from __future__ import annotations
 import io
 from functools import cache
 
+import httpx
 import pytest
 from pypdf import PdfReader
+from starlette.applications import Starlette
 
 from petition import fonts
 from petition.delivery import certificate_pdf
 from petition.delivery.certificate import Rules, ShownName, TimelineDay
 
+from ..conftest import BASE_URL
 from ..printed import decode, glyphs
 from ..printed import fonts as fonts_of
 from ..printed import text as pdfium_text
 from ..system_services import NOTO, need
+from ..test_login import log_in
+from ..test_petitions import bearer, create, other_organizer_token
+from ..test_signing import count_everything, make_codes, open_petition, petition_id, sign
 from .factories import HIDDEN_NAME, NAMES, URL, certificate, timeline
 
 POINTS_PER_MM = 72 / 25.4
@@ -203,3 +209,102 @@ def test_a_hebrew_paragraph_of_the_body_starts_from_the_right_and_reads_right_to
     where = {glyph.char: glyph.left for glyph in hebrew}
     across = [where[char] for char in "שכר"]
     assert across == sorted(across, reverse=True)
+
+
+# -- the routes: the petition's organizers only, on SQLite and PostgreSQL -------------------------------
+
+SHOWN = ("Yolanda Shownname", "ياسمين الظاهر")
+HIDDEN = "Hiddenname Certificateperson"
+
+
+async def counted_petition(app: Starlette, client: httpx.AsyncClient, token: str) -> str:
+    """An open petition of printed codes with three counted signatures: two shown names, one hidden."""
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 3)
+    for code, (name, shown) in zip(codes, [(SHOWN[0], True), (SHOWN[1], True), (HIDDEN, False)], strict=True):
+        assert (await sign(client, slug, code, name=name, role="Porter", show_name=shown)).status_code == 201
+    await count_everything(app)
+    return slug
+
+
+@pytest.mark.usefixtures("organizer")
+async def test_organizers_download_the_pdf_with_the_count_the_shown_names_and_a_qr_code_to_the_page(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await counted_petition(app, client, token)
+    answer = await client.get(f"/api/v1/petitions/{slug}/certificate.pdf", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["content-disposition"] == f"attachment; filename={slug}-certificate.pdf"
+    pdf = answer.content
+    printed = " ".join(words_of(pdf).split())
+    assert "3 people holding a single-use printed code signed" in printed
+    assert "Safe staffing" in printed or slug in printed
+    for word in " ".join(SHOWN).split():
+        assert word in printed
+    assert HIDDEN not in printed and "Hiddenname" not in printed and HIDDEN.encode() not in pdf
+    assert decode(pdf)[0] == [f"{BASE_URL}/p/{slug}"]
+    used = fonts_of(pdf)
+    assert used and all(used.values())
+    letter = await client.get(f"/api/v1/petitions/{slug}/certificate.pdf?paper=letter", headers=bearer(token))
+    box = PdfReader(io.BytesIO(letter.content)).pages[0].mediabox
+    assert (float(box.width), float(box.height)) == pytest.approx((612, 792), abs=0.1)
+
+
+@pytest.mark.usefixtures("organizer")
+async def test_the_signed_in_organizer_downloads_it_from_the_dashboard(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await counted_petition(app, client, token)
+    await log_in(client, "alice@example.org")
+    pid = await petition_id(app.state.db, slug)
+    overview = await client.get(f"/organize/petitions/{pid}")
+    link = f"/organize/petitions/{pid}/certificate.pdf?paper=letter"
+    assert link in overview.text
+    answer = await client.get(link)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["cache-control"] == "no-store"
+    box = PdfReader(io.BytesIO(answer.content)).pages[0].mediabox
+    assert (float(box.width), float(box.height)) == pytest.approx((612, 792), abs=0.1)
+
+
+@pytest.mark.usefixtures("organizer")
+async def test_an_unknown_paper_or_parameter_is_422_on_both_routes_and_changes_nothing(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await counted_petition(app, client, token)
+    before = (await client.get(f"/api/v1/petitions/{slug}", headers=bearer(token))).json()
+    for query in ("paper=a3", "paper=", "paper=A4", "paper=a4&format=png"):
+        answer = await client.get(f"/api/v1/petitions/{slug}/certificate.pdf?{query}", headers=bearer(token))
+        assert answer.status_code == 422, query
+        error = answer.json()["error"]
+        assert error["code"] and ("paper" in error["message"] or "format" in error["message"]), error
+    await log_in(client, "alice@example.org")
+    pid = await petition_id(app.state.db, slug)
+    for query in ("paper=a3", "paper=a4&format=png"):
+        page = await client.get(f"/organize/petitions/{pid}/certificate.pdf?{query}")
+        assert page.status_code == 422 and "a4 or letter" in page.text and "Traceback" not in page.text
+    assert (await client.get(f"/api/v1/petitions/{slug}", headers=bearer(token))).json() == before
+
+
+@pytest.mark.usefixtures("organizer")
+async def test_a_draft_another_organizer_and_the_public_get_no_pdf(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await counted_petition(app, client, token)
+    draft = (await create(client, token)).json()["id"]
+    path = "/api/v1/petitions/{}/certificate.pdf"
+    refused = await client.get(path.format(draft), headers=bearer(token))
+    assert refused.status_code == 409 and "draft" in refused.json()["error"]["message"]
+    other = await other_organizer_token(app)
+    for key in (slug, draft):
+        assert (await client.get(path.format(key), headers=bearer(other))).status_code == 404
+        assert (await client.get(path.format(key))).status_code == 401
+    pid = await petition_id(app.state.db, slug)
+    assert (await client.get(f"/organize/petitions/{pid}/certificate.pdf")).status_code == 303, "to the login"
+    await log_in(client, "alice@example.org")
+    page = await client.get(f"/organize/petitions/{draft}/certificate.pdf")
+    assert page.status_code == 409 and "publish" in page.text.lower()
+    overview = await client.get(f"/organize/petitions/{draft}")
+    assert "certificate.pdf" not in overview.text
