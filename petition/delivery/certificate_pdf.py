@@ -6,30 +6,23 @@ chooses the words (the cover's sentence, worded for the petition's verification 
 the timeline's points and passes everything to the layout as JSON (`sys.inputs.certificate`).
 User text is only ever text to Typst, never markup: it arrives as JSON strings.
 
-Typesetting is CPU work, and Typst keeps what it computed in a cache of its process (it grows by
-about 100 MB for a certificate of 5,000 names, up to the last ten documents): `draw` typesets in a
-process of its own, started for the one certificate ("spawn") and ended with it, so the app's
-memory stays its own and a drawing takes one core, one at a time per app process.
+Typesetting is CPU work: `draw` prepares the words in a thread and typesets them in a process of
+its own (see typesetting.py), so the event loop goes on and the app's memory stays its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
-import threading
 import unicodedata
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from typing import Any
-
-import typst
 
 from .. import chart, flyers, fonts
 from ..text import long_date, without_forbidden
 from .certificate import Certificate, Rules, TimelineDay
+from .typesetting import LAYOUT, typeset, typeset_in_a_process
 
-LAYOUT = flyers.FLYERS_DIR / "certificate.typ"
 PAPERS = flyers.PAPERS  # name -> (width, height) in mm
 DEFAULT_PAPER = "a4"
 # Text in any language is set in the stack an English page gets: Noto Sans first, then every
@@ -39,8 +32,6 @@ RIGHT_TO_LEFT_CLASSES = frozenset({"R", "AL"})
 # The goal's line is drawn when it is no more than this many times the count (else the line of
 # signatures would lie flat along the bottom); the goal is always said in words.
 GOAL_IN_CHART = 2
-# Certificates drawn at once by one app process (each in a process of its own, on one core).
-DRAWING = threading.BoundedSemaphore(1)
 
 
 def direction(text: str) -> str:
@@ -186,8 +177,8 @@ def inputs(certificate: Certificate, paper: str) -> dict[str, str]:
     data = {
         "width": width,
         "height": height,
-        "fonts": list(stack.families),
-        "mono": [fonts.MONOSPACE, *stack.families],
+        "fonts": [],  # below, once every word is known
+        "mono": [],
         "count": f"{certificate.verified_count:,}",
         "who": who_signed(certificate.verified_count, certificate.rules),
         "breakdown": breakdown(certificate),
@@ -218,33 +209,28 @@ def inputs(certificate: Certificate, paper: str) -> dict[str, str]:
         "rounds": rounds,
         "log": certificate.log.model_dump(),
         "how_to_verify": certificate.how_to_verify,
+        "note_name": f"{petition.slug}-certificate.note",
     }
+    # Only the families that draw a character of this document, from the layout's own words to every
+    # name: the same glyphs, typeset several times faster than with every family installed.
+    printed = json.dumps(data, ensure_ascii=False) + LAYOUT.read_text()
+    families = list(fonts.library().narrowed(stack, printed))
+    data["fonts"], data["mono"] = families, [fonts.MONOSPACE, *families]
     return {"certificate": json.dumps(data, ensure_ascii=False)}
 
 
 def render(certificate: Certificate, *, paper: str = DEFAULT_PAPER) -> bytes:
-    """The certificate as a PDF on `paper` ("a4" or "letter"), the glyphs it uses embedded.
-
-    ValueError for another paper. Blocking CPU work: run it in a thread (`anyio.to_thread`).
-    """
+    """The certificate as a PDF on `paper` ("a4" or "letter"), the glyphs it uses embedded, typeset
+    in this process. ValueError for another paper. Blocking CPU work: the app calls `draw`."""
     if paper not in PAPERS:
         raise ValueError(f"paper must be one of {', '.join(sorted(PAPERS))}")
-    compiler = typst.Compiler(
-        root=str(flyers.FLYERS_DIR), font_paths=fonts.library().typst_fonts, ignore_system_fonts=True
-    )
-    out = compiler.compile(str(LAYOUT), format="pdf", sys_inputs=inputs(certificate, paper), timestamp=0)
-    assert isinstance(out, bytes)
-    return out
-
-
-def _in_a_process(certificate: Certificate, paper: str) -> bytes:
-    with DRAWING, ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(render, certificate, paper=paper).result()
+    return typeset(inputs(certificate, paper))
 
 
 async def draw(certificate: Certificate, *, paper: str = DEFAULT_PAPER) -> bytes:
-    """`render` in a process of its own, waited for in a thread: the event loop goes on meanwhile and
-    Typst's caches end with the process. ValueError for another paper (checked before it starts)."""
+    """`render`, off the event loop: the words prepared in a thread, typeset in a process of its own
+    (Typst's caches end with it). ValueError for another paper (before anything starts)."""
     if paper not in PAPERS:
         raise ValueError(f"paper must be one of {', '.join(sorted(PAPERS))}")
-    return await asyncio.to_thread(_in_a_process, certificate, paper)
+    sys_inputs = await asyncio.to_thread(inputs, certificate, paper)
+    return await asyncio.to_thread(typeset_in_a_process, sys_inputs)

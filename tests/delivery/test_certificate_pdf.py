@@ -5,6 +5,7 @@ from printed pixels, its fonts and page boxes from the file."""
 from __future__ import annotations
 
 import io
+import json
 from functools import cache
 
 import httpx
@@ -91,7 +92,7 @@ def test_the_verification_page_carries_the_key_fingerprint_and_the_checkpoint() 
     assert "How to verify this count" in last
     assert all(group in last for group in certificate().log.fingerprint.split())
     assert "petition.example/safe-staffing" in last
-    assert "verify-certificate certificate.note" in last
+    assert "safe-staffing-certificate.note" in last and "verify-certificate" in last
 
 
 def test_an_unknown_paper_is_refused() -> None:
@@ -308,3 +309,16 @@ async def test_a_draft_another_organizer_and_the_public_get_no_pdf(
     assert page.status_code == 409 and "publish" in page.text.lower()
     overview = await client.get(f"/organize/petitions/{draft}")
     assert "certificate.pdf" not in overview.text
+
+
+def test_the_layout_gets_only_the_font_families_its_words_need_in_the_stacks_order() -> None:
+    library = fonts.library()
+    need(NOTO, there=all(library.has(f) for f in ("Noto Sans", "Noto Sans CJK JP", "Noto Sans Devanagari")))
+    given = json.loads(certificate_pdf.inputs(certificate(), "a4")["certificate"])["fonts"]
+    stack = library.stack(certificate_pdf.STACK_LANGUAGE).families
+    assert given == [family for family in stack if family in given], "the stack's order"
+    for family in ("Noto Sans", "Noto Sans Arabic", "Noto Sans Hebrew", "Noto Sans Devanagari", "Noto Sans CJK JP"):
+        assert family in given
+    assert "Noto Sans Thai" not in given and len(given) < len(stack) / 4
+    latin = certificate(names=[], reasons=certificate().reasons.model_copy(update={"quoted": []}))
+    assert "Noto Sans Arabic" not in json.loads(certificate_pdf.inputs(latin, "a4")["certificate"])["fonts"]
