@@ -1111,7 +1111,7 @@ def certificate_report(certificate: SignedCertificate, verdict: CertificateVerdi
         lines += [
             "Only the signature was checked: without the petition's address, nothing was compared with the "
             "live log or the service's key. Compare the key's fingerprint with the one the service publishes "
-            "(GET /api/v1/log/key gives its vkey), or run again with the petition's address.",
+            "(GET /api/v1/log/key), or run again with the petition's address.",
             f"signature valid, {certificate.count} signatures",
         ]
         return lines

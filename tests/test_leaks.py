@@ -436,6 +436,8 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
             f"/organize/rounds/{seeded.round_id}/codes",
             f"/organize/rounds/{seeded.round_id}/close",
             f"/r/{seeded.round_id}/results",
+            # The delivery certificate: shown names and approved reasons only, never a hidden one.
+            f"/organize/petitions/{pid}/certificate.note",
         ):
             page = await alice_pages.get(path)
             assert page.status_code == 200 and not leaks_in(page.content, theirs), path
@@ -466,6 +468,8 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         # A round's results, to its organizers too: aggregates only, never a participant.
         f"/api/v1/rounds/{seeded.round_id}/results",
         f"/api/v1/rounds/{seeded.round_id}/results.csv",
+        # The delivery certificate, to its organizers: what signers chose to make public, nothing else.
+        f"/api/v1/petitions/{seeded.slug}/certificate.note",
     ):
         answer = await client.get(path, headers=bearer(token))
         assert answer.status_code == 200 and not leaks_in(answer.content, seeded.secrets), path

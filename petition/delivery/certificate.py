@@ -263,8 +263,8 @@ def how_to_verify(url: str, settings: Settings) -> list[str]:
         f"service is installed: python -m petition.verify --certificate FILE {url}). The key must be the "
         "service's, the log must still hold this checkpoint, and its entries up to it must add up to "
         "the verified count.",
-        f"The key's fingerprint is log.fingerprint; the service publishes its key at "
-        f"{settings.base_url}/api/v1/log/key.",
+        "Compare the key's fingerprint (log.fingerprint) with the one the service publishes at "
+        f"{settings.base_url}/api/v1/log/key, or that you got from its operators another way.",
     ]
 
 
