@@ -208,6 +208,11 @@ def inputs(certificate: Certificate, paper: str) -> dict[str, str]:
         },
         "rounds": rounds,
         "log": certificate.log.model_dump(),
+        # Said in the document, as the flyers page says it: a name with a blank in it is explained.
+        "missing": [
+            f"{found.code} {found.name}".strip()
+            for found in map(fonts.described, fonts.library().stack(STACK_LANGUAGE).missing(printed_words(certificate)))
+        ],
         "how_to_verify": certificate.how_to_verify,
         "note_name": f"{petition.slug}-certificate.note",
     }

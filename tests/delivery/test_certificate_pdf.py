@@ -178,6 +178,9 @@ def test_a_petition_without_a_counted_day_says_so_instead_of_a_chart() -> None:
 def test_characters_no_font_has_are_named() -> None:
     odd = certificate(names=[ShownName(name="Ada \U000f0001\u0378", role="")])
     assert certificate_pdf.missing_characters(odd) == ["\U000f0001", "\u0378"]
+    printed = " ".join(words_of(certificate_pdf.render(odd)).split())
+    assert "they print as blanks: U+F0001; U+0378." in printed
+    assert "print as blanks" not in words_of(drawn())
 
 
 def test_a_right_to_left_name_is_set_right_to_left_and_overrides_are_dropped() -> None:
