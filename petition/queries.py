@@ -823,7 +823,11 @@ FINISH_UPDATE_QUEUE = "UPDATE petition_updates SET queueing = 0, recipients = qu
 
 # -- the delivery certificate (delivery/certificate.py), read in one snapshot ----------------------
 
-# Every shown name, in the public page's order (by its random key: nothing about when it was given).
-SELECT_ALL_SIGNER_NAMES = "SELECT name, role FROM signer_names WHERE petition_id = :petition_id ORDER BY name_key"
+# Shown names in the public page's order (by their random keys: nothing about when each was given),
+# a page after the key :after ('' for the first).
+SELECT_SIGNER_NAMES_AFTER = """
+SELECT name_key, name, role FROM signer_names WHERE petition_id = :petition_id AND name_key > :after
+ORDER BY name_key LIMIT :limit
+"""
 # Each batch of printed codes is one code batch entry of the log (a draft's, once it was published).
 COUNT_CODE_BATCHES = "SELECT COUNT(*) FROM code_batches WHERE petition_id = :petition_id"

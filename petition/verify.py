@@ -32,6 +32,20 @@ Entries are bytes, exactly:
     purge         0x04 alone: the petition's identifying data was destroyed (its retention purge)
     carried over  0x05 · signatures counted before the log existed (u64, big-endian); entry 0 only
 
+A delivery certificate (`<slug>-certificate.note`, what organizers hand over) is checked with
+
+    python -m petition.verify --certificate FILE [URL]
+
+Without URL: the note's signature (C2SP signed-note, over the file's exact bytes) with the key in
+its log.vkey, its log.checkpoint signed by that key and naming the log.origin, log.tree_size and
+log.root it gives, and log.fingerprint that key's; the last line is `signature valid, N
+signatures`. With the petition's URL, also: the key is the service's current or a retired one,
+the live log holds the certificate's checkpoint (a consistency proof to the live one), and its
+entries up to it hash to that root and add up to the certificate's counts; the last line is
+`consistent, N signatures`. Exit status as above; the certificate's own kinds of error are
+bad-certificate (not a well-formed certificate, or its parts disagree), other-service,
+other-petition and count-mismatch. Nothing is saved in the state file.
+
 The tree, the proofs and the notes follow RFC 9162 section 2.1, C2SP tlog-checkpoint and C2SP
 signed-note (as golang.org/x/mod/sumdb/note reads them); the service builds its log with the same
 functions, so what this file accepts is what the service must produce.

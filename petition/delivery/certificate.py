@@ -30,6 +30,7 @@ from ..verify import NoteError, key_fingerprint, open_note, parse_checkpoint, pa
 FORMAT = "petition-delivery-certificate/v1"
 MAX_REASONS = 20  # approved reasons quoted in a certificate (the count says how many there are)
 DAY = timeline.BUCKET_SECONDS["day"]
+NAMES_PAGE = 500  # shown names read at once
 DRAFT = "This petition is a draft: publish it first. A certificate proves the count of an open or closed petition."
 NO_LOG_YET = "This petition's transparency log has not started yet: try again in a minute."
 PRINTED_CODES = (
@@ -185,7 +186,15 @@ async def _read(reads: Reads, petition_id: str, settings: Settings) -> _Read:
     key = {"petition_id": petition_id}
     series = await timeline.series(reads, row, DAY)  # type: ignore[arg-type]
     code_batches = int(await reads.fetch_val(queries.COUNT_CODE_BATCHES, key) or 0)
-    names = await reads.fetch_all(queries.SELECT_ALL_SIGNER_NAMES, key)
+    names: list[Row] = []
+    # By pages: turning thousands of rows into dicts takes the event loop a while, and between
+    # pages it serves everyone else.
+    while page := await reads.fetch_all(
+        queries.SELECT_SIGNER_NAMES_AFTER, {**key, "after": names[-1]["name_key"] if names else "", "limit": NAMES_PAGE}
+    ):
+        names += page
+        if len(page) < NAMES_PAGE:
+            break
     quoted, _ = await reasons.page_of(
         reads,  # type: ignore[arg-type]
         petition_id=petition_id,

@@ -11,7 +11,7 @@ import pytest
 from starlette.applications import Starlette
 
 from petition import checkpoints, petitions
-from petition.delivery import certificate_note
+from petition.delivery import certificate, certificate_note
 from petition.delivery.certificate import DRAFT, DUPLICATES, MAX_REASONS, PRINTED_CODES, build
 from petition.feedback import results_job
 from petition.verify import open_note, read_certificate
@@ -138,8 +138,9 @@ async def test_the_certificate_holds_exactly_its_fields_and_the_count_its_checkp
 
 
 async def test_only_names_their_signers_show_are_in_it_in_the_public_pages_order(
-    app: Starlette, client: httpx.AsyncClient, token: str
+    app: Starlette, client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(certificate, "NAMES_PAGE", 3)  # read in pages of 3, the last one short
     slug = await open_petition(client, token)
     codes = await make_codes(client, token, slug, 10)
     shown = [f"Shown Person {number}" for number in range(4)]
