@@ -161,9 +161,11 @@ async def time_pdf(db: Database, row: dict, settings: Settings, rounds: int) -> 
         stalls.append(await longest_stall(work))
         work.result()
         drawn.append(time.perf_counter() - started)
+    # Typst reuses its in-process cache for the same document: the first time is the honest one.
+    first = ", ".join(f"{t:.2f}" for t in in_process)
     print(
-        f"PDF (A4), {size:,} bytes, best of {rounds}: typeset in this process {min(in_process):.2f} s; "
-        f"drawn as the routes draw it (a process of its own) {min(drawn):.2f} s; target < 5 s"
+        f"PDF (A4), {size:,} bytes: typeset in this process {in_process[0]:.2f} s the first time (all: {first}); "
+        f"drawn as the routes draw it (a process of its own), best of {rounds}: {min(drawn):.2f} s; target < 5 s"
     )
     print(f"longest event loop stall while drawing: {max(stalls) * 1000:.0f} ms")
 
