@@ -13,8 +13,9 @@ put together, serialised and signed) and prints the best wall time of `--rounds`
 and the longest the event loop went without running anything else meanwhile (the work is meant to
 be off it). The target is under 1 s on one core.
 
-With --pdf, also times `petition.delivery.certificate_pdf.render(certificate, paper="a4")` (target
-under 5 s); without that module, it says so and skips it. Everything it makes, it removes.
+With --pdf, also times the PDF on A4 (target under 5 s): `certificate_pdf.render` in this process,
+and `certificate_pdf.draw` as the routes call it (typeset in a process of its own), with the
+longest event loop stall meanwhile. Everything it makes, it removes.
 """
 
 from __future__ import annotations
@@ -142,20 +143,31 @@ async def run(url: str, data_dir: Path, signatures: int, names: int, rounds: int
 
 
 async def time_pdf(db: Database, row: dict, settings: Settings, rounds: int) -> None:
-    """--pdf: the certificate drawn as a PDF on A4 (petition.delivery.certificate_pdf), if that exists."""
-    try:
-        from petition.delivery import certificate_pdf  # type: ignore[attr-defined]
-    except ImportError:
-        print("PDF: skipped, petition/delivery/certificate_pdf.py is not there yet")
-        return
+    """--pdf: the certificate drawn as a PDF on A4, typeset in this process (`certificate_pdf.render`)
+    and as the routes draw it (`certificate_pdf.draw`: the words prepared in a thread, typeset in a
+    process spawned for it), with the longest the event loop went without running anything else."""
+    from petition.delivery import certificate_pdf
+
     certificate = await build(db=db, row=row, settings=settings)
-    times = []
+    in_process, drawn, stalls = [], [], []
     size = 0
     for _ in range(rounds):
         started = time.perf_counter()
         size = len(await asyncio.to_thread(certificate_pdf.render, certificate, paper="a4"))
-        times.append(time.perf_counter() - started)
-    print(f"PDF (A4) drawn, best of {rounds}: {min(times):.2f} s, {size:,} bytes; target < 5 s")
+        in_process.append(time.perf_counter() - started)
+    for _ in range(rounds):
+        started = time.perf_counter()
+        work = asyncio.ensure_future(certificate_pdf.draw(certificate, paper="a4"))
+        stalls.append(await longest_stall(work))
+        work.result()
+        drawn.append(time.perf_counter() - started)
+    # Typst reuses its in-process cache for the same document: the first time is the honest one.
+    first = ", ".join(f"{t:.2f}" for t in in_process)
+    print(
+        f"PDF (A4), {size:,} bytes: typeset in this process {in_process[0]:.2f} s the first time (all: {first}); "
+        f"drawn as the routes draw it (a process of its own), best of {rounds}: {min(drawn):.2f} s; target < 5 s"
+    )
+    print(f"longest event loop stall while drawing: {max(stalls) * 1000:.0f} ms")
 
 
 async def main() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from pypdf import PdfReader
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -36,6 +38,7 @@ from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smt
 from .feedback.factories import add_participant, add_statement
 from .feedback.test_joins import round_codes
 from .feedback.test_results_job import CAMP_A, CAMP_B, STATEMENTS, IdleWorker, InProcessWorker, vote
+from .printed import text as pdfium_text
 from .test_email_signing import codes_for
 from .test_login import csrf_of, log_in
 from .test_petitions import bearer, create
@@ -454,6 +457,18 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
             shown = {what: value for what, value in theirs.items() if what not in waiting}
             assert page.status_code == 200 and not leaks_in(page.content, shown), status
             assert (WAITING_STATEMENT in page.text) == (status == "waiting"), status
+    # The delivery certificate as a PDF, to its organizers: what signers chose to make public, never
+    # a sentinel, searched in the words read back out of the PDF (its streams are compressed).
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as alice_pdf:
+        assert (await log_in(alice_pdf, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+        pid = await petition_id(db, seeded.slug)
+        for answer in (
+            await client.get(f"/api/v1/petitions/{seeded.slug}/certificate.pdf", headers=bearer(token)),
+            await alice_pdf.get(f"/organize/petitions/{pid}/certificate.pdf?paper=letter"),
+        ):
+            assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+            words = pdf_words(answer.content)
+            assert not leaks_in(answer.content + words.encode(), seeded.secrets), "certificate.pdf"
     for path in (
         f"/api/v1/petitions/{seeded.slug}/updates/{seeded.update_id}",
         f"/api/v1/petitions/{seeded.slug}/updates",
@@ -531,6 +546,11 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     outliving = {"approved reason's storage key", "draft round question", *participant_keys}
     purged = {what: value for what, value in seeded.secrets.items() if what not in outliving}
     assert not leaks_in(stored, purged), "a sentinel outlived the purge"
+
+
+def pdf_words(pdf: bytes) -> str:
+    """The words of a PDF as two readers find them (pypdf, and PDFium for shaped scripts)."""
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages) + "\n" + pdfium_text(pdf)
 
 
 async def reason_id_of(db: Database, slug: str) -> str:
