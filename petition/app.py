@@ -51,6 +51,7 @@ from . import (
     update_pages,
     updates,
     updates_api,
+    versions,
 )
 from .api import ApiRoute
 from .batcher import Batcher
@@ -137,6 +138,7 @@ def make_routes() -> list[BaseRoute]:
         Route("/p/{slug}/badge.svg", timeline_pages.badge_svg, name="badge"),
         Route("/f/{batch_code}", flyer_batches.flyer_link, name="flyer_link"),
         Route("/p/{slug}/feed.atom", timeline_pages.feed, name="feed"),
+        Route("/p/{slug}/versions", versions.versions_page, name="versions_page"),
         Route("/p/{slug}/sign/{method}", sign_pages.sign_page, name="sign_page"),
         Route("/p/{slug}/check-email", sign_pages.check_email, name="check_email"),
         Route("/p/{slug}/verify", sign_pages.verify, methods=["POST"], name="verify"),
@@ -172,6 +174,16 @@ def make_routes() -> list[BaseRoute]:
             errors=[404],
             tags=["timeline"],
             name="timeline_api",
+        ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/versions",
+            versions.api_versions,
+            summary="Every text of the petition, newest (the current one) first, each dated to the petition's "
+            "timeline floor: when it took effect and when an edit replaced it",
+            response=versions.VersionList,
+            errors=[404],
+            tags=["timeline"],
+            name="versions_api",
         ),
         ApiRoute(
             "/api/v1/petitions/{slug}/count",

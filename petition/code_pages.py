@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import codes, downloads, organizers, queries
+from . import codes, downloads, queries
 from .codes import CodeBatchCreate, CodeBatchPublic
 from .database import Database, Row
 from .field_messages import FieldWords, field_messages
@@ -157,7 +157,7 @@ async def revoke_codes(request: Request) -> Response:
         return found
     organizer, row = found
     batch_id = request.path_params["batch_id"]
-    if not await codes.revoke(request.app.state.db, petition_id=row["id"], batch_id=batch_id):
+    if not await codes.revoke(request.app.state.db, petition=row, organizer_id=organizer.id, batch_id=batch_id):
         return await codes_page(request, errors={"form": REVOKED_ALREADY}, status=409)
-    await organizers.record(request.app.state.db, organizer.id, "code batch revoked", row["slug"])
+    request.app.state.public_cache.clear()  # a public event: the timeline, feed and page show it
     return done(task_path(row, "codes"), "codes-revoked")

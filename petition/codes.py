@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from . import downloads, queries, tlog
 from .database import Database, Row, Transaction, now
 from .encryption import decrypt, encrypt
+from .organizers import audit
 from .parameters import LARGEST_NUMBER, bounded
-from .petitions import PetitionError, is_open
+from .petitions import PetitionError, address, is_open
 from .settings import Settings
 from .text import LINE
 from .tokens import new_id
@@ -105,12 +106,14 @@ async def make_batch(
     count: int,
     label: str,
     keep_for_download: bool,
+    audited: bool = True,
 ) -> tuple[str, list[str]]:
     """A new batch of `count` codes for a petition; (batch id, the plaintext codes, this once).
 
     `count` and `label` as CodeBatchCreate checked them, or as the service made them (a tear-off
     batch's label, which may be longer than an organizer's). With `keep_for_download`, the codes
-    are also kept encrypted until their one download.
+    are also kept encrypted until their one download. The audit trail records it in the same write,
+    unless not `audited` (a tear-off flyer batch's codes: its flyer batch's entry names them).
     """
     if "code" not in json.loads(petition["verification"]):
         raise PetitionError(409, "This petition does not take printed codes; its verification is email only.")
@@ -143,6 +146,9 @@ async def make_batch(
             await tx.execute(queries.insert_signing_codes(len(chunk)), values)
         # Committed in the log at once, before any of its codes can sign (a draft's, when published).
         await tlog.append_code_batch(tx, settings, petition["id"], count)
+        if audited:
+            detail = f"{address(petition)}: batch {batch_id} of {count:,} codes" + (f" ({label})" if label else "")
+            await audit(tx, organizer_id, "code batch made", detail, petition_id=petition["id"])
 
     await db.write(insert)
     return batch_id, codes
@@ -183,15 +189,31 @@ async def spend_download(db: Database, *, petition_id: str, batch_id: str) -> bo
     return await db.write(forget)
 
 
-async def revoke(db: Database, *, petition_id: str, batch_id: str) -> bool:
+async def revoke(db: Database, *, petition: Row, organizer_id: str, batch_id: str) -> bool:
     """Make a batch's unused codes unusable; False when there is no such batch or it was revoked already.
 
-    Spending a code checks its batch is not revoked, so the codes' own rows stay as they are.
+    Spending a code checks its batch is not revoked, so the codes' own rows stay as they are. The
+    audit trail records it in the same write; once the petition is published it is also a public
+    event (codes_revoked: printed codes in people's hands stopped working), never a draft's.
     """
 
     async def unit(tx: Transaction) -> bool:
-        key = {"id": batch_id, "petition_id": petition_id, "now": now()}
-        return await tx.fetch_one(queries.REVOKE_CODE_BATCH, key) is not None
+        key = {"id": batch_id, "petition_id": petition["id"], "now": now()}
+        if await tx.fetch_one(queries.REVOKE_CODE_BATCH, key) is None:
+            return False
+        # The state as it is in this write: published meanwhile, the revocation is public.
+        current = await tx.fetch_one(queries.SELECT_PETITION_BY_ID, {"id": petition["id"]})
+        public = current is not None and current["state"] != "draft"
+        await audit(
+            tx,
+            organizer_id,
+            "code batch revoked",
+            f"{address(current or petition)}: batch {batch_id}",
+            petition_id=petition["id"],
+            public_event="codes_revoked" if public else None,
+            public_ref=batch_id if public else None,
+        )
+        return True
 
     return await db.write(unit)
 

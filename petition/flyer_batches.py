@@ -26,6 +26,7 @@ from . import codes, downloads, flyers, petitions, queries
 from .api_tokens import bearer_organizer
 from .database import Database, Row, Transaction, now
 from .errors import ApiError
+from .organizers import audit
 from .parameters import bounded, query_number
 from .petitions import PetitionError
 from .settings import Settings
@@ -130,6 +131,7 @@ async def create(db: Database, settings: Settings, *, petition: Row, organizer_i
             count=data.copies * per_page,
             label=f"{TEAR_OFF_LABEL}: {data.label}" if data.label else TEAR_OFF_LABEL,
             keep_for_download=True,
+            audited=False,  # this batch's own entry below names them: one action, one entry
         )
     values = {
         "id": new_id(),
@@ -144,8 +146,16 @@ async def create(db: Database, settings: Settings, *, petition: Row, organizer_i
         "created_at": now(),
     }
 
+    detail = f"{petitions.address(petition)}: batch {values['id']}, {data.layout} on {data.paper_size}, "
+    detail += f"{data.copies:,} page{'' if data.copies == 1 else 's'}"
+    if code_batch_id is not None:
+        detail += f", its tabs' code batch {code_batch_id} of {data.copies * flyers.tabs_per_page('tearoff'):,} codes"
+    if data.label:
+        detail += f" ({data.label})"
+
     async def insert(tx: Transaction) -> None:
         await tx.execute(queries.INSERT_FLYER_BATCH, values)
+        await audit(tx, organizer_id, "flyer batch made", detail, petition_id=petition["id"])
 
     await db.write(insert)
     row = await db.fetch_one(queries.SELECT_FLYER_BATCH, {"id": values["id"]})

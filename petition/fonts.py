@@ -94,6 +94,7 @@ class Library:
         self.system = system  # False: only Typst's own fonts and `extra` (a machine without any)
         self._lock = threading.Lock()
         self._stacks: dict[tuple[str, str | None], Stack] = {}
+        self._covers: dict[str, frozenset[int]] = {}
 
     @cached_property
     def typst_fonts(self) -> typst.Fonts:
@@ -133,6 +134,30 @@ class Library:
             if found is None:
                 families = self._families(script, region)
                 found = self._stacks[key] = Stack(families, self._coverage(families))
+        return found
+
+    def narrowed(self, stack: Stack, text: str) -> tuple[str, ...]:
+        """The families of `stack` that draw some character of `text`, in the stack's order: each
+        character goes to the first family that has it, as Typst's fallback takes it. Typst searches
+        the list for every character it lacks a glyph for, so a document of many scripts is typeset
+        several times faster with this list than with the whole stack (over a hundred families when
+        Noto is installed), and looks the same."""
+        needed = {ord(character) for character in set(text)}
+        chosen = []
+        for family in stack.families:
+            covered = self._family_coverage(family)
+            if needed & covered:
+                chosen.append(family)
+                needed -= covered
+            if not needed:
+                break
+        return tuple(chosen) or stack.families[:1]
+
+    def _family_coverage(self, family: str) -> frozenset[int]:
+        with self._lock:
+            found = self._covers.get(family)
+            if found is None:
+                found = self._covers[family] = self._coverage((family,))
         return found
 
     def _families(self, script: str, region: str | None) -> tuple[str, ...]:

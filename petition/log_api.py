@@ -28,6 +28,7 @@ from .parameters import LARGEST_NUMBER, query_number
 from .petitions_api import CORS
 from .signing import open_petition
 from .tlog import MAX_ENTRIES_PER_READ, TILE_WIDTH, LogReader
+from .verify import key_fingerprint
 
 JSON_TYPE = "application/json"
 TEXT_TYPE = "text/plain; charset=utf-8"
@@ -72,6 +73,9 @@ class LogKey(BaseModel):
 
     name: str
     vkey: str
+    # SHA-256 of the current public key, hex in groups of four: what a person compares with a
+    # delivery certificate's log.fingerprint.
+    fingerprint: str
     retired: list[str]
 
 
@@ -159,7 +163,12 @@ async def api_key(request: Request) -> ASGIApp:
 
     async def build() -> Built:
         signer = checkpoints.signer(settings.signing_key, settings.base_url)
-        key = LogKey(name=signer.name, vkey=signer.vkey, retired=list(settings.signing_keys_retired))
+        key = LogKey(
+            name=signer.name,
+            vkey=signer.vkey,
+            fingerprint=key_fingerprint(signer.public_key),
+            retired=list(settings.signing_keys_retired),
+        )
         return key.model_dump_json().encode(), JSON_TYPE, {**CORS, "cache-control": KEY_CACHE_CONTROL}
 
     return await cached_answer(request, ("log-key", ""), build)

@@ -112,7 +112,14 @@ async def audit(
 ) -> None:
     """Inside a write: record what an organizer (None: the service itself) did, never from where.
     `petition_id` files it under a petition (its organizers' dashboard); `public_event` (a timeline
-    event kind) and `public_ref` also make it a public event on that petition's timeline and feed."""
+    event kind: codes_revoked, round_opened, round_closed) and `public_ref` (what it was about, such
+    as a round's id) also make it a public event on that petition's timeline, feed and page, so the
+    petition's version and the cache version move in the same write (cached answers show it).
+    `detail` names things by id, label and counts: never a signer's anything, never a draft's slug."""
+    if public_event is not None:
+        assert petition_id is not None, "a public event belongs to a petition"
+        await tx.execute(queries.BUMP_PETITION_VERSION, {"id": petition_id})
+        await tx.execute(queries.BUMP_CACHE_VERSION)
     await tx.execute(
         queries.INSERT_AUDIT,
         {

@@ -135,7 +135,7 @@ async def timeline_context(db: Database, row: Row, goal: int, public_url: str) -
     return {
         "timeline": data,
         "drawing": chart.chart(data, goal, row["timeline_floor"]),
-        "events": described(data, goal),
+        "events": described(data, goal, row["slug"]),
         "badge": chart.badge(row["signature_count"]),
         "embed_code": chart.embed_code(public_url, row["title"]),
     }

@@ -239,7 +239,9 @@ async def add_co_organizer(request: Request) -> Response:
 
     async def unit(tx: Transaction) -> None:
         await tx.execute(queries.INSERT_PETITION_ORGANIZER, {"petition_id": row["id"], "organizer_id": other.id})
-        await audit(tx, organizer.id, "co-organizer added", f"{other.email} to {petitions.address(row)}")
+        await audit(
+            tx, organizer.id, "co-organizer added", f"{other.email} to {petitions.address(row)}", petition_id=row["id"]
+        )
 
     await db.write(unit)
     return done(task_path(row, "organizers"), "organizer-added")
@@ -260,7 +262,8 @@ async def remove_co_organizer(request: Request) -> Response:
 
     async def unit(tx: Transaction) -> None:
         await tx.execute(queries.DELETE_PETITION_ORGANIZER, {"petition_id": row["id"], "organizer_id": target["id"]})
-        await audit(tx, organizer.id, "co-organizer removed", f"{target['email']} from {petitions.address(row)}")
+        detail = f"{target['email']} from {petitions.address(row)}"
+        await audit(tx, organizer.id, "co-organizer removed", detail, petition_id=row["id"])
 
     await db.write(unit)
     if target["id"] == organizer.id:

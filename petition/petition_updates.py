@@ -44,6 +44,8 @@ CHUNK = 200  # contacts queued in one write
 EXPIRY_SECONDS = 7 * 24 * 3600
 FIRST_PAGE = (2**62, "~")  # later than any posted_at; "~" sorts after every id
 AUDIT_ACTION = "update posted"
+# Recorded once, by the service, when the last of an update's emails is handed to the outbox.
+AUDIT_QUEUED = "update emailed"
 DRAFT = "A draft has no signers to tell: publish the petition before posting updates."
 PURGED = (
     "This petition's identifying data was destroyed, the updates addresses with it: post the update "
@@ -156,7 +158,7 @@ async def post(
         )
         # Counts only: never who the email goes to.
         detail = f"{address(petition)}: " + (f"emailed to {recipients:,}" if data.email_subscribers else "not emailed")
-        await audit(tx, organizer_id, AUDIT_ACTION, detail)
+        await audit(tx, organizer_id, AUDIT_ACTION, detail, petition_id=petition["id"])
         await tx.execute(queries.BUMP_CACHE_VERSION)
         return recipients
 
@@ -238,7 +240,7 @@ async def queue_chunk(db: Database, settings: Settings, update_id: str) -> bool:
             {"petition_id": update["petition_id"], "after": update["queue_after"], "limit": CHUNK},
         )
         if petition is None or not contacts:
-            await tx.execute(queries.FINISH_UPDATE_QUEUE, {"id": update_id})
+            await finish_queue(tx, update, 0)
             return False
         # After the last update email already scheduled, so updates posted together share the pace.
         start_ms = max(time.time() * 1000, pace_ms)
@@ -271,11 +273,20 @@ async def queue_chunk(db: Database, settings: Settings, update_id: str) -> bool:
         last = contacts[-1]["contact_key"]
         await tx.execute(queries.ADVANCE_UPDATE_QUEUE, {"id": update_id, "after": last, "queued": queued})
         if len(contacts) < CHUNK:
-            await tx.execute(queries.FINISH_UPDATE_QUEUE, {"id": update_id})
+            await finish_queue(tx, update, queued)
             return False
         return True
 
     return await db.write(unit, lock_key="update-pace")
+
+
+async def finish_queue(tx: Transaction, update: Row, queued: int) -> None:
+    """Inside a queueing write: the update's emails are all in the outbox (`queued` in this last
+    chunk), and the petition's audit trail says so, once, with the count only."""
+    await tx.execute(queries.FINISH_UPDATE_QUEUE, {"id": update["id"]})
+    total = int(update["queued"]) + queued
+    detail = f"update {update['id']}: {total:,} email{'' if total == 1 else 's'} handed to the outbox"
+    await audit(tx, None, AUDIT_QUEUED, detail, petition_id=update["petition_id"])
 
 
 class Queuer:

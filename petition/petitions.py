@@ -531,6 +531,7 @@ async def update(db: Database, settings: Settings, *, organizer_id: str, slug: s
     )
     if not changes:
         return
+    action, detail = edit_entry(row, changes)
     retention = changes.pop("retention_days", None)
     words = changes.pop("sensitive_words", None)
     assignments = ", ".join(f"{name} = :{name}" for name in changes)
@@ -560,8 +561,18 @@ async def update(db: Database, settings: Settings, *, organizer_id: str, slug: s
         if changes:
             await tx.execute(queries.update_petition(assignments), {**changes, "id": row["id"]})
         await tx.execute(queries.BUMP_CACHE_VERSION)
+        await audit(tx, organizer_id, action, detail, petition_id=row["id"])
 
     await db.write(apply)
+
+
+def edit_entry(row: Row, changes: dict[str, Any]) -> tuple[str, str]:
+    """An edit's audit entry (action, detail): "text edited" when a text field changes, else
+    "settings changed"; the detail names the fields that changed (never their values: the sensitive
+    words are the organizers' own), "nothing changed" when every value given was the one it had."""
+    changed = [name for name, value in changes.items() if value != row[name]]
+    action = "text edited" if any(name in TEXT_FIELDS for name in changed) else "settings changed"
+    return action, f"{address(row)}: " + (", ".join(changed) if changed else "nothing changed")
 
 
 async def publish(db: Database, settings: Settings, *, organizer_id: str, slug: str) -> None:
@@ -596,6 +607,8 @@ async def publish(db: Database, settings: Settings, *, organizer_id: str, slug: 
             return "This petition is no longer draft."
         await tlog.start(tx, settings, row["id"])
         await tx.execute(queries.BUMP_CACHE_VERSION)
+        # By its slug: published now, it is public.
+        await audit(tx, organizer_id, "petition published", row["slug"], petition_id=row["id"])
         return None
 
     try:
@@ -614,7 +627,7 @@ async def close(db: Database, *, organizer_id: str, slug: str) -> None:
     row = await editable_by(db, slug, organizer_id)
     if row["state"] != "open":
         raise PetitionError(409, f"This petition is {row['state']}; only an open petition can be closed.")
-    await _change_state(db, row["id"], "open", "closed", queries.CLOSE_PETITION)
+    await _change_state(db, row["id"], "open", "closed", queries.CLOSE_PETITION, organizer_id=organizer_id)
 
 
 NOT_A_DRAFT = "Only a draft can be deleted: close a published petition instead (its count and page stay)."
@@ -646,17 +659,20 @@ async def delete_draft(db: Database, *, organizer_id: str, key: str) -> DraftDel
             raise PetitionError(409, NOT_A_DRAFT)  # published meanwhile: every delete above rolls back
         await tx.execute(queries.BUMP_CACHE_VERSION)
         # By its id, as the audit trail names every draft: its title and slug stay its organizers' own.
-        await audit(tx, organizer_id, "draft deleted", address(row))
+        await audit(tx, organizer_id, "draft deleted", address(row), petition_id=row["id"])
         return DraftDeleted(petition_id=row["id"], flyer_batch_ids=[flyer["id"] for flyer in flyers])
 
     return await db.write(unit)
 
 
-async def _change_state(db: Database, petition_id: str, before: str, after: str, sql: str) -> None:
+async def _change_state(
+    db: Database, petition_id: str, before: str, after: str, sql: str, *, organizer_id: str | None
+) -> None:
     async def unit(tx: Transaction) -> bool:
         changed = await tx.fetch_one(sql, {"id": petition_id, "now": now()})
         if changed:
             await tx.execute(queries.BUMP_CACHE_VERSION)
+            await audit(tx, organizer_id, f"petition {after}", changed["slug"], petition_id=petition_id)
         return changed is not None
 
     if not await db.write(unit):
@@ -687,6 +703,8 @@ async def close_due(db: Database) -> int:
         closed = await tx.fetch_all(queries.CLOSE_DUE_PETITIONS, {"now": now()})
         if closed:
             await tx.execute(queries.BUMP_CACHE_VERSION)
+        for each in closed:  # by the service itself: no organizer
+            await audit(tx, None, "petition closed", f"{each['slug']} (its deadline passed)", petition_id=each["id"])
         return len(closed)
 
     return await db.write(unit)

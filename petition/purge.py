@@ -116,7 +116,7 @@ async def purge(
             await tx.execute(queries.PURGE_PENDING_DEDUPE, key)
         await tlog.append(tx, settings, petition_id, [(tlog.purge_entry(), None)])
         await tx.execute(queries.BUMP_CACHE_VERSION)
-        await audit(tx, organizer_id, AUDIT_ACTION, f"{row['slug']} ({why})")
+        await audit(tx, organizer_id, AUDIT_ACTION, f"{row['slug']} ({why})", petition_id=petition_id)
 
     await db.write(unit, lock_key=f"petition/{petition_id}")
     await erase_traces(db)

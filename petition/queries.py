@@ -145,11 +145,17 @@ SELECT a.action, a.detail, a.at_micros, o.email FROM audit_log a LEFT JOIN organ
 WHERE a.petition_id = :petition_id
 ORDER BY a.at_micros DESC, a.id LIMIT :limit
 """
+# A petition's public events (timeline.events): with the round a round event is about, when that
+# round is still there and not a draft (a draft round never shows; a deleted one shows no question).
 SELECT_PUBLIC_AUDIT_EVENTS = """
-SELECT public_event, public_ref, at_micros FROM audit_log
-WHERE petition_id = :petition_id AND public_event IS NOT NULL
-ORDER BY at_micros, id
+SELECT a.public_event, a.public_ref, a.at_micros, r.question AS round_question
+FROM audit_log a LEFT JOIN rounds r ON r.id = a.public_ref AND a.public_event IN ('round_opened', 'round_closed')
+    AND r.petition_id = a.petition_id AND r.state <> 'draft'
+WHERE a.petition_id = :petition_id AND a.public_event IS NOT NULL
+ORDER BY a.at_micros, a.id
 """
+# A public event moves its petition's version (and the cache version): cached answers show it.
+BUMP_PETITION_VERSION = "UPDATE petitions SET version = version + 1 WHERE id = :id"
 
 # -- instance settings ---------------------------------------------------------
 
@@ -246,7 +252,7 @@ RETURNING id
 CLOSE_PETITION = """
 UPDATE petitions SET state = 'closed', closed_at = :now, version = version + 1
 WHERE id = :id AND state = 'open'
-RETURNING id
+RETURNING id, slug
 """
 # A petition is open at :now while it is published and before its deadline, whether or not the
 # housekeeping job has stamped it closed yet (petitions.is_open says the same in Python).
@@ -257,7 +263,7 @@ CLOSED_AT_NOW = "(state = 'closed' OR (state = 'open' AND closes_at <= :now) OR 
 CLOSE_DUE_PETITIONS = """
 UPDATE petitions SET state = 'closed', closed_at = closes_at, version = version + 1
 WHERE state = 'open' AND closes_at IS NOT NULL AND closes_at <= :now
-RETURNING id
+RETURNING id, slug
 """
 # Newest first; the cursor is the (opened_at, id) of the last row of the previous page.
 SELECT_PUBLIC_PETITIONS = f"""
@@ -614,6 +620,10 @@ SUM_HOURLY_COUNTS_BEFORE = """
 SELECT SUM(signed - withdrawn - invalidated) FROM hourly_counts WHERE petition_id = :petition_id AND hour < :before
 """
 SELECT_VERSION_TIMES = "SELECT replaced_at FROM petition_versions WHERE petition_id = :petition_id ORDER BY number"
+SELECT_PETITION_VERSIONS = """
+SELECT number, title, summary, body, target, replaced_at FROM petition_versions
+WHERE petition_id = :petition_id ORDER BY number DESC
+"""
 
 # -- flyer batches -----------------------------------------------------------------
 
@@ -832,3 +842,14 @@ SELECT hour, signed FROM hourly_counts WHERE petition_id = :petition_id AND hour
 # Messages of the whole service not sent yet that failed more than :failures times (any petition's
 # and organizers' own mail: a mail server that fails, fails for all).
 COUNT_OUTBOX_FAILING = "SELECT COUNT(*) FROM outbox WHERE failures > :failures"
+
+# -- the delivery certificate (delivery/certificate.py), read in one snapshot ----------------------
+
+# Shown names in the public page's order (by their random keys: nothing about when each was given),
+# a page after the key :after ('' for the first).
+SELECT_SIGNER_NAMES_AFTER = """
+SELECT name_key, name, role FROM signer_names WHERE petition_id = :petition_id AND name_key > :after
+ORDER BY name_key LIMIT :limit
+"""
+# Each batch of printed codes is one code batch entry of the log (a draft's, once it was published).
+COUNT_CODE_BATCHES = "SELECT COUNT(*) FROM code_batches WHERE petition_id = :petition_id"

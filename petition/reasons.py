@@ -267,7 +267,7 @@ async def moderate(
             await tx.execute(queries.ADD_TO_REASON_COUNT, {**key, "approved": approved})
         await tx.execute(queries.BUMP_CACHE_VERSION)
         detail = f"{len(approve)} approved, {len(hide)} {'deleted' if purged else 'hidden'} on {address(petition)}"
-        await audit(tx, organizer_id, "reasons moderated", detail)
+        await audit(tx, organizer_id, "reasons moderated", detail, petition_id=petition["id"])
         return done
 
     return await db.write(unit)

@@ -12,11 +12,12 @@ zone's offset.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import downloads, parameters, queries, zones
 from .database import Database, Row, now
@@ -51,11 +52,31 @@ class TimelineBucket(BaseModel):
     cumulative: int
 
 
+# Events recorded in the audit trail (organizers' actions that change what signers and the public
+# see, and that no column of the petition records), in the order they sort within one moment.
+AUDITED_KINDS = ("codes_revoked", "round_opened", "round_closed")
+EventKind = Literal[
+    "opened", "milestone", "text_changed", "codes_revoked", "round_opened", "round_closed", "closed", "purged"
+]
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class TimelineEvent(BaseModel):
-    kind: Literal["opened", "milestone", "text_changed", "closed", "purged"]
+    """What happened, at the start of its bucket. `signatures` and `goal`: a milestone's. `round` and
+    `question`: the feedback round a round_opened or round_closed is about (its page is /r/{round});
+    `batches`: how many batches of printed codes a codes_revoked revoked in that bucket. Those three
+    are left out when null, so the kinds that came before them keep their exact JSON."""
+
+    kind: EventKind
     at: str
     signatures: int | None = None
     goal: bool | None = None
+    round: str | None = Field(default=None, exclude_if=_is_none)
+    question: str | None = Field(default=None, exclude_if=_is_none)
+    batches: int | None = Field(default=None, exclude_if=_is_none)
 
 
 class Timeline(BaseModel):
@@ -174,8 +195,8 @@ async def timeline(db: Database, row: Row, bucket: str) -> Timeline:
 
 
 async def events(db: Database, row: Row, data: Series, floor_unit: int) -> list[TimelineEvent]:
-    """Opened, milestones (the goal among them), text changes, the close and the purge of identifying
-    data, each at its bucket."""
+    """Opened, milestones (the goal among them), text changes, printed codes revoked, feedback rounds
+    opened and closed, the close and the purge of identifying data, each at its bucket."""
     unit = max(data.unit, floor_unit)
     zone = row["time_zone"]
     found: list[tuple[int, int, TimelineEvent]] = []
@@ -204,11 +225,39 @@ async def events(db: Database, row: Row, data: Series, floor_unit: int) -> list[
             2,
             TimelineEvent(kind="text_changed", at=at(version["replaced_at"])),
         )
+    for moment, event in await audited_events(db, row, at):
+        add(moment, 3 + AUDITED_KINDS.index(event.kind), event)
     if row["closed_at"] is not None:
-        add(row["closed_at"], 3, TimelineEvent(kind="closed", at=at(row["closed_at"])))
+        add(row["closed_at"], 6, TimelineEvent(kind="closed", at=at(row["closed_at"])))
     if row["purged_at"] is not None:
-        add(row["purged_at"], 4, TimelineEvent(kind="purged", at=at(row["purged_at"])))
+        add(row["purged_at"], 7, TimelineEvent(kind="purged", at=at(row["purged_at"])))
     return [event for _, _, event in sorted(found, key=lambda item: (item[0], item[1]))]
+
+
+async def audited_events(db: Database, row: Row, at: Callable[[int], str]) -> list[tuple[int, TimelineEvent]]:
+    """The public events of the petition's audit trail as (moment in seconds, event), each at its
+    bucket (`at`): one per round and kind and bucket; one codes_revoked per bucket, counting its
+    batches. Nothing from before the opening (a draft's actions are never public), and no round
+    event without its round (a draft round never shows)."""
+    found: dict[tuple[str, str, str], tuple[int, TimelineEvent]] = {}
+    for entry in await db.fetch_all(queries.SELECT_PUBLIC_AUDIT_EVENTS, {"petition_id": row["id"]}):
+        kind, moment = entry["public_event"], int(entry["at_micros"]) // 1_000_000
+        if kind not in AUDITED_KINDS or moment < row["opened_at"]:
+            continue
+        bucket = at(moment)
+        if kind == "codes_revoked":
+            key = (kind, "", bucket)
+            earlier = found.get(key)
+            batches = 1 if earlier is None else (earlier[1].batches or 0) + 1
+            found[key] = (earlier[0] if earlier else moment, TimelineEvent(kind=kind, at=bucket, batches=batches))
+            continue
+        if entry["round_question"] is None:
+            continue
+        key = (kind, str(entry["public_ref"]), bucket)
+        if key not in found:
+            event = TimelineEvent(kind=kind, at=bucket, round=entry["public_ref"], question=entry["round_question"])
+            found[key] = (moment, event)
+    return list(found.values())
 
 
 def next_milestone(reached: int, goal: int) -> int:

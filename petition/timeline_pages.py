@@ -96,7 +96,7 @@ async def feed(request: Request) -> ASGIApp:
     async def build(row: Row) -> Built:
         data = await timeline.timeline(db, row, row["timeline_floor"])
         view = public_view(row, settings.base_url)
-        events = described(data, view.goal)
+        events = described(data, view.goal, view.slug)
         # The organizers' updates too, each its own entry, dated to the floor like every event.
         posted = (await petition_updates.public_page(db, row, None, FEED_UPDATES)).updates
         newest = max([data.events[-1].at if data.events else data.as_of, *(update.posted_on for update in posted)])
@@ -106,6 +106,7 @@ async def feed(request: Request) -> ASGIApp:
             "updates": posted,
             "updated": newest,
             "floor": row["timeline_floor"],
+            "base_url": settings.base_url,
         }
         body = templates.get_template("feed.atom").render(context)
         headers = {**downloads.inline(f"{row['slug']}.atom"), "cache-control": CACHE_CONTROL}
@@ -115,28 +116,50 @@ async def feed(request: Request) -> ASGIApp:
 
 
 class Described:
-    """An event with the sentence that tells it and a stable id for feeds."""
+    """An event with the sentence that tells it, a stable id for feeds, and the path (from the site's
+    root) of the page that says more, or ""."""
 
-    def __init__(self, event: TimelineEvent, text: str) -> None:
+    def __init__(self, event: TimelineEvent, text: str, path: str = "") -> None:
         self.at = event.at
         self.kind = event.kind
         self.text = text
+        self.path = path
         self.id = f"{event.kind}-{event.at}" + (f"-{event.signatures}" if event.signatures else "")
+        if event.round:
+            self.id += f"-{event.round}"
 
 
-def described(data: Timeline, goal: int) -> list[Described]:
-    words = {
-        "opened": "The petition opened for signatures.",
-        "text_changed": "The text of the petition was changed.",
-        "closed": "The petition closed.",
-        "purged": "Identifying data destroyed.",
-    }
+WORDS = {
+    "opened": "The petition opened for signatures.",
+    "text_changed": "The text of the petition was changed.",
+    "closed": "The petition closed.",
+    "purged": "Identifying data destroyed.",
+}
+
+
+def described(data: Timeline, goal: int, slug: str) -> list[Described]:
+    """The timeline's events in words, each linked to its page where it has one: a text change to
+    the petition's versions (/p/{slug}/versions), a feedback round's opening and close to the round."""
     out = []
     for event in data.events:
+        path = ""
         if event.kind == "milestone":
             reached = f"{event.signatures:,} verified signatures"
             text = f"{reached}: the goal of {goal:,} is reached." if event.goal else f"{reached}."
+        elif event.kind == "codes_revoked":
+            batches = event.batches or 1
+            text = (
+                "A batch of printed codes was revoked: its unused codes no longer sign."
+                if batches == 1
+                else f"{batches:,} batches of printed codes were revoked: their unused codes no longer sign."
+            )
+        elif event.kind in ("round_opened", "round_closed"):
+            verb = "opened" if event.kind == "round_opened" else "closed"
+            text = f"A feedback round {verb}: “{event.question}”."
+            path = f"/r/{event.round}"
         else:
-            text = words[event.kind]
-        out.append(Described(event, text))
+            text = WORDS[event.kind]
+            if event.kind == "text_changed":
+                path = f"/p/{slug}/versions"
+        out.append(Described(event, text, path))
     return out

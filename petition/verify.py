@@ -32,6 +32,20 @@ Entries are bytes, exactly:
     purge         0x04 alone: the petition's identifying data was destroyed (its retention purge)
     carried over  0x05 · signatures counted before the log existed (u64, big-endian); entry 0 only
 
+A delivery certificate (`<slug>-certificate.note`, what organizers hand over) is checked with
+
+    python -m petition.verify --certificate FILE [URL]
+
+Without URL: the note's signature (C2SP signed-note, over the file's exact bytes) with the key in
+its log.vkey, its log.checkpoint signed by that key and naming the log.origin, log.tree_size and
+log.root it gives, and log.fingerprint that key's; the last line is `signature valid, N
+signatures`. With the petition's URL, also: the key is the service's current or a retired one,
+the live log holds the certificate's checkpoint (a consistency proof to the live one), and its
+entries up to it hash to that root and add up to the certificate's counts; the last line is
+`consistent, N signatures`. Exit status as above; the certificate's own kinds of error are
+bad-certificate (not a well-formed certificate, or its parts disagree), other-service,
+other-petition and count-mismatch. Nothing is saved in the state file.
+
 The tree, the proofs and the notes follow RFC 9162 section 2.1, C2SP tlog-checkpoint and C2SP
 signed-note (as golang.org/x/mod/sumdb/note reads them); the service builds its log with the same
 functions, so what this file accepts is what the service must produce.
@@ -362,7 +376,21 @@ KIND_NAMES = {
 # which method's count it lowers.
 OTHER, WITHDRAWN_SIGNATURE = 0, 0xFF
 
-FAILURES = ("bad-signature", "root-mismatch", "fork", "shrunk", "withdrawal-of-nothing", "codes-exceeded", "bad-entry")
+FAILURES = (
+    "bad-signature",
+    "root-mismatch",
+    "fork",
+    "shrunk",
+    "withdrawal-of-nothing",
+    "codes-exceeded",
+    "bad-entry",
+    # A delivery certificate's (--certificate): not a well-formed certificate or its parts disagree;
+    # signed by a key the service does not have; of another petition; counts the log does not hold.
+    "bad-certificate",
+    "other-service",
+    "other-petition",
+    "count-mismatch",
+)
 
 
 class Inconsistent(Exception):
@@ -853,6 +881,267 @@ def save_state(path: Path, state: dict, origin: str, size: int, root: bytes) -> 
         raise CannotVerify(f"the log is consistent, but the state file {path} cannot be written: {error}") from None
 
 
+# -- Delivery certificates: `--certificate FILE [URL]` ---------------------------------------
+
+CERTIFICATE_FORMAT = "petition-delivery-certificate/v1"
+CERTIFICATE_METHODS = {WORK_EMAIL: "work_email", PRINTED_CODE: "printed_code"}
+
+
+@dataclass
+class SignedCertificate:
+    """A delivery certificate whose signature verified with the key it carries, and what it claims."""
+
+    data: dict  # the certificate's JSON, as signed
+    slug: str
+    title: str
+    url: str
+    as_of: str
+    count: int
+    by_method: dict  # method byte (WORK_EMAIL, PRINTED_CODE) -> count
+    codes_issued: int
+    code_batches: int
+    origin: str
+    size: int
+    root: bytes
+    vkey: str
+    fingerprint: str
+
+
+def key_fingerprint(public_key: bytes) -> str:
+    """SHA-256 of a 32-byte Ed25519 public key in hex, in groups of four separated by spaces."""
+    digest = hashlib.sha256(public_key).hexdigest()
+    return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
+
+
+def _claimed(data: object, path: tuple[str, ...], kind: type) -> object:
+    """data[path[0]][path[1]]... of the type `kind`, or Inconsistent (bad-certificate) naming the field."""
+    value = data
+    for name in path:
+        value = value.get(name) if isinstance(value, dict) else None
+    # type(), not isinstance: a boolean is no count.
+    if type(value) is not kind or (kind is int and value < 0):  # type: ignore[operator]
+        raise Inconsistent("bad-certificate", f"The certificate has no {'.'.join(path)} of the right type.")
+    return value
+
+
+def _text(data: object, *path: str) -> str:
+    """The certificate's text field at `path` (see _claimed)."""
+    return str(_claimed(data, path, str))
+
+
+def _number(data: object, *path: str) -> int:
+    """The certificate's whole number, 0 or more, at `path` (see _claimed)."""
+    value = _claimed(data, path, int)
+    assert isinstance(value, int)
+    return value
+
+
+def read_certificate(raw: bytes) -> SignedCertificate:
+    """A certificate file's bytes -> what it claims, once checked without the network: the note's
+    signature verifies (on these exact bytes, C2SP signed-note) with the key in its log.vkey; its
+    log.checkpoint is signed by that key and names the log.origin, log.tree_size and log.root it
+    gives; log.fingerprint is that key's. Inconsistent (bad-certificate, bad-signature) otherwise:
+    any change to any byte of a certificate fails one of these."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Inconsistent(
+            "bad-certificate", "The file is not UTF-8 text: it was changed, or is no certificate."
+        ) from None
+    split = text.rfind("\n\n")
+    if split < 0 or text.index("\n") != split:
+        raise Inconsistent(
+            "bad-certificate",
+            "The file is not a certificate: one line of JSON, a blank line, then signature lines (C2SP signed-note).",
+        )
+    try:
+        data = json.loads(text[:split])
+    except (ValueError, RecursionError):
+        raise Inconsistent("bad-certificate", "The certificate's first line is not JSON.") from None
+    if not isinstance(data, dict) or data.get("format") != CERTIFICATE_FORMAT:
+        raise Inconsistent("bad-certificate", f"The file is not a delivery certificate ({CERTIFICATE_FORMAT}).")
+    vkey = _text(data, "log", "vkey")
+    try:
+        _, _, public_key = parse_vkey(vkey)
+    except NoteError as error:
+        raise Inconsistent("bad-certificate", f"The certificate's key is malformed: {error}.") from None
+    try:
+        open_note(text, [vkey])
+    except NoteError as error:
+        raise Inconsistent("bad-signature", f"The certificate's signature does not verify: {error}.") from None
+    # Signed: from here on, what it says is what the key's holder signed.
+    if _text(data, "log", "fingerprint") != key_fingerprint(public_key):
+        raise Inconsistent("bad-certificate", "The certificate's log.fingerprint is not its key's.")
+    try:
+        origin, size, root = parse_checkpoint(verify_note(_text(data, "log", "checkpoint"), [vkey]))
+    except NoteError as error:
+        raise Inconsistent(
+            "bad-signature", f"The certificate's checkpoint does not verify with its key: {error}."
+        ) from None
+    slug = _text(data, "petition", "slug")
+    if (
+        origin != _text(data, "log", "origin")
+        or size != _number(data, "log", "tree_size")
+        or base64.b64encode(root).decode() != _text(data, "log", "root")
+    ):
+        raise Inconsistent("bad-certificate", "The certificate's log fields are not its checkpoint's.")
+    if not origin.endswith(f"/p/{slug}") or (size == 0 and root != EMPTY_ROOT):
+        raise Inconsistent(
+            "bad-certificate", f"The certificate's checkpoint is of the log {origin}, not its petition's."
+        )
+    return SignedCertificate(
+        data=data,
+        slug=slug,
+        title=_text(data, "petition", "title"),
+        url=_text(data, "petition", "url"),
+        as_of=_text(data, "as_of"),
+        count=_number(data, "verified_count"),
+        by_method={method: _number(data, "by_method", name) for method, name in CERTIFICATE_METHODS.items()},
+        codes_issued=_number(data, "rules", "codes_issued"),
+        code_batches=_number(data, "rules", "code_batches"),
+        origin=origin,
+        size=size,
+        root=root,
+        vkey=vkey,
+        fingerprint=key_fingerprint(public_key),
+    )
+
+
+@dataclass
+class CertificateVerdict:
+    """What the live log showed of a certificate: its key's standing, the log's size now, the tally."""
+
+    retired: bool
+    live_size: int
+    tally: Tally
+
+
+def check_certificate(
+    client: Client, petition: Petition, certificate: SignedCertificate, stderr: TextIO
+) -> CertificateVerdict:
+    """The certificate against the live log of the petition at `petition`: its key is the service's
+    (current or retired), the log signed now holds the certificate's checkpoint (a consistency
+    proof, RFC 9162), and its entries up to that checkpoint hash to its root and tally to its
+    counts. Inconsistent (other-service, other-petition, shrunk, fork, root-mismatch,
+    count-mismatch, and the log's own rules) otherwise; CannotVerify for the network."""
+    found = client.get_json(petition.api(f"/petitions/{petition.slug}"))
+    slug = found.get("slug") if isinstance(found, dict) else None
+    if not isinstance(slug, str) or not re.fullmatch(r"[a-z0-9-]{1,60}", slug):
+        raise CannotVerify("the petition's answer is not a petition's JSON")
+    if slug != certificate.slug:
+        raise Inconsistent(
+            "other-petition",
+            f"The certificate is of the petition {printable(certificate.slug)}, not of {printable(slug)}.",
+        )
+    petition = Petition(petition.scheme, petition.host, petition.port, petition.service, petition.prefix, slug)
+    current, retired = fetch_keys(client, petition)
+    mine = parse_vkey(certificate.vkey)
+    if all(parse_vkey(vkey) != mine for vkey in [*current, *retired]):
+        raise Inconsistent(
+            "other-service",
+            "The certificate is signed by a key this service does not have (neither its current key nor a "
+            "retired one): it is another service's, or not genuine.",
+        )
+    origin, size, root, _ = fetch_checkpoint(client, petition, current, retired)
+    if origin != certificate.origin:
+        raise Inconsistent(
+            "other-petition", f"The certificate proves the log {certificate.origin}; this petition's is {origin}."
+        )
+    if size < certificate.size:
+        raise Inconsistent(
+            "shrunk", f"The certificate's log had {certificate.size} entries; the live log says it has {size}."
+        )
+    if size == certificate.size and root != certificate.root:
+        raise Inconsistent("fork", f"The log signed two different roots for {size} entries: it was rewritten.")
+    if size > certificate.size > 0:
+        answer = client.get_json(
+            petition.api(f"/petitions/{slug}/log/consistency?first={certificate.size}&second={size}")
+        )
+        items = answer.get("proof") if isinstance(answer, dict) else None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise CannotVerify('the log\'s answer is not a consistency proof {"proof": [...]}')
+        try:
+            verify_consistency(
+                certificate.size, size, [b64decode_canonical(item) for item in items], certificate.root, root
+            )
+        except (ValueError, ProofError) as error:
+            raise Inconsistent(
+                "fork",
+                f"The live log does not hold the certificate's checkpoint ({error}): its history was rewritten.",
+            ) from None
+    tally, tree = Tally(), CompactRange()
+    progress = Progress(certificate.size, stderr)
+    try:
+        for index, entry in enumerate(fetch_entries(client, petition, certificate.size, progress)):
+            tally.add(index, entry)
+            tree.append(leaf_hash(entry))
+    finally:
+        progress.finish()
+    if tree.root() != certificate.root:
+        raise Inconsistent(
+            "root-mismatch",
+            f"The log's first {certificate.size} entries do not hash to the root of the certificate's checkpoint.",
+        )
+    _compare_counts(certificate, tally)
+    return CertificateVerdict(any(parse_vkey(vkey) == mine for vkey in retired), size, tally)
+
+
+def _compare_counts(certificate: SignedCertificate, tally: Tally) -> None:
+    """Inconsistent (count-mismatch) unless the entries up to the checkpoint add up to what the
+    certificate claims: the count, the count by method (when no count was carried over from before
+    the log, whose signatures have no method in it), the printed codes and their batches."""
+    claims = [("verified count", certificate.count, tally.count)]
+    if tally.carried_over is None:
+        for method, label in METHODS.items():
+            claims.append(
+                (f"count by {label}", certificate.by_method[method], tally.signatures[method] - tally.withdrawn[method])
+            )
+    claims.append(("printed codes issued", certificate.codes_issued, tally.codes_committed))
+    claims.append(("batches of printed codes", certificate.code_batches, tally.code_batches))
+    for what, claimed, held in claims:
+        if claimed != held:
+            raise Inconsistent(
+                "count-mismatch",
+                f"The certificate's {what} is {claimed}, but the log up to its checkpoint holds {held}.",
+            )
+
+
+def certificate_report(certificate: SignedCertificate, verdict: CertificateVerdict | None) -> list[str]:
+    """A checked certificate for a journalist, line by line; the last is `signature valid, N
+    signatures` (without the live log) or `consistent, N signatures`."""
+    name, kid, _ = parse_vkey(certificate.vkey)
+    by_method = ", ".join(f"{certificate.by_method[method]} by {label}" for method, label in METHODS.items())
+    lines = [
+        f"Certificate: {printable(certificate.title)}",
+        f"Petition: {printable(certificate.url)}",
+        f"Verified count: {certificate.count} ({by_method}), as of {printable(certificate.as_of)}",
+        f"Log: {printable(certificate.origin)}; tree size {certificate.size}; "
+        f"root {base64.b64encode(certificate.root).decode()}",
+        f"Signed by: {printable(name)} (key id {kid.hex()})",
+        f"Key fingerprint: {certificate.fingerprint}",
+        "The certificate's signature verifies, and so does its checkpoint's, with the key it carries.",
+    ]
+    if verdict is None:
+        lines += [
+            "Only the signature was checked: without the petition's address, nothing was compared with the "
+            "live log or the service's key. Compare the key's fingerprint with the one the service publishes "
+            "(GET /api/v1/log/key), or run again with the petition's address.",
+            f"signature valid, {certificate.count} signatures",
+        ]
+        return lines
+    which = "a retired key of the service" if verdict.retired else "the service's current key"
+    lines += [
+        f"The key is {which}.",
+        f"The live log holds the certificate's checkpoint: its {certificate.size} entries are the first of "
+        f"the {verdict.live_size} it has now.",
+        f"Those entries hash to the certificate's root and add up to its counts: {certificate.count} signatures, "
+        f"{certificate.codes_issued} printed codes in {certificate.code_batches} "
+        f"{'batch' if certificate.code_batches == 1 else 'batches'}.",
+        f"consistent, {certificate.count} signatures",
+    ]
+    return lines
+
+
 # -- The command ----------------------------------------------------------------------------
 
 
@@ -915,14 +1204,28 @@ def report(verdict: Verdict, state_path: Path) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line: 0 consistent, 1 not (a line `error: <kind>`), 2 cannot check."""
     parser = argparse.ArgumentParser(
-        description="Check a petition's signature count from its transparency log.",
-        epilog="Exit status: 0 consistent, 1 the log does not verify, 2 it could not be checked.",
+        description="Check a petition's signature count from its transparency log, or a delivery certificate.",
+        epilog="Exit status: 0 consistent, 1 the log (or certificate) does not verify, 2 it could not be checked.",
     )
-    parser.add_argument("url", metavar="URL", help="the petition page's address, like https://host/p/some-petition")
+    parser.add_argument(
+        "url",
+        metavar="URL",
+        nargs="?",
+        help="the petition page's address, like https://host/p/some-petition (optional with --certificate)",
+    )
     parser.add_argument(
         "--state", metavar="FILE", default=DEFAULT_STATE, help=f"checkpoints of earlier runs (default {DEFAULT_STATE})"
     )
+    parser.add_argument(
+        "--certificate",
+        metavar="FILE",
+        help="check a delivery certificate (<slug>-certificate.note): its signature, and with URL, the live log",
+    )
     args = parser.parse_args(argv)
+    if args.certificate is not None:
+        return certificate_main(Path(args.certificate).expanduser(), args.url)
+    if args.url is None:
+        parser.error("give the petition page's address (or --certificate FILE)")
     state_path = Path(args.state).expanduser()
     client = None
     try:
@@ -936,10 +1239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot verify: {error}", file=sys.stderr)
         return 2
     except Inconsistent as error:
-        print(f"NOT consistent: {error}")
-        print(f"error: {error.kind}", file=sys.stderr)
-        print(str(error), file=sys.stderr)
-        return 1
+        return not_consistent(error)
     except KeyboardInterrupt:
         print("interrupted: nothing saved", file=sys.stderr)
         return 130
@@ -947,6 +1247,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         if client is not None:
             client.close()
     print("\n".join(report(verdict, state_path)))
+    return 0
+
+
+def not_consistent(error: Inconsistent) -> int:
+    """Say what did not verify (`NOT consistent: ...`, then `error: <kind>` on standard error): 1."""
+    print(f"NOT consistent: {error}")
+    print(f"error: {error.kind}", file=sys.stderr)
+    print(str(error), file=sys.stderr)
+    return 1
+
+
+def certificate_main(path: Path, url: str | None) -> int:
+    """`--certificate FILE [URL]`: 0 it verifies (and, with URL, the live log holds what it claims), 1 it
+    does not (`error: <kind>`), 2 it could not be checked (an unreadable file, the network). Saves nothing."""
+    client = None
+    try:
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            raise CannotVerify(f"cannot read the certificate {path}: {error.strerror or error}") from None
+        if not raw:
+            raise CannotVerify(f"the certificate {path} is empty")
+        certificate = read_certificate(raw)
+        verdict = None
+        if url is not None:
+            petition = Petition.from_url(url)
+            client = Client(petition)
+            verdict = check_certificate(client, petition, certificate, sys.stderr)
+    except CannotVerify as error:
+        print(f"cannot verify: {error}", file=sys.stderr)
+        return 2
+    except Inconsistent as error:
+        return not_consistent(error)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if client is not None:
+            client.close()
+    print("\n".join(certificate_report(certificate, verdict)))
     return 0
 
 

@@ -253,7 +253,7 @@ async def test_the_page_and_the_json_show_each_part_and_small_counters_as_fewer_
     assert [r["participants"] for r in data["rounds"]] == [None]
     assert data["reasons"] == {"waiting": 0, "approved": 0, "hidden": 0}
     assert data["retention"] == {"retention_days": 30, "destroyed_at": None, "purged_at": None}
-    [entry] = data["audit"]
+    entry = data["audit"][0]  # the newest first: what its organizers did through the API is below it
     assert entry["action"] == "code batch revoked" and entry["by"] == "alice@example.org"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:00Z", entry["at"]), "to the minute"
 
@@ -268,10 +268,9 @@ async def test_the_page_and_the_json_show_each_part_and_small_counters_as_fewer_
         "We met the board",
         "code batch revoked: Canteen",
         "alice@example.org",
-        "Download the delivery certificate",
-        f'href="/organize/petitions/{pid}/certificate.pdf?paper=a4">PDF (A4)</a>',
-        f'href="/organize/petitions/{pid}/certificate.pdf?paper=letter">PDF (US Letter)</a>',
-        f'href="/organize/petitions/{pid}/certificate.note">Signed note (.note)</a>',
+        f'href="/organize/petitions/{pid}/certificate.pdf?paper=a4"',
+        f'href="/organize/petitions/{pid}/certificate.pdf?paper=letter"',
+        f'href="/organize/petitions/{pid}/certificate.note"',
         '<svg viewBox="0 0 640 260" role="img"',
     ):
         assert words in page, words

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from pypdf import PdfReader
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -36,6 +38,7 @@ from .conftest import BASE_URL, ORGANIZER_PASSWORD, SmtpSink, make_settings, smt
 from .feedback.factories import add_participant, add_statement
 from .feedback.test_joins import round_codes
 from .feedback.test_results_job import CAMP_A, CAMP_B, STATEMENTS, IdleWorker, InProcessWorker, vote
+from .printed import text as pdfium_text
 from .test_email_signing import codes_for
 from .test_login import csrf_of, log_in
 from .test_petitions import bearer, create
@@ -122,6 +125,10 @@ async def seed(app: Starlette, client: httpx.AsyncClient, smtp: SmtpSink, token:
     draft = (await create(client, token, **fields, reasons_enabled=True)).json()
     slug = draft["slug"]
     assert (await client.post(f"/api/v1/petitions/{draft['id']}/publish", headers=bearer(token))).status_code == 200
+    # An edit after publishing: the versions page and its JSON have an earlier text to show.
+    clearer = {"summary": "A clearer summary."}
+    edited = await client.patch(f"/api/v1/petitions/{slug}", json=clearer, headers=bearer(token))
+    assert edited.status_code == 200
     made = await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 4}, headers=bearer(token))
     used_code, unused_code, shown_code, approved_code = made.json()["codes"]
     seeded = Seeded(slug=slug, batch_id=made.json()["batch"])
@@ -415,6 +422,9 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
         for who, visitor in (("anonymous", anonymous), ("another petition's organizer", bob)):
             answers = await visit_every_route(app, visitor, values)
             assert set(answers) == routes_in_list, "every route in the list was visited"
+            # The public record of the petition's text and of its organizers' public actions.
+            for key in ("GET /p/{slug}/versions", "GET /api/v1/petitions/{slug}/versions"):
+                assert b"A clearer summary." in answers[key], (who, key)
             for key, answer in answers.items():
                 assert not leaks_in(answer, seeded.secrets), f"{who}: {key}"
     # The petition's own organizers see an emailed update's progress: counts, never the address;
@@ -433,6 +443,8 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
             f"/organize/rounds/{seeded.round_id}/codes",
             f"/organize/rounds/{seeded.round_id}/close",
             f"/r/{seeded.round_id}/results",
+            # The delivery certificate: shown names and approved reasons only, never a hidden one.
+            f"/organize/petitions/{pid}/certificate.note",
         ):
             page = await alice_pages.get(path)
             assert page.status_code == 200 and not leaks_in(page.content, theirs), path
@@ -445,12 +457,26 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
             shown = {what: value for what, value in theirs.items() if what not in waiting}
             assert page.status_code == 200 and not leaks_in(page.content, shown), status
             assert (WAITING_STATEMENT in page.text) == (status == "waiting"), status
+    # The delivery certificate as a PDF, to its organizers: what signers chose to make public, never
+    # a sentinel, searched in the words read back out of the PDF (its streams are compressed).
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as alice_pdf:
+        assert (await log_in(alice_pdf, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+        pid = await petition_id(db, seeded.slug)
+        for answer in (
+            await client.get(f"/api/v1/petitions/{seeded.slug}/certificate.pdf", headers=bearer(token)),
+            await alice_pdf.get(f"/organize/petitions/{pid}/certificate.pdf?paper=letter"),
+        ):
+            assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+            words = pdf_words(answer.content)
+            assert not leaks_in(answer.content + words.encode(), seeded.secrets), "certificate.pdf"
     for path in (
         f"/api/v1/petitions/{seeded.slug}/updates/{seeded.update_id}",
         f"/api/v1/petitions/{seeded.slug}/updates",
         # A round's results, to its organizers too: aggregates only, never a participant.
         f"/api/v1/rounds/{seeded.round_id}/results",
         f"/api/v1/rounds/{seeded.round_id}/results.csv",
+        # The delivery certificate, to its organizers: what signers chose to make public, nothing else.
+        f"/api/v1/petitions/{seeded.slug}/certificate.note",
     ):
         answer = await client.get(path, headers=bearer(token))
         assert answer.status_code == 200 and not leaks_in(answer.content, seeded.secrets), path
@@ -525,6 +551,11 @@ async def test_no_sentinel_reaches_any_route_log_email_or_the_database(
     outliving = {"approved reason's storage key", "draft round question", *participant_keys}
     purged = {what: value for what, value in seeded.secrets.items() if what not in outliving}
     assert not leaks_in(stored, purged), "a sentinel outlived the purge"
+
+
+def pdf_words(pdf: bytes) -> str:
+    """The words of a PDF as two readers find them (pypdf, and PDFium for shaped scripts)."""
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages) + "\n" + pdfium_text(pdf)
 
 
 async def reason_id_of(db: Database, slug: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import secrets
@@ -372,7 +373,8 @@ async def test_the_key_is_the_signing_keys_verifier_key_and_the_retired_ones(
     body = response.json()
     settings = app.state.settings
     signer = checkpoints.signer(settings.signing_key, settings.base_url)
-    assert body == {"name": "127.0.0.1:8000", "vkey": signer.vkey, "retired": [RETIRED]}
+    fingerprint = " ".join(hashlib.sha256(signer.public_key).hexdigest()[i : i + 4] for i in range(0, 64, 4))
+    assert body == {"name": "127.0.0.1:8000", "vkey": signer.vkey, "fingerprint": fingerprint, "retired": [RETIRED]}
     # The verifier key alone checks a checkpoint (C2SP signed-note): name, key id, Ed25519 key.
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 ROUND_COLUMNS = """id, petition_id, question, description, state, allow_statements, moderate_statements, results,
 closes_at, created_by, created_at, opened_at, closed_at, participant_count"""
 SELECT_ROUND = f"SELECT {ROUND_COLUMNS} FROM rounds WHERE id = :id"
+SELECT_ROUND_PETITION = "SELECT petition_id FROM rounds WHERE id = :id"
 
 SELECT_PARTICIPANT_BY_TOKEN = "SELECT participant_key, round_id FROM round_participants WHERE token_hash = :token_hash"
 
@@ -61,7 +62,7 @@ UPDATE rounds SET state = 'closed', closed_at = :closed_at WHERE id = :id AND st
 """
 # Open rounds that no longer take anything: their close time passed, or their petition is not open.
 SELECT_ROUNDS_DUE = """
-SELECT r.id, r.closes_at, r.opened_at, p.state AS petition_state, p.closes_at AS petition_closes_at,
+SELECT r.id, r.petition_id, r.closes_at, r.opened_at, p.state AS petition_state, p.closes_at AS petition_closes_at,
        p.closed_at AS petition_closed_at, p.purged_at AS petition_purged_at
 FROM rounds r JOIN petitions p ON p.id = r.petition_id
 WHERE r.state = 'open'

@@ -76,7 +76,8 @@ async def make_batch(
             chunk = hashes[start : start + INSERT_CHUNK]
             values = {f"h{i}": value for i, value in enumerate(chunk)} | {"batch_id": batch_id}
             await tx.execute(queries.insert_round_codes(len(chunk)), values)
-        await audit(tx, organizer_id, "round codes made", f"{round_id} ({count} codes)")
+        detail = f"{round_id} ({count} codes)"
+        await audit(tx, organizer_id, "round codes made", detail, petition_id=found.petition["id"])
 
     await db.write(insert)
     return batch_id, codes
@@ -120,7 +121,9 @@ async def revoke(
     async def unit(tx: Transaction) -> bool:
         if await tx.fetch_one(queries.REVOKE_ROUND_CODE_BATCH, key | {"now": now()}) is None:
             return False
-        await audit(tx, organizer_id, "round code batch revoked", f"{round_id}")
+        # Not a public event: a round's codes join the round, they never sign the petition.
+        petition_id = await tx.fetch_val(queries.SELECT_ROUND_PETITION, {"id": round_id})
+        await audit(tx, organizer_id, "round code batch revoked", round_id, petition_id=petition_id)
         return True
 
     if not await db.write(unit):

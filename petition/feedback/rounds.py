@@ -236,7 +236,8 @@ async def create(db: Database, settings: Settings, *, organizer_id: str, petitio
         await tx.execute(queries.INSERT_ROUND, values)
         await _insert_seeds(tx, round_id, data.statements)
         await tx.execute(BUMP_CACHE_VERSION)
-        await audit(tx, organizer_id, "round created", f"{round_id} ({len(data.statements)} statements)")
+        detail = f"{round_id} ({len(data.statements)} statements)"
+        await audit(tx, organizer_id, "round created", detail, petition_id=petition["id"])
         return round_id
 
     return await db.write(unit)
@@ -270,7 +271,8 @@ async def update(db: Database, settings: Settings, *, organizer_id: str, round_i
             await _insert_seeds(tx, round_id, seeds)
         await tx.execute(BUMP_CACHE_VERSION)
         counted = f", {len(seeds)} statements" if seeds is not None else ""
-        await audit(tx, organizer_id, "round changed", f"{round_id} ({len(changes)} fields{counted})")
+        detail = f"{round_id} ({len(changes)} fields{counted})"
+        await audit(tx, organizer_id, "round changed", detail, petition_id=found.petition["id"])
 
     await db.write(unit)
 
@@ -299,7 +301,16 @@ async def open_round(db: Database, *, organizer_id: str, round_id: str) -> None:
         if await tx.fetch_one(queries.OPEN_ROUND, {"id": round_id, "now": moment}) is None:
             return False
         await tx.execute(BUMP_CACHE_VERSION)
-        await audit(tx, organizer_id, "round opened", f"{round_id} ({approved} statements)")
+        # A public event: a round opens only on an open petition, and its page is public from now.
+        await audit(
+            tx,
+            organizer_id,
+            "round opened",
+            f"{round_id} ({approved} statements)",
+            petition_id=found.petition["id"],
+            public_event="round_opened",
+            public_ref=round_id,
+        )
         return True
 
     if not await db.write(unit):
@@ -322,7 +333,15 @@ async def close_round(db: Database, *, organizer_id: str, round_id: str) -> None
         if await tx.fetch_one(queries.CLOSE_ROUND, {"id": round_id, "closed_at": moment}) is None:
             return False
         await tx.execute(BUMP_CACHE_VERSION)
-        await audit(tx, organizer_id, "round closed", round_id)
+        await audit(
+            tx,
+            organizer_id,
+            "round closed",
+            round_id,
+            petition_id=found.petition["id"],
+            public_event="round_closed",
+            public_ref=round_id,
+        )
         return True
 
     if not await db.write(unit):
@@ -346,7 +365,15 @@ async def close_due(db: Database) -> int:
             row = {"state": "open", "closes_at": due["closes_at"], "opened_at": due["opened_at"]}
             ended = ended_at(row, petitions.as_of(petition, moment), moment) or moment
             if await tx.fetch_one(queries.CLOSE_ROUND, {"id": due["id"], "closed_at": ended}) is not None:
-                await audit(tx, None, "round closed", f"{due['id']} (its close time, or its petition's, passed)")
+                await audit(
+                    tx,
+                    None,
+                    "round closed",
+                    f"{due['id']} (its close time, or its petition's, passed)",
+                    petition_id=due["petition_id"],
+                    public_event="round_closed",
+                    public_ref=due["id"],
+                )
                 closed += 1
         if closed:
             await tx.execute(BUMP_CACHE_VERSION)

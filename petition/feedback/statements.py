@@ -261,7 +261,7 @@ async def moderate(
         await tx.execute(BUMP_CACHE_VERSION)
         hidden = "deleted" if purged else "hidden"
         detail = f"{len(approve)} approved, {len(hide)} {hidden} in round {round_id}"
-        await audit(tx, organizer_id, "statements moderated", detail)
+        await audit(tx, organizer_id, "statements moderated", detail, petition_id=found.petition["id"])
         return done
 
     return await db.write(unit)

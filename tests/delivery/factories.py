@@ -1,0 +1,110 @@
+"""Certificates made by hand, for drawing tests that need no database: one factory, overrides per test."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from petition.delivery.certificate import (
+    Certificate,
+    CertificatePetition,
+    LogProof,
+    MethodCounts,
+    Reasons,
+    RoundConsensus,
+    Rules,
+    ShownName,
+    TimelineDay,
+)
+
+URL = "http://127.0.0.1:8713/p/safe-staffing"
+FINGERPRINT = "3f2a 9c1e 77b0 4d5a 0e6f 1b2c 3d4e 5f60 7182 93a4 b5c6 d7e8 f901 2a3b 4c5d 6e7f"
+CHECKPOINT = (
+    "petition.example/safe-staffing\n1612\nq8aJ3V5rTzFbT5Ok2xWc3m9Q3NQyx1s0n3oQ0n6bq4E=\n\n"
+    "— petition.example/safe-staffing Az3grlgtzPICa5OS8npVmf1Myq7bEDiqh7JjLc2tQN8dPSXQ2Yv0B7k8Yb5s4cZ0tA==\n"
+)
+# Names in the scripts a workplace has: each must come back out of the PDF.
+NAMES = [
+    ShownName(name="Ada Lovelace", role="Night nurse"),
+    ShownName(name="محمد الأحمد", role="ممرض"),
+    ShownName(name="שרה כהן", role="אחות"),
+    ShownName(name="山田花子", role="看護師"),
+    ShownName(name="प्रिया शर्मा", role="नर्स"),
+    ShownName(name="Ελένη Παππά", role=""),
+]
+HIDDEN_NAME = "Grace Hopper"  # a signer who did not show their name: never in any certificate
+
+
+def timeline(days: int = 5, per_day: int = 300, first: date = date(2026, 5, 30)) -> list[TimelineDay]:
+    out, total = [], 0
+    for index in range(days):
+        signed = per_day + index
+        total += signed - 1
+        out.append(
+            TimelineDay(
+                day=(first + timedelta(days=index)).isoformat(),
+                signed=signed,
+                withdrawn=1,
+                invalidated=0,
+                cumulative=total,
+            )
+        )
+    return out
+
+
+def certificate(**overrides: Any) -> Certificate:
+    """A certificate of an open petition with 1,612 verified signatures of work email and printed codes."""
+    petition = {
+        "slug": "safe-staffing",
+        "url": URL,
+        "title": "Safe staffing on every ward",
+        "summary": "Two nurses on every night shift, on every ward.",
+        "body": "We, the nurses of this hospital, ask for safe staffing.\n\nOn every night shift:\ntwo nurses.",
+        "target": "The hospital board",
+        "goal": 2000,
+        "state": "open",
+        "opened_at": "2026-05-30T00:00:00+02:00",
+        "closed_at": None,
+        "time_zone": "Europe/Berlin",
+        **overrides.pop("petition", {}),
+    }
+    values: dict[str, Any] = {
+        "service": "http://127.0.0.1:8713",
+        "petition": CertificatePetition(**petition),
+        "as_of": "2026-06-03T00:00:00+02:00",
+        "verified_count": 1612,
+        "by_method": MethodCounts(work_email=1500, printed_code=112),
+        "rules": Rules(
+            methods=["email", "code"],
+            allowed_domains=["example.com"],
+            codes_issued=200,
+            code_batches=2,
+            printed_codes="Printed codes were made in batches, each committed in the log before it could be used.",
+            duplicates="One signature per work address; each printed code signs once.",
+        ),
+        "timeline": timeline(),
+        "log": LogProof(
+            origin="petition.example/safe-staffing",
+            tree_size=1620,
+            root="q8aJ3V5rTzFbT5Ok2xWc3m9Q3NQyx1s0n3oQ0n6bq4E=",
+            checkpoint=CHECKPOINT,
+            vkey="petition.example+8a1b2c3d+AXGdXhVtdbhZsjUDhxvMaR2pdqD0UnuKVd2jz7IAJDTf",
+            fingerprint=FINGERPRINT,
+        ),
+        "how_to_verify": [
+            "Save this certificate's signed note as certificate.note.",
+            "python -m petition verify-certificate certificate.note",
+        ],
+        "names": NAMES,
+        "reasons": Reasons(approved=3, quoted=["Patients deserve it.", "We are exhausted.", "لأن السلامة أولاً"]),
+        "rounds": [
+            RoundConsensus(
+                question="What should night shifts change first?",
+                participants=42,
+                as_of="2026-06-02T00:00:00+02:00",
+                consensus=["Two nurses per ward at night.", "Breaks that are really taken."],
+            )
+        ],
+    }
+    values.update(overrides)
+    return Certificate(**values)

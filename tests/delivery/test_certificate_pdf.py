@@ -1,0 +1,327 @@
+"""The delivery certificate's PDF, read back the way a person would: its words with two PDF readers
+(pypdf, and PDFium, which reads Devanagari's shaped glyphs back where pypdf cannot), its QR code
+from printed pixels, its fonts and page boxes from the file."""
+
+from __future__ import annotations
+
+import io
+import json
+from functools import cache
+
+import httpx
+import pytest
+from pypdf import PdfReader
+from starlette.applications import Starlette
+
+from petition import fonts
+from petition.delivery import certificate_pdf
+from petition.delivery.certificate import Rules, ShownName, TimelineDay
+
+from ..conftest import BASE_URL
+from ..printed import decode, glyphs
+from ..printed import fonts as fonts_of
+from ..printed import text as pdfium_text
+from ..system_services import NOTO, need
+from ..test_login import log_in
+from ..test_petitions import bearer, create, other_organizer_token
+from ..test_signing import count_everything, make_codes, open_petition, petition_id, sign
+from .factories import HIDDEN_NAME, NAMES, URL, certificate, timeline
+
+POINTS_PER_MM = 72 / 25.4
+
+
+@cache
+def drawn(paper: str = "a4") -> bytes:
+    """The factory's certificate, drawn once per paper for every test that only reads it."""
+    return certificate_pdf.render(certificate(), paper=paper)
+
+
+def words_of(pdf: bytes) -> str:
+    """Everything either reader finds, one after the other (each reads some scripts better)."""
+    with_pypdf = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    return with_pypdf + "\n" + pdfium_text(pdf)
+
+
+def test_every_font_in_the_certificate_is_embedded() -> None:
+    used = fonts_of(drawn())
+    assert used and all(used.values()), used
+
+
+def test_the_cover_says_the_count_title_target_and_day() -> None:
+    printed = words_of(drawn())
+    assert "1,612" in printed
+    assert "verified colleagues signed" in printed
+    assert "Safe staffing on every ward" in printed and "The hospital board" in printed
+    assert "as of 3 June 2026" in printed
+
+
+def test_the_shown_names_in_every_script_print_and_a_hidden_name_never_does() -> None:
+    library = fonts.library()
+    need(NOTO, there=all(library.has(f) for f in ("Noto Sans", "Noto Sans CJK JP", "Noto Sans Devanagari")))
+    pdf = drawn()
+    assert certificate_pdf.missing_characters(certificate()) == []
+    printed = words_of(pdf)
+    for person in NAMES:
+        for word in f"{person.name} {person.role}".split():
+            assert word in printed, f"{word!r} of {person.name!r}"
+    assert HIDDEN_NAME not in printed and "Hopper" not in printed
+
+
+def test_the_qr_code_decodes_to_the_petitions_page() -> None:
+    assert decode(drawn())[0] == [URL]
+
+
+@pytest.mark.parametrize(("paper", "width_mm", "height_mm"), [("a4", 210, 297), ("letter", 215.9, 279.4)])
+def test_every_page_has_the_papers_size(paper: str, width_mm: float, height_mm: float) -> None:
+    pages = PdfReader(io.BytesIO(drawn(paper))).pages
+    assert len(pages) >= 3
+    for page in pages:
+        assert float(page.mediabox.width) == pytest.approx(width_mm * POINTS_PER_MM, abs=0.1)
+        assert float(page.mediabox.height) == pytest.approx(height_mm * POINTS_PER_MM, abs=0.1)
+
+
+def test_pages_are_numbered_page_n_of_m() -> None:
+    pages = PdfReader(io.BytesIO(drawn())).pages
+    total = len(pages)
+    for number, page in enumerate(pages, start=1):
+        assert f"page {number} of {total}" in page.extract_text()
+
+
+def test_the_verification_page_carries_the_key_fingerprint_and_the_checkpoint() -> None:
+    last = PdfReader(io.BytesIO(drawn())).pages[-1].extract_text()
+    assert "How to verify this count" in last
+    assert all(group in last for group in certificate().log.fingerprint.split())
+    assert "petition.example/safe-staffing" in last
+    assert "safe-staffing-certificate.note" in last and "verify-certificate" in last
+
+
+def test_an_unknown_paper_is_refused() -> None:
+    with pytest.raises(ValueError, match="a4, letter"):
+        certificate_pdf.render(certificate(), paper="a3")
+
+
+async def test_drawing_in_a_process_of_its_own_gives_the_same_pdf() -> None:
+    assert await certificate_pdf.draw(certificate(), paper="a4") == drawn("a4")
+
+
+def test_thousands_of_names_run_onto_as_many_pages_as_they_need() -> None:
+    names = [ShownName(name=f"Colleague {number:04d}", role="Porter") for number in range(1500)]
+    pdf = certificate_pdf.render(certificate(names=names))
+    printed = words_of(pdf)
+    assert all(f"Colleague {number:04d}" in printed for number in range(1500))
+    assert len(PdfReader(io.BytesIO(pdf)).pages) > 10
+
+
+def test_the_body_keeps_its_paragraphs_and_lines() -> None:
+    assert certificate_pdf.paragraphs("One.\r\n\r\nTwo,\nthree.\n\n\n\nשלום") == [
+        {"lines": ["One."], "dir": "ltr"},
+        {"lines": ["Two,", "three."], "dir": "ltr"},
+        {"lines": ["שלום"], "dir": "rtl"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("methods", "count", "words"),
+    [
+        (["email"], 1612, "verified employees of example.com or example.org signed"),
+        (["email"], 1, "verified employee of example.com or example.org signed"),
+        (["code"], 1612, "people holding a single-use printed code signed"),
+        (["email", "code"], 1612, "verified colleagues signed"),
+    ],
+)
+def test_the_cover_words_who_signed_for_the_petitions_methods(methods: list[str], count: int, words: str) -> None:
+    rules = Rules(
+        methods=methods,
+        allowed_domains=["example.com", "example.org"],
+        codes_issued=0,
+        code_batches=0,
+        printed_codes="",
+        duplicates="",
+    )
+    assert certificate_pdf.who_signed(count, rules) == words
+
+
+def test_the_cover_of_a_work_email_petition_names_its_domains() -> None:
+    rules = certificate().rules.model_copy(update={"methods": ["email"], "allowed_domains": ["example.com"]})
+    pdf = certificate_pdf.render(certificate(rules=rules, verified_count=1, names=[]))
+    printed = " ".join(words_of(pdf).split())
+    assert "1 verified employee of example.com signed" in printed
+    assert "No signer chose to show their name." in printed
+
+
+def test_the_chart_steps_up_to_each_days_total_and_ends_at_the_last_day() -> None:
+    days = [
+        TimelineDay(day="2026-06-01", signed=10, withdrawn=0, invalidated=0, cumulative=10),
+        TimelineDay(day="2026-06-03", signed=5, withdrawn=1, invalidated=0, cumulative=14),
+    ]
+    chart = certificate_pdf.chart_data(days, goal=20)
+    assert chart is not None
+    top = 20  # the goal is within twice the count: the axis reaches it
+    assert chart["points"] == [[0, 0], [0, 0], [0, 10 / top], [2 / 3, 10 / top], [2 / 3, 14 / top], [1, 14 / top]]
+    assert [tick["label"] for tick in chart["ticks"]] == ["0", "10", "20"]
+    assert [day["label"] for day in chart["days"]] == ["1 June 2026", "3 June 2026"]
+    assert chart["goal"] == {"y": 1, "label": "Goal: 20"}
+    assert certificate_pdf.chart_data([], goal=20) is None
+
+
+def test_a_goal_far_above_the_count_is_left_off_the_chart() -> None:
+    chart = certificate_pdf.chart_data(timeline(days=2, per_day=10), goal=1_000_000)
+    assert chart is not None and chart["goal"] is None
+    assert chart["ticks"][-1]["label"] == "20"
+
+
+def test_a_petition_without_a_counted_day_says_so_instead_of_a_chart() -> None:
+    printed = words_of(certificate_pdf.render(certificate(timeline=[], names=[])))
+    assert "No signature has been counted yet." in printed
+
+
+def test_characters_no_font_has_are_named() -> None:
+    odd = certificate(names=[ShownName(name="Ada \U000f0001\u0378", role="")])
+    assert certificate_pdf.missing_characters(odd) == ["\U000f0001", "\u0378"]
+    printed = " ".join(words_of(certificate_pdf.render(odd)).split())
+    assert "they print as blanks: U+F0001; U+0378." in printed
+    assert "print as blanks" not in words_of(drawn())
+
+
+def test_a_right_to_left_name_is_set_right_to_left_and_overrides_are_dropped() -> None:
+    assert certificate_pdf.said("\u202eשרה כהן") == {"text": "שרה כהן", "dir": "rtl"}
+    assert certificate_pdf.said("123 محمد") == {"text": "123 محمد", "dir": "rtl"}
+    assert certificate_pdf.said("Ada") == {"text": "Ada", "dir": "ltr"}
+
+
+def test_approved_reasons_and_the_rounds_consensus_statements_print() -> None:
+    printed = words_of(drawn())
+    assert "Patients deserve it." in printed and "We are exhausted." in printed
+    assert "What should night shifts change first?" in printed
+    assert "Two nurses per ward at night." in printed and "Breaks that are really taken." in printed
+    assert "42 took part" in printed
+
+
+def test_a_round_of_too_few_participants_says_so_without_a_number() -> None:
+    base = certificate()
+    quiet = base.rounds[0].model_copy(update={"participants": None})
+    printed = " ".join(words_of(certificate_pdf.render(certificate(rounds=[quiet], names=[]))).split())
+    assert "Too few took part to say how many" in printed
+
+
+def test_a_hebrew_paragraph_of_the_body_starts_from_the_right_and_reads_right_to_left() -> None:
+    body = "שכר הוגן\n\nEnglish words after it."
+    pdf = certificate_pdf.render(certificate(petition={"body": body}, names=[]))
+    found, (width, _) = glyphs(pdf, page=1)
+    hebrew = [glyph for glyph in found if "\u0590" <= glyph.char <= "\u05ff"]
+    assert width - max(glyph.right for glyph in hebrew) < width * 0.1, "from the right margin"
+    where = {glyph.char: glyph.left for glyph in hebrew}
+    across = [where[char] for char in "שכר"]
+    assert across == sorted(across, reverse=True)
+
+
+# -- the routes: the petition's organizers only, on SQLite and PostgreSQL -------------------------------
+
+SHOWN = ("Yolanda Shownname", "ياسمين الظاهر")
+HIDDEN = "Hiddenname Certificateperson"
+
+
+async def counted_petition(app: Starlette, client: httpx.AsyncClient, token: str) -> str:
+    """An open petition of printed codes with three counted signatures: two shown names, one hidden."""
+    slug = await open_petition(client, token)
+    codes = await make_codes(client, token, slug, 3)
+    for code, (name, shown) in zip(codes, [(SHOWN[0], True), (SHOWN[1], True), (HIDDEN, False)], strict=True):
+        assert (await sign(client, slug, code, name=name, role="Porter", show_name=shown)).status_code == 201
+    await count_everything(app)
+    return slug
+
+
+@pytest.mark.usefixtures("organizer")
+async def test_organizers_download_the_pdf_with_the_count_the_shown_names_and_a_qr_code_to_the_page(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await counted_petition(app, client, token)
+    answer = await client.get(f"/api/v1/petitions/{slug}/certificate.pdf", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["content-disposition"] == f"attachment; filename={slug}-certificate.pdf"
+    pdf = answer.content
+    printed = " ".join(words_of(pdf).split())
+    assert "3 people holding a single-use printed code signed" in printed
+    assert "Safe staffing" in printed or slug in printed
+    for word in " ".join(SHOWN).split():
+        assert word in printed
+    assert HIDDEN not in printed and "Hiddenname" not in printed and HIDDEN.encode() not in pdf
+    assert decode(pdf)[0] == [f"{BASE_URL}/p/{slug}"]
+    used = fonts_of(pdf)
+    assert used and all(used.values())
+    letter = await client.get(f"/api/v1/petitions/{slug}/certificate.pdf?paper=letter", headers=bearer(token))
+    box = PdfReader(io.BytesIO(letter.content)).pages[0].mediabox
+    assert (float(box.width), float(box.height)) == pytest.approx((612, 792), abs=0.1)
+
+
+@pytest.mark.usefixtures("organizer")
+async def test_the_signed_in_organizer_downloads_it_from_the_dashboard(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await counted_petition(app, client, token)
+    await log_in(client, "alice@example.org")
+    pid = await petition_id(app.state.db, slug)
+    overview = await client.get(f"/organize/petitions/{pid}")
+    link = f"/organize/petitions/{pid}/certificate.pdf?paper=letter"
+    assert link in overview.text
+    answer = await client.get(link)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["cache-control"] == "no-store"
+    box = PdfReader(io.BytesIO(answer.content)).pages[0].mediabox
+    assert (float(box.width), float(box.height)) == pytest.approx((612, 792), abs=0.1)
+
+
+@pytest.mark.usefixtures("organizer")
+async def test_an_unknown_paper_or_parameter_is_422_on_both_routes_and_changes_nothing(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await counted_petition(app, client, token)
+    before = (await client.get(f"/api/v1/petitions/{slug}", headers=bearer(token))).json()
+    for query in ("paper=a3", "paper=", "paper=A4", "paper=a4&format=png"):
+        answer = await client.get(f"/api/v1/petitions/{slug}/certificate.pdf?{query}", headers=bearer(token))
+        assert answer.status_code == 422, query
+        error = answer.json()["error"]
+        assert error["code"] and ("paper" in error["message"] or "format" in error["message"]), error
+    await log_in(client, "alice@example.org")
+    pid = await petition_id(app.state.db, slug)
+    for query in ("paper=a3", "paper=a4&format=png"):
+        page = await client.get(f"/organize/petitions/{pid}/certificate.pdf?{query}")
+        assert page.status_code == 422 and "a4 or letter" in page.text and "Traceback" not in page.text
+    assert (await client.get(f"/api/v1/petitions/{slug}", headers=bearer(token))).json() == before
+
+
+@pytest.mark.usefixtures("organizer")
+async def test_a_draft_another_organizer_and_the_public_get_no_pdf(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await counted_petition(app, client, token)
+    draft = (await create(client, token)).json()["id"]
+    path = "/api/v1/petitions/{}/certificate.pdf"
+    refused = await client.get(path.format(draft), headers=bearer(token))
+    assert refused.status_code == 409 and "draft" in refused.json()["error"]["message"]
+    other = await other_organizer_token(app)
+    for key in (slug, draft):
+        assert (await client.get(path.format(key), headers=bearer(other))).status_code == 404
+        assert (await client.get(path.format(key))).status_code == 401
+    pid = await petition_id(app.state.db, slug)
+    assert (await client.get(f"/organize/petitions/{pid}/certificate.pdf")).status_code == 303, "to the login"
+    await log_in(client, "alice@example.org")
+    page = await client.get(f"/organize/petitions/{draft}/certificate.pdf")
+    assert page.status_code == 409 and "publish" in page.text.lower()
+    overview = await client.get(f"/organize/petitions/{draft}")
+    assert "certificate.pdf" not in overview.text
+
+
+def test_the_layout_gets_only_the_font_families_its_words_need_in_the_stacks_order() -> None:
+    library = fonts.library()
+    need(NOTO, there=all(library.has(f) for f in ("Noto Sans", "Noto Sans CJK JP", "Noto Sans Devanagari")))
+    given = json.loads(certificate_pdf.inputs(certificate(), "a4")["certificate"])["fonts"]
+    stack = library.stack(certificate_pdf.STACK_LANGUAGE).families
+    assert given == [family for family in stack if family in given], "the stack's order"
+    for family in ("Noto Sans", "Noto Sans Arabic", "Noto Sans Hebrew", "Noto Sans Devanagari", "Noto Sans CJK JP"):
+        assert family in given
+    assert "Noto Sans Thai" not in given and len(given) < len(stack) / 4
+    latin = certificate(names=[], reasons=certificate().reasons.model_copy(update={"quoted": []}))
+    assert "Noto Sans Arabic" not in json.loads(certificate_pdf.inputs(latin, "a4")["certificate"])["fonts"]
