@@ -68,6 +68,7 @@ class ApiRoute(Route):
         also: Mapping[int, type[BaseModel]] | None = None,
         media_types: Mapping[str, dict[str, Any]] | None = None,
         name: str | None = None,
+        endpoint_checks_token: bool = False,
     ) -> None:
         self.operation = Operation(
             summary,
@@ -82,11 +83,14 @@ class ApiRoute(Route):
             dict(media_types or {}),
         )
         operation = self.operation
+        # Checking the token after the body or query would tell whoever has none about them.
+        assert not (endpoint_checks_token and (body or query)), "only an endpoint with no body or query checks it"
 
         async def handle(request: Request) -> Response:
             arguments: dict[str, Any] = {}
-            if operation.auth:
+            if operation.auth and not endpoint_checks_token:
                 # The token first (401/403): whoever has none learns nothing from the body's checks.
+                # (An endpoint with neither body nor query may check it itself, say from memory.)
                 await bearer_organizer(request)
             if operation.body is not None:
                 arguments["body"] = await read_json(request, operation.body)

@@ -535,6 +535,7 @@ def make_routes() -> list[BaseRoute]:
             "and their progress, feedback rounds, retention, alerts and the newest audit entries",
             response=dashboard.Dashboard,
             auth=True,
+            endpoint_checks_token=True,  # it remembers a caller that passed for a second (dashboard_api)
             tags=["petitions"],
         ),
         ApiRoute(

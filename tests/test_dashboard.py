@@ -34,6 +34,7 @@ def fresh_json(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) 
     """Each JSON answer built anew (its memo is tested on its own, below)."""
     if "memo" not in request.node.name:
         monkeypatch.setattr(dashboard_api, "MEMO_SECONDS", 1e-9)
+        monkeypatch.setattr(dashboard_api, "CALLER_SECONDS", 0.0)
 
 
 async def get_dashboard(client: httpx.AsyncClient, token: str, slug: str) -> httpx.Response:
@@ -357,7 +358,7 @@ async def test_the_json_memo_lasts_seconds_and_ends_at_once_when_a_petition_chan
     await write_counts(app, slug, {midnight(1): 7}, opened_at=midnight(2))
     app.state.public_cache.clear()
     assert (await get_dashboard(client, token, slug)).json()["signature_count"] == 7
-    # Whoever no longer organizes it is refused at once, memo or not.
+    # Whoever does not organize it is refused; whoever no longer does, within CALLER_SECONDS.
     bob = await other_organizer_token(app)
     assert (await get_dashboard(client, bob, slug)).status_code == 404
     pid = await petition_id(app.state.db, slug)
@@ -369,4 +370,27 @@ async def test_the_json_memo_lasts_seconds_and_ends_at_once_when_a_petition_chan
     )
     assert (await get_dashboard(client, bob, slug)).status_code == 200
     await execute(app.state.db, "DELETE FROM petition_organizers WHERE organizer_id = :o", {"o": bob_id})
+    assert (await get_dashboard(client, bob, slug)).status_code == 200  # passed the checks this second
+    clock[0] += dashboard_api.CALLER_SECONDS
     assert (await get_dashboard(client, bob, slug)).status_code == 404
+
+
+async def test_a_caller_remembered_for_a_second_reads_only_that_petition_with_that_token_in_the_header_memo(
+    app: Starlette, client: httpx.AsyncClient, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(dashboard_api.time, "monotonic", lambda: clock[0])
+    slug = await open_petition(client, token)
+    bob = await other_organizer_token(app)
+    bobs = await open_petition(client, bob)
+    assert (await get_dashboard(client, token, slug)).status_code == 200
+    # Another petition, another token, or the token in the address: checked in full.
+    assert (await get_dashboard(client, token, bobs)).status_code == 404
+    assert (await get_dashboard(client, bob, slug)).status_code == 404
+    in_address = await client.get(f"/api/v1/petitions/{slug}/dashboard?token={token}", headers=bearer(token))
+    assert in_address.status_code == 401
+    # A revoked token reads again within the second it passed the checks, and never after.
+    await execute(app.state.db, "UPDATE api_tokens SET revoked_at = 1", {})
+    assert (await get_dashboard(client, token, slug)).status_code == 200
+    clock[0] += dashboard_api.CALLER_SECONDS
+    assert (await get_dashboard(client, token, slug)).status_code == 401
