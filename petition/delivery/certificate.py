@@ -62,6 +62,7 @@ class CertificatePetition(Strict):
     state: Literal["open", "closed"]
     opened_at: str
     closed_at: str | None
+    purged_at: str | None  # when its identifying data was destroyed (its log then ends with the purge record)
     time_zone: str
 
 
@@ -295,6 +296,7 @@ def _assemble(read: _Read, settings: Settings) -> Certificate:
             state=row["state"],
             opened_at=petitions.floor_time(row["opened_at"], floor, zone) or "",
             closed_at=petitions.closed_at(row),
+            purged_at=petitions.floor_time(row["purged_at"], floor, zone),
             time_zone=zone,
         ),
         as_of=petitions.iso(as_of, zone) or "",

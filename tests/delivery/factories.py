@@ -65,6 +65,7 @@ def certificate(**overrides: Any) -> Certificate:
         "state": "open",
         "opened_at": "2026-05-30T00:00:00+02:00",
         "closed_at": None,
+        "purged_at": None,
         "time_zone": "Europe/Berlin",
         **overrides.pop("petition", {}),
     }

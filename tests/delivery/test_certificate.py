@@ -51,6 +51,7 @@ PETITION_KEYS = {
     "state",
     "opened_at",
     "closed_at",
+    "purged_at",
     "time_zone",
 }
 RULES_KEYS = {"methods", "allowed_domains", "codes_issued", "code_batches", "printed_codes", "duplicates"}
@@ -307,9 +308,11 @@ async def test_a_closed_and_purged_petitions_certificate_still_verifies(
     assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
     closed = await certificate_of(client, token, slug)
     assert closed["petition"]["state"] == "closed" and closed["petition"]["closed_at"]
+    assert closed["petition"]["purged_at"] is None
     assert (await client.post(f"/api/v1/petitions/{slug}/purge", headers=bearer(token))).status_code == 200
     response = await client.get(note_url(slug), headers=bearer(token))
     purged = read_certificate(response.content)
+    assert purged.data["petition"]["purged_at"]
     assert purged.count == 5 and purged.size == closed["log"]["tree_size"] + 1  # the purge record
 
 
