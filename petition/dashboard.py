@@ -21,8 +21,9 @@ the petition's audit trail (organizers' own actions, to the minute); and alerts:
   sent yet and have failed more than twice (the first try and its two retries; `failures` > 2).
   It gives no count and names no petition: a crowd of messages, so that one signer's mistyped
   address never raises it.
-- `codes_nearly_spent`: a batch of printed codes, not revoked, with 90% or more of its codes used
-  and that count shown (at least MIN_CELL_SIZE).
+- `codes_nearly_spent`: while the petition is open (a closed one takes no more codes), a batch of
+  printed codes, not revoked, with 90% or more of its codes used and that count shown (at least
+  MIN_CELL_SIZE).
 """
 
 from __future__ import annotations
@@ -249,5 +250,6 @@ async def alerts_of(
     failing = await db.fetch_val(queries.COUNT_OUTBOX_FAILING, {"failures": MAIL_FAILURES_ALLOWED})
     if int(failing or 0) >= settings.min_cell_size:
         found.append(Alert(kind="mail_failing", message=MAIL_FAILING))
-    found += [codes_alert(batch) for batch in code_batches if nearly_spent(batch)]
+    if petitions.is_open(row, moment):  # "make another batch" is for a petition that takes them
+        found += [codes_alert(batch) for batch in code_batches if nearly_spent(batch)]
     return found

@@ -14,7 +14,7 @@ memoized answer, so a caller that passed both checks for a petition is remembere
 CALLER_SECONDS (one second), under the SHA-256 of its token: a script polling every second costs a
 dictionary lookup. The price, written in the README: for at most that second after a token is
 revoked, its organizer deactivated or removed from the petition, a caller that had just read the
-dashboard can read it once more (never anything it could not read a second before).
+dashboard can go on reading it (never anything it could not read a second before).
 """
 
 from __future__ import annotations

@@ -459,6 +459,8 @@ async def create(db: Database, settings: Settings, *, organizer_id: str, data: P
         await tx.execute(queries.INSERT_PETITION, {**values, "id": petition_id, "slug": slug})
         await tx.execute(queries.INSERT_PETITION_ORGANIZER, {"petition_id": petition_id, "organizer_id": organizer_id})
         await tx.execute(queries.BUMP_CACHE_VERSION)
+        # Named by its id: a draft's slug is not reserved until it is published.
+        await audit(tx, organizer_id, "draft created", petition_id, petition_id=petition_id)
         return petition_id
 
     return await db.write(insert)

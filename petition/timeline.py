@@ -231,7 +231,9 @@ async def events(db: Database, row: Row, data: Series, floor_unit: int) -> list[
         add(row["closed_at"], 6, TimelineEvent(kind="closed", at=at(row["closed_at"])))
     if row["purged_at"] is not None:
         add(row["purged_at"], 7, TimelineEvent(kind="purged", at=at(row["purged_at"])))
-    return [event for _, _, event in sorted(found, key=lambda item: (item[0], item[1]))]
+    # By bucket, then in a fixed order of kinds (opened first, the purge last): the order of two
+    # events within one bucket would say more than the floor does.
+    return [event for _, _, event in sorted(found, key=lambda item: (floor_of(item[0], unit, zone), item[1]))]
 
 
 async def audited_events(db: Database, row: Row, at: Callable[[int], str]) -> list[tuple[int, TimelineEvent]]:

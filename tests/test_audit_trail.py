@@ -20,7 +20,7 @@ from petition.feedback import rounds
 from petition.settings import Settings
 
 from .conftest import SmtpSink, make_settings, smtp_settings
-from .feedback.factories import add_statement
+from .feedback.factories import add_statement, execute
 from .test_login import csrf_of, log_in
 from .test_petition_updates import add_contacts
 from .test_petitions import bearer, create, other_organizer_token
@@ -65,6 +65,7 @@ async def test_every_petition_action_through_the_api_makes_one_entry_filed_under
     db: Database = app.state.db
     draft = (await create(client, token, verification=["code"], allowed_domains=[])).json()
     pid, url = draft["id"], f"/api/v1/petitions/{draft['id']}"
+    assert await actions_of(db, pid) == ["draft created"]
 
     async def expect(action: str, make: Awaitable[httpx.Response]) -> None:
         before = len(await actions_of(db, pid))
@@ -222,6 +223,7 @@ async def test_a_drafts_entries_name_it_by_its_id_and_a_tear_off_batch_is_one_en
     assert (await client.delete(url, headers=bearer(token))).status_code == 204
     trail = await organizers.petition_audit_trail(db, draft["id"])
     assert [row["action"] for row in reversed(trail)] == [
+        "draft created",
         "code batch made",
         "flyer batch made",
         "code batch revoked",
@@ -284,6 +286,31 @@ async def test_revoked_codes_and_a_rounds_opening_and_close_are_public_events_on
     assert "2 batches of printed codes were revoked" in page
     for answer in (str(events), ET.tostring(feed).decode(), page):
         assert "A draft question?" not in answer, "a draft round never shows"
+
+
+async def test_events_within_one_bucket_come_in_a_fixed_order_of_kinds_never_the_order_they_happened(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    pid = await petition_id(app.state.db, slug)
+    round_id = (await client.post(f"/api/v1/petitions/{slug}/rounds", json=ROUND, headers=bearer(token))).json()["id"]
+    assert (await client.post(f"/api/v1/rounds/{round_id}/open", headers=bearer(token))).status_code == 200
+    assert (await client.post(f"/api/v1/rounds/{round_id}/close", headers=bearer(token))).status_code == 200
+    batch = (await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 2}, headers=bearer(token))).json()
+    csrf = await signed_in(client)
+    revoked = await client.post(f"/organize/petitions/{pid}/codes/{batch['batch']}/revoke", data={FORM_FIELD: csrf})
+    assert revoked.status_code == 303
+    # A milestone counted in the opening's bucket (its hour starts before the opening itself).
+    opened_at = int(await app.state.db.fetch_val("SELECT opened_at FROM petitions WHERE id = :id", {"id": pid}))
+    await execute(
+        app.state.db,
+        "INSERT INTO hourly_counts (petition_id, hour, signed, withdrawn) VALUES (:id, :hour, 100, 0)",
+        {"id": pid, "hour": opened_at - opened_at % 3600},
+    )
+    await execute(app.state.db, "UPDATE petitions SET version = version + 1 WHERE id = :id", {"id": pid})
+    app.state.public_cache.clear()
+    kinds = [event["kind"] for event in await events_of(client, slug)]
+    assert kinds == ["opened", "milestone", "codes_revoked", "round_opened", "round_closed"]
 
 
 async def test_codes_revoked_while_a_draft_never_become_public_once_it_is_published(

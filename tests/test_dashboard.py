@@ -206,6 +206,17 @@ async def test_the_codes_alert_fires_when_a_batch_is_90_percent_used_and_not_at_
         assert kinds(await get_dashboard(client, token, slug)) == [], "a revoked batch needs no more codes"
 
 
+async def test_a_closed_petition_has_no_codes_alert_since_it_takes_no_more_codes(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    await client.post(f"/api/v1/petitions/{slug}/codes", json={"count": 100, "label": "Canteen"}, headers=bearer(token))
+    await execute(app.state.db, "UPDATE code_batches SET used = 95", {})
+    assert kinds(await get_dashboard(client, token, slug)) == ["codes_nearly_spent"]
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    assert kinds(await get_dashboard(client, token, slug)) == []
+
+
 async def test_a_small_batch_all_used_raises_no_codes_alert_since_its_count_is_not_shown(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
