@@ -233,7 +233,7 @@ async def revoke_batch(
         exists = await db.fetch_one(queries.SELECT_CODE_BATCH, key)
         raise PetitionError(409, REVOKED_ALREADY) if exists else PetitionError(404, NO_SUCH_BATCH)
     row = await db.fetch_one(queries.SELECT_CODE_BATCH, key)
-    if row is None:  # destroyed since by the petition's purge, in the moment between the two
+    if row is None:  # its draft deleted in the moment since, with everything made for it
         raise PetitionError(404, NO_SUCH_BATCH)
     return batch_view(row, settings.min_cell_size)
 

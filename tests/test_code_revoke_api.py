@@ -112,16 +112,18 @@ async def test_a_drafts_batch_revoked_through_the_api_is_audited_but_never_publi
     assert (await sign(client, draft["slug"], code)).status_code == 422, "revoked as a draft, it never signs"
 
 
-async def test_a_batch_outlives_a_change_of_methods_and_can_still_be_revoked(
+async def test_a_batch_stays_revocable_after_its_petition_stops_taking_codes_or_closes(
     app: Starlette, client: httpx.AsyncClient, token: str
 ) -> None:
     draft = (await create(client, token, verification=["email", "code"], allowed_domains=["example.com"])).json()
     batch_id, _ = await make_batch(client, token, draft["id"])
-    changed = await client.patch(
-        f"/api/v1/petitions/{draft['id']}", json={"verification": ["email"]}, headers=bearer(token)
-    )
-    assert changed.status_code == 200
+    email_only = {"verification": ["email"]}
+    assert (await client.patch(f"/api/v1/petitions/{draft['id']}", json=email_only, headers=bearer(token))).is_success
     assert (await client.post(revoke_url(draft["id"], batch_id), headers=bearer(token))).status_code == 200
+    slug = await open_petition(client, token, title="Another petition", slug="another-petition")
+    closed_id, _ = await make_batch(client, token, slug)
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    assert (await client.post(revoke_url(slug, closed_id), headers=bearer(token))).status_code == 200
 
 
 async def test_revoking_is_refused_with_nothing_changed_for_a_revoked_unknown_or_someone_elses_batch(
