@@ -546,6 +546,18 @@ def make_routes() -> list[BaseRoute]:
             auth=True,
             tags=["codes"],
         ),
+        ApiRoute(
+            "/api/v1/petitions/{slug}/codes/{batch_id}/revoke",
+            petitions_api.revoke_codes,
+            methods=["POST"],
+            summary="Revoke a batch of printed codes: its unused codes stop signing (a public event once the "
+            "petition is published); answers the batch as the codes list shows it",
+            response=codes.CodeBatchPublic,
+            auth=True,
+            errors=[404, 409],
+            tags=["codes"],
+            name="api_revoke_codes",
+        ),
         Route("/setup/{token}", login.setup_page, name="setup_page"),
         Route("/setup/{token}", login.setup, methods=["POST"], name="setup"),
         Route("/login", login.login_page, name="login_page"),

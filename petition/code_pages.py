@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import codes, downloads, queries
-from .codes import CodeBatchCreate, CodeBatchPublic
+from .codes import NO_SUCH_BATCH, CodeBatchCreate, CodeBatchPublic
 from .database import Database, Row
 from .field_messages import FieldWords, field_messages
 from .login import page
@@ -24,7 +24,6 @@ from .petitions import PetitionError
 CODE_WORDS = {"label": FieldWords("The label")}  # count: its message names the setting's limit
 # The ids of the form's inputs, by field (errors are tied to them).
 CODE_INPUTS = {"count": "count", "label": "label"}
-NO_SUCH_BATCH = "There is no such batch of codes for this petition."
 REVOKED_ALREADY = "There is no such batch, or it was revoked already."
 DOWNLOAD_FORMATS = ("csv", "txt")
 UNKNOWN_FORMAT = "Choose a download: CSV or text."

@@ -24,6 +24,8 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16  # 80 bits, shown as XXXX-XXXX-XXXX-XXXX
 INSERT_CHUNK = 500  # rows per INSERT statement, so a big batch is a few statements
 GONE = "These codes were already downloaded (or revoked); they are no longer on the server."
+NO_SUCH_BATCH = "There is no such batch of codes for this petition."
+REVOKED_ALREADY = "This batch was revoked already."
 
 
 class CodeBatchCreate(BaseModel):
@@ -216,6 +218,24 @@ async def revoke(db: Database, *, petition: Row, organizer_id: str, batch_id: st
         return True
 
     return await db.write(unit)
+
+
+async def revoke_batch(
+    db: Database, settings: Settings, *, petition: Row, organizer_id: str, batch_id: str
+) -> CodeBatchPublic:
+    """`revoke`, answered as the codes list shows the batch now (`used` null below MIN_CELL_SIZE).
+
+    PetitionError(404) when the petition has no such batch, (409) when it was revoked already
+    (the same answers as revoking a round's batch).
+    """
+    key = {"id": batch_id, "petition_id": petition["id"]}
+    if not await revoke(db, petition=petition, organizer_id=organizer_id, batch_id=batch_id):
+        exists = await db.fetch_one(queries.SELECT_CODE_BATCH, key)
+        raise PetitionError(409, REVOKED_ALREADY) if exists else PetitionError(404, NO_SUCH_BATCH)
+    row = await db.fetch_one(queries.SELECT_CODE_BATCH, key)
+    if row is None:  # its draft deleted in the moment since, with everything made for it
+        raise PetitionError(404, NO_SUCH_BATCH)
+    return batch_view(row, settings.min_cell_size)
 
 
 def as_csv(label: str, codes: list[str]) -> str:

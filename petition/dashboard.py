@@ -15,7 +15,8 @@ the petition's audit trail (organizers' own actions, to the minute); and alerts:
   whole hour after. "Usual" is the median of the 168 hour buckets of the 7 days before those two
   (empty hours count as 0). It fires when that bucket's count is above
   max(20, MIN_CELL_SIZE, 5 x the median), and only while the petition is open: its point is to
-  revoke the unused codes of a batch that may have leaked. It never times fewer than 21
+  revoke the unused codes of a batch that may have leaked (on the codes page, or with
+  POST /api/v1/petitions/{slug}/codes/{batch_id}/revoke). It never times fewer than 21
   signatures, and with a day floor it does not say the hour's count, only that it went over.
 - `mail_failing`: at least MIN_CELL_SIZE messages in the outbox (the whole service's) are not
   sent yet and have failed more than twice (the first try and its two retries; `failures` > 2).

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from . import codes, petitions, purge, queries
 from .api import JSON_TYPE, NO_STORE, json_response
 from .api_tokens import bearer_organizer
-from .codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList
+from .codes import CodeBatchCreate, CodeBatchCreated, CodeBatchList, CodeBatchPublic
 from .database import Database, Row, now
 from .errors import ApiError
 from .organizers import Organizer
@@ -222,3 +222,22 @@ async def list_codes(request: Request) -> CodeBatchList:
     db: Database = request.app.state.db
     row = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
     return CodeBatchList(batches=await codes.list_batches(db, request.app.state.settings, row["id"]))
+
+
+async def revoke_codes(request: Request) -> CodeBatchPublic:
+    """POST /api/v1/petitions/{slug}/codes/{batch_id}/revoke: the batch's unused codes stop working, as
+    on its codes page (the audit entry, and a public codes_revoked event once published); the batch as
+    the codes list shows it. 404 for no such batch of the petition, 409 when revoked already."""
+    organizer = await bearer_organizer(request)
+    db: Database = request.app.state.db
+    # Not only a petition that takes printed codes now: a batch outlives a change of methods.
+    row = await petitions.editable_by(db, request.path_params["slug"], organizer.id)
+    batch = await codes.revoke_batch(
+        db,
+        request.app.state.settings,
+        petition=row,
+        organizer_id=organizer.id,
+        batch_id=request.path_params["batch_id"],
+    )
+    request.app.state.public_cache.clear()  # the timeline, feed, page and dashboards show it at once
+    return batch

@@ -313,6 +313,11 @@ SELECT b.id, b.label, b.size, b.created_at, b.downloaded_at, b.revoked_at, b.pla
 FROM code_batches b WHERE b.petition_id = :petition_id
 ORDER BY b.created_at DESC, b.id
 """
+# One batch as the codes list shows it (the API's answer to revoking it).
+SELECT_CODE_BATCH = """
+SELECT id, label, size, used, revoked_at, plaintext IS NOT NULL AS downloadable
+FROM code_batches WHERE id = :id AND petition_id = :petition_id
+"""
 # The one download: read the plaintext, then forget it; only the request whose UPDATE
 # returns a row may hand it out (RETURNING gives the new value, so it cannot do both).
 SELECT_CODE_BATCH_PLAINTEXT = """

@@ -165,6 +165,7 @@ async def test_while_two_factor_is_required_a_token_without_it_is_refused_for_ev
         operation = route.operation
         path = route.path.replace("{slug}", slug).replace("{flyer_id}", "f" * 24).replace("{kind}", "pdf")
         path = path.replace("{id}", made_round.json()["id"]).replace("{sid}", "s" * 24).replace("{batch}", "b" * 24)
+        path = path.replace("{batch_id}", "b" * 24)  # a petition's code batch
         body = VALID_BODIES[operation.body.__name__] if operation.body else None
         for method in sorted((route.methods or set()) - {"HEAD"}):
             response = await client.request(method, path, json=body, headers=bearer)

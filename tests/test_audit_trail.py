@@ -76,7 +76,15 @@ async def test_every_petition_action_through_the_api_makes_one_entry_filed_under
     headers = bearer(token)
     await expect("settings changed", client.patch(url, json={"goal": 250}, headers=headers))
     await expect("text edited", client.patch(url, json={"title": "Rotate the night shifts"}, headers=headers))
-    await expect("code batch made", client.post(f"{url}/codes", json={"count": 3, "label": "Desk"}, headers=headers))
+    made_codes: dict[str, object] = {}
+
+    async def make_codes() -> httpx.Response:
+        made = await client.post(f"{url}/codes", json={"count": 3, "label": "Desk"}, headers=headers)
+        made_codes.update(made.json())
+        return made
+
+    await expect("code batch made", make_codes())
+    await expect("code batch revoked", client.post(f"{url}/codes/{made_codes['batch']}/revoke", headers=headers))
     flyer = {"layout": "tearoff", "paper_size": "a4", "copies": 1, "label": "Canteen"}
     await expect("flyer batch made", client.post(f"{url}/flyers", json=flyer, headers=headers))
     await expect("petition published", client.post(f"{url}/publish", headers=headers))
