@@ -156,7 +156,11 @@ async def revoke_codes(request: Request) -> Response:
         return found
     organizer, row = found
     batch_id = request.path_params["batch_id"]
-    if not await codes.revoke(request.app.state.db, petition=row, organizer_id=organizer.id, batch_id=batch_id):
+    try:
+        revoked = await codes.revoke(request.app.state.db, petition=row, organizer_id=organizer.id, batch_id=batch_id)
+    except PetitionError as error:  # purged: the codes are gone
+        return await codes_page(request, errors={"form": error.message}, status=error.status)
+    if not revoked:
         return await codes_page(request, errors={"form": REVOKED_ALREADY}, status=409)
     request.app.state.public_cache.clear()  # a public event: the timeline, feed and page show it
     return done(task_path(row, "codes"), "codes-revoked")

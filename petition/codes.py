@@ -26,6 +26,7 @@ INSERT_CHUNK = 500  # rows per INSERT statement, so a big batch is a few stateme
 GONE = "These codes were already downloaded (or revoked); they are no longer on the server."
 NO_SUCH_BATCH = "There is no such batch of codes for this petition."
 REVOKED_ALREADY = "This batch was revoked already."
+PURGED_ALREADY = "Its identifying data was destroyed: its unused codes are gone, there is nothing left to revoke."
 
 
 class CodeBatchCreate(BaseModel):
@@ -192,7 +193,8 @@ async def spend_download(db: Database, *, petition_id: str, batch_id: str) -> bo
 
 
 async def revoke(db: Database, *, petition: Row, organizer_id: str, batch_id: str) -> bool:
-    """Make a batch's unused codes unusable; False when there is no such batch or it was revoked already.
+    """Make a batch's unused codes unusable; False when there is no such batch or it was revoked already,
+    PetitionError(409) once the petition's identifying data (its unused codes among it) was destroyed.
 
     Spending a code checks its batch is not revoked, so the codes' own rows stay as they are. The
     audit trail records it in the same write; once the petition is published it is also a public
@@ -201,10 +203,13 @@ async def revoke(db: Database, *, petition: Row, organizer_id: str, batch_id: st
 
     async def unit(tx: Transaction) -> bool:
         key = {"id": batch_id, "petition_id": petition["id"], "now": now()}
-        if await tx.fetch_one(queries.REVOKE_CODE_BATCH, key) is None:
-            return False
         # The state as it is in this write: published meanwhile, the revocation is public.
         current = await tx.fetch_one(queries.SELECT_PETITION_BY_ID, {"id": petition["id"]})
+        if current is not None and current["purged_at"] is not None:
+            # The purge destroyed the unused codes: nothing is left to stop, nothing to announce.
+            raise PetitionError(409, PURGED_ALREADY)
+        if await tx.fetch_one(queries.REVOKE_CODE_BATCH, key) is None:
+            return False
         public = current is not None and current["state"] != "draft"
         await audit(
             tx,

@@ -9,9 +9,11 @@ import pytest
 from starlette.applications import Starlette
 
 from petition import organizers
+from petition.csrf import FORM_FIELD
 from petition.database import Database
 
 from .test_audit_trail import events_of
+from .test_login import csrf_of, log_in
 from .test_petitions import bearer, create, other_organizer_token
 from .test_signing import open_petition, petition_id, sign
 
@@ -160,3 +162,24 @@ async def test_revoking_is_refused_with_nothing_changed_for_a_revoked_unknown_or
     assert (await client.post(revoke_url(slug, batch_id))).status_code == 401, "no token"
     assert (await revocations(db), await listed(client, token, slug), await events_of(client, slug)) == before
     assert (await sign(client, slug, code)).status_code == 201, "the batch refused to others still signs"
+
+
+async def test_after_the_purge_revoking_is_refused_on_the_api_and_the_page_with_no_entry_and_no_event(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db: Database = app.state.db
+    slug = await open_petition(client, token)
+    batch_id, _ = await make_batch(client, token, slug)
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    assert (await client.post(f"/api/v1/petitions/{slug}/purge", headers=bearer(token))).status_code == 200
+    before = (await revocations(db), await events_of(client, slug))
+    refused = await client.post(revoke_url(slug, batch_id), headers=bearer(token))
+    assert refused.status_code == 409
+    assert "identifying data was destroyed" in refused.json()["error"]["message"]
+    await log_in(client, "alice@example.org")
+    csrf = await csrf_of(client, f"/organize/petitions/{await petition_id(db, slug)}/codes")
+    page = await client.post(
+        f"/organize/petitions/{await petition_id(db, slug)}/codes/{batch_id}/revoke", data={FORM_FIELD: csrf}
+    )
+    assert page.status_code == 409 and "identifying data was destroyed" in page.text
+    assert (await revocations(db), await events_of(client, slug)) == before
