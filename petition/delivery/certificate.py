@@ -38,10 +38,20 @@ PRINTED_CODES = (
     "codes it holds, before any of its codes could sign, so printed-code signatures cannot outnumber "
     "the codes issued."
 )
-DUPLICATES = (
-    "One signature per work address and one per printed code; a signer may withdraw with their receipt "
-    "(the withdrawal is an entry of the log too), and may then sign again."
+WITHDRAWAL = (
+    "a signer may withdraw with their receipt (the withdrawal is an entry of the log too), and may then sign again."
 )
+DUPLICATES = f"One signature per work address and one per printed code; {WITHDRAWAL}"
+
+
+def duplicates(methods: list[str]) -> str:
+    """The duplicate rule as one sentence, worded for the petition's methods ("email", "code" or both):
+    a petition of printed codes only never speaks of work addresses."""
+    if set(methods) == {"email"}:
+        return f"One signature per work address; {WITHDRAWAL}"
+    if set(methods) == {"code"}:
+        return f"One signature per printed code; {WITHDRAWAL}"
+    return DUPLICATES
 
 
 class Strict(BaseModel):
@@ -283,6 +293,7 @@ def _assemble(read: _Read, settings: Settings) -> Certificate:
     zone, floor = row["time_zone"], row["timeline_floor"]
     url = f"{settings.base_url}/p/{row['slug']}"
     as_of = timeline.floor_of(read.series.end, timeline.BUCKET_SECONDS[floor], zone)
+    methods = json.loads(row["verification"])
     return Certificate(
         service=settings.base_url,
         petition=CertificatePetition(
@@ -303,12 +314,12 @@ def _assemble(read: _Read, settings: Settings) -> Certificate:
         verified_count=row["signature_count"],
         by_method=MethodCounts(work_email=row["count_email"], printed_code=row["count_code"]),
         rules=Rules(
-            methods=json.loads(row["verification"]),
+            methods=methods,
             allowed_domains=json.loads(row["allowed_domains"]),
             codes_issued=row["codes_issued"],
             code_batches=read.code_batches,
             printed_codes=PRINTED_CODES,
-            duplicates=DUPLICATES,
+            duplicates=duplicates(methods),
         ),
         timeline=[
             TimelineDay(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import unicodedata
 from datetime import date
 from typing import Any
@@ -32,6 +33,13 @@ RIGHT_TO_LEFT_CLASSES = frozenset({"R", "AL"})
 # The goal's line is drawn when it is no more than this many times the count (else the line of
 # signatures would lie flat along the bottom); the goal is always said in words.
 GOAL_IN_CHART = 2
+# In the verification steps: the commands (to type) and addresses (to open), set in monospace. A
+# command runs to the end of its words, before a parenthesis; sentence punctuation after it is not ours.
+TYPED = re.compile(r"(?:python|pip) [^\s()]+(?: [^\s()]+)*|https?://[^\s()]+")
+SENTENCE_END = ".,;:"
+# The line of the note's own how_to_verify that describes the note file, which this PDF is not.
+ABOUT_THE_NOTE = "This file is"
+NOTE_FINGERPRINT = " (log.fingerprint)"  # the note's field; the PDF prints the fingerprint above its steps
 
 
 def direction(text: str) -> str:
@@ -98,6 +106,26 @@ def rules_said(rules: Rules) -> list[str]:
         out.append(rules.printed_codes)
     out.append(rules.duplicates)
     return [sentence for sentence in out if sentence]
+
+
+def steps(how_to_verify: list[str], note_name: str) -> list[list[dict[str, Any]]]:
+    """The certificate's how_to_verify lines as the PDF's numbered steps: the line about the note file
+    itself left out (the PDF says which file a program checks), FILE named as the note's file, the
+    fingerprint's field of the note pointed to on the page instead, each
+    step as pieces `{"text", "typed"}`, typed for a command or an address (set in monospace)."""
+    out = []
+    for line in how_to_verify:
+        if line.startswith(ABOUT_THE_NOTE):
+            continue
+        line = re.sub(r"\bFILE\b", note_name, line).replace(NOTE_FINGERPRINT, " (above)")
+        pieces, at = [], 0
+        for found in TYPED.finditer(line):
+            typed = found.group().rstrip(SENTENCE_END)
+            pieces += [{"text": line[at : found.start()], "typed": False}, {"text": typed, "typed": True}]
+            at = found.start() + len(typed)
+        pieces.append({"text": line[at:], "typed": False})
+        out.append([piece for piece in pieces if piece["text"]])
+    return out
 
 
 def day_label(day: str) -> str:
@@ -185,6 +213,7 @@ def inputs(certificate: Certificate, paper: str) -> dict[str, str]:
         "as_of": long_date(certificate.as_of, "day", zone),
         "opened": long_date(petition.opened_at, "day", zone),
         "closed": long_date(petition.closed_at, "day", zone) if petition.closed_at else None,
+        "purged": long_date(petition.purged_at, "day", zone) if petition.purged_at else None,
         "service": certificate.service,
         "title": said(petition.title),
         "summary": said(petition.summary),
@@ -213,7 +242,7 @@ def inputs(certificate: Certificate, paper: str) -> dict[str, str]:
             f"{found.code} {found.name}".strip()
             for found in map(fonts.described, fonts.library().stack(STACK_LANGUAGE).missing(printed_words(certificate)))
         ],
-        "how_to_verify": certificate.how_to_verify,
+        "steps": steps(certificate.how_to_verify, f"{petition.slug}-certificate.note"),
         "note_name": f"{petition.slug}-certificate.note",
     }
     # Only the families that draw a character of this document, from the layout's own words to every

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from petition.delivery.certificate import (
@@ -15,13 +16,16 @@ from petition.delivery.certificate import (
     Rules,
     ShownName,
     TimelineDay,
+    how_to_verify,
 )
 
-URL = "http://127.0.0.1:8713/p/safe-staffing"
+SERVICE = "http://127.0.0.1:8713"
+URL = f"{SERVICE}/p/safe-staffing"
 FINGERPRINT = "3f2a 9c1e 77b0 4d5a 0e6f 1b2c 3d4e 5f60 7182 93a4 b5c6 d7e8 f901 2a3b 4c5d 6e7f"
 CHECKPOINT = (
     "petition.example/safe-staffing\n1612\nq8aJ3V5rTzFbT5Ok2xWc3m9Q3NQyx1s0n3oQ0n6bq4E=\n\n"
-    "— petition.example/safe-staffing Az3grlgtzPICa5OS8npVmf1Myq7bEDiqh7JjLc2tQN8dPSXQ2Yv0B7k8Yb5s4cZ0tA==\n"
+    # A signature line as long as a real one: the key's name, then 92 base64 characters (key hash, signature).
+    "— petition.example Az3grlgtzPICa5OS8npVmf1Myq7bEDiqh7JjLc2tQN8dPSXQ2Yv0B7k8Yb5s4cZ0tAq8aJ3V5rTzFbT5Ok2xWc3m9Q0=\n"
 )
 # Names in the scripts a workplace has: each must come back out of the PDF.
 NAMES = [
@@ -70,7 +74,7 @@ def certificate(**overrides: Any) -> Certificate:
         **overrides.pop("petition", {}),
     }
     values: dict[str, Any] = {
-        "service": "http://127.0.0.1:8713",
+        "service": SERVICE,
         "petition": CertificatePetition(**petition),
         "as_of": "2026-06-03T00:00:00+02:00",
         "verified_count": 1612,
@@ -92,10 +96,7 @@ def certificate(**overrides: Any) -> Certificate:
             vkey="petition.example+8a1b2c3d+AXGdXhVtdbhZsjUDhxvMaR2pdqD0UnuKVd2jz7IAJDTf",
             fingerprint=FINGERPRINT,
         ),
-        "how_to_verify": [
-            "Save this certificate's signed note as certificate.note.",
-            "python -m petition verify-certificate certificate.note",
-        ],
+        "how_to_verify": how_to_verify(URL, SimpleNamespace(base_url=SERVICE)),  # type: ignore[arg-type]
         "names": NAMES,
         "reasons": Reasons(approved=3, quoted=["Patients deserve it.", "We are exhausted.", "لأن السلامة أولاً"]),
         "rounds": [

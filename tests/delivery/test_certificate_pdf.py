@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from functools import cache
 
 import httpx
@@ -15,7 +16,7 @@ from starlette.applications import Starlette
 
 from petition import fonts
 from petition.delivery import certificate_pdf
-from petition.delivery.certificate import Rules, ShownName, TimelineDay
+from petition.delivery.certificate import DUPLICATES, Rules, ShownName, TimelineDay, duplicates
 
 from ..conftest import BASE_URL
 from ..printed import decode, glyphs
@@ -25,9 +26,12 @@ from ..system_services import NOTO, need
 from ..test_login import log_in
 from ..test_petitions import bearer, create, other_organizer_token
 from ..test_signing import count_everything, make_codes, open_petition, petition_id, sign
-from .factories import HIDDEN_NAME, NAMES, URL, certificate, timeline
+from .factories import CHECKPOINT, HIDDEN_NAME, NAMES, URL, certificate, timeline
 
 POINTS_PER_MM = 72 / 25.4
+MARGIN = 18 * POINTS_PER_MM  # the layout's page margin, left and right
+NAME_GUTTER = 4 * POINTS_PER_MM
+ZERO_WIDTH_SPACE = "\u200b"  # where an over-long word may break; not part of the word
 
 
 @cache
@@ -49,6 +53,7 @@ def test_every_font_in_the_certificate_is_embedded() -> None:
 
 def test_the_cover_says_the_count_title_target_and_day() -> None:
     printed = words_of(drawn())
+    assert printed.startswith("Delivery certificate · http://127.0.0.1:8713\n"), "nothing of the layout's own code"
     assert "1,612" in printed
     assert "verified colleagues signed" in printed
     assert "Safe staffing on every ward" in printed and "The hospital board" in printed
@@ -92,7 +97,7 @@ def test_the_verification_page_carries_the_key_fingerprint_and_the_checkpoint() 
     assert "How to verify this count" in last
     assert all(group in last for group in certificate().log.fingerprint.split())
     assert "petition.example/safe-staffing" in last
-    assert "safe-staffing-certificate.note" in last and "verify-certificate" in last
+    assert "safe-staffing-certificate.note" in last and "petition.verify" in last
 
 
 def test_an_unknown_paper_is_refused() -> None:
@@ -215,6 +220,131 @@ def test_a_hebrew_paragraph_of_the_body_starts_from_the_right_and_reads_right_to
     assert across == sorted(across, reverse=True)
 
 
+def page_texts(pdf: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_an_over_long_name_and_role_wrap_within_their_column_and_lose_no_character() -> None:
+    long = ShownName(name="W" * 80, role="Ж" * 80)  # the longest name and role, without a break
+    only_names = {"rounds": [], "reasons": certificate().reasons.model_copy(update={"quoted": []})}
+    pdf = certificate_pdf.render(certificate(names=[ShownName(name="Ada Lovelace", role="Nurse"), long], **only_names))
+    page = next(number for number, text in enumerate(page_texts(pdf)) if "Names shown by signers" in text)
+    found, (width, _) = glyphs(pdf, page=page)
+    column = (width - 2 * MARGIN - 3 * NAME_GUTTER) / 4
+    left, right = MARGIN + column + NAME_GUTTER, MARGIN + 2 * column + NAME_GUTTER  # the second column
+    for char in "WЖ":
+        drawn_here = [glyph for glyph in found if glyph.char == char]
+        assert len(drawn_here) == 80, char
+        assert min(glyph.left for glyph in drawn_here) >= left - 0.5, char
+        assert max(glyph.right for glyph in drawn_here) <= right + 0.5, f"{char} runs past its column"
+        assert len({round(glyph.bottom) for glyph in drawn_here}) > 1, f"{char} wraps onto more lines"
+    words = "".join(page_texts(pdf)[page].replace(ZERO_WIDTH_SPACE, "").split())
+    assert "W" * 80 in words and "Ж" * 80 in words
+
+
+def test_a_right_to_left_target_is_isolated_so_the_label_stays_before_it() -> None:
+    pdf = certificate_pdf.render(certificate(petition={"target": "הנהלה"}, names=[]))
+    for page in (0, 1):  # the cover and the petition's page
+        found, _ = glyphs(pdf, page=page)
+        hebrew = [glyph for glyph in found if "\u0590" <= glyph.char <= "\u05ff"]
+        line = sorted((glyph for glyph in found if abs(glyph.bottom - hebrew[0].bottom) < 3), key=lambda g: g.left)
+        assert "".join(glyph.char for glyph in line).startswith("To:")
+        colon = next(glyph for glyph in line if glyph.char == ":")
+        assert all(glyph.left > colon.right for glyph in hebrew), "the label first, then the target"
+        assert [glyph.char for glyph in sorted(hebrew, key=lambda g: -g.left)] == list("הנהלה"), "read from the right"
+        assert "To: הנהלה" in page_texts(pdf)[page]
+
+
+def test_the_signed_checkpoint_keeps_every_line_whole_for_the_longest_key_name() -> None:
+    name = "petitions.intranet.nursing-and-care-division.example-hospital-group.org/campaigns/petitions"
+    checkpoint = CHECKPOINT.replace("— petition.example ", f"— {name} ")
+    base = certificate()
+    pdf = certificate_pdf.render(certificate(names=[], log=base.log.model_copy(update={"checkpoint": checkpoint})))
+    last = page_texts(pdf)[-1]
+    assert "The signed checkpoint" in last
+    lines = [line.strip() for line in last.splitlines()]
+    for line in filter(None, checkpoint.split("\n")):
+        assert line in lines, f"{line!r} is not one line of the page"
+    found, (width, _) = glyphs(pdf, page=len(page_texts(pdf)) - 1)
+    signature = [glyph for glyph in found if glyph.char == "—"]
+    assert signature and max(glyph.right for glyph in found if glyph.char.strip()) <= width - MARGIN + 1
+
+
+@pytest.mark.parametrize("body_lines", [3, 41])  # each left the heading alone at a page's bottom
+def test_a_heading_is_never_left_alone_at_the_bottom_of_a_page(body_lines: int) -> None:
+    body = "\n".join(f"Line {number} of the body." for number in range(body_lines))
+    no_reasons = certificate().reasons.model_copy(update={"quoted": []})
+    pages = page_texts(certificate_pdf.render(certificate(petition={"body": body}, reasons=no_reasons, rounds=[])))
+    heading = next(number for number, text in enumerate(pages) if "Names shown by signers" in text)
+    assert "Ada Lovelace" in pages[heading], "the heading is on the page of the names it heads"
+
+
+def test_the_steps_say_which_signed_file_a_program_checks_and_set_commands_whole() -> None:
+    last = page_texts(drawn())[-1]
+    assert (
+        "The same certificate as a signed file, safe-staffing-certificate.note, is what a program checks; its "
+        "organizers download it beside this PDF." in one_line(last)
+    )
+    assert "This file is a C2SP signed note" not in last, "the PDF is not the signed note"
+    command = f"python -m petition.verify --certificate safe-staffing-certificate.note {URL}"
+    assert command in one_line(re.sub(r"/\s*\n", "/", last)), "whole, where it may break only after a '/'"
+    assert "http://\n" not in last, "an address's scheme stays with its host"
+    assert not any(line.rstrip().endswith("-") for line in last.splitlines()), "nothing hyphen-broken"
+
+
+def test_the_steps_take_the_certificates_words_and_mark_what_is_typed() -> None:
+    assert certificate_pdf.steps(
+        [
+            "This file is a C2SP signed note.",
+            "Take the verifier: https://p.example/verify.py (and pip install cryptography).",
+            "Check it: python verify.py --certificate FILE https://p.example/p/x (or another way).",
+            "Compare the key.",
+        ],
+        "x-certificate.note",
+    ) == [
+        [
+            {"text": "Take the verifier: ", "typed": False},
+            {"text": "https://p.example/verify.py", "typed": True},
+            {"text": " (and ", "typed": False},
+            {"text": "pip install cryptography", "typed": True},
+            {"text": ").", "typed": False},
+        ],
+        [
+            {"text": "Check it: ", "typed": False},
+            {"text": "python verify.py --certificate x-certificate.note https://p.example/p/x", "typed": True},
+            {"text": " (or another way).", "typed": False},
+        ],
+        [{"text": "Compare the key.", "typed": False}],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("methods", "says", "never"),
+    [
+        (["email"], "One signature per work address;", "printed code"),
+        (["code"], "One signature per printed code;", "work address"),
+        (["email", "code"], "One signature per work address and one per printed code;", None),
+    ],
+)
+def test_the_duplicate_rule_is_worded_for_the_petitions_methods(methods: list[str], says: str, never: str) -> None:
+    sentence = duplicates(methods)
+    assert sentence.startswith(says) and "withdraw" in sentence
+    assert never is None or never not in sentence
+    assert duplicates(["email", "code"]) == DUPLICATES
+
+
+def test_a_purged_petition_says_on_its_cover_and_verification_page_when_its_data_was_destroyed() -> None:
+    purged = {"state": "closed", "closed_at": "2026-06-20T00:00:00+02:00", "purged_at": "2026-07-01T00:00:00+02:00"}
+    pages = [one_line(text) for text in page_texts(certificate_pdf.render(certificate(petition=purged, names=[])))]
+    assert "Its identifying data was destroyed on 1 July 2026 (its log ends with the purge record)." in pages[0]
+    assert "identifying data was destroyed on 1 July 2026: its log ends with the purge record" in pages[-1]
+    assert "destroyed" not in words_of(drawn()), "not before the purge"
+
+
 # -- the routes: the petition's organizers only, on SQLite and PostgreSQL -------------------------------
 
 SHOWN = ("Yolanda Shownname", "ياسمين الظاهر")
@@ -244,6 +374,7 @@ async def test_organizers_download_the_pdf_with_the_count_the_shown_names_and_a_
     pdf = answer.content
     printed = " ".join(words_of(pdf).split())
     assert "3 people holding a single-use printed code signed" in printed
+    assert "One signature per printed code" in printed and "work address" not in printed, "its methods' rules"
     assert "Safe staffing" in printed or slug in printed
     for word in " ".join(SHOWN).split():
         assert word in printed
