@@ -38,13 +38,19 @@ A delivery certificate (`<slug>-certificate.note`, what organizers hand over) is
 
 Without URL: the note's signature (C2SP signed-note, over the file's exact bytes) with the key in
 its log.vkey, its log.checkpoint signed by that key and naming the log.origin, log.tree_size and
-log.root it gives, and log.fingerprint that key's; the last line is `signature valid, N
-signatures`. With the petition's URL, also: the key is the service's current or a retired one,
-the live log holds the certificate's checkpoint (a consistency proof to the live one), and its
-entries up to it hash to that root and add up to the certificate's counts; the last line is
-`consistent, N signatures`. Exit status as above; the certificate's own kinds of error are
-bad-certificate (not a well-formed certificate, or its parts disagree), other-service,
-other-petition and count-mismatch. Nothing is saved in the state file.
+log.root it gives, log.fingerprint that key's, its parts naming one service (petition.url is
+service + /p/<slug>, the key is named service without its scheme, log.origin ends in /p/<slug>),
+and its counts agreeing (verified_count is by_method's sum, printed_code no more than
+codes_issued). That proves only that whoever holds that key signed it: the last line is
+`signature valid for the key with fingerprint F, N signatures claimed; nothing ties that key to
+<service> ...`, and the fingerprint is to be compared with the one the service publishes (GET
+/api/v1/log/key). With the petition's URL, also: the key is the service's current or a retired
+one, the live log holds the certificate's checkpoint (a consistency proof to the live one), and
+its entries up to it hash to that root and add up to the certificate's counts, and hold the purge
+record exactly when petition.purged_at is set; the last line is `consistent, N signatures`. Exit
+status as above; the certificate's own kinds of error are bad-certificate (not a well-formed
+certificate, Windows line endings or a byte-order mark among them, or its parts disagree),
+other-service, other-petition and count-mismatch. Nothing is saved in the state file.
 
 The tree, the proofs and the notes follow RFC 9162 section 2.1, C2SP tlog-checkpoint and C2SP
 signed-note (as golang.org/x/mod/sumdb/note reads them); the service builds its log with the same
@@ -233,6 +239,11 @@ class NoteError(ValueError):
     """A signed note, verifier key or checkpoint that is malformed or does not verify."""
 
 
+class MalformedNote(NoteError):
+    """A signed note that is not one at all (C2SP signed-note's malformed note): a control character,
+    no signature block, a line in it that is not a signature line. No signature was checked."""
+
+
 def b64decode_canonical(text: str | bytes) -> bytes:
     """Standard base64 (RFC 4648 section 4, padded) -> bytes; ValueError unless `text` is exactly how
     those bytes encode. Other decoders let the unused bits of the last character vary, so one
@@ -278,7 +289,7 @@ def parse_vkey(vkey: str) -> tuple[str, bytes, bytes]:
 
 def open_note(text: str, vkeys: Iterable[str]) -> tuple[str, list[str]]:
     """A signed note and verifier keys -> (its text, the keys whose signatures verified), as
-    golang.org/x/mod/sumdb/note's Open reads it: NoteError if the note is malformed, if a
+    golang.org/x/mod/sumdb/note's Open reads it: NoteError if the note is malformed (MalformedNote), if a
     signature by a known key (same name and key id) does not verify, or if none verifies.
     Signature lines by unknown keys are ignored (a note may carry a witness's cosignature)."""
     known: dict[tuple[str, bytes], tuple[str, bytes]] = {}
@@ -288,30 +299,30 @@ def open_note(text: str, vkeys: Iterable[str]) -> tuple[str, list[str]]:
             raise NoteError(f"two keys are named {name}+{kid.hex()}")
         known[name, kid] = (vkey, public_key)
     if any(char < " " and char != "\n" for char in text):
-        raise NoteError("the note holds a control character")
+        raise MalformedNote("the note holds a control character")
     split = text.rfind("\n\n")
     if split < 0:
-        raise NoteError("the note has no signature block after a blank line")
+        raise MalformedNote("the note has no signature block after a blank line")
     body, block = text[: split + 1], text[split + 2 :]
     if not block.endswith("\n"):
-        raise NoteError("the note's signature block does not end its lines")
+        raise MalformedNote("the note's signature block does not end its lines")
     verified: list[str] = []
     seen: set[tuple[str, bytes]] = set()
     lines = block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
-        raise NoteError(f"the note carries more than {MAX_SIGNATURES} signatures")
+        raise MalformedNote(f"the note carries more than {MAX_SIGNATURES} signatures")
     for line in lines:
         if not line.startswith(SIGNATURE_PREFIX):
-            raise NoteError(f"{line!r} is not a signature line (an em dash, a space, a key name, a signature)")
+            raise MalformedNote(f"{line!r} is not a signature line (an em dash, a space, a key name, a signature)")
         name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
         if not valid_name(name):
-            raise NoteError(f"{line!r} is not a signature line (an em dash, a space, a key name, a signature)")
+            raise MalformedNote(f"{line!r} is not a signature line (an em dash, a space, a key name, a signature)")
         try:
             signature = b64decode_canonical(encoded)
         except ValueError as error:
-            raise NoteError(f"the signature by {name} is {error}") from None
+            raise MalformedNote(f"the signature by {name} is {error}") from None
         if len(signature) < 5:
-            raise NoteError(f"the signature by {name} is too short to hold a key id and a signature")
+            raise MalformedNote(f"the signature by {name} is too short to hold a key id and a signature")
         kid, signature = signature[:4], signature[4:]
         if (name, kid) not in known or (name, kid) in seen:
             continue
@@ -905,6 +916,8 @@ class SignedCertificate:
     root: bytes
     vkey: str
     fingerprint: str
+    service: str  # BASE_URL when it was made
+    purged_at: str | None  # when its identifying data was destroyed, as it says (None: not)
 
 
 def key_fingerprint(public_key: bytes) -> str:
@@ -936,18 +949,28 @@ def _number(data: object, *path: str) -> int:
     return value
 
 
+EDITED = (
+    "it was changed in an editor, and its signature is over the bytes as they were: download it again "
+    "(or save it without changing it)"
+)
+
+
 def read_certificate(raw: bytes) -> SignedCertificate:
     """A certificate file's bytes -> what it claims, once checked without the network: the note's
     signature verifies (on these exact bytes, C2SP signed-note) with the key in its log.vkey; its
     log.checkpoint is signed by that key and names the log.origin, log.tree_size and log.root it
-    gives; log.fingerprint is that key's. Inconsistent (bad-certificate, bad-signature) otherwise:
-    any change to any byte of a certificate fails one of these."""
+    gives; log.fingerprint is that key's; its parts name one service (see _check_service) and its
+    counts agree with each other (see _check_counts). Inconsistent otherwise: bad-signature when a
+    signature does not verify, bad-certificate for anything else (a file that is not a
+    well-formed certificate, or whose parts disagree). Any change to any byte of a certificate
+    fails one of these. What it does not show: that the key is the service's (check_certificate)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Inconsistent(
             "bad-certificate", "The file is not UTF-8 text: it was changed, or is no certificate."
         ) from None
+    _check_bytes(raw)
     split = text.rfind("\n\n")
     if split < 0 or text.index("\n") != split:
         raise Inconsistent(
@@ -962,11 +985,14 @@ def read_certificate(raw: bytes) -> SignedCertificate:
         raise Inconsistent("bad-certificate", f"The file is not a delivery certificate ({CERTIFICATE_FORMAT}).")
     vkey = _text(data, "log", "vkey")
     try:
-        _, _, public_key = parse_vkey(vkey)
+        key_name, _, public_key = parse_vkey(vkey)
     except NoteError as error:
         raise Inconsistent("bad-certificate", f"The certificate's key is malformed: {error}.") from None
     try:
         open_note(text, [vkey])
+    except MalformedNote as error:
+        # Not a signed note at all (a line added after the signatures, say): nothing was verified.
+        raise Inconsistent("bad-certificate", f"The file is not a well-formed signed note: {error}.") from None
     except NoteError as error:
         raise Inconsistent("bad-signature", f"The certificate's signature does not verify: {error}.") from None
     # Signed: from here on, what it says is what the key's holder signed.
@@ -985,15 +1011,19 @@ def read_certificate(raw: bytes) -> SignedCertificate:
         or base64.b64encode(root).decode() != _text(data, "log", "root")
     ):
         raise Inconsistent("bad-certificate", "The certificate's log fields are not its checkpoint's.")
+    # The origin was fixed when the petition was published (BASE_URL may have changed since), so
+    # only its petition part is held against the slug.
     if not origin.endswith(f"/p/{slug}") or (size == 0 and root != EMPTY_ROOT):
         raise Inconsistent(
             "bad-certificate", f"The certificate's checkpoint is of the log {origin}, not its petition's."
         )
-    return SignedCertificate(
+    service, url = _text(data, "service"), _text(data, "petition", "url")
+    _check_service(service, url, slug, key_name)
+    certificate = SignedCertificate(
         data=data,
         slug=slug,
         title=_text(data, "petition", "title"),
-        url=_text(data, "petition", "url"),
+        url=url,
         as_of=_text(data, "as_of"),
         count=_number(data, "verified_count"),
         by_method={method: _number(data, "by_method", name) for method, name in CERTIFICATE_METHODS.items()},
@@ -1004,7 +1034,91 @@ def read_certificate(raw: bytes) -> SignedCertificate:
         root=root,
         vkey=vkey,
         fingerprint=key_fingerprint(public_key),
+        service=service,
+        purged_at=_purged_at(data),
     )
+    _check_counts(certificate)
+    return certificate
+
+
+def _check_bytes(raw: bytes) -> None:
+    """Inconsistent (bad-certificate) for a file an editor saved again: Windows line endings or a
+    byte-order mark, which no certificate has (its JSON escapes every control character)."""
+    changes = []
+    if b"\r\n" in raw:
+        changes.append("Windows line endings (CR LF)")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        changes.append("a byte-order mark (BOM) at its start")
+    if changes:
+        raise Inconsistent("bad-certificate", f"The file has {' and '.join(changes)}: {EDITED}.")
+
+
+def _check_service(service: str, url: str, slug: str, key_name: str) -> None:
+    """Inconsistent (bad-certificate) unless the certificate's parts name one service: `service` is
+    an http(s) BASE_URL without a trailing slash, petition.url is `service` + /p/<slug>, and the key
+    is named `service` without its scheme (as the service names its key: checkpoints.signer)."""
+    try:
+        parts = urlsplit(service)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+        or service.endswith("/")
+    ):
+        raise Inconsistent("bad-certificate", f"The certificate's service {printable(service)!r} is not an address.")
+    if url != f"{service}/p/{slug}":
+        raise Inconsistent(
+            "bad-certificate",
+            f"The certificate's petition.url {printable(url)!r} is not its service's page of the petition "
+            f"({printable(service)}/p/{printable(slug)}): its parts name different services.",
+        )
+    if key_name != f"{parts.netloc}{parts.path}":
+        raise Inconsistent(
+            "bad-certificate",
+            f"The certificate's key is named {printable(key_name)!r}, but its service is {printable(service)} "
+            "(a service names its key after its address): its parts name different services.",
+        )
+
+
+def _purged_at(data: dict) -> str | None:
+    """petition.purged_at: null (never purged) or a time; Inconsistent (bad-certificate) otherwise."""
+    petition = data.get("petition")
+    value = petition.get("purged_at", False) if isinstance(petition, dict) else False
+    if value is not None and type(value) is not str:
+        raise Inconsistent("bad-certificate", "The certificate has no petition.purged_at of the right type.")
+    return value
+
+
+def _check_counts(certificate: SignedCertificate) -> None:
+    """Inconsistent (bad-certificate) unless the counts agree as in every certificate the service
+    makes: the verified count is the sum of its split by method (the service moves all three in one
+    update, carried-over signatures included), printed-code signatures are no more than the codes
+    issued (a code signs once), and a purged petition is closed. (The timeline's last cumulative is
+    not held against the count: an hour's counter can fall before the opening day in a zone whose
+    offset is not whole hours, so the two may differ in a genuine certificate.)"""
+    work_email, printed_code = (certificate.by_method[method] for method in (WORK_EMAIL, PRINTED_CODE))
+    if certificate.count != work_email + printed_code:
+        raise Inconsistent(
+            "bad-certificate",
+            f"The certificate's verified count {certificate.count} is not the sum of its count by method "
+            f"({work_email} by work email and {printed_code} by printed code): its parts disagree.",
+        )
+    if printed_code > certificate.codes_issued:
+        raise Inconsistent(
+            "bad-certificate",
+            f"The certificate counts {printed_code} signatures by printed code, but only {certificate.codes_issued} "
+            "codes were issued, and a code signs once: its parts disagree.",
+        )
+    if certificate.purged_at is not None and _text(certificate.data, "petition", "state") != "closed":
+        raise Inconsistent(
+            "bad-certificate",
+            "The certificate says its petition's identifying data was destroyed, but not that it closed: only a "
+            "closed petition is purged.",
+        )
 
 
 @dataclass
@@ -1089,7 +1203,9 @@ def check_certificate(
 def _compare_counts(certificate: SignedCertificate, tally: Tally) -> None:
     """Inconsistent (count-mismatch) unless the entries up to the checkpoint add up to what the
     certificate claims: the count, the count by method (when no count was carried over from before
-    the log, whose signatures have no method in it), the printed codes and their batches."""
+    the log, whose signatures have no method in it), the printed codes and their batches, and
+    whether identifying data was destroyed (petition.purged_at set exactly when the log holds the
+    purge record)."""
     claims = [("verified count", certificate.count, tally.count)]
     if tally.carried_over is None:
         for method, label in METHODS.items():
@@ -1104,11 +1220,26 @@ def _compare_counts(certificate: SignedCertificate, tally: Tally) -> None:
                 "count-mismatch",
                 f"The certificate's {what} is {claimed}, but the log up to its checkpoint holds {held}.",
             )
+    # The purge stamps purged_at and appends its record in one transaction, and a certificate is
+    # read in one snapshot: its checkpoint holds the record exactly when it says purged_at.
+    if certificate.purged_at is not None and tally.purge_index is None:
+        raise Inconsistent(
+            "count-mismatch",
+            f"The certificate says its petition's identifying data was destroyed ({printable(certificate.purged_at)}), "
+            "but the log up to its checkpoint holds no purge record.",
+        )
+    if certificate.purged_at is None and tally.purge_index is not None:
+        raise Inconsistent(
+            "count-mismatch",
+            f"The log up to the certificate's checkpoint records that identifying data was destroyed (entry "
+            f"{tally.purge_index}), but the certificate does not say so (petition.purged_at is null).",
+        )
 
 
 def certificate_report(certificate: SignedCertificate, verdict: CertificateVerdict | None) -> list[str]:
-    """A checked certificate for a journalist, line by line; the last is `signature valid, N
-    signatures` (without the live log) or `consistent, N signatures`."""
+    """A checked certificate for a journalist, line by line; the last is `signature valid for the key
+    with fingerprint F, N signatures claimed; nothing ties that key to <service> ...` (without the
+    live log: the signature alone) or `consistent, N signatures`."""
     name, kid, _ = parse_vkey(certificate.vkey)
     by_method = ", ".join(f"{certificate.by_method[method]} by {label}" for method, label in METHODS.items())
     lines = [
@@ -1124,9 +1255,12 @@ def certificate_report(certificate: SignedCertificate, verdict: CertificateVerdi
     if verdict is None:
         lines += [
             "Only the signature was checked: without the petition's address, nothing was compared with the "
-            "live log or the service's key. Compare the key's fingerprint with the one the service publishes "
-            "(GET /api/v1/log/key), or run again with the petition's address.",
-            f"signature valid, {certificate.count} signatures",
+            "live log or the service's key. Anyone can make a key and sign a certificate with it: compare the "
+            "key's fingerprint with the one the service publishes (GET /api/v1/log/key, `fingerprint`), or run "
+            "again with the petition's address.",
+            f"signature valid for the key with fingerprint {certificate.fingerprint}, {certificate.count} "
+            f"signatures claimed; nothing ties that key to {printable(certificate.service)} until checked with "
+            "the petition's address or against the fingerprint the service publishes",
         ]
         return lines
     which = "a retired key of the service" if verdict.retired else "the service's current key"
@@ -1137,8 +1271,10 @@ def certificate_report(certificate: SignedCertificate, verdict: CertificateVerdi
         f"Those entries hash to the certificate's root and add up to its counts: {certificate.count} signatures, "
         f"{certificate.codes_issued} printed codes in {certificate.code_batches} "
         f"{'batch' if certificate.code_batches == 1 else 'batches'}.",
-        f"consistent, {certificate.count} signatures",
     ]
+    if verdict.tally.purge_index is not None:
+        lines.append(f"Purge: identifying data destroyed (entry {verdict.tally.purge_index}, the log's last).")
+    lines.append(f"consistent, {certificate.count} signatures")
     return lines
 
 

@@ -21,7 +21,8 @@ def routes() -> list[BaseRoute]:
             certificate_api.api_certificate_note,
             summary="For the petition's organizers: the delivery certificate as a C2SP signed note (its JSON, "
             "compact, keys sorted, on one line; a blank line; the signature by the log's key), `text/plain`, "
-            "to save as `<slug>-certificate.note`; 409 for a draft",
+            "to save as `<slug>-certificate.note`; it takes no parameter (422 for any); 409 for a draft",
+            query=certificate_api.NoQuery,
             response=None,
             media_types=NOTE_TEXT,
             auth=True,
@@ -35,7 +36,8 @@ def routes() -> list[BaseRoute]:
             summary="For the petition's organizers: the delivery certificate as a PDF for people (the cover's "
             "count, the text, the timeline's chart, the rules, the shown names, reasons, rounds' consensus, a QR "
             "code to the petition's page and how to verify, with the key's fingerprint), `?paper=a4|letter` "
-            "(default a4), to save as `<slug>-certificate.pdf`; 409 for a draft",
+            "(default a4; another paper, a repeated one or another parameter: 422), to save as "
+            "`<slug>-certificate.pdf`; 409 for a draft",
             query=certificate_api.PaperQuery,
             response=None,
             media_types=PDF_FILE,

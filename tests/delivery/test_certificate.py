@@ -11,7 +11,7 @@ import pytest
 from starlette.applications import Starlette
 
 from petition import checkpoints, petitions
-from petition.delivery import certificate, certificate_note
+from petition.delivery import certificate, certificate_api, certificate_note
 from petition.delivery.certificate import DRAFT, DUPLICATES, MAX_REASONS, PRINTED_CODES, build
 from petition.feedback import results_job
 from petition.verify import open_note, read_certificate
@@ -342,3 +342,35 @@ async def test_the_openapi_document_describes_the_certificate_download(client: h
     assert operation["security"] == [{"bearer": []}]
     assert set(operation["responses"]["200"]["content"]) == {"text/plain"}
     assert {"401", "404", "409"} <= set(operation["responses"])
+
+
+async def test_the_downloads_refuse_an_unknown_or_repeated_parameter_saying_how_to_ask(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    pid = await petition_id(app.state.db, slug)
+    api = f"/api/v1/petitions/{slug}/certificate"
+    before = await app.state.db.fetch_all("SELECT * FROM petitions ORDER BY id")
+    for query in ("x=1", "paper=a4", "download"):
+        answer = await client.get(f"{api}.note?{query}", headers=bearer(token))
+        assert answer.status_code == 422, (query, answer.text)
+        assert answer.json()["error"]["code"] and "Traceback" not in answer.text
+    # The paper: another one, or two, get the same sentence, the field named.
+    for query in ("paper=a4&paper=letter", "paper=letter&paper=letter", "paper=b5", "paper="):
+        answer = await client.get(f"{api}.pdf?{query}", headers=bearer(token))
+        assert answer.status_code == 422, (query, answer.text)
+        error = answer.json()["error"]
+        assert error["message"] == certificate_api.UNKNOWN_PAPER, (query, error)
+        assert error["fields"] == [{"field": "paper", "message": certificate_api.UNKNOWN_PAPER}], query
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as browser:
+        assert (await log_in(browser, "alice@example.org", ORGANIZER_PASSWORD)).status_code == 303
+        page = f"/organize/petitions/{pid}/certificate"
+        for query in ("x=1", "paper=a4"):
+            answer = await browser.get(f"{page}.note?{query}")
+            assert answer.status_code == 422 and certificate_api.NO_PARAMETERS in answer.text, query
+        for query in ("paper=a4&paper=letter", "paper=b5", "paper=a4&x=1"):
+            answer = await browser.get(f"{page}.pdf?{query}")
+            assert answer.status_code == 422 and "Choose one paper, a4 or letter" in answer.text, query
+            assert "Traceback" not in answer.text
+        assert (await browser.get(f"{page}.note")).status_code == 200
+    assert await app.state.db.fetch_all("SELECT * FROM petitions ORDER BY id") == before

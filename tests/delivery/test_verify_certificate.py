@@ -22,7 +22,8 @@ from starlette.applications import Starlette
 from petition import checkpoints, petitions, tlog, verify
 from petition.database import Database
 from petition.delivery import certificate_note
-from petition.delivery.certificate import build
+from petition.delivery.certificate import Certificate, build
+from petition.settings import Settings
 
 from ..conftest import BASE_URL, free_port
 from ..test_log_upgrade import forget_the_log
@@ -133,10 +134,15 @@ async def test_without_the_address_only_the_signature_is_checked_and_a_bad_file_
         status, out, err = await run_verifier("--certificate", str(good), script=runner)
         assert status == 0, err
         lines = out.splitlines()
-        assert lines[-1] == "signature valid, 5 signatures"
         assert "Verified count: 5 (0 by work email, 5 by printed code), as of " in out
         fingerprint = json.loads(note.split(b"\n")[0])["log"]["fingerprint"]
         assert f"Key fingerprint: {fingerprint}" in lines
+        # The last line says what was proved, and what was not: the key is only the file's own.
+        assert lines[-1] == (
+            f"signature valid for the key with fingerprint {fingerprint}, 5 signatures claimed; nothing ties "
+            f"that key to {BASE_URL} until checked with the petition's address or against the fingerprint the "
+            "service publishes"
+        )
         assert any(line.startswith("Only the signature was checked") for line in lines)
         assert err == ""
 
@@ -224,10 +230,10 @@ async def test_a_certificate_claiming_a_count_its_log_does_not_hold_is_caught(
     row = await petitions.find(db, slug)
     assert row is not None
     certificate = await build(db=db, row=row, settings=app.state.settings)
-    # Signed by the service's own key, so only the log can tell: one signature too many, or moved
-    # from one method to the other, or codes the log never committed.
+    # Signed by the service's own key and agreeing with itself, so only the log can tell: one
+    # signature too many, or moved from one method to the other, or codes the log never committed.
     for change in (
-        {"verified_count": 6},
+        {"verified_count": 6, "by_method": certificate.by_method.model_copy(update={"printed_code": 6})},
         {"by_method": certificate.by_method.model_copy(update={"work_email": 1, "printed_code": 4})},
         {"rules": certificate.rules.model_copy(update={"codes_issued": 13})},
     ):
@@ -258,3 +264,153 @@ async def test_a_certificate_made_against_a_log_since_rewritten_is_caught(
     live = int(await db.fetch_val("SELECT log_size FROM petitions WHERE id = :p", {"p": pid}))
     assert live > size
     assert await failure_of(client, note, slug) == "fork"
+
+
+def signed_as(certificate: Certificate, settings: Settings, **changes: object) -> bytes:
+    """`certificate` with `changes` (top-level fields, or `petition` as a dict of its fields), signed
+    as a note with `settings`' key under its BASE_URL's name."""
+    petition = changes.pop("petition", None)
+    if isinstance(petition, dict):
+        changes["petition"] = certificate.petition.model_copy(update=petition)
+    return certificate_note.sign(certificate.model_copy(update=changes), settings).encode()
+
+
+def refusal_of(note: bytes) -> verify.Inconsistent:
+    with pytest.raises(verify.Inconsistent) as caught:
+        verify.read_certificate(note)
+    return caught.value
+
+
+async def test_a_certificate_whose_parts_name_another_service_is_refused_even_signed_by_the_services_key(
+    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path
+) -> None:
+    db: Database = app.state.db
+    settings = app.state.settings
+    slug, _ = await signed_petition(app, client, token)
+    row = await petitions.find(db, slug)
+    assert row is not None
+    certificate = await build(db=db, row=row, settings=settings)
+    assert verify.read_certificate(signed_as(certificate, settings)).service == BASE_URL
+    elsewhere = "http://elsewhere.example"
+    ours = checkpoints.signer(settings.signing_key, settings.base_url).vkey
+    # The same SIGNING_KEY under another BASE_URL (the log's checkpoints, signed under the old name,
+    # are signed again under the new one, as after a move).
+    away = replace(settings, base_url=elsewhere, signing_keys_retired=(ours,))
+    made_away = await build(db=db, row=row, settings=away)
+    assert verify.read_certificate(certificate_note.sign(made_away, away).encode()).service == elsewhere
+    # The service and the petition's address moved to another host, re-signed with the service's
+    # own key: the key's name still says which service signed.
+    moved = signed_as(certificate, settings, service=elsewhere, petition={"url": f"{elsewhere}/p/{slug}"})
+    for note in (
+        moved,
+        signed_as(certificate, settings, petition={"url": f"{elsewhere}/p/{slug}"}),
+        signed_as(certificate, settings, service=elsewhere),
+        signed_as(certificate, settings, service=f"{BASE_URL}/"),
+        signed_as(certificate, settings, petition={"url": f"{BASE_URL}/p/{slug}-not"}),
+        # Made and signed by the same key named after another address, claiming this service.
+        signed_as(made_away, away, service=BASE_URL, petition={"url": f"{BASE_URL}/p/{slug}"}),
+    ):
+        refused = refusal_of(note)
+        assert refused.kind == "bad-certificate", note.split(b"\n")[0][:200]
+    assert "name different services" in str(refusal_of(moved))
+    # With the issuing service's address, as the forger hoped: refused before anything is fetched.
+    path = tmp_path / "moved.note"
+    path.write_bytes(moved)
+    async with served(app) as address:
+        status, out, err = await run_verifier("--certificate", str(path), f"{address}/p/{slug}")
+    assert status == 1 and "error: bad-certificate" in err.splitlines(), (out, err)
+    # A service under a path prefix names its key with the prefix, and its pages under it.
+    prefixed = replace(settings, base_url=f"{BASE_URL}/petitions", signing_keys_retired=(ours,))
+    made = await build(db=db, row=row, settings=prefixed)
+    assert made.petition.url == f"{BASE_URL}/petitions/p/{slug}"
+    assert verify.read_certificate(certificate_note.sign(made, prefixed).encode()).count == 5
+
+
+async def test_without_the_address_a_certificate_whose_counts_disagree_is_refused(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db: Database = app.state.db
+    settings = app.state.settings
+    slug, _ = await signed_petition(app, client, token)
+    row = await petitions.find(db, slug)
+    assert row is not None
+    certificate = await build(db=db, row=row, settings=settings)
+    for changes in (
+        {"verified_count": 1_000_000},
+        {"by_method": certificate.by_method.model_copy(update={"work_email": 3})},
+        # More printed-code signatures than codes: 12 were issued.
+        {"verified_count": 13, "by_method": certificate.by_method.model_copy(update={"printed_code": 13})},
+        {"petition": {"purged_at": certificate.as_of}},  # purged while open
+    ):
+        refused = refusal_of(signed_as(certificate, settings, **changes))
+        assert refused.kind == "bad-certificate", changes
+        assert "disagree" in str(refused) or "only a closed petition" in str(refused), changes
+    # A certificate from before purged_at was part of it: not a whole one.
+    data = json.loads(signed_as(certificate, settings).split(b"\n")[0])
+    del data["petition"]["purged_at"]
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
+    unsigned = checkpoints.signer(settings.signing_key, settings.base_url).sign(text).encode()
+    assert refusal_of(unsigned).kind == "bad-certificate"
+
+
+async def test_with_the_address_a_purged_petitions_certificate_shows_the_purge_and_must_agree_with_the_log(
+    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path
+) -> None:
+    db: Database = app.state.db
+    settings = app.state.settings
+    slug, _ = await signed_petition(app, client, token)
+    assert (await client.post(f"/api/v1/petitions/{slug}/close", headers=bearer(token))).status_code == 200
+    closed = await note_of(client, token, slug)
+    assert (await client.post(f"/api/v1/petitions/{slug}/purge", headers=bearer(token))).status_code == 200
+    purged = await note_of(client, token, slug)
+    size = verify.read_certificate(purged).size
+    path = tmp_path / "purged.note"
+    path.write_bytes(purged)
+    async with served(app) as address:
+        status, out, err = await run_verifier("--certificate", str(path), f"{address}/p/{slug}")
+    assert status == 0, (out, err)
+    assert f"Purge: identifying data destroyed (entry {size - 1}, the log's last)." in out.splitlines()
+    assert out.splitlines()[-1] == "consistent, 5 signatures"
+    # The certificate made before the purge: its log holds no purge record, and it says none.
+    assert "Purge:" not in certificate_report_of(await check_live(client, closed, slug), closed)
+    # Either claim against a log that says otherwise: signed with the service's own key all the same.
+    row = await petitions.find(db, slug)
+    assert row is not None
+    after = await build(db=db, row=row, settings=settings)
+    assert after.petition.purged_at is not None
+    assert await failure_of(client, signed_as(after, settings, petition={"purged_at": None}), slug) == (
+        "count-mismatch"
+    )
+    before = verify.read_certificate(closed).data
+    claims_purge = json.loads(json.dumps(before))
+    claims_purge["petition"]["purged_at"] = after.petition.purged_at
+    text = json.dumps(claims_purge, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
+    lying = checkpoints.signer(settings.signing_key, settings.base_url).sign(text).encode()
+    assert await failure_of(client, lying, slug) == "count-mismatch"
+
+
+def certificate_report_of(verdict: verify.CertificateVerdict, note: bytes) -> str:
+    return "\n".join(verify.certificate_report(verify.read_certificate(note), verdict))
+
+
+async def test_a_file_an_editor_changed_or_with_a_line_after_its_signature_is_refused_saying_why(
+    app: Starlette, client: httpx.AsyncClient, token: str, tmp_path: Path
+) -> None:
+    slug, _ = await signed_petition(app, client, token)
+    note = await note_of(client, token, slug)
+    for name, changed, says in (
+        ("crlf", note.replace(b"\n", b"\r\n"), "Windows line endings"),
+        ("bom", b"\xef\xbb\xbf" + note, "byte-order mark"),
+        ("both", b"\xef\xbb\xbf" + note.replace(b"\n", b"\r\n"), "Windows line endings (CR LF) and a byte-order"),
+        ("stray", note + b"saved by my editor\n", "not a well-formed signed note"),
+        ("stray-unended", note + "\u2014 x".encode(), "not a well-formed signed note"),
+    ):
+        path = tmp_path / f"{name}.note"
+        path.write_bytes(changed)
+        status, out, err = await run_verifier("--certificate", str(path))
+        assert status == 1 and "error: bad-certificate" in err.splitlines(), (name, out, err)
+        assert says in out, (name, out)
+        if not name.startswith("stray"):
+            assert "download it again" in out
+    # A signature that does not verify is still bad-signature.
+    assert refusal_of(note.replace(b'"verified_count":5', b'"verified_count":6')).kind == "bad-signature"
