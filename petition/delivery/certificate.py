@@ -279,7 +279,8 @@ def how_to_verify(url: str, settings: Settings) -> list[str]:
         f"Take the verifier, one Python file: {settings.base_url}/verify.py (it needs Python 3.9 or "
         "later and the cryptography package: pip install cryptography).",
         "Check the signature and that the certificate's parts agree: python verify.py --certificate FILE "
-        "(this alone does not show that the key is the service's: see the last two lines).",
+        "(this alone does not show that the key is the service's: check it against the live log, or "
+        "compare its fingerprint, as below).",
         f"Check it against the live log too: python verify.py --certificate FILE {url} (where the "
         f"service is installed: python -m petition.verify --certificate FILE {url}). The key must be the "
         "service's, the log must still hold this checkpoint, and its entries up to it must add up to "
