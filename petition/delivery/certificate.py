@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +28,7 @@ from ..petitions import PetitionError
 from ..settings import Settings
 from ..verify import NoteError, key_fingerprint, open_note, parse_checkpoint, parse_vkey
 
+logger = logging.getLogger("petition.certificate")
 FORMAT = "petition-delivery-certificate/v1"
 MAX_REASONS = 20  # approved reasons quoted in a certificate (the count says how many there are)
 DAY = timeline.BUCKET_SECONDS["day"]
@@ -155,6 +157,15 @@ class Certificate(Strict):
 # -- building it ---------------------------------------------------------------------------------
 
 
+# Said to organizers when the stored checkpoint does not verify with the service's keys (a SIGNING_KEY
+# changed without retiring the old one in SIGNING_KEYS_RETIRED, or a damaged database).
+UNVERIFIABLE_CHECKPOINT = (
+    "This petition's latest checkpoint does not verify with the service's signing keys, so no certificate "
+    "could prove its count. Ask the operator to run `python main.py check-log`: a signing key changed "
+    "without its old one in SIGNING_KEYS_RETIRED, or the database was altered."
+)
+
+
 class CheckpointError(Exception):
     """The petition's stored checkpoint is not one this service's keys signed for its log."""
 
@@ -177,12 +188,16 @@ async def build(*, db: Database, row: Row, settings: Settings) -> Certificate:
     Everything is read in one snapshot (the count and the checkpoint from the same row, so the
     count is exactly what the log's entries up to that checkpoint tally to); the document is put
     together in a worker thread (thousands of shown names take a moment). PetitionError 409 for a
-    draft or a petition whose log has not started; CheckpointError when the stored checkpoint is not
-    one this service's keys signed for the petition's log (`python main.py check-log` says more).
+    draft or a petition whose log has not started, and when the stored checkpoint is not one this
+    service's keys signed for the petition's log (`python main.py check-log` says more; logged).
     """
     async with db.snapshot() as reads:
         read = await _read(reads, row["id"], settings)
-    return await asyncio.to_thread(_assemble, read, settings)
+    try:
+        return await asyncio.to_thread(_assemble, read, settings)
+    except CheckpointError as error:
+        logger.error("no certificate: %s", error)
+        raise PetitionError(409, UNVERIFIABLE_CHECKPOINT) from None
 
 
 async def _read(reads: Reads, petition_id: str, settings: Settings) -> _Read:
@@ -244,12 +259,17 @@ async def _rounds(reads: Reads, row: Row, settings: Settings) -> list[RoundConse
 
 def _log_proof(row: Row, settings: Settings) -> LogProof:
     """The row's checkpoint, signed with the current key: as stored when that key signed it, or its
-    same body signed again when a key now retired did (SIGNING_KEYS_RETIRED), so the certificate
+    same body signed again when a key now retired did (SIGNING_KEYS_RETIRED) or the same key did
+    under the name of the service's earlier address (BASE_URL before a move), so the certificate
     and its checkpoint verify with one key."""
     signer = checkpoints.signer(settings.signing_key, settings.base_url)
     note = row["log_checkpoint"]
+    # After a move (another BASE_URL), the same key signed it under the old address's name.
+    moved = [checkpoints.vkey_of(name, signer.public_key) for name in signers_named(note) if name != signer.name]
     try:
-        body, _ = open_note(note, [signer.vkey])
+        body, verified = open_note(note, [signer.vkey, *moved])
+        if signer.vkey not in verified:
+            note = signer.sign(body)
     except NoteError:
         try:
             body, _ = open_note(note, list(settings.signing_keys_retired))
@@ -268,6 +288,12 @@ def _log_proof(row: Row, settings: Settings) -> LogProof:
         vkey=signer.vkey,
         fingerprint=key_fingerprint(public_key),
     )
+
+
+def signers_named(note: str) -> list[str]:
+    """The key names of a signed note's signature lines (`— <name> <signature>`), valid or not."""
+    block = note[note.rfind("\n\n") + 2 :] if "\n\n" in note else ""
+    return [line[2:].partition(" ")[0] for line in block.splitlines() if line.startswith("\u2014 ")]
 
 
 def how_to_verify(url: str, settings: Settings) -> list[str]:

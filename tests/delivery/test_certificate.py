@@ -17,7 +17,7 @@ from petition.feedback import results_job
 from petition.verify import open_note, read_certificate
 
 from ..conftest import BASE_URL, ORGANIZER_PASSWORD
-from ..feedback.factories import add_participant, make_round
+from ..feedback.factories import add_participant, execute, make_round
 from ..feedback.test_results_job import CAMP_A, CAMP_B, STATEMENTS, InProcessWorker, vote
 from ..test_login import log_in
 from ..test_petitions import bearer, create, other_organizer_token
@@ -334,6 +334,47 @@ async def test_a_checkpoint_signed_by_a_retired_key_is_signed_again_with_the_cur
     checkpoint = certificate.data["log"]["checkpoint"]
     assert checkpoint != stored and checkpoint.split("\n\n")[0] == stored.split("\n\n")[0]
     open_note(checkpoint, [new_key])
+
+
+async def test_after_a_move_the_checkpoint_the_same_key_signed_under_the_old_name_is_signed_again_under_the_new(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    db = app.state.db
+    slug = await open_petition(client, token)
+    old = app.state.settings
+    stored = (await client.get(f"/api/v1/petitions/{slug}/checkpoint")).text
+    moved = replace(old, base_url="https://petitions.example.org")
+    row = await petitions.find(db, slug)
+    assert row is not None
+    certificate = read_certificate(certificate_note.sign(await build(db=db, row=row, settings=moved), moved).encode())
+    new_key = checkpoints.signer(moved.signing_key, moved.base_url).vkey
+    assert certificate.vkey == new_key and certificate.url == f"https://petitions.example.org/p/{slug}"
+    checkpoint = certificate.data["log"]["checkpoint"]
+    assert checkpoint.split("\n\n")[0] == stored.split("\n\n")[0]
+    open_note(checkpoint, [new_key])
+
+
+async def test_a_checkpoint_no_key_of_the_service_signed_gets_a_clear_409_never_a_500_and_changes_nothing(
+    app: Starlette, client: httpx.AsyncClient, token: str
+) -> None:
+    slug = await open_petition(client, token)
+    pid = await petition_id(app.state.db, slug)
+    other = replace(app.state.settings, signing_key=b"z" * 32)  # a key changed, the old one not retired
+    await execute(
+        app.state.db,
+        "UPDATE petitions SET log_checkpoint = :note WHERE id = :id",
+        {"note": checkpoints.signer(other.signing_key, other.base_url).sign("x\n1\nAA==\n"), "id": pid},
+    )
+    app.state.public_cache.clear()
+    before = await app.state.db.fetch_all("SELECT * FROM petitions ORDER BY id")
+    for kind in ("note", "pdf"):
+        answer = await client.get(f"/api/v1/petitions/{slug}/certificate.{kind}", headers=bearer(token))
+        assert answer.status_code == 409, answer.text
+        assert "does not verify with the service's signing keys" in answer.json()["error"]["message"]
+    await log_in(client, "alice@example.org")
+    page = await client.get(f"/organize/petitions/{pid}/certificate.note")
+    assert page.status_code == 409 and "check-log" in page.text
+    assert await app.state.db.fetch_all("SELECT * FROM petitions ORDER BY id") == before
 
 
 async def test_the_openapi_document_describes_the_certificate_download(client: httpx.AsyncClient) -> None:
