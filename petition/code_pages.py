@@ -146,6 +146,8 @@ async def confirm_revoke_page(request: Request) -> Response:
         return not_found(request, NO_SUCH_BATCH)
     if batch.revoked:
         return await codes_page(request, errors={"form": REVOKED_ALREADY}, status=409)
+    if row["purged_at"] is not None:
+        return await codes_page(request, errors={"form": codes.PURGED_ALREADY}, status=409)
     return page(request, "petition_confirm.html", {"petition": row, "action": "revoke", "batch": batch})
 
 

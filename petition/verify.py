@@ -964,6 +964,12 @@ def read_certificate(raw: bytes) -> SignedCertificate:
     signature does not verify, bad-certificate for anything else (a file that is not a
     well-formed certificate, or whose parts disagree). Any change to any byte of a certificate
     fails one of these. What it does not show: that the key is the service's (check_certificate)."""
+    if raw.startswith(b"%PDF-"):
+        raise Inconsistent(
+            "bad-certificate",
+            "This is the certificate's PDF, which is for people: check the signed file beside it, "
+            '<slug>-certificate.note (the dashboard\'s "Signed note" download).',
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -182,4 +182,8 @@ async def test_after_the_purge_revoking_is_refused_on_the_api_and_the_page_with_
         f"/organize/petitions/{await petition_id(db, slug)}/codes/{batch_id}/revoke", data={FORM_FIELD: csrf}
     )
     assert page.status_code == 409 and "identifying data was destroyed" in page.text
+    listing = await client.get(f"/organize/petitions/{await petition_id(db, slug)}/codes")
+    assert "Revoke unused" not in listing.text and "unused codes destroyed" in listing.text
+    confirm = await client.get(f"/organize/petitions/{await petition_id(db, slug)}/codes/{batch_id}/revoke")
+    assert confirm.status_code == 409 and "identifying data was destroyed" in confirm.text
     assert (await revocations(db), await events_of(client, slug)) == before

@@ -236,7 +236,7 @@ async def create(db: Database, settings: Settings, *, organizer_id: str, petitio
         await tx.execute(queries.INSERT_ROUND, values)
         await _insert_seeds(tx, round_id, data.statements)
         await tx.execute(BUMP_CACHE_VERSION)
-        detail = f"{round_id} ({len(data.statements)} statements)"
+        detail = f"{round_id} ({statements_phrase(len(data.statements))})"
         await audit(tx, organizer_id, "round created", detail, petition_id=petition["id"])
         return round_id
 
@@ -306,7 +306,7 @@ async def open_round(db: Database, *, organizer_id: str, round_id: str) -> None:
             tx,
             organizer_id,
             "round opened",
-            f"{round_id} ({approved} statements)",
+            f"{round_id} ({statements_phrase(approved)})",
             petition_id=found.petition["id"],
             public_event="round_opened",
             public_ref=round_id,
@@ -380,3 +380,8 @@ async def close_due(db: Database) -> int:
         return closed
 
     return await db.write(unit)
+
+
+def statements_phrase(count: int) -> str:
+    """ "1 statement", "3 statements": for audit entries."""
+    return f"{count} statement" + ("" if count == 1 else "s")

@@ -404,13 +404,14 @@ async def test_a_file_an_editor_changed_or_with_a_line_after_its_signature_is_re
         ("both", b"\xef\xbb\xbf" + note.replace(b"\n", b"\r\n"), "Windows line endings (CR LF) and a byte-order"),
         ("stray", note + b"saved by my editor\n", "not a well-formed signed note"),
         ("stray-unended", note + "\u2014 x".encode(), "not a well-formed signed note"),
+        ("pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "check the signed file beside it"),
     ):
         path = tmp_path / f"{name}.note"
         path.write_bytes(changed)
         status, out, err = await run_verifier("--certificate", str(path))
         assert status == 1 and "error: bad-certificate" in err.splitlines(), (name, out, err)
         assert says in out, (name, out)
-        if not name.startswith("stray"):
+        if name not in ("stray", "stray-unended", "pdf"):
             assert "download it again" in out
     # A signature that does not verify is still bad-signature.
     assert refusal_of(note.replace(b'"verified_count":5', b'"verified_count":6')).kind == "bad-signature"
