@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from petition import checkpoints
 from petition.delivery.certificate import (
     Certificate,
     CertificatePetition,
@@ -110,3 +111,31 @@ def certificate(**overrides: Any) -> Certificate:
     }
     values.update(overrides)
     return Certificate(**values)
+
+
+# The longest address a tester gave the service: 98 characters of BASE_URL, wider than a step's line.
+LONG_SERVICE = "http://petitions-for-the-workers-council.internal-services.example-corporation-holdings.co.uk:8752"
+LONG_SLUG = "safe-staffing-on-every-ward-and-every-night-shift-for-nurses"  # 60 characters
+
+
+def certificate_at(service: str, slug: str, **overrides: Any) -> Certificate:
+    """The factory's certificate as the service at `service` makes it for `slug`: its address, steps,
+    and log (origin, verifier key and checkpoint signed under the service's name) all say so."""
+    url = f"{service}/p/{slug}"
+    signer = checkpoints.signer(bytes(range(32)), service)
+    origin = checkpoints.origin_of(service, slug)
+    log = LogProof(
+        origin=origin,
+        tree_size=1620,
+        root="q8aJ3V5rTzFbT5Ok2xWc3m9Q3NQyx1s0n3oQ0n6bq4E=",
+        checkpoint=signer.checkpoint(origin, 1620, bytes(32)),
+        vkey=signer.vkey,
+        fingerprint=FINGERPRINT,
+    )
+    return certificate(
+        service=service,
+        petition={"slug": slug, "url": url},
+        log=log,
+        how_to_verify=how_to_verify(url, SimpleNamespace(base_url=service)),  # type: ignore[arg-type]
+        **overrides,
+    )

@@ -5,11 +5,14 @@ from printed pixels, its fonts and page boxes from the file."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from functools import cache
 
 import httpx
+import pypdfium2
+import pypdfium2.raw as pdfium
 import pytest
 from pypdf import PdfReader
 from starlette.applications import Starlette
@@ -26,7 +29,17 @@ from ..system_services import NOTO, need
 from ..test_login import log_in
 from ..test_petitions import bearer, create, other_organizer_token
 from ..test_signing import count_everything, make_codes, open_petition, petition_id, sign
-from .factories import CHECKPOINT, HIDDEN_NAME, NAMES, URL, certificate, timeline
+from .factories import (
+    CHECKPOINT,
+    HIDDEN_NAME,
+    LONG_SERVICE,
+    LONG_SLUG,
+    NAMES,
+    URL,
+    certificate,
+    certificate_at,
+    timeline,
+)
 
 POINTS_PER_MM = 72 / 25.4
 MARGIN = 18 * POINTS_PER_MM  # the layout's page margin, left and right
@@ -320,6 +333,56 @@ def test_the_steps_take_the_certificates_words_and_mark_what_is_typed() -> None:
         ],
         [{"text": "Compare the key.", "typed": False}],
     ]
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_a_long_address_in_the_steps_stays_in_order_and_within_the_lines(paper: str) -> None:
+    pdf = certificate_pdf.render(certificate_at(LONG_SERVICE, LONG_SLUG, names=[]), paper=paper)
+    pages = page_texts(pdf)
+    page = next(number for number, text in enumerate(pages) if "Steps" in text)
+    # In reading order, lines joined where they break: each address and command is whole, in order.
+    read = pages[page].replace("\n", "")
+    note, url = f"{LONG_SLUG}-certificate.note", f"{LONG_SERVICE}/p/{LONG_SLUG}"
+    for typed in (
+        f"{LONG_SERVICE}/verify.py (it needs",
+        "pip install cryptography",
+        f"python verify.py --certificate {note} (this alone",
+        f"python verify.py --certificate {note} {url} (where",
+        f"python -m petition.verify --certificate {note} {url})",
+        f"{LONG_SERVICE}/api/v1/log/key, or",
+    ):
+        assert typed in read, typed
+    found, (width, _) = glyphs(pdf, page=page)
+    printed = [glyph for glyph in found if glyph.char.strip()]
+    assert max(glyph.right for glyph in printed) <= width - MARGIN + 0.5, "nothing right of the text area"
+    assert min(glyph.left for glyph in printed) >= MARGIN - 0.5
+    # Drawn in reading order: each character right of the one before on its line, or on a line below.
+    for before, after in itertools.pairwise(printed):
+        below = after.top <= before.bottom + 0.5
+        beside = after.bottom < before.top and after.top > before.bottom and after.left >= before.left
+        assert below or beside, f"{after} is drawn out of order after {before}"
+
+
+def baseline_of(pdf: bytes, page: int, words: str) -> float:
+    """Where the first character of `words` on a page stands: its baseline, in points from the bottom."""
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        textpage = document[page].get_textpage()
+        at = textpage.get_text_range(0, textpage.count_chars()).index(words)
+        x, y = pdfium.c_double(), pdfium.c_double()
+        assert pdfium.FPDFText_GetCharOrigin(textpage, at, x, y)
+        return y.value
+    finally:
+        document.close()
+
+
+def test_the_logs_labels_stand_on_their_values_baselines_however_small_a_long_value_is_set() -> None:
+    made = certificate_at(LONG_SERVICE, LONG_SLUG, names=[])
+    pdf = certificate_pdf.render(made)
+    page = next(number for number, text in enumerate(page_texts(pdf)) if "Verifier key" in text)
+    log = made.log
+    for label, value in (("Origin", log.origin), ("Tree size", "1620"), ("Root", log.root), ("Verifier key", log.vkey)):
+        assert baseline_of(pdf, page, label) == pytest.approx(baseline_of(pdf, page, value), abs=0.2), label
 
 
 @pytest.mark.parametrize(
