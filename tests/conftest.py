@@ -46,6 +46,53 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("TEST_DATABASE_URL must be a postgresql:// URL")
 
 
+# The suite runs on WORKERS processes (pytest-xdist), unless the command line says how many (`-n 0`, `-n 4`),
+# turns them off (`-p no:xdist`, or `-s`, whose output only shows without workers), or names only files or
+# tests (a worker's start costs more than it saves on a few files). About half the time on two cores:
+# much of a test's time is a server process starting or a browser waiting. Everything a worker keeps (the
+# migrated SQLite template, the pool of PostgreSQL schemas, servers' ports) is its own: see migrated.py.
+WORKERS = 2
+
+
+def names_only_files(config: pytest.Config) -> bool:
+    """Whether the command line named test files or tests only (no folder, not the whole suite)."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return False
+    return all((config.invocation_params.dir / arg.split("::")[0]).is_file() for arg in config.args)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Turn on the workers when the command line did not say how many (never inside a worker)."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    if config.option.numprocesses is not None or config.option.capture == "no" or names_only_files(config):
+        return
+    config.option.numprocesses = "auto"  # how many: pytest_xdist_auto_num_workers below
+    if config.option.dist == "no":
+        # One test at a time to whichever worker is free, the slow ones first (see
+        # pytest_collection_modifyitems): the run never ends with one worker on a long test alone.
+        config.option.dist = "load"
+        if config.option.maxschedchunk is None:
+            config.option.maxschedchunk = 1
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: WORKERS, or fewer on a machine with fewer processors; PYTEST_XDIST_AUTO_NUM_WORKERS wins."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own hook reads it
+    processors = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(WORKERS, processors))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a worker, the tests marked slow (a server process, a browser, a crash loop) come first, in their
+    usual order: the workers take them on while there is plenty else to do, not at the end."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 # argon2id at OWASP's cost takes about 50 ms of CPU, and every app start, organizer and login here
 # makes one: in-process tests hash with the same algorithm at its lowest cost (servers started as
 # processes keep the real one; test_login checks that the service's own is OWASP's).

@@ -14,7 +14,9 @@ gets its own copy of the result:
   definition the test changed (a table added, a column altered: compared with the pristine one's)
   is dropped, never reused.
 
-Both follow `migrations/` as it is when the session starts: a new migration file is picked up with
+Both belong to one process: each pytest-xdist worker makes its own template (in its own base temporary
+folder) and its own pool (schemas under random names, which only that pool drops when its session
+ends). Both follow `migrations/` as it is when the session starts: a new migration file is picked up with
 nothing to regenerate. Tests of the migrations themselves ask for an empty database instead.
 """
 

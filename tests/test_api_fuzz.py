@@ -14,8 +14,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .test_crash import Server
+
+pytestmark = pytest.mark.slow  # a server process and the fuzzer
 
 HOOKS = Path(__file__).resolve().parent / "schemathesis_hooks.py"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from petition.tlog import commitment
 from petition.tokens import receipt_key
@@ -120,6 +121,7 @@ def check_backup_holds_an_acknowledged_state(path: Path, slug: str, acknowledged
     return int(count)
 
 
+@pytest.mark.slow  # a server process
 async def test_a_backup_taken_while_signing_is_whole_private_and_holds_only_acknowledged_signatures(
     tmp_path: Path,
 ) -> None:
@@ -246,6 +248,7 @@ def test_a_backup_written_beside_the_development_secrets_is_told_to_move(tmp_pat
     assert "Note:" not in run(tmp_path, "backup", "outside.db").stdout
 
 
+@pytest.mark.slow  # the command line, run many times
 def test_backup_refuses_a_path_that_exists_is_a_folder_or_is_no_name_and_changes_nothing(tmp_path: Path) -> None:
     migrated_folder(tmp_path)
     (tmp_path / "earlier.db").write_bytes(b"an earlier backup")

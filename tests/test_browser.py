@@ -23,6 +23,8 @@ from .conftest import SmtpSink
 from .system_services import CHROMIUM, CHROMIUM_PATH, chromium_is_there, need
 from .test_crash import Server
 
+pytestmark = pytest.mark.slow  # a server process and a browser
+
 ROOT = Path(__file__).resolve().parent.parent
 # axe-core as shipped in a PyPI wheel, so only Chromium comes from outside pip.
 AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"

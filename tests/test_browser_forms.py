@@ -4,6 +4,7 @@ lead to the inputs; withdrawing a signature asks once more. Every page passes ax
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from .test_browser import (  # noqa: F401
     DESKTOP,
@@ -18,6 +19,8 @@ from .test_browser import (  # noqa: F401
     summary_takes_focus,
 )
 from .test_crash import Server
+
+pytestmark = pytest.mark.slow  # a server process and a browser
 
 ORGANIZER = "forms@example.org"
 PASSPHRASE = "a passphrase for the forms test"

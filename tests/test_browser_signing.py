@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from .conftest import SmtpSink
 from .test_browser import (  # noqa: F401
@@ -24,6 +25,8 @@ from .test_browser import (  # noqa: F401
     summary_takes_focus,
 )
 from .test_crash import Server
+
+pytestmark = pytest.mark.slow  # a server process and a browser
 
 WORKER = "nurse@example.com"
 

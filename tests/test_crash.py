@@ -20,10 +20,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from petition.database import Database
 
 from .conftest import free_port
+
+pytestmark = pytest.mark.slow  # a server process killed and started again and again
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each kill costs a server start (about 2.5 s): 12 keep the suite's time in check and still kill the

@@ -18,6 +18,7 @@ import random
 from pathlib import Path
 
 import httpx
+import pytest
 
 from petition import log_check, merkle, tlog
 from petition.batcher import close_batch
@@ -26,6 +27,8 @@ from petition.database import Database
 from .conftest import make_settings
 from .test_crash import Server, wait_until_counted
 from .test_processes import postgres_url as postgres_url  # the fixture: a fresh schema of its own
+
+pytestmark = pytest.mark.slow  # server processes
 
 CODES = 240
 SIGNERS = 16

@@ -44,6 +44,8 @@ from .migrated import copy_migrated_sqlite, postgres_pool, with_search_path
 from .test_email_signing import CODE
 from .test_petitions import PETITION, bearer
 
+pytestmark = pytest.mark.slow  # many generated histories
+
 T = TypeVar("T")
 EXAMPLES = 25
 STEPS = 30

@@ -26,6 +26,8 @@ from .conftest import TEST_DATABASE_URL
 from .system_services import POSTGRESQL, need
 from .test_crash import Server, wait_until_counted
 
+pytestmark = pytest.mark.slow  # server processes
+
 BATCHES = 5
 CODES_PER_BATCH = 60
 CLIENTS = 32

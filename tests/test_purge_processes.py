@@ -13,12 +13,15 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from petition import purge, tlog
 from petition.database import Database
 
 from .test_crash import ROOT, Server
 from .test_processes import postgres_url as postgres_url  # the fixture: a fresh schema of its own
+
+pytestmark = pytest.mark.slow  # server processes
 
 
 async def test_two_processes_and_the_job_purge_a_petition_exactly_once_on_postgresql(

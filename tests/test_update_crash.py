@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
+import pytest
 
 from petition import update_mail
 from petition.settings import load_settings
@@ -22,6 +23,8 @@ from .conftest import SmtpSink
 from .test_crash import Server
 from .test_petition_updates import add_contacts
 from .test_signing import petition_id
+
+pytestmark = pytest.mark.slow  # a server process killed and started again
 
 CONTACTS = 30
 TITLE = "Killed while sending"

@@ -10,6 +10,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 
 from petition.database import Database
 from petition.settings import load_settings
@@ -19,6 +20,8 @@ from .test_crash import Server
 from .test_petition_updates import add_contacts, received, updates_to
 from .test_petitions import bearer
 from .test_processes import postgres_url as postgres_url  # the fixture: a fresh schema of its own
+
+pytestmark = pytest.mark.slow  # server processes
 
 
 async def test_two_processes_queue_and_send_an_update_exactly_once_on_postgresql(

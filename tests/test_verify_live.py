@@ -21,6 +21,8 @@ from petition.settings import load_settings
 from .test_crash import Server
 from .test_verify import failure, run
 
+pytestmark = pytest.mark.slow  # a server process
+
 CODES = 6
 
 

@@ -18,6 +18,8 @@ import pytest
 from ..test_browser import DESKTOP, LONG_WORD, PHONE, Watch, browser, dialect, new_page  # noqa: F401
 from ..test_crash import Server
 
+pytestmark = pytest.mark.slow  # a server process and a browser
+
 PASSWORD = "a passphrase for the rounds test"
 QUESTION = f"What should a fair opt-out look like? {LONG_WORD}"
 # Seven seed statements; each camp of colleagues votes on all of them (1 agree, -1 disagree, 0 pass):
@@ -176,12 +178,15 @@ async def vote(public: httpx.AsyncClient, round_id: str, token: str, statement_i
 
 
 async def vote_again(running: Server, round_id: str, last: list[tuple[str, str, str]]) -> None:
-    """Each camp member casts their last vote again: the votes stay as they were, but every voter is
-    fresh again, so the job recomputes from all the votes. (The job may have looked between the camps'
-    votes, and a computation that started before the last of them may leave fewer than MIN_CELL_SIZE
-    fresh voters behind it, who would wait for more.)"""
+    """Each camp member changes their last vote and changes it back: the votes end as they were, but
+    every voter is fresh again, so the job recomputes from all the votes. (The job may have looked
+    between the camps' votes, and a computation that started before the last of them may leave fewer
+    than MIN_CELL_SIZE fresh voters behind it, who would wait for more. A vote sent again unchanged
+    writes nothing and makes no one fresh.)"""
     async with httpx.AsyncClient(base_url=running.url, timeout=10) as public:
         for token, statement_id, word in last:
+            other = next(each for each in WORDS.values() if each != word)
+            await vote(public, round_id, token, statement_id, other)
             await vote(public, round_id, token, statement_id, word)
 
 

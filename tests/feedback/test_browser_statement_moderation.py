@@ -11,6 +11,8 @@ import pytest
 from ..test_browser import DESKTOP, LONG_WORD, NARROWEST, Watch, browser, dialect, new_page, server  # noqa: F401
 from ..test_crash import Server
 
+pytestmark = pytest.mark.slow  # a server process and a browser
+
 PASSWORD = "a passphrase for the moderation test"
 
 
