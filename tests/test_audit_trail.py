@@ -122,11 +122,14 @@ async def test_every_petition_action_through_the_api_makes_one_entry_filed_under
     await expect("round closed", client.post(f"/api/v1/rounds/{round_id}/close", headers=headers))
     await add_contacts(db, settings, pid, ["audit.updates@elsewhere.org"])
     update = {"title": "We met the board", "body": "News.", "email_subscribers": True}
-    await expect("update posted", client.post(f"/api/v1/petitions/{slug}/updates", json=update, headers=headers))
+    # The app's own queuer may hand the emails over as soon as the update is posted, so both entries
+    # are looked for together: one each, whoever drained the queue first.
     before = len(await actions_of(db, pid))
+    posted = await client.post(f"/api/v1/petitions/{slug}/updates", json=update, headers=headers)
+    assert posted.status_code == 201, posted.text
     await app.state.update_queuer.drain()
     await app.state.update_queuer.drain()  # once more: nothing is queued, and nothing recorded, twice
-    assert await new_entries(db, pid, before) == ["update emailed"]
+    assert sorted(await new_entries(db, pid, before)) == ["update emailed", "update posted"]
     [emailed] = [row for row in await organizers.petition_audit_trail(db, pid) if row["action"] == "update emailed"]
     assert emailed["detail"].endswith(": 1 email handed to the outbox"), "counts only, never an address"
     await expect("petition closed", client.post(f"/api/v1/petitions/{slug}/close", headers=headers))
