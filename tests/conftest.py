@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # The suite runs on WORKERS processes (pytest-xdist), unless the command line says how many (`-n 0`, `-n 4`),
 # turns them off (`-p no:xdist`, or `-s`, whose output only shows without workers), or names only files or
-# tests (a worker's start costs more than it saves on a few files). About half the time on two cores:
+# tests (a worker's start costs more than it saves on a few files). A third less time on two cores:
 # much of a test's time is a server process starting or a browser waiting. Everything a worker keeps (the
 # migrated SQLite template, the pool of PostgreSQL schemas, servers' ports) is its own: see migrated.py.
 WORKERS = 2
